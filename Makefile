@@ -1,0 +1,35 @@
+# gemmadoc: `make run` sets up and runs the samples; `make test` sets up and runs the tests.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+STAMP := $(VENV)/.installed
+HAS_GPU := $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 && echo 1)
+TORCH_SPEC := $(if $(HAS_GPU),torch,torch==2.13.0)
+
+.PHONY: setup run test test-fast lint bench-cpu clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q "$(TORCH_SPEC)"
+	$(PIP) install -q --no-deps xgrammar==0.2.8 rapidocr-onnxruntime==1.4.4
+	$(PIP) install -q -e ".[dev]"
+	touch $(STAMP)
+
+run: setup
+	$(VENV)/bin/gemmadoc run data/samples --out out --model auto
+
+test: setup
+	$(VENV)/bin/lint-imports
+	$(PY) -m pytest -q
+
+test-fast: setup
+	$(PY) -m pytest -q -m "not slow"
+
+bench-cpu: setup
+	$(PY) bench/gpu_throughput.py --tiny
+
+clean:
+	rm -rf out .pytest_cache

@@ -1,0 +1,179 @@
+"""The batch flow: one Prefect flow run per batch, one task per document for ingest (pages batched
+inside), one model task per chunk (requests of several documents share generate() batches), then an
+atomic write of the chunk. Tasks only call pipeline/ functions."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+from flows.prefect_env import configure
+
+configure()
+
+from prefect import flow, task  # noqa: E402
+from prefect.cache_policies import NO_CACHE  # noqa: E402
+from prefect.task_runners import ThreadPoolTaskRunner  # noqa: E402
+
+from flows.progress import reporter  # noqa: E402
+from model.registry import get_backend, resolve  # noqa: E402
+from pipeline.discover import discover  # noqa: E402
+from pipeline.errors import StageError  # noqa: E402
+from pipeline.outputs import TableWriter, done_keys, rows_for, run_row, write_document_json  # noqa: E402
+from pipeline.process import Extractor, Prepared, prepare_document, work_key  # noqa: E402
+from schemas.catalog import load_schema  # noqa: E402
+from schemas.options import RunOptions  # noqa: E402
+from schemas.records import DocumentResult, ErrorRecord, RunRecord, SourceDocument  # noqa: E402
+
+
+def _transient(task, task_run, state) -> bool:
+    """Retry only errors that may pass: never a StageError marked permanent (a corrupt file)."""
+    try:
+        state.result()
+    except StageError as e:
+        return not e.permanent
+    except Exception:  # noqa: BLE001
+        return True
+    return False
+
+
+@task(name="ingest", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5], retry_condition_fn=_transient)
+def ingest_task(doc: SourceDocument, options: RunOptions, spool: str) -> Prepared:
+    return prepare_document(doc, options, Path(spool))
+
+
+@task(name="extract", cache_policy=NO_CACHE)
+def extract_task(prepared: list[Prepared], options: RunOptions, keys: dict[str, str]) -> tuple[list[DocumentResult], dict]:
+    backend = get_backend(options.model, **_load_kwargs(options))
+    extractor = Extractor(backend, options, load_schema(options.schema_name))
+    results = extractor.run(prepared, keys)
+    s = extractor.stats
+    return results, {"requests": s.requests, "tokens_in": s.tokens_in, "tokens_out": s.tokens_out,
+                     "padding_tokens": s.padding_tokens, "context_tokens": s.context_tokens,
+                     "images_per_budget": dict(s.images_per_budget), "oom_retries": s.oom_retries}
+
+
+@task(name="write", cache_policy=NO_CACHE, retries=1)
+def write_task(results: list[DocumentResult], errors: list[ErrorRecord], out: str, run_id: str) -> None:
+    for r in results:
+        write_document_json(Path(out), r, run_id)
+    TableWriter(Path(out), run_id).append(rows_for(results, run_id, errors))
+
+
+def _load_kwargs(options: RunOptions) -> dict:
+    return dict(revision=options.revision, dtype=options.dtype, device_map=options.device_map,
+                attn_implementation=options.attn_implementation, experts_implementation=options.experts_implementation)
+
+
+@flow(name="gemmadoc-batch", log_prints=False, validate_parameters=False)
+def batch_flow(inputs: list[str], out: str, options: RunOptions) -> RunRecord:
+    """Discover, skip documents already done, then ingest -> extract -> write chunk by chunk."""
+    t0 = time.perf_counter()
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+    out_dir = Path(out)
+    writer = TableWriter(out_dir, run_id)
+    writer.compact()  # finish what a killed run left
+    schema = load_schema(options.schema_name)
+    if options.model.startswith("fake:"):
+        model_id = get_backend(options.model).model_id
+    else:
+        _, model_id, _ = resolve(options.model)
+    found = discover(inputs, options.max_file_mb)
+    keys = {d.doc_id: work_key(d.doc_id, schema, model_id, options) for d in found.documents}
+    done = done_keys(out_dir)
+    todo, skipped = [], 0
+    for d in found.documents:
+        status = done.get(keys[d.doc_id])
+        if options.force or status is None or (options.retry_failed and status == "failed"):
+            todo.append(d)
+        else:
+            skipped += 1
+    rep = reporter()
+    rep.start(len(todo))
+    if skipped:
+        rep.note(f"{skipped} unchanged document(s) skipped (already done; --force to redo)")
+    write_task(results=[], errors=found.errors + found.warnings, out=out, run_id=run_id)
+    counts = {"ok": 0, "partial": 0, "failed": 0}
+    pages = frames = 0
+    totals: dict = {"requests": 0, "tokens_in": 0, "tokens_out": 0, "padding_tokens": 0, "context_tokens": 0,
+                    "oom_retries": 0, "images_per_budget": {}}
+    spool = Path(tempfile.mkdtemp(prefix="spool-", dir=_spool_root(out_dir)))
+    try:
+        for start in range(0, len(todo), options.chunk_docs):
+            chunk = todo[start:start + options.chunk_docs]
+            futures = [ingest_task.submit(d, options, str(spool)) for d in chunk]
+            prepared = []
+            for d, f in zip(chunk, futures):
+                try:
+                    prepared.append(f.result())
+                except Exception as e:  # noqa: BLE001 - the document fails, the batch goes on
+                    prepared.append(Prepared(doc=d, errors=[_crash(d, "ingest", e)]))
+            try:
+                results, stats = extract_task(prepared, options, {p.doc.doc_id: keys[p.doc.doc_id] for p in prepared})
+            except Exception as e:  # noqa: BLE001 - e.g. model load failure: every document records it
+                raise_if_unavailable(e)
+                results = [DocumentResult(doc_id=p.doc.doc_id, path=p.doc.path, name=p.doc.name,
+                                          media_type=p.doc.media_type, status="failed", work_key=keys[p.doc.doc_id],
+                                          schema_name=schema.name, model_id=model_id,
+                                          errors=p.errors + [_crash(p.doc, "model", e)]) for p in prepared]
+                stats = {}
+            write_task(results=results, errors=[], out=out, run_id=run_id)
+            for k, v in stats.items():
+                if k == "images_per_budget":
+                    for b, n in v.items():
+                        totals[k][b] = totals[k].get(b, 0) + n
+                else:
+                    totals[k] += v
+            for r in results:
+                counts[r.status] = counts.get(r.status, 0) + 1
+                pages += r.pages
+                frames += r.frames
+                rep.advance(1, r.pages, r.frames, r.status)
+            for p in prepared:
+                shutil.rmtree(spool / p.doc.doc_id[:16], ignore_errors=True)
+    finally:
+        shutil.rmtree(spool, ignore_errors=True)
+    seconds = time.perf_counter() - t0
+    ctx = totals.pop("context_tokens")
+    run = RunRecord(
+        run_id=run_id, started_at=started, finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        model_id=model_id, schema_name=schema.name, options=options.model_dump(mode="json"),
+        documents=len(found.documents), ok=counts["ok"], partial=counts["partial"], failed=counts["failed"] + len(found.errors),
+        skipped=skipped, pages=pages, frames=frames, seconds=round(seconds, 3),
+        context_utilisation=round(ctx / (totals["requests"] * options.max_context), 4) if totals["requests"] else 0.0,
+        pages_per_s=round((pages + frames) / seconds, 3) if seconds else 0.0, **totals)
+    writer.append({"runs": [run_row(run)]})
+    writer.compact()
+    return run
+
+
+def _spool_root(out_dir: Path) -> Path:
+    root = out_dir / ".spool"
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def _crash(doc: SourceDocument, stage: str, e: BaseException) -> ErrorRecord:
+    if isinstance(e, StageError):
+        return e.record(doc.path, doc.doc_id)
+    return ErrorRecord(doc_id=doc.doc_id, path=doc.path, stage=stage, kind="internal_error",
+                       message=f"{type(e).__name__}: {e}", permanent=False)
+
+
+def raise_if_unavailable(e: BaseException) -> None:
+    """A missing model is not a per-document failure: stop the run with its message."""
+    from model.backend import ModelUnavailable
+
+    if isinstance(e, ModelUnavailable):
+        raise e
+
+
+def run_batch(inputs: list[str], out: str, options: RunOptions) -> RunRecord:
+    """Run the flow in-process (ephemeral Prefect API unless PREFECT_API_URL is set)."""
+    runner = ThreadPoolTaskRunner(max_workers=options.max_workers)
+    return batch_flow.with_options(task_runner=runner)(inputs=inputs, out=out, options=options)

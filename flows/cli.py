@@ -1,0 +1,217 @@
+"""`gemmadoc` command line. Heavy libraries (torch, transformers, prefect) load only inside commands."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="gemmadoc: structured extraction with verified citations from PDFs, images and videos.")
+
+RANDOM_WARNING = ("[bold yellow]Model {model} has RANDOM weights: extracted values and quotes are meaningless. "
+                  "It exercises the real pipeline offline; pass --model PATH to real Gemma 4 weights for real results.[/]")
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+class RichReporter:
+    """Progress bar of documents with page/frame counts."""
+
+    def __init__(self, console):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.console = console
+        self.progress = Progress(TextColumn("[bold]documents"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("pages {task.fields[pages]}  frames {task.fields[frames]}  failed {task.fields[failed]}"),
+                                 TimeElapsedColumn(), console=console, transient=False)
+        self.task = None
+
+    def start(self, documents: int) -> None:
+        self.progress.start()
+        self.task = self.progress.add_task("docs", total=documents, pages=0, frames=0, failed=0)
+
+    def advance(self, documents: int, pages: int, frames: int, status: str) -> None:
+        t = self.progress.tasks[0]
+        self.progress.update(self.task, advance=documents, pages=t.fields["pages"] + pages,
+                             frames=t.fields["frames"] + frames, failed=t.fields["failed"] + (status == "failed"))
+
+    def note(self, text: str) -> None:
+        self.console.print(text)
+
+    def stop(self) -> None:
+        if self.task is not None:
+            self.progress.stop()
+
+
+@app.command()
+def run(
+    inputs: list[Path] = typer.Argument(..., help="Files or folders to process."),
+    out: Path = typer.Option(Path("out"), "--out", "-o", help="Output folder (json/ and tables/)."),
+    schema: str = typer.Option("key_facts", "--schema", "-s", help="Built-in schema name, a JSON Schema file, or module:Class."),
+    model: str = typer.Option("google/gemma-4-26B-A4B-it", "--model", "-m",
+                              help="Hub id, local checkpoint folder, 'tiny-random' (offline demo), or 'auto' (default weights if present, else tiny-random)."),
+    thinking: bool = typer.Option(False, "--thinking", help="Switch on Gemma 4's thinking mode (thought kept out of the answer)."),
+    image_tokens: str = typer.Option("70..1120", "--image-tokens", help="Image token budget floor..ceiling (70/140/280/560/1120), or one value."),
+    max_context: int = typer.Option(32768, "--max-context", help="Context tokens per request (the model reads up to 262144)."),
+    max_new_tokens: int = typer.Option(1024, "--max-new-tokens", help="Answer tokens per request."),
+    collection: bool = typer.Option(False, "--collection", help="Pack several documents into one request (cross-document schemas)."),
+    password: list[str] = typer.Option([], "--password", help="Password to try on encrypted PDFs (repeatable)."),
+    ocr: str = typer.Option("auto", "--ocr", help="auto (only pages without a usable text layer) | off | force."),
+    dedup: float = typer.Option(0.0, "--dedup", help="Skip video frames differing from the last kept one by less than this (0..1; 0 keeps all)."),
+    workers: int = typer.Option(2, "--workers", help="Documents ingested in parallel."),
+    force: bool = typer.Option(False, "--force", help="Redo documents that are already done."),
+    retry_failed: bool = typer.Option(False, "--retry-failed", help="Redo only documents that failed last time."),
+    dtype: str = typer.Option("auto", "--dtype", help="auto | bfloat16 | float16 | float32."),
+    device_map: Optional[str] = typer.Option(None, "--device-map", help="accelerate device map, e.g. auto or cuda:0."),
+    attn: str = typer.Option("sdpa", "--attn", help="Attention implementation (sdpa, eager, flash_attention_2 ...)."),
+    experts: Optional[str] = typer.Option(None, "--experts", help="MoE experts implementation (grouped_mm, batched_mm, eager ...)."),
+) -> None:
+    """Extract structured data with citations from every document under INPUTS."""
+    console = _console()
+    try:
+        from pydantic import ValidationError
+
+        from schemas.catalog import SchemaError, load_schema
+        from schemas.options import RunOptions
+
+        lo, _, hi = image_tokens.partition("..")
+        options = RunOptions(schema_name=schema, model=model, thinking=thinking, image_tokens_min=int(lo),
+                             image_tokens_max=int(hi or lo), max_context=max_context, max_new_tokens=max_new_tokens,
+                             collection=collection, passwords=password, ocr=ocr, dedup_threshold=dedup,
+                             max_workers=workers, force=force, retry_failed=retry_failed, dtype=dtype,
+                             device_map=device_map, attn_implementation=attn, experts_implementation=experts)
+        load_schema(schema)  # an invalid schema stops here, before any model work
+    except (SchemaError, ValidationError, ValueError) as e:
+        console.print(f"[red]error:[/] {e}")
+        raise typer.Exit(2)
+    missing = [str(p) for p in inputs if not os.path.lexists(p)]
+    if missing:
+        console.print(f"[red]error:[/] input not found: {', '.join(missing)}")
+        raise typer.Exit(2)
+
+    from model.backend import ModelUnavailable
+
+    with console.status("loading model ..."):
+        try:
+            from flows.batch import _load_kwargs
+            from model.registry import get_backend
+
+            backend = get_backend(model, **_load_kwargs(options))
+        except ModelUnavailable as e:
+            console.print(f"[red]error:[/] {e}")
+            raise typer.Exit(3)
+    console.print(f"model: [bold]{backend.model_id}[/]")
+    if backend.is_random:
+        console.print(RANDOM_WARNING.format(model=backend.model_id))
+    if model == "auto":
+        options = options.model_copy(update={"model": "tiny-random" if backend.is_random else options.model})
+
+    from flows.batch import run_batch
+    from flows.progress import set_reporter
+
+    rep = RichReporter(console)
+    set_reporter(rep)
+    try:
+        record = run_batch([str(p) for p in inputs], str(out), options)
+    finally:
+        rep.stop()
+    _summary(console, record, out, backend.is_random)
+    raise typer.Exit(1 if record.failed else 0)
+
+
+def _summary(console, record, out: Path, random_model: bool) -> None:
+    from rich.table import Table
+
+    t = Table(title=f"run {record.run_id}", show_header=False)
+    t.add_column("metric")
+    t.add_column("value", justify="right")
+    for name, value in (("documents", record.documents), ("ok", record.ok), ("partial", record.partial),
+                        ("failed", record.failed), ("skipped (unchanged)", record.skipped), ("pages", record.pages),
+                        ("frames", record.frames), ("requests", record.requests), ("tokens in", record.tokens_in),
+                        ("tokens out", record.tokens_out), ("seconds", f"{record.seconds:.1f}")):
+        t.add_row(name, str(value))
+    console.print(t)
+    console.print(f"model {record.model_id}; outputs in {out}/json and {out}/tables "
+                  f"(pandas.read_parquet('{out}/tables/extractions'))")
+    if random_model:
+        console.print(RANDOM_WARNING.format(model=record.model_id))
+    if record.failed:
+        console.print(f"[yellow]{record.failed} document(s) failed: see {out}/tables/errors or `gemmadoc status {out}`[/]")
+
+
+@app.command()
+def schemas() -> None:
+    """List the built-in extraction schemas."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from schemas.catalog import builtin_names, load_schema
+
+    t = Table("name", "fields", "description")
+    for name in builtin_names():
+        s = load_schema(name)
+        t.add_row(name, ", ".join(s.json_schema["properties"]), s.description)
+    Console().print(t)
+
+
+@app.command()
+def status(out: Path = typer.Argument(Path("out"), help="Output folder of earlier runs.")) -> None:
+    """Show the last runs and the current failures of an output folder."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from pipeline.outputs import read_table
+
+    console = Console()
+    runs = read_table(out, "runs").sort_values("started_at").tail(10)
+    t = Table("run", "started", "model", "schema", "docs", "ok", "partial", "failed", "skipped", "pages", "s")
+    for r in runs.itertuples():
+        t.add_row(r.run_id, r.started_at, r.model_id, r.schema_name, *(str(x) for x in (r.documents, r.ok, r.partial, r.failed, r.skipped, r.pages)), f"{r.seconds:.1f}")
+    console.print(t)
+    errors = read_table(out, "errors")
+    errors = errors[errors["severity"] == "error"]
+    if len(errors):
+        e = Table("path", "stage", "kind", "message", title="failures")
+        for r in errors.tail(30).itertuples():
+            e.add_row(Path(r.path).name, r.stage, r.kind, r.message[:100])
+        console.print(e)
+
+
+@app.command()
+def doctor() -> None:
+    """Report torch, GPU, weights, OCR and Prefect set-up."""
+    import importlib.metadata as md
+
+    from model.registry import DEFAULT_MODEL_ID, weights_available
+
+    rows = []
+    for pkg in ("torch", "transformers", "accelerate", "xgrammar", "prefect", "pymupdf", "opencv-python-headless", "rapidocr-onnxruntime"):
+        try:
+            rows.append((pkg, md.version(pkg)))
+        except md.PackageNotFoundError:
+            rows.append((pkg, "MISSING"))
+    import torch
+
+    rows.append(("cuda", torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU (CPU only)"))
+    rows.append((f"weights {DEFAULT_MODEL_ID}", "found" if weights_available(DEFAULT_MODEL_ID) else "not found (use --model PATH or tiny-random)"))
+    rows.append(("PREFECT_API_URL", os.environ.get("PREFECT_API_URL", "unset: runs use an ephemeral in-process API")))
+    rows.append(("PREFECT_HOME", os.environ.get("PREFECT_HOME", str(Path.home() / ".prefect"))))
+    for k, v in rows:
+        typer.echo(f"{k:40s} {v}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

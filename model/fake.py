@@ -1,0 +1,136 @@
+"""A scripted backend for tests of what happens after the model (parsing, grounding, outputs, flows).
+
+It answers every request with valid JSON for the request's schema, quoting words from the request's own
+text layer, so downstream stages see realistic citations; token counts are character-based."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+from schemas.records import Generation, ImageSegment, Request, TextSegment
+
+
+class ScriptedBackend:
+    is_random = False
+
+    def __init__(self, model_id: str = "fake-scripted", delay_s: float = 0.0, fail_on: str | None = None):
+        self.model_id = model_id
+        self.delay_s = delay_s
+        self.fail_on = fail_on  # a document name substring that makes generation raise (transient error tests)
+        self.calls = 0
+
+    @classmethod
+    def from_spec(cls, spec: str) -> "ScriptedBackend":
+        """`fake:` or `fake:delay=0.01,fail=name`."""
+        opts = dict(kv.split("=", 1) for kv in spec.removeprefix("fake:").split(",") if "=" in kv)
+        return cls(delay_s=float(opts.get("delay", 0)), fail_on=opts.get("fail"))
+
+    def image_tokens(self, width: int, height: int, budget: int) -> int:
+        return budget + 2
+
+    def text_tokens(self, text: str) -> int:
+        return max(1, len(text) // 4)
+
+    def count_tokens(self, request: Request) -> int:
+        n = self.text_tokens(request.system)
+        for s in request.segments:
+            n += s.budget + 2 if isinstance(s, ImageSegment) else self.text_tokens(s.text)
+        return n
+
+    def generate(self, requests: list[Request]) -> list[Generation]:
+        out = []
+        for r in requests:
+            self.calls += 1
+            if self.delay_s:
+                time.sleep(self.delay_s)
+            text = "\n".join(s.text for s in r.segments if isinstance(s, TextSegment))
+            if self.fail_on and self.fail_on in text:
+                raise RuntimeError(f"scripted failure for {self.fail_on}")
+            answer = fill(r.response_schema, r.response_schema, _Quotes(text))
+            body = json.dumps(answer)
+            out.append(Generation(request_id=r.request_id, text=body, prompt_tokens=self.count_tokens(r),
+                                  output_tokens=len(body) // 4, model_id=self.model_id))
+        return out
+
+
+class _Quotes:
+    """Hands out (label, quote) pairs from the request's text layer: `[page N]` / `[mm:ss]` blocks."""
+
+    def __init__(self, text: str):
+        self.items: list[tuple[str, str, str]] = []
+        doc = ""
+        for block in re.split(r"\n(?=Document: |\[)", text):
+            if block.startswith("Document: "):
+                doc = block.split("\n", 1)[0].removeprefix("Document: ").strip()
+                continue
+            m = re.match(r"\[(page (\d+)|(\d+:\d\d(?::\d\d)?))\]\s*(.*)", block, re.S)
+            if not m:
+                continue
+            words = m.group(4).replace("Text layer:", "").split()
+            if len(words) >= 3:
+                self.items.append((m.group(2) or m.group(3), doc, " ".join(words[:4])))
+        self.i = 0
+
+    def next(self) -> tuple[str, str, str] | None:
+        if not self.items:
+            return None
+        item = self.items[self.i % len(self.items)]
+        self.i += 1
+        return item
+
+
+def fill(node: dict, root: dict, quotes: _Quotes):
+    """A value that validates against the wrapped schema `node`, with citations taken from `quotes`."""
+    if "$ref" in node:
+        target = root
+        for part in node["$ref"][2:].split("/"):
+            target = target[part]
+        return fill(target, root, quotes)
+    if "anyOf" in node:
+        branch = next((b for b in node["anyOf"] if b.get("type") != "null"), node["anyOf"][0])
+        return fill(branch, root, quotes)
+    if "enum" in node:
+        return node["enum"][0]
+    t = node.get("type")
+    if t == "object":
+        props = node.get("properties", {})
+        if set(props) == {"value", "citations"}:
+            return _leaf(props, root, quotes)
+        return {k: fill(v, root, quotes) for k, v in props.items()}
+    if t == "array":
+        n = max(node.get("minItems", 0), min(node.get("maxItems", 2), 2))
+        return [fill(node["items"], root, quotes) for _ in range(n)]
+    if t == "string":
+        return "x"
+    if t == "integer":
+        return 1
+    if t == "number":
+        return 1.5
+    if t == "boolean":
+        return True
+    return None
+
+
+def _leaf(props: dict, root: dict, quotes: _Quotes):
+    item = quotes.next()
+    cite_schema = props["citations"]["items"]
+    cprops = cite_schema["properties"]
+    if item is None:
+        return {"value": fill(props["value"], root, quotes), "citations": [fill(cite_schema, root, quotes)]}
+    label, doc, quote = item
+    value_schema = props["value"]
+    vt = value_schema.get("type")
+    value = quote if vt == "string" or vt is None else fill(value_schema, root, quotes)
+    cite: dict = {"quote": quote}
+    if "page" in cprops:
+        pages = cprops["page"].get("enum", [])
+        cite["page"] = int(label) if label.isdigit() and int(label) in pages else (pages[0] if pages else 1)
+    if "t" in cprops:
+        ts = cprops["t"].get("enum", [])
+        cite["t"] = label if label in ts else (ts[0] if ts else "00:00")
+    if "doc" in cprops:
+        docs = cprops["doc"].get("enum", [])
+        cite["doc"] = doc if doc in docs else (docs[0] if docs else "")
+    return {"value": value, "citations": [cite]}

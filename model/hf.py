@@ -1,0 +1,216 @@
+"""Gemma 4 through Hugging Face transformers: exact token counts, left-padded batched generation,
+xgrammar-constrained JSON, optional thinking, and batch halving on out-of-memory."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import torch
+
+from model.backend import ModelUnavailable
+from model.grammar import GrammarCache, ThinkThenJson, tokenizer_info
+from model.images import load_image
+from schemas.records import Generation, ImageSegment, Request
+
+log = logging.getLogger("gemmadoc.model")
+THINK_BUDGET = 512
+
+
+def is_oom(exc: BaseException) -> bool:
+    if isinstance(exc, torch.OutOfMemoryError):
+        return True
+    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+
+
+class TransformersBackend:
+    """Loads `AutoModelForImageTextToText.from_pretrained(path_or_id)` and the matching processor once."""
+
+    def __init__(self, path_or_id: str, model_id: str | None = None, *, revision: str | None = None,
+                 dtype: str = "auto", device_map: str | None = None, attn_implementation: str = "sdpa",
+                 experts_implementation: str | None = None, is_random: bool = False):
+        from transformers import AutoModelForImageTextToText
+
+        from model.processor import load_processor
+
+        self.model_id = model_id or path_or_id
+        self.is_random = is_random
+        kwargs: dict = {"attn_implementation": attn_implementation}
+        if revision:
+            kwargs["revision"] = revision
+        if experts_implementation:
+            kwargs["experts_implementation"] = experts_implementation
+        if dtype == "auto":
+            kwargs["dtype"] = torch.bfloat16 if torch.cuda.is_available() else torch.float32
+        else:
+            kwargs["dtype"] = getattr(torch, dtype)
+        if device_map:
+            kwargs["device_map"] = device_map
+        elif torch.cuda.is_available():
+            kwargs["device_map"] = "cuda"
+        try:
+            self.processor = load_processor(path_or_id, revision=revision) if revision else load_processor(path_or_id)
+            self.model = AutoModelForImageTextToText.from_pretrained(path_or_id, **kwargs).eval()
+        except (OSError, ValueError) as e:
+            raise ModelUnavailable(
+                f"cannot load model {path_or_id!r}: {e}\n"
+                "Get the weights with `huggingface-cli download google/gemma-4-26B-A4B-it` (needs hub access and the "
+                "licence accepted), then pass --model PATH to the downloaded folder; or run with --model tiny-random "
+                "for an offline demo (random weights: its values are meaningless)."
+            ) from e
+        self.tokenizer = self.processor.tokenizer
+        self.device = next(self.model.parameters()).device
+        tok = self.tokenizer
+        self.end_thought_id = tok.convert_tokens_to_ids("<channel|>")
+        self.stop_ids = [i for i in {tok.eos_token_id, tok.convert_tokens_to_ids("<turn|>")} if i is not None]
+        vocab_size = self.model.config.get_text_config().vocab_size
+        self.grammars = GrammarCache(tokenizer_info(tok, vocab_size, self.stop_ids))
+        self.vocab_size = vocab_size
+        self._lock = threading.Lock()  # one generate at a time per process
+        self.oom_events = 0
+
+    # ----------------------------------------------------------------------------------- counting
+    def image_tokens(self, width: int, height: int, budget: int) -> int:
+        n = self.processor._get_num_multimodal_tokens(image_sizes=[(height, width)],
+                                                      images_kwargs={"max_soft_tokens": budget})["num_image_tokens"][0]
+        return n + 2  # begin/end-of-image markers
+
+    def text_tokens(self, text: str) -> int:
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def _messages(self, request: Request, images: list | None = None) -> list[dict]:
+        content = []
+        k = 0
+        for seg in request.segments:
+            if isinstance(seg, ImageSegment):
+                content.append({"type": "image", "image": images[k] if images else None})
+                k += 1
+            else:
+                content.append({"type": "text", "text": seg.text})
+        return [{"role": "system", "content": request.system}, {"role": "user", "content": content}]
+
+    def _budget(self, request: Request) -> int:
+        budgets = {s.budget for s in request.segments if isinstance(s, ImageSegment)}
+        if len(budgets) > 1:
+            raise ValueError("one image budget per request (the processor applies one max_soft_tokens per call)")
+        return budgets.pop() if budgets else 280
+
+    def count_tokens(self, request: Request) -> int:
+        """Exact length: the chat template's text with each image expanded to its soft tokens."""
+        text = self.processor.apply_chat_template(self._messages(request), add_generation_prompt=True, tokenize=False,
+                                                  enable_thinking=request.thinking)
+        sizes = [(s.height, s.width) for s in request.segments if isinstance(s, ImageSegment)]
+        parts = text.split(self.processor.image_token)
+        if sizes:
+            counts = self.processor._get_num_multimodal_tokens(
+                image_sizes=sizes, images_kwargs={"max_soft_tokens": self._budget(request)})["num_image_tokens"]
+        else:
+            counts = []
+        p = self.processor
+        expanded = parts[0] + "".join(p.boi_token + p.image_token * n + p.eoi_token + rest for n, rest in zip(counts, parts[1:]))
+        return len(self.tokenizer(expanded, add_special_tokens=False)["input_ids"])
+
+    # ----------------------------------------------------------------------------------- encoding
+    def encode(self, request: Request) -> dict:
+        images = [load_image(s.image) for s in request.segments if isinstance(s, ImageSegment)]
+        enc = self.processor.apply_chat_template(
+            self._messages(request, images), add_generation_prompt=True, tokenize=True, return_dict=True,
+            return_tensors="pt", enable_thinking=request.thinking,
+            processor_kwargs={"images_kwargs": {"max_soft_tokens": self._budget(request)}})
+        return {k: v for k, v in enc.items() if k != "num_soft_tokens_per_image"}
+
+    def collate(self, encodings: list[dict]) -> tuple[dict, list[int]]:
+        """Left-pad a batch of single-request encodings; pad image patches so budgets can differ by row."""
+        pad_id = self.tokenizer.pad_token_id
+        width = max(e["input_ids"].shape[1] for e in encodings)
+        ids, mask, mm, pads = [], [], [], []
+        for e in encodings:
+            n = e["input_ids"].shape[1]
+            pad = width - n
+            pads.append(pad)
+            ids.append(torch.cat([torch.full((1, pad), pad_id, dtype=e["input_ids"].dtype), e["input_ids"]], 1))
+            mask.append(torch.cat([torch.zeros((1, pad), dtype=e["attention_mask"].dtype), e["attention_mask"]], 1))
+            mm.append(torch.cat([torch.zeros((1, pad), dtype=e["mm_token_type_ids"].dtype), e["mm_token_type_ids"]], 1))
+        batch = {"input_ids": torch.cat(ids), "attention_mask": torch.cat(mask), "mm_token_type_ids": torch.cat(mm)}
+        with_images = [e for e in encodings if "pixel_values" in e]
+        if with_images:
+            patches = max(e["pixel_values"].shape[1] for e in with_images)
+            pv, pos = [], []
+            for e in with_images:
+                extra = patches - e["pixel_values"].shape[1]
+                v, p = e["pixel_values"], e["image_position_ids"]
+                if extra:
+                    v = torch.cat([v, v.new_zeros((v.shape[0], extra, v.shape[2]))], 1)
+                    p = torch.cat([p, p.new_full((p.shape[0], extra, p.shape[2]), -1)], 1)
+                pv.append(v)
+                pos.append(p)
+            batch["pixel_values"] = torch.cat(pv)
+            batch["image_position_ids"] = torch.cat(pos)
+        return batch, pads
+
+    # ----------------------------------------------------------------------------------- generation
+    def generate(self, requests: list[Request]) -> list[Generation]:
+        if not requests:
+            return []
+        with self._lock:
+            encodings = [self.encode(r) for r in requests]
+            return self._generate_split(requests, encodings, oom_retries=0)
+
+    def _generate_split(self, requests, encodings, oom_retries: int) -> list[Generation]:
+        try:
+            return self._generate_batch(requests, encodings, oom_retries)
+        except Exception as e:  # noqa: BLE001 - only OOM is handled here
+            if not is_oom(e):
+                raise
+            self.oom_events += 1
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+            if len(requests) == 1:
+                return [Generation(request_id=requests[0].request_id, text="", finish_reason="error", model_id=self.model_id,
+                                   error=f"out of memory even at batch size 1 ({requests[0].n_tokens} prompt tokens)",
+                                   oom_retries=oom_retries + 1)]
+            half = len(requests) // 2
+            log.warning("out of memory on a batch of %d; retrying as %d + %d", len(requests), half, len(requests) - half)
+            return (self._generate_split(requests[:half], encodings[:half], oom_retries + 1)
+                    + self._generate_split(requests[half:], encodings[half:], oom_retries + 1))
+
+    def _generate_batch(self, requests, encodings, oom_retries: int) -> list[Generation]:
+        batch, pads = self.collate(encodings)
+        batch = {k: v.to(self.device) for k, v in batch.items()}
+        if "pixel_values" in batch:
+            batch["pixel_values"] = batch["pixel_values"].to(self.model.dtype)
+        grammars = [self.grammars.get(r.response_schema) for r in requests]
+        constraint = ThinkThenJson(grammars, [r.thinking for r in requests], self.end_thought_id, THINK_BUDGET,
+                                   self.stop_ids, self.vocab_size)
+        max_new = max(r.max_new_tokens + (THINK_BUDGET + 8 if r.thinking else 0) for r in requests)
+        t0 = time.perf_counter()
+        with torch.inference_mode():
+            out = self.model.generate(**batch, max_new_tokens=max_new, do_sample=False, logits_processor=[constraint],
+                                      pad_token_id=self.tokenizer.pad_token_id)
+        seconds = time.perf_counter() - t0
+        width = batch["input_ids"].shape[1]
+        gens = []
+        for i, r in enumerate(requests):
+            gens.append(self._decode_row(r, out[i, width:].tolist(), width - pads[i], pads[i], oom_retries))
+        log.debug("generated %d rows in %.2fs", len(requests), seconds)
+        return gens
+
+    def _decode_row(self, request: Request, new: list[int], prompt_tokens: int, pad: int, oom_retries: int) -> Generation:
+        pad_id = self.tokenizer.pad_token_id
+        while new and new[-1] == pad_id:
+            new.pop()
+        finish = "stop" if new and new[-1] in self.stop_ids else "length"
+        thought = None
+        answer = new
+        if request.thinking and self.end_thought_id in new:
+            cut = new.index(self.end_thought_id)
+            thought = self.tokenizer.decode(new[:cut], skip_special_tokens=True).removeprefix("thought").strip()
+            answer = new[cut + 1:]
+        elif request.thinking:
+            finish = "length"
+            answer = []
+        text = self.tokenizer.decode(answer, skip_special_tokens=True)
+        return Generation(request_id=request.request_id, text=text, thought=thought, prompt_tokens=prompt_tokens,
+                          output_tokens=len(new), padding_tokens=pad, finish_reason=finish, model_id=self.model_id,
+                          oom_retries=oom_retries)

@@ -1,0 +1,1 @@
+"""Document stages: discover, ingest, packing, prompt, parse, grounding, outputs. Never imports prefect."""

@@ -1,0 +1,141 @@
+"""Walk input paths and identify documents by their bytes (never the extension)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from schemas.records import ErrorRecord, SourceDocument
+
+VIDEO_BRANDS_QT = (b"ftyp", b"moov", b"mdat", b"wide", b"free", b"skip")
+EXTENSIONS = {
+    "pdf": {".pdf"},
+    "image": {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp"},
+    "video": {".mp4", ".m4v", ".mov", ".avi", ".webm", ".mkv"},
+}
+
+
+@dataclass
+class Discovery:
+    documents: list[SourceDocument] = field(default_factory=list)
+    errors: list[ErrorRecord] = field(default_factory=list)
+    warnings: list[ErrorRecord] = field(default_factory=list)
+
+
+def sniff(head: bytes) -> tuple[str, str] | None:
+    """(media_type, mime) from the first bytes of a file, or None when it is not a supported kind."""
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image", "image/png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image", "image/jpeg"
+    if head[:4] in (b"II*\x00", b"MM\x00*"):
+        return "image", "image/tiff"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image", "image/webp"
+    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
+        return "video", "video/x-msvideo"
+    if head[:4] == b"\x1a\x45\xdf\xa3":
+        return "video", "video/webm" if b"webm" in head[:64] else "video/x-matroska"
+    if head[4:8] in VIDEO_BRANDS_QT:
+        brand = head[8:12]
+        if head[4:8] == b"ftyp" and brand.startswith((b"avif", b"heic", b"mif1")):
+            return None
+        return "video", "video/quicktime" if brand == b"qt  " else "video/mp4"
+    if b"%PDF-" in head[:1024]:
+        return "pdf", "application/pdf"
+    return None
+
+
+def describe_unknown(head: bytes) -> str:
+    if head.startswith(b"PK\x03\x04"):
+        return "a ZIP container (DOCX/XLSX/ODT?), which gemmadoc does not read; convert it to PDF first"
+    if head.startswith(b"GIF8"):
+        return "a GIF image, which is not supported; convert it to PNG"
+    return "not a PDF, PNG, JPEG, TIFF, WebP or video file (checked by content, not extension)"
+
+
+def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def iter_files(inputs: list[str | Path], errors: list[ErrorRecord]):
+    """Yield regular files under the inputs, following directory links once (no cycles)."""
+    seen_dirs: set[tuple[int, int]] = set()
+    for raw in inputs:
+        root = Path(raw)
+        if not os.path.lexists(root):
+            errors.append(ErrorRecord(path=str(root), stage="discover", kind="not_found", message=f"input path does not exist: {root}"))
+            continue
+        if not root.is_dir():
+            yield root
+            continue
+        for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+            try:
+                st = os.stat(dirpath)
+            except OSError as e:
+                errors.append(ErrorRecord(path=dirpath, stage="discover", kind="unreadable", message=str(e)))
+                dirnames[:] = []
+                continue
+            key = (st.st_dev, st.st_ino)
+            if key in seen_dirs:
+                errors.append(ErrorRecord(path=dirpath, stage="discover", kind="symlink_loop",
+                                          message=f"directory visited twice through a symlink: {dirpath}"))
+                dirnames[:] = []
+                continue
+            seen_dirs.add(key)
+            dirnames.sort()
+            for name in sorted(filenames):
+                if not name.startswith("."):
+                    yield Path(dirpath) / name
+
+
+def discover(inputs: list[str | Path], max_file_mb: float = 1024.0) -> Discovery:
+    """Find supported documents under `inputs`; unreadable or unsupported files become error records."""
+    out = Discovery()
+    seen_ids: dict[str, str] = {}
+    for path in iter_files(inputs, out.errors):
+        spath = str(path)
+        try:
+            st = path.stat()  # follows links: raises ELOOP for a symlink loop
+        except OSError as e:
+            kind = "symlink_loop" if e.errno == 40 else "unreadable"
+            out.errors.append(ErrorRecord(path=spath, stage="discover", kind=kind, message=f"cannot read {path.name}: {e.strerror}"))
+            continue
+        if st.st_size == 0:
+            out.errors.append(ErrorRecord(path=spath, stage="discover", kind="empty", message=f"{path.name} is an empty file (0 bytes)"))
+            continue
+        if st.st_size > max_file_mb * 2**20:
+            out.errors.append(ErrorRecord(path=spath, stage="discover", kind="limit_file_size",
+                                          message=f"{path.name} is {st.st_size / 2**20:.0f} MB, above --max-file-mb {max_file_mb:g}"))
+            continue
+        try:
+            with open(path, "rb") as f:
+                head = f.read(1024)
+            doc_id = file_sha256(path)
+        except OSError as e:
+            out.errors.append(ErrorRecord(path=spath, stage="discover", kind="unreadable", message=f"cannot read {path.name}: {e}"))
+            continue
+        kind = sniff(head)
+        if kind is None:
+            out.errors.append(ErrorRecord(doc_id=doc_id, path=spath, stage="discover", kind="unsupported_type",
+                                          message=f"{path.name} is {describe_unknown(head)}"))
+            continue
+        media_type, mime = kind
+        if doc_id in seen_ids:
+            out.warnings.append(ErrorRecord(doc_id=doc_id, path=spath, stage="discover", kind="duplicate_content",
+                                            message=f"same bytes as {seen_ids[doc_id]}; processed once", severity="warning"))
+            continue
+        seen_ids[doc_id] = spath
+        ext = path.suffix.lower()
+        if ext and ext not in EXTENSIONS[media_type]:
+            out.warnings.append(ErrorRecord(doc_id=doc_id, path=spath, stage="discover", kind="wrong_extension",
+                                            message=f"{path.name} has extension {ext} but its content is {mime}; read as {media_type}", severity="warning"))
+        out.documents.append(SourceDocument(doc_id=doc_id, path=spath, name=path.name, media_type=media_type,
+                                            mime=mime, size_bytes=st.st_size))
+    return out

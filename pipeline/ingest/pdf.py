@@ -1,0 +1,120 @@
+"""PDF ingest with PyMuPDF: words with boxes from the text layer, OCR where it is unusable, pages
+rendered once (guarded against MuPDF hangs) to the spool folder for the model."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from pipeline.errors import StageError
+from pipeline.ingest.ocr import ocr_words
+from pipeline.ingest.render import RenderFailed, RenderTimeout, spool_path, thread_guard
+from pipeline.ingest.result import IngestResult, word_density
+from pipeline.ingest.textlayer import pdf_words, usable_text
+from schemas.options import RunOptions
+from schemas.records import ErrorRecord, ImageRef, PageUnit, SourceDocument, Word
+
+def open_pdf(path: str, passwords: list[str]):
+    """Open a PDF, trying each password; returns (document, password used). Raises StageError."""
+    import pymupdf
+
+    pymupdf.TOOLS.mupdf_display_errors(False)
+    pymupdf.TOOLS.mupdf_display_warnings(False)
+    try:
+        doc = pymupdf.open(path, filetype="pdf")
+    except pymupdf.EmptyFileError as e:
+        raise StageError("ingest", "empty", f"empty PDF: {e}") from e
+    except Exception as e:  # noqa: BLE001 - FileDataError and friends
+        raise StageError("ingest", "corrupt", f"cannot open PDF: {e}") from e
+    used = None
+    if doc.needs_pass:
+        for pw in passwords:
+            if doc.authenticate(pw):
+                used = pw
+                break
+        else:
+            doc.close()
+            hint = "none of the given passwords opened it" if passwords else "give its password with --password"
+            raise StageError("ingest", "encrypted", f"PDF is encrypted: {hint}")
+    if doc.page_count == 0:
+        doc.close()
+        raise StageError("ingest", "zero_pages", "PDF has no pages (empty or unrecoverable page tree)")
+    return doc, used
+
+
+def page_zoom(width_pt: float, height_pt: float, options: RunOptions) -> float:
+    """Zoom for the render policy: the target DPI, capped so the longest side fits max_side_px."""
+    zoom = options.dpi / 72.0
+    longest = max(width_pt, height_pt, 1.0)
+    return min(zoom, options.max_side_px / longest)
+
+
+def ingest_pdf(doc: SourceDocument, options: RunOptions, spool: Path, deadline: float) -> IngestResult:
+    res = IngestResult()
+    pdf, password = open_pdf(doc.path, options.passwords)
+    err = lambda kind, msg, sev="error": res.errors.append(  # noqa: E731
+        ErrorRecord(doc_id=doc.doc_id, path=doc.path, stage="ingest", kind=kind, message=msg, severity=sev))
+    try:
+        repaired = pdf.is_repaired
+        n = pdf.page_count
+        if n > options.max_pages:
+            err("limit_pages", f"{n} pages, above --max-pages {options.max_pages}; only the first {options.max_pages} read")
+            n = options.max_pages
+        guard = thread_guard()
+        for i in range(n):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                err("timeout", f"stopped after {i} of {n} pages: over --doc-timeout {options.doc_timeout_s:g} s")
+                break
+            try:
+                unit = _ingest_page(doc, pdf, i, options, spool, guard, min(options.page_timeout_s, remaining), password)
+            except RenderTimeout as e:
+                err("render_timeout", f"{e}; the remaining {n - i - 1} pages were not tried (they share the broken structure)")
+                break
+            except RenderFailed as e:
+                err("render_failed", str(e))
+                continue
+            except Exception as e:  # noqa: BLE001 - one bad page must not lose the others
+                err("page_failed", f"page {i + 1}: {type(e).__name__}: {e}")
+                continue
+            res.units.append(unit)
+        if repaired:
+            blank = sum(1 for u in res.units if not u.words)
+            err("repaired", f"MuPDF repaired a damaged file (truncated or broken xref); {blank} of {len(res.units)} pages have no text, "
+                "content may be missing", "warning")
+    finally:
+        pdf.close()
+    return res
+
+
+def _ingest_page(doc, pdf, i, options, spool, guard, timeout, password) -> PageUnit:
+    page = pdf[i]
+    width, height = page.rect.width, page.rect.height
+    try:
+        words = pdf_words(page)
+    except Exception:  # noqa: BLE001 - broken text layer: fall back to OCR
+        words = []
+    usable, _ = usable_text(words, page)
+    zoom = page_zoom(width, height, options)
+    rendered = guard.render(doc.path, i, zoom, spool_path(spool, doc.doc_id, f"p{i + 1:05d}.jpg"), timeout, password)
+    text_source = "pdf" if usable and options.ocr != "force" else "none"
+    if text_source == "none":
+        words = []
+        if options.ocr != "off":
+            words = _ocr_file(rendered.path, 1.0 / zoom)
+            text_source = "ocr" if words else "none"
+    density = word_density(words, width, height) if words else rendered.ink
+    return PageUnit(doc_id=doc.doc_id, page=i + 1, width=width, height=height,
+                    image=ImageRef(kind="file", path=rendered.path), image_width=rendered.width,
+                    image_height=rendered.height, words=words, text_source=text_source,
+                    rotation=page.rotation, density=density)
+
+
+def _ocr_file(path: str, scale: float) -> list[Word]:
+    import numpy as np
+    from PIL import Image
+
+    with Image.open(path) as im:
+        arr = np.asarray(im.convert("RGB"))
+    return [w.model_copy(update={"x0": w.x0 * scale, "y0": w.y0 * scale, "x1": w.x1 * scale, "y1": w.y1 * scale})
+            for w in ocr_words(arr)]

@@ -1,0 +1,58 @@
+"""Text-layer extraction and the 'is this text usable?' test for PDF pages."""
+
+from __future__ import annotations
+
+from schemas.records import Word
+
+GARBAGE = {"\ufffd"}
+
+
+def pdf_words(page) -> list[Word]:
+    """Words of a PyMuPDF page in reading (content) order, in rotated-page points."""
+    import pymupdf
+
+    mat = page.rotation_matrix
+    words: list[Word] = []
+    line_ids: dict[tuple[int, int], int] = {}
+    for x0, y0, x1, y1, text, block, line, _ in page.get_text("words"):
+        r = pymupdf.Rect(x0, y0, x1, y1) * mat if page.rotation else pymupdf.Rect(x0, y0, x1, y1)
+        r.normalize()
+        lid = line_ids.setdefault((block, line), len(line_ids))
+        words.append(Word(text=text, x0=r.x0, y0=r.y0, x1=r.x1, y1=r.y1, line=lid))
+    return words
+
+
+def garbage_share(text: str) -> float:
+    """Share of characters that are replacement glyphs, private-use or control characters."""
+    chars = [c for c in text if not c.isspace()]
+    if not chars:
+        return 1.0
+    bad = sum(1 for c in chars if c in GARBAGE or 0xE000 <= ord(c) <= 0xF8FF or (ord(c) < 32))
+    return bad / len(chars)
+
+
+def invisible_share(page) -> float:
+    """Share of text characters drawn invisibly (render mode 3 or zero opacity), as OCR layers are."""
+    total = hidden = 0
+    try:
+        for span in page.get_texttrace():
+            n = len(span.get("chars", ()))
+            total += n
+            if span.get("type") == 3 or span.get("opacity", 1.0) == 0:
+                hidden += n
+    except Exception:  # noqa: BLE001 - a broken content stream: judge by the text alone
+        return 0.0
+    return hidden / total if total else 0.0
+
+
+def usable_text(words: list[Word], page=None, min_chars: int = 8) -> tuple[bool, str]:
+    """(usable, reason). Unusable: no text, mostly garbage glyphs, or invisible (an old OCR layer)."""
+    text = " ".join(w.text for w in words)
+    n = sum(1 for c in text if not c.isspace())
+    if n < min_chars:
+        return False, "no text layer"
+    if garbage_share(text) > 0.3:
+        return False, "text layer is mostly replacement or private-use glyphs"
+    if page is not None and invisible_share(page) > 0.8:
+        return False, "text layer is invisible (an earlier OCR pass)"
+    return True, "text layer"

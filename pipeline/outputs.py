@@ -1,0 +1,242 @@
+"""Per-document JSON and Parquet tables, written atomically (temporary name, then rename).
+
+Every run appends parts named `part-<time_ns>-<run>.parquet`; `compact()` rewrites each table keeping,
+for every row key, only the rows of the newest part that holds it. So a killed run leaves no half files,
+and a re-run never duplicates rows, whatever Prefect's cache holds."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from schemas.records import DocumentResult, ErrorRecord, RunRecord
+
+TABLES = ("documents", "extractions", "citations", "errors", "runs")
+
+_f = pa.float64()
+_s = pa.string()
+_i = pa.int64()
+SCHEMAS: dict[str, pa.Schema] = {
+    "documents": pa.schema([("run_id", _s), ("work_key", _s), ("doc_id", _s), ("path", _s), ("name", _s),
+                            ("media_type", _s), ("status", _s), ("schema_name", _s), ("model_id", _s), ("pages", _i),
+                            ("frames", _i), ("text_pdf", _i), ("text_ocr", _i), ("text_none", _i), ("extractions", _i),
+                            ("citations", _i), ("verified_citations", _i), ("errors", _i), ("requests", _i),
+                            ("tokens_in", _i), ("tokens_out", _i), ("padding_tokens", _i), ("seconds", _f),
+                            ("answer_json", _s)]),
+    "extractions": pa.schema([("run_id", _s), ("work_key", _s), ("doc_id", _s), ("schema_name", _s), ("model_id", _s),
+                              ("field", _s), ("value_json", _s), ("value_text", _s), ("citations", _i),
+                              ("verified", pa.bool_()), ("conflicts_json", _s)]),
+    "citations": pa.schema([("run_id", _s), ("work_key", _s), ("doc_id", _s), ("model_id", _s), ("field", _s),
+                            ("page", _i), ("t_seconds", _f), ("quote", _s), ("match", _s), ("score", _f),
+                            ("x0", _f), ("y0", _f), ("x1", _f), ("y1", _f), ("x0_norm", _f), ("y0_norm", _f),
+                            ("x1_norm", _f), ("y1_norm", _f), ("boxes_json", _s), ("claimed_page", _i),
+                            ("claimed_t_seconds", _f), ("char_start", _i), ("char_end", _i), ("reason", _s)]),
+    "errors": pa.schema([("run_id", _s), ("work_key", _s), ("doc_id", _s), ("path", _s), ("stage", _s), ("kind", _s),
+                         ("severity", _s), ("message", _s), ("permanent", pa.bool_()), ("model_id", _s)]),
+    "runs": pa.schema([("run_id", _s), ("started_at", _s), ("finished_at", _s), ("model_id", _s), ("schema_name", _s),
+                       ("options_json", _s), ("documents", _i), ("ok", _i), ("partial", _i), ("failed", _i),
+                       ("skipped", _i), ("pages", _i), ("frames", _i), ("requests", _i), ("tokens_in", _i),
+                       ("tokens_out", _i), ("padding_tokens", _i), ("oom_retries", _i), ("context_utilisation", _f),
+                       ("images_per_budget_json", _s), ("seconds", _f), ("pages_per_s", _f)]),
+}
+# `documents` is written last in every append: a document row is the commit marker of its other rows
+WRITE_ORDER = ("runs", "errors", "citations", "extractions", "documents")
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_table(path: Path, table: pa.Table) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        pq.write_table(table, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def document_json(result: DocumentResult, run_id: str) -> bytes:
+    payload = {"run_id": run_id, **result.model_dump(mode="json")}
+    return json.dumps(payload, indent=2, ensure_ascii=False).encode()
+
+
+def write_document_json(out: Path, result: DocumentResult, run_id: str) -> Path:
+    path = out / "json" / f"{result.doc_id}.json"
+    atomic_write_bytes(path, document_json(result, run_id))
+    return path
+
+
+def _text(v: Any) -> str:
+    return v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
+
+
+def rows_for(results: list[DocumentResult], run_id: str, errors: list[ErrorRecord] = ()) -> dict[str, list[dict]]:
+    """Table rows for a set of document results (and document-less errors)."""
+    rows: dict[str, list[dict]] = {t: [] for t in TABLES}
+    for r in results:
+        cites = [c for e in r.extractions for c in e.citations]
+        rows["documents"].append(dict(
+            run_id=run_id, work_key=r.work_key, doc_id=r.doc_id, path=r.path, name=r.name, media_type=r.media_type,
+            status=r.status, schema_name=r.schema_name, model_id=r.model_id, pages=r.pages, frames=r.frames,
+            text_pdf=r.text_sources.get("pdf", 0), text_ocr=r.text_sources.get("ocr", 0), text_none=r.text_sources.get("none", 0),
+            extractions=len(r.extractions), citations=len(cites),
+            verified_citations=sum(1 for c in cites if c.match != "unverified"), errors=len(r.errors),
+            requests=r.requests, tokens_in=r.tokens_in, tokens_out=r.tokens_out, padding_tokens=r.padding_tokens,
+            seconds=r.seconds, answer_json=json.dumps(r.answer, ensure_ascii=False) if r.answer is not None else None))
+        for e in r.extractions:
+            rows["extractions"].append(dict(
+                run_id=run_id, work_key=r.work_key, doc_id=r.doc_id, schema_name=r.schema_name, model_id=r.model_id,
+                field=e.field, value_json=json.dumps(e.value, ensure_ascii=False), value_text=_text(e.value),
+                citations=len(e.citations), verified=any(c.match != "unverified" for c in e.citations),
+                conflicts_json=json.dumps(e.conflicts, ensure_ascii=False) if e.conflicts else None))
+            for c in e.citations:
+                b = _union(c.boxes)
+                bn = _union(c.boxes_norm)
+                rows["citations"].append(dict(
+                    run_id=run_id, work_key=r.work_key, doc_id=c.doc_id, model_id=r.model_id, field=e.field, page=c.page,
+                    t_seconds=c.t_seconds, quote=c.quote, match=c.match, score=c.score,
+                    x0=b[0], y0=b[1], x1=b[2], y1=b[3], x0_norm=bn[0], y0_norm=bn[1], x1_norm=bn[2], y1_norm=bn[3],
+                    boxes_json=json.dumps([bx.model_dump() for bx in c.boxes]), claimed_page=c.claimed_page,
+                    claimed_t_seconds=c.claimed_t_seconds, char_start=c.char_start, char_end=c.char_end, reason=c.reason))
+        for err in r.errors:
+            rows["errors"].append(_error_row(err, run_id, r.work_key, r.model_id))
+    for err in errors:
+        rows["errors"].append(_error_row(err, run_id, None, None))
+    return rows
+
+
+def _error_row(err: ErrorRecord, run_id: str, work_key: str | None, model_id: str | None) -> dict:
+    return dict(run_id=run_id, work_key=work_key, doc_id=err.doc_id, path=err.path, stage=err.stage, kind=err.kind,
+                severity=err.severity, message=err.message, permanent=err.permanent, model_id=model_id)
+
+
+def _union(boxes) -> tuple:
+    if not boxes:
+        return (None, None, None, None)
+    return (min(b.x0 for b in boxes), min(b.y0 for b in boxes), max(b.x1 for b in boxes), max(b.y1 for b in boxes))
+
+
+def run_row(run: RunRecord) -> dict:
+    d = run.model_dump()
+    d["options_json"] = json.dumps(d.pop("options"), sort_keys=True, default=str)
+    d["images_per_budget_json"] = json.dumps(d.pop("images_per_budget"), sort_keys=True)
+    return d
+
+
+class TableWriter:
+    """Appends one part per table per call; compacts at the start and end of a run."""
+
+    def __init__(self, out: Path, run_id: str):
+        self.root = out / "tables"
+        self.run_id = run_id
+
+    def append(self, rows: dict[str, list[dict]]) -> None:
+        stamp = time.time_ns()
+        for name in WRITE_ORDER:
+            if rows.get(name):
+                table = pa.Table.from_pylist(rows[name], schema=SCHEMAS[name])
+                atomic_write_table(self.root / name / f"part-{stamp:020d}-{self.run_id}.parquet", table)
+
+    def compact(self) -> None:
+        compact(self.root)
+
+
+def _parts(folder: Path) -> list[Path]:
+    return sorted(folder.glob("part-*.parquet")) if folder.exists() else []
+
+
+def _replace_parts(folder: Path, parts: list[Path], table: pa.Table) -> None:
+    target = folder / f"part-{parts[-1].name[5:25]}-compact.parquet"
+    atomic_write_table(target, table)
+    for p in parts:
+        if p != target:
+            p.unlink(missing_ok=True)
+
+
+def compact(root: Path) -> None:
+    """Rewrite every table as one part with exactly one current row set per key.
+
+    documents: the newest row per work_key wins and names the run that owns the key. extractions,
+    citations and errors: only rows of that owning run are kept (rows of a killed run that never
+    committed its document row are dropped); errors without a work key keep the newest per path+kind.
+    runs: one row per run_id."""
+    doc_parts = _parts(root / "documents")
+    owner: dict[str, str] = {}
+    if doc_parts:
+        docs = pa.concat_tables([pq.read_table(p).append_column("_part", pa.array([i] * pq.read_metadata(p).num_rows, pa.int64()))
+                                 for i, p in enumerate(doc_parts)])
+        newest: dict[str, int] = {}
+        for k, i in zip(docs.column("work_key").to_pylist(), docs.column("_part").to_pylist()):
+            newest[k] = max(i, newest.get(k, -1))
+        keep = [newest[k] == i for k, i in zip(docs.column("work_key").to_pylist(), docs.column("_part").to_pylist())]
+        docs = docs.filter(pa.array(keep)).drop_columns(["_part"])
+        owner = dict(zip(docs.column("work_key").to_pylist(), docs.column("run_id").to_pylist()))
+        if len(doc_parts) > 1 or not all(keep):
+            _replace_parts(root / "documents", doc_parts, docs)
+    for name in ("extractions", "citations", "errors"):
+        parts = _parts(root / name)
+        if not parts:
+            continue
+        t = pa.concat_tables([pq.read_table(p) for p in parts])
+        wk, run = t.column("work_key").to_pylist(), t.column("run_id").to_pylist()
+        if name == "errors":
+            loose = [f"{p}:{k}" for p, k in zip(t.column("path").to_pylist(), t.column("kind").to_pylist())]
+            last_run = {}
+            for w, r, lk in zip(wk, run, loose):
+                if not w:
+                    last_run[lk] = r  # parts are in time order: the last seen is the newest
+            keep = [(owner.get(w) == r) if w else (last_run[lk] == r) for w, r, lk in zip(wk, run, loose)]
+        else:
+            keep = [owner.get(w) == r for w, r in zip(wk, run)]
+        if len(parts) > 1 or not all(keep):
+            _replace_parts(root / name, parts, t.filter(pa.array(keep, pa.bool_())))
+    parts = _parts(root / "runs")
+    if len(parts) > 1:
+        t = pa.concat_tables([pq.read_table(p) for p in parts])
+        seen, keep = set(), []
+        for r in reversed(t.column("run_id").to_pylist()):
+            keep.append(r not in seen)
+            seen.add(r)
+        _replace_parts(root / "runs", parts, t.filter(pa.array(list(reversed(keep)))))
+
+
+def read_table(out: Path, name: str):
+    """The table as a pandas DataFrame (empty with the right columns when nothing was written)."""
+    import pandas as pd
+
+    folder = out / "tables" / name
+    if not folder.exists() or not any(folder.glob("part-*.parquet")):
+        return SCHEMAS[name].empty_table().to_pandas()
+    return pd.read_parquet(folder)
+
+
+def done_keys(out: Path) -> dict[str, str]:
+    """work_key -> status of documents already in the tables."""
+    folder = out / "tables" / "documents"
+    if not folder.exists() or not any(folder.glob("part-*.parquet")):
+        return {}
+    t = pq.read_table(folder, columns=["work_key", "status"])
+    return dict(zip(t.column("work_key").to_pylist(), t.column("status").to_pylist()))

@@ -1,0 +1,182 @@
+"""Token-budget planner: fit whole documents (or windows of them) into the context, choose image
+budgets from page density and the room left, and group requests into length-sorted batches.
+
+Per-unit costs are summed to plan; every request is then counted exactly by the backend's processor and
+shrunk (lower budget, then a shorter window) until it fits, so no request ever exceeds --max-context."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+from model.backend import Backend
+from pipeline.prompt import document_header, system_prompt, unit_segments
+from pipeline.wrap import CitationTargets, wrap_schema
+from schemas.options import RunOptions
+from schemas.records import FrameUnit, PageUnit, Request, SourceDocument, format_timestamp
+
+Unit = PageUnit | FrameUnit
+THINK_RESERVE = 520  # thought budget plus the end-of-thought marker
+
+
+@dataclass
+class DocumentUnits:
+    doc: SourceDocument
+    units: list[Unit]
+
+
+def density_budget(density: float) -> int:
+    """Image budget a unit wants by its text density: blank or photo pages need few tokens, dense text many."""
+    if density < 0.01:
+        return 70
+    if density < 0.05:
+        return 140
+    if density < 0.15:
+        return 280
+    if density < 0.30:
+        return 560
+    return 1120
+
+
+def clamp_budget(want: int, options: RunOptions) -> int:
+    allowed = options.budgets()
+    fitting = [b for b in allowed if b <= want]
+    return fitting[-1] if fitting else allowed[0]
+
+
+def prompt_room(options: RunOptions) -> int:
+    """Tokens available for the prompt: the context minus the answer (and thought) reserve."""
+    return options.max_context - options.max_new_tokens - (THINK_RESERVE if options.thinking else 0)
+
+
+class Planner:
+    def __init__(self, backend: Backend, options: RunOptions, schema: dict, schema_name: str):
+        self.backend = backend
+        self.options = options
+        self.schema = schema
+        self.schema_name = schema_name
+        self.room = prompt_room(options)
+        self._fixed: dict[tuple[bool, bool], int] = {}
+
+    # ------------------------------------------------------------------ costs
+    def fixed_cost(self, video: bool, collection: bool) -> int:
+        key = (video, collection)
+        if key not in self._fixed:
+            self._fixed[key] = self.backend.text_tokens(system_prompt(self.schema, self.schema_name, video, collection)) + 24
+        return self._fixed[key]
+
+    def unit_cost(self, unit: Unit, budget: int) -> int:
+        n = self.backend.image_tokens(unit.image_width, unit.image_height, budget) + 8
+        for seg in unit_segments(unit, budget, self.options.include_text_layer):
+            if seg.kind == "text":
+                n += self.backend.text_tokens(seg.text) + 2
+        return n
+
+    # ------------------------------------------------------------------ planning
+    def plan(self, items: Sequence[DocumentUnits]) -> list[Request]:
+        """Requests for documents, each document alone (split into windows when too long)."""
+        requests: list[Request] = []
+        for item in items:
+            if item.units:
+                requests.extend(self.plan_document(item))
+        return requests
+
+    def plan_document(self, item: DocumentUnits) -> list[Request]:
+        units = item.units
+        video = isinstance(units[0], FrameUnit)
+        fixed = self.fixed_cost(video, False) + self.backend.text_tokens(f"Document: {item.doc.name}") + 2
+        floor = self.options.budgets()[0]
+        windows: list[tuple[int, int]] = []
+        start = 0
+        while start < len(units):
+            used = fixed
+            end = start
+            while end < len(units) and used + self.unit_cost(units[end], floor) <= self.room:
+                used += self.unit_cost(units[end], floor)
+                end += 1
+            if end == start:
+                end = start + 1  # a single unit that does not fit is tried anyway and shrunk below
+            windows.append((start, end))
+            if end >= len(units):
+                break
+            start = max(end - self.options.window_overlap, start + 1)
+        split = len(windows) > 1
+        out = []
+        for k, (s, e) in enumerate(windows):
+            out.extend(self._fit([item], s, e, f"{item.doc.doc_id[:12]}-w{k}" if split else item.doc.doc_id[:12], split))
+        return out
+
+    def plan_collection(self, items: Sequence[DocumentUnits]) -> list[Request]:
+        """Several documents in one request (cross-document schemas); falls back to one per document
+        when the collection does not fit."""
+        items = [i for i in items if i.units]
+        if not items:
+            return []
+        video = any(isinstance(i.units[0], FrameUnit) for i in items)
+        floor = self.options.budgets()[0]
+        total = self.fixed_cost(video, True) + sum(
+            self.backend.text_tokens(f"Document: {i.doc.name}") + sum(self.unit_cost(u, floor) for u in i.units) for i in items)
+        if total > self.room:
+            return self.plan(items)
+        return self._fit(list(items), 0, None, "coll-" + items[0].doc.doc_id[:8], False)
+
+    def _fit(self, items: list[DocumentUnits], start: int, end: int | None, rid: str, split: bool) -> list[Request]:
+        """Build a request at the densest wanted budget, lowering it until the exact count fits."""
+        units = [u for i in items for u in i.units[start:end]]
+        want = clamp_budget(max(density_budget(u.density) for u in units), self.options)
+        budgets = [b for b in self.options.budgets() if b <= want]
+        for budget in reversed(budgets):
+            request = self.build(items, start, end, budget, rid, split)
+            if request.n_tokens <= self.room:
+                return [request]
+        if end is not None and end - start > 1:  # even the floor budget is too long: halve the window
+            mid = (start + end) // 2
+            return self._fit(items, start, mid, rid + "a", True) + self._fit(items, mid, end, rid + "b", True)
+        request = self.build(items, start, end, budgets[0], rid, split)
+        return [request]  # a single unit above the context: the caller records a context error
+
+    def build(self, items: list[DocumentUnits], start: int, end: int | None, budget: int, rid: str, split: bool) -> Request:
+        collection = len(items) > 1
+        segments = []
+        labels: list[str] = []
+        pages: set[int] = set()
+        stamps: list[str] = []
+        video = False
+        for item in items:
+            units = item.units[start:end]
+            segments.append(document_header(item.doc.name))
+            for u in units:
+                segments.extend(unit_segments(u, budget, self.options.include_text_layer))
+                labels.append(u.label)
+                if isinstance(u, FrameUnit):
+                    video = True
+                    stamps.append(format_timestamp(u.t_seconds))
+                else:
+                    pages.add(u.page)
+        targets = CitationTargets(pages=tuple(sorted(pages)), timestamps=tuple(dict.fromkeys(stamps)) if video else (),
+                                  docs=tuple(i.doc.name for i in items) if collection else ())
+        request = Request(
+            request_id=rid, doc_ids=[i.doc.doc_id for i in items],
+            system=system_prompt(self.schema, self.schema_name, video, collection), segments=segments,
+            unit_labels=labels, response_schema=wrap_schema(self.schema, targets), thinking=self.options.thinking,
+            max_new_tokens=self.options.max_new_tokens,
+            window=(start, (end if end is not None else len(items[0].units)) - 1) if split else None)
+        request.n_tokens = self.backend.count_tokens(request)
+        return request
+
+
+def make_batches(requests: list[Request], batch_tokens: int) -> list[list[Request]]:
+    """Length-sorted batches whose padded size (rows x longest prompt+answer) stays within batch_tokens."""
+    batches: list[list[Request]] = []
+    current: list[Request] = []
+    longest = 0
+    for r in sorted(requests, key=lambda r: r.n_tokens):
+        need = r.n_tokens + r.max_new_tokens
+        if current and (len(current) + 1) * max(longest, need) > batch_tokens:
+            batches.append(current)
+            current, longest = [], 0
+        current.append(r)
+        longest = max(longest, need)
+    if current:
+        batches.append(current)
+    return batches

@@ -1,0 +1,140 @@
+"""Turn generations into extraction rows, and merge the rows of a document's windows."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from pipeline.errors import StageError
+from schemas.catalog import resolve_ref
+from schemas.records import Extraction, Generation
+
+_INDEX = re.compile(r"\[(\d+)\]")
+
+
+def parse_generation(gen: Generation) -> Any:
+    """The JSON object of a generation. Control characters inside strings are tolerated (xgrammar's
+    bounded strings can let them through); truncated and invalid outputs raise StageError."""
+    if gen.finish_reason == "error":
+        raise StageError("model", "generation_failed", gen.error or "generation failed", permanent=False)
+    if gen.finish_reason == "length":
+        raise StageError("parse", "truncated_output",
+                         f"answer was cut at {gen.output_tokens} tokens before the JSON closed; raise --max-new-tokens",
+                         permanent=False)
+    try:
+        obj = json.loads(gen.text, strict=False)
+    except json.JSONDecodeError as e:
+        raise StageError("parse", "invalid_json", f"answer is not valid JSON ({e.msg} at char {e.pos})") from e
+    if not isinstance(obj, dict):
+        raise StageError("parse", "invalid_json", "answer is not a JSON object")
+    return obj
+
+
+def citation_weight(e: Extraction) -> float:
+    """How well a value is supported: sum of its citations' match scores (unverified count 0)."""
+    return sum(c.score for c in e.citations if c.match != "unverified")
+
+
+def _canon(v: Any) -> str:
+    return json.dumps(v, sort_keys=True, ensure_ascii=False)
+
+
+def merge_windows(windows: list[list[Extraction]]) -> list[Extraction]:
+    """Merge the extractions of overlapping windows of one document.
+
+    Scalar fields keep the best-cited value; the other values seen go to `conflicts`. List fields are
+    concatenated in window order and de-duplicated by item content, then renumbered."""
+    if len(windows) == 1:
+        return windows[0]
+    scalars: dict[str, list[Extraction]] = {}
+    items: dict[str, dict[tuple[int, int], list[Extraction]]] = {}
+    order: list[str] = []
+    for w, rows in enumerate(windows):
+        for e in rows:
+            m = _INDEX.search(e.field)
+            if m is None:
+                if e.field not in scalars:
+                    order.append(e.field)
+                scalars.setdefault(e.field, []).append(e)
+            else:
+                root = e.field[:m.start()]
+                if root not in items:
+                    order.append(root)
+                items.setdefault(root, {}).setdefault((w, int(m.group(1))), []).append(e)
+    merged: list[Extraction] = []
+    for key in order:
+        if key in scalars:
+            cands = scalars[key]
+            best = max(cands, key=lambda e: (citation_weight(e), -cands.index(e)))
+            others = []
+            for e in cands:
+                if _canon(e.value) != _canon(best.value) and _canon(e.value) not in map(_canon, others):
+                    others.append(e.value)
+            cites = [c for e in cands if _canon(e.value) == _canon(best.value) for c in e.citations]
+            merged.append(best.model_copy(update={"conflicts": others, "citations": _dedupe_citations(cites)}))
+            continue
+        seen: set[str] = set()
+        n = 0
+        for (_, _), rows in sorted(items[key].items()):
+            sig = _canon(sorted((r.field[len(key):].split("]", 1)[1], _canon(r.value)) for r in rows))
+            if sig in seen:
+                continue
+            seen.add(sig)
+            for r in rows:
+                rest = r.field[len(key):].split("]", 1)[1]
+                merged.append(r.model_copy(update={"field": f"{key}[{n}]{rest}"}))
+            n += 1
+    return merged
+
+
+def _dedupe_citations(cites):
+    out, seen = [], set()
+    for c in cites:
+        k = (c.page, c.t_seconds, c.quote)
+        if k not in seen:
+            seen.add(k)
+            out.append(c)
+    return out
+
+
+def values_from_extractions(schema: dict, rows: list[Extraction]) -> dict:
+    """Plain values shaped like the user's schema (null where nothing was extracted)."""
+    out = skeleton(schema, schema)
+    for e in rows:
+        _set_path(out, e.field, e.value)
+    return out
+
+
+def skeleton(node: dict, root: dict) -> Any:
+    node = resolve_ref(node, root)
+    if node.get("type") == "object" and "enum" not in node:
+        return {k: skeleton(v, root) for k, v in (node.get("properties") or {}).items()}
+    if node.get("type") == "array":
+        return []
+    return None
+
+
+def _set_path(obj: Any, path: str, value: Any) -> None:
+    tokens = [t for t in re.split(r"\.|(\[\d+\])", path) if t]
+    cur = obj
+    for k, tok in enumerate(tokens):
+        last = k == len(tokens) - 1
+        nxt = tokens[k + 1] if not last else None
+        if tok.startswith("["):
+            i = int(tok[1:-1])
+            while len(cur) <= i:
+                cur.append(None)
+            if last:
+                cur[i] = value
+            else:
+                if cur[i] is None:
+                    cur[i] = [] if nxt.startswith("[") else {}
+                cur = cur[i]
+        else:
+            if last:
+                cur[tok] = value
+            else:
+                if cur.get(tok) is None:
+                    cur[tok] = [] if nxt.startswith("[") else {}
+                cur = cur[tok]

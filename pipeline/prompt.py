@@ -1,0 +1,60 @@
+"""Prompt construction: system turn with task, schema and citation rules; user turn interleaving
+`Document: name`, unit labels, images and (optionally) the text layer. Document text is data: any
+sequence that looks like a control token is defused before it reaches the tokenizer."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from schemas.records import FrameUnit, ImageSegment, PageUnit, Segment, TextSegment
+
+CONTROL = re.compile(r"<\|[^<>\s]{0,24}>|<[^<>\s]{0,24}\|>|<(?:bos|eos|pad|unk|mask|start_of_turn|end_of_turn)>")
+MAX_TEXT_LAYER_CHARS = 6000
+
+
+def sanitize(text: str) -> str:
+    """Defuse control-token look-alikes (`<|image|>`, `<turn|>`, `<bos>` ...) in document text."""
+    text = CONTROL.sub(lambda m: m.group(0).replace("<", "‹").replace(">", "›"), text)
+    return "".join(ch for ch in text if ch in "\n\t" or ord(ch) >= 32)
+
+
+def system_prompt(schema: dict, schema_name: str, video: bool, collection: bool) -> str:
+    where = "the timestamp label `t` (mm:ss) of the frame" if video else "the page number"
+    doc_rule = " and the document name `doc`" if collection else ""
+    return (
+        f"You extract structured data ({schema_name}) from documents shown as page images with labels "
+        "like [page 3] or [00:12], each optionally followed by its text layer.\n"
+        "Answer with one JSON object only. Every field is either null (not in the documents) or "
+        '{"value": ..., "citations": [{...}]}. Each citation gives ' + where + doc_rule +
+        " and a short quote copied verbatim from that page or frame (at most 160 characters). "
+        "Never invent values or quotes.\n"
+        "Fields:\n" + json.dumps(schema, separators=(",", ":"), ensure_ascii=False)
+    )
+
+
+def unit_segments(unit: PageUnit | FrameUnit, budget: int, include_text: bool) -> list[Segment]:
+    """Label, image and text layer of one unit."""
+    segs: list[Segment] = [TextSegment(text=unit.label),
+                           ImageSegment(image=unit.image, width=unit.image_width, height=unit.image_height, budget=budget)]
+    if include_text and unit.words:
+        text = sanitize(layer_text(unit))[:MAX_TEXT_LAYER_CHARS]
+        segs.append(TextSegment(text=f"Text layer: {text}"))
+    return segs
+
+
+def layer_text(unit: PageUnit | FrameUnit) -> str:
+    """The unit's words in reading order, one line per text line."""
+    lines: list[str] = []
+    last = None
+    for w in unit.words:
+        if w.line != last:
+            lines.append(w.text)
+            last = w.line
+        else:
+            lines[-1] += " " + w.text
+    return "\n".join(lines)
+
+
+def document_header(name: str) -> TextSegment:
+    return TextSegment(text=f"Document: {sanitize(name)}")

@@ -1,0 +1,123 @@
+"""Extraction schemas: built-ins shipped in `schemas/builtin/`, a JSON Schema file, or a pydantic
+model given as `module:Class`. Every schema is checked before any model work starts."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+BUILTIN_DIR = Path(__file__).parent / "builtin"
+LEAF_TYPES = {"string", "number", "integer", "boolean"}
+
+
+class SchemaError(ValueError):
+    """The extraction schema is missing or not usable."""
+
+
+@dataclass(frozen=True)
+class ExtractionSchema:
+    name: str
+    json_schema: dict[str, Any]
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(json.dumps(self.json_schema, sort_keys=True).encode()).hexdigest()[:16]
+
+    @property
+    def description(self) -> str:
+        return str(self.json_schema.get("description", ""))
+
+
+def builtin_names() -> list[str]:
+    return sorted(p.stem for p in BUILTIN_DIR.glob("*.json"))
+
+
+def load_schema(spec: str) -> ExtractionSchema:
+    """Resolve `spec` (built-in name, path to a .json file, or `module:Class`) and validate it."""
+    if spec in builtin_names():
+        schema = json.loads((BUILTIN_DIR / f"{spec}.json").read_text())
+        name = spec
+    elif Path(spec).suffix == ".json" or Path(spec).exists():
+        path = Path(spec)
+        if not path.is_file():
+            raise SchemaError(f"schema file not found: {spec} (built-ins: {', '.join(builtin_names())})")
+        try:
+            schema = json.loads(path.read_text())
+        except json.JSONDecodeError as e:
+            raise SchemaError(f"schema file {spec} is not valid JSON: {e}") from e
+        name = path.stem
+    elif ":" in spec:
+        module_name, _, cls_name = spec.partition(":")
+        try:
+            cls = getattr(importlib.import_module(module_name), cls_name)
+            schema = cls.model_json_schema()
+        except Exception as e:  # noqa: BLE001 - any import/attribute failure is the user's schema error
+            raise SchemaError(f"cannot load pydantic model {spec}: {e}") from e
+        name = cls_name
+    else:
+        raise SchemaError(f"unknown schema {spec!r}: use one of {', '.join(builtin_names())}, a .json file or module:Class")
+    check_schema(schema, name)
+    return ExtractionSchema(name=name, json_schema=schema)
+
+
+def check_schema(schema: Any, name: str) -> None:
+    """Reject schemas the pipeline cannot wrap: must be a valid JSON Schema whose root is an object."""
+    import jsonschema
+
+    if not isinstance(schema, dict):
+        raise SchemaError(f"schema {name}: root must be a JSON object")
+    try:
+        jsonschema.validators.validator_for(schema).check_schema(schema)
+    except jsonschema.SchemaError as e:
+        raise SchemaError(f"schema {name} is not a valid JSON Schema: {e.message}") from e
+    if schema.get("type") != "object" or not isinstance(schema.get("properties"), dict) or not schema["properties"]:
+        raise SchemaError(f"schema {name}: the root must be an object with at least one property")
+    _check_node(schema, schema, name, "$")
+
+
+def _check_node(node: dict, root: dict, name: str, path: str) -> None:
+    node = resolve_ref(node, root)
+    t = node.get("type")
+    if "enum" in node or t in LEAF_TYPES:
+        return
+    if t == "object":
+        for key, sub in (node.get("properties") or {}).items():
+            _check_node(sub, root, name, f"{path}.{key}")
+        return
+    if t == "array":
+        if not isinstance(node.get("items"), dict):
+            raise SchemaError(f"schema {name}: array at {path} needs an `items` schema")
+        _check_node(node["items"], root, name, f"{path}[]")
+        return
+    if "anyOf" in node:  # Optional[X] from pydantic: anyOf [X, null]
+        subs = [s for s in node["anyOf"] if s.get("type") != "null"]
+        if len(subs) == 1:
+            _check_node(subs[0], root, name, path)
+            return
+    raise SchemaError(f"schema {name}: unsupported node at {path} (need object, array, string, number, integer, boolean or enum)")
+
+
+def resolve_ref(node: dict, root: dict) -> dict:
+    """Follow a local `$ref` (`#/$defs/X`), as pydantic emits for nested models."""
+    seen = 0
+    while "$ref" in node:
+        ref = node["$ref"]
+        if not ref.startswith("#/"):
+            raise SchemaError(f"only local $ref is supported, got {ref}")
+        target: Any = root
+        for part in ref[2:].split("/"):
+            target = target[part]
+        node = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
+        seen += 1
+        if seen > 32:
+            raise SchemaError("recursive $ref chain")
+    if "anyOf" in node:
+        subs = [s for s in node["anyOf"] if s.get("type") != "null"]
+        if len(subs) == 1 and len(node["anyOf"]) == 2:
+            rest = {k: v for k, v in node.items() if k != "anyOf"}
+            return resolve_ref({**subs[0], **rest}, root)
+    return node

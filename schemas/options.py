@@ -1,0 +1,87 @@
+"""Run options: one validated object carried from the CLI through the flow to every stage."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+IMAGE_BUDGETS = (70, 140, 280, 560, 1120)
+DEFAULT_MODEL_ID = "google/gemma-4-26B-A4B-it"
+TINY_MODEL = "tiny-random"
+PIPELINE_VERSION = "0.1.0"
+
+
+class RunOptions(BaseModel):
+    """Everything that shapes a run. `output_key()` hashes the subset that changes results."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # what to extract, and with which model
+    schema_name: str = "key_facts"
+    model: str = DEFAULT_MODEL_ID
+    revision: str | None = None
+    thinking: bool = False
+    max_new_tokens: int = Field(1024, ge=16)
+
+    # packing
+    image_tokens_min: int = 70
+    image_tokens_max: int = 1120
+    max_context: int = Field(32768, ge=1024)
+    include_text_layer: bool = True
+    window_overlap: int = Field(1, ge=0)
+    collection: bool = False  # pack several documents into one request (cross-document schemas)
+    batch_tokens: int = Field(65536, ge=1024)  # upper bound on padded tokens per generate() batch
+
+    # ingest
+    dpi: int = Field(150, ge=36, le=600)
+    max_side_px: int = Field(1600, ge=256)
+    ocr: Literal["auto", "off", "force"] = "auto"
+    passwords: list[str] = []
+    video_fps: float = Field(1.0, gt=0)
+    dedup_threshold: float = Field(0.0, ge=0.0, le=1.0)  # 0 = keep every frame
+
+    # limits (hostile input)
+    max_pages: int = Field(2000, ge=1)
+    max_pixels: int = Field(100_000_000, ge=1)
+    max_file_mb: float = Field(1024.0, gt=0)
+    max_video_seconds: float = Field(3600.0, gt=0)
+    doc_timeout_s: float = Field(900.0, gt=0)
+    page_timeout_s: float = Field(60.0, gt=0)  # one page render; a hang kills the render worker
+
+    # runtime
+    dtype: Literal["auto", "bfloat16", "float16", "float32"] = "auto"
+    device_map: str | None = None
+    attn_implementation: str = "sdpa"
+    experts_implementation: str | None = None
+    max_workers: int = Field(2, ge=1)
+    chunk_docs: int = Field(16, ge=1)  # documents per ingest -> model -> write round (bounds memory)
+    retries: int = Field(2, ge=0)
+    force: bool = False
+    retry_failed: bool = False
+
+    @model_validator(mode="after")
+    def _check_budgets(self) -> "RunOptions":
+        for v in (self.image_tokens_min, self.image_tokens_max):
+            if v not in IMAGE_BUDGETS:
+                raise ValueError(f"image token budgets must be one of {IMAGE_BUDGETS}, got {v}")
+        if self.image_tokens_min > self.image_tokens_max:
+            raise ValueError("--image-tokens floor is above the ceiling")
+        return self
+
+    def budgets(self) -> list[int]:
+        """Allowed image budgets, lowest first."""
+        return [b for b in IMAGE_BUDGETS if self.image_tokens_min <= b <= self.image_tokens_max]
+
+    def output_key(self) -> str:
+        """Hash of the options that change what comes out (not runtime knobs such as workers)."""
+        keep = self.model_dump(
+            include={
+                "thinking", "max_new_tokens", "image_tokens_min", "image_tokens_max", "max_context",
+                "include_text_layer", "window_overlap", "collection", "dpi", "max_side_px", "ocr",
+                "video_fps", "dedup_threshold", "max_pages",
+            }
+        )
+        return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()[:16]

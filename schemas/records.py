@@ -1,0 +1,255 @@
+"""Records exchanged between stages (pydantic v2). Coordinates are in the unit's own space:
+PDF points for pages (origin top-left, after /Rotate), pixels for images and video frames."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MediaType = Literal["pdf", "image", "video"]
+TextSource = Literal["pdf", "ocr", "none"]
+MatchKind = Literal["exact", "normalised", "fuzzy", "relocated", "unverified"]
+Status = Literal["ok", "partial", "failed", "skipped"]
+Stage = Literal["discover", "ingest", "plan", "model", "parse", "grounding", "outputs", "flow"]
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+class SourceDocument(Record):
+    """One input file. `doc_id` is the sha256 of its bytes; `media_type` comes from magic bytes."""
+
+    doc_id: str
+    path: str
+    name: str
+    media_type: MediaType
+    mime: str
+    size_bytes: int
+
+
+class Box(Record):
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+
+    def area(self) -> float:
+        return max(0.0, self.x1 - self.x0) * max(0.0, self.y1 - self.y0)
+
+
+class Word(Record):
+    """A word with its box; `line` groups words of one text line (for per-line citation boxes)."""
+
+    text: str
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    line: int = 0
+
+
+class ImageRef(Record):
+    """Where a unit's pixels are: a file written once by ingest (`file`) or in-memory bytes (`encoded`).
+    Units carry references, not pixels, so a 2,000-page PDF never sits in memory at once."""
+
+    kind: Literal["file", "encoded"] = "file"
+    path: str = ""
+    data: bytes | None = Field(default=None, repr=False)
+
+
+class PageUnit(Record):
+    kind: Literal["page"] = "page"
+    doc_id: str
+    page: int  # 1-based
+    width: float  # points (pages) or pixels (images)
+    height: float
+    image: ImageRef
+    image_width: int
+    image_height: int
+    words: list[Word] = []
+    text_source: TextSource = "none"
+    rotation: int = 0
+    density: float = 0.0  # 0..1: share of the page covered by text, used to choose image budgets
+
+    @property
+    def label(self) -> str:
+        return f"[page {self.page}]"
+
+
+class FrameUnit(Record):
+    kind: Literal["frame"] = "frame"
+    doc_id: str
+    index: int
+    t_seconds: float
+    image: ImageRef
+    image_width: int
+    image_height: int
+    width: float  # pixels
+    height: float
+    words: list[Word] = []
+    text_source: TextSource = "none"
+    exact: bool = True  # decoded at exactly t_seconds (False: nearest decodable frame)
+    density: float = 0.0
+
+    @property
+    def label(self) -> str:
+        return f"[{format_timestamp(self.t_seconds)}]"
+
+
+Unit = Annotated[Union[PageUnit, FrameUnit], Field(discriminator="kind")]
+
+
+def format_timestamp(t: float) -> str:
+    """Seconds -> `mm:ss` (or `h:mm:ss`), the label used for frames in prompts and citations."""
+    s = int(round(t))
+    h, rem = divmod(s, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
+
+
+def parse_timestamp(text: str) -> float:
+    """`mm:ss` / `h:mm:ss` -> seconds."""
+    parts = [int(p) for p in text.strip().strip("[]").split(":")]
+    total = 0
+    for p in parts:
+        total = total * 60 + p
+    return float(total)
+
+
+class TextSegment(Record):
+    kind: Literal["text"] = "text"
+    text: str
+
+
+class ImageSegment(Record):
+    kind: Literal["image"] = "image"
+    image: ImageRef
+    width: int
+    height: int
+    budget: int  # soft-token budget: 70/140/280/560/1120
+
+
+Segment = Annotated[Union[TextSegment, ImageSegment], Field(discriminator="kind")]
+
+
+class Request(Record):
+    """One model call: a system turn, an interleaved user turn and the JSON schema of the answer."""
+
+    request_id: str
+    doc_ids: list[str]
+    system: str
+    segments: list[Segment]
+    unit_labels: list[str]
+    response_schema: dict[str, Any]
+    n_tokens: int = 0  # exact prompt length, counted by the backend's processor
+    thinking: bool = False
+    max_new_tokens: int = 1024
+    window: tuple[int, int] | None = None  # (first, last) unit index when a document is split
+
+
+class Generation(Record):
+    request_id: str
+    text: str
+    thought: str | None = None
+    prompt_tokens: int = 0
+    output_tokens: int = 0
+    padding_tokens: int = 0
+    finish_reason: Literal["stop", "length", "error"] = "stop"
+    model_id: str = ""
+    error: str | None = None
+    oom_retries: int = 0
+
+
+class ClaimedCitation(Record):
+    """A citation as the model wrote it: document, page or timestamp, verbatim quote."""
+
+    doc_id: str
+    page: int | None = None
+    t_seconds: float | None = None
+    quote: str
+
+
+class Citation(Record):
+    """A citation after verification by the pipeline: boxes come from matched words, never the model."""
+
+    doc_id: str
+    page: int | None = None
+    t_seconds: float | None = None
+    quote: str
+    match: MatchKind = "unverified"
+    score: float = 0.0
+    boxes: list[Box] = []
+    boxes_norm: list[Box] = []
+    char_start: int | None = None
+    char_end: int | None = None
+    claimed_page: int | None = None
+    claimed_t_seconds: float | None = None
+    reason: str | None = None
+
+
+class Extraction(Record):
+    doc_id: str
+    field: str  # JSON path of the leaf, e.g. `parties[1].name`
+    value: Any = None
+    citations: list[Citation] = []
+    conflicts: list[Any] = []  # other values seen for a scalar field across windows
+
+
+class ErrorRecord(Record):
+    doc_id: str | None = None
+    path: str
+    stage: Stage
+    kind: str
+    message: str
+    permanent: bool = True
+    severity: Literal["error", "warning"] = "error"
+
+
+class DocumentResult(Record):
+    doc_id: str
+    path: str
+    name: str
+    media_type: str
+    status: Status
+    work_key: str = ""
+    schema_name: str = ""
+    model_id: str = ""
+    pages: int = 0
+    frames: int = 0
+    text_sources: dict[str, int] = {}
+    answer: dict[str, Any] | None = None  # unwrapped answer (values only), validated against the schema
+    extractions: list[Extraction] = []
+    errors: list[ErrorRecord] = []
+    requests: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    padding_tokens: int = 0
+    images_per_budget: dict[str, int] = {}
+    seconds: float = 0.0
+
+
+class RunRecord(Record):
+    run_id: str
+    started_at: str
+    finished_at: str
+    model_id: str
+    schema_name: str
+    options: dict[str, Any]
+    documents: int = 0
+    ok: int = 0
+    partial: int = 0
+    failed: int = 0
+    skipped: int = 0
+    pages: int = 0
+    frames: int = 0
+    requests: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    padding_tokens: int = 0
+    oom_retries: int = 0
+    context_utilisation: float = 0.0
+    images_per_budget: dict[str, int] = {}
+    seconds: float = 0.0
+    pages_per_s: float = 0.0
