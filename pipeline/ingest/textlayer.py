@@ -8,27 +8,35 @@ GARBAGE = {"\ufffd"}
 
 
 def pdf_words(page) -> list[Word]:
-    """Words of a PyMuPDF page in reading (content) order, in rotated-page points."""
+    """Words of a PyMuPDF page in reading (content) order, in rotated-page points, clipped to the
+    visible page (words wholly outside the crop box are dropped)."""
     import pymupdf
 
     mat = page.rotation_matrix
+    bounds = page.rect
     words: list[Word] = []
     line_ids: dict[tuple[int, int], int] = {}
     for x0, y0, x1, y1, text, block, line, _ in page.get_text("words"):
         r = pymupdf.Rect(x0, y0, x1, y1) * mat if page.rotation else pymupdf.Rect(x0, y0, x1, y1)
         r.normalize()
+        r = r & bounds
+        if r.is_empty:
+            continue
         lid = line_ids.setdefault((block, line), len(line_ids))
         words.append(Word(text=text, x0=r.x0, y0=r.y0, x1=r.x1, y1=r.y1, line=lid))
     return words
 
 
 def garbage_share(text: str) -> float:
-    """Share of characters that are replacement glyphs, private-use or control characters."""
+    """Share of non-space characters that are not letters or digits in any script (replacement
+    glyphs, private-use codes, fallback dots): high for text layers extracted without a font mapping."""
+    import unicodedata
+
     chars = [c for c in text if not c.isspace()]
     if not chars:
         return 1.0
-    bad = sum(1 for c in chars if c in GARBAGE or 0xE000 <= ord(c) <= 0xF8FF or (ord(c) < 32))
-    return bad / len(chars)
+    good = sum(1 for c in chars if c not in GARBAGE and unicodedata.category(c)[0] in "LN")
+    return 1.0 - good / len(chars)
 
 
 def invisible_share(page) -> float:
@@ -51,8 +59,8 @@ def usable_text(words: list[Word], page=None, min_chars: int = 8) -> tuple[bool,
     n = sum(1 for c in text if not c.isspace())
     if n < min_chars:
         return False, "no text layer"
-    if garbage_share(text) > 0.3:
-        return False, "text layer is mostly replacement or private-use glyphs"
+    if garbage_share(text) > 0.75:
+        return False, "text layer is mostly replacement glyphs or symbols, not letters or digits"
     if page is not None and invisible_share(page) > 0.8:
         return False, "text layer is invisible (an earlier OCR pass)"
     return True, "text layer"

@@ -1,5 +1,8 @@
 """Video ingest with OpenCV: frames sampled by timestamp (not frame index), so variable frame rates
-get the right times; optional near-duplicate skipping; a broken tail keeps what decoded before it."""
+get the right times; optional near-duplicate skipping; a broken tail keeps what decoded before it.
+
+Sampling time t is represented by the first decoded frame whose timestamp is at or after t (minus 20 ms);
+the unit keeps t and says whether that frame was exactly at t (within 20 ms) or later (a VFR gap)."""
 
 from __future__ import annotations
 
@@ -13,6 +16,8 @@ from pipeline.ingest.render import spool_path
 from pipeline.ingest.result import IngestResult, word_density
 from schemas.options import RunOptions
 from schemas.records import ErrorRecord, FrameUnit, ImageRef, SourceDocument
+
+EXACT_TOLERANCE_S = 0.02  # a frame within 20 ms of its sampling time counts as decoded exactly there
 
 os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
@@ -62,10 +67,10 @@ def ingest_video(doc: SourceDocument, options: RunOptions, spool: Path, deadline
                 res.errors.append(ErrorRecord(doc_id=doc.doc_id, path=doc.path, stage="ingest", kind="limit_duration",
                                               message=f"video longer than --max-video-seconds {options.max_video_seconds:g}; rest skipped"))
                 break
-            if ts + src_interval / 2 < next_t:
+            if ts < next_t - EXACT_TOLERANCE_S:
                 continue
-            target = next_t
-            while next_t <= ts + 1e-9:
+            target = next_t  # the first frame at or after the sampling time represents it
+            while next_t <= ts + EXACT_TOLERANCE_S:
                 next_t += step
             ok, frame = cap.retrieve()
             if not ok or frame is None:
@@ -90,7 +95,7 @@ def ingest_video(doc: SourceDocument, options: RunOptions, spool: Path, deadline
                 doc_id=doc.doc_id, index=index, t_seconds=round(target, 3), image=ImageRef(kind="file", path=out),
                 image_width=shown.shape[1], image_height=shown.shape[0], width=float(w), height=float(h),
                 words=words, text_source="ocr" if words else "none",
-                exact=abs(ts - target) <= src_interval / 2 + 1e-6, density=word_density(words, w, h)))
+                exact=abs(ts - target) <= EXACT_TOLERANCE_S, density=word_density(words, w, h)))
         if duration is not None and last_ts + 2 * src_interval < duration - step and res.units:
             res.errors.append(ErrorRecord(doc_id=doc.doc_id, path=doc.path, stage="ingest", kind="truncated",
                                           message=f"decoding stopped at {last_ts:.1f} s of {duration:.1f} s; frames before it kept"))

@@ -1,0 +1,69 @@
+import hashlib
+import os
+
+from pipeline.discover import discover, sniff
+from tests.conftest import CORPUS, SAMPLES, needs_corpus
+
+
+def test_sniff_by_bytes_not_extension():
+    assert sniff(b"%PDF-1.7\n...") == ("pdf", "application/pdf")
+    assert sniff(b"\x89PNG\r\n\x1a\n" + b"0" * 8)[0] == "image"
+    assert sniff(b"\xff\xd8\xff\xe0")[1] == "image/jpeg"
+    assert sniff(b"II*\x00abcd")[1] == "image/tiff"
+    assert sniff(b"RIFF\x00\x00\x00\x00WEBPVP8 ")[1] == "image/webp"
+    assert sniff(b"\x00\x00\x00\x18ftypmp42")[0] == "video"
+    assert sniff(b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01webm")[1] == "video/webm"
+    assert sniff(b"RIFF\x00\x00\x00\x00AVI LIST")[0] == "video"
+    assert sniff(b"PK\x03\x04") is None
+    assert sniff(b"oops\n") is None
+
+
+def test_samples_are_found_with_sha256_ids():
+    found = discover([SAMPLES])
+    kinds = sorted(d.media_type for d in found.documents)
+    assert kinds == ["image", "pdf", "video"]
+    for d in found.documents:
+        assert d.doc_id == hashlib.sha256(open(d.path, "rb").read()).hexdigest()
+    assert not found.errors
+
+
+def test_bad_files_become_error_records(tmp_path):
+    (tmp_path / "empty.pdf").write_bytes(b"")
+    (tmp_path / "note.pdf").write_bytes(b"oops\n")
+    (tmp_path / "real.mp4").write_bytes(open(SAMPLES / "contract_and_invoice.pdf", "rb").read())
+    os.symlink(tmp_path / "loop", tmp_path / "loop")  # a symlink pointing at itself
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    os.symlink(tmp_path, sub / "back")  # directory cycle
+    found = discover([tmp_path, tmp_path / "missing"])
+    kinds = {e.kind for e in found.errors}
+    assert {"empty", "unsupported_type", "symlink_loop", "not_found"} <= kinds
+    assert [d.name for d in found.documents] == ["real.mp4"]
+    assert found.documents[0].media_type == "pdf"
+    assert any(w.kind == "wrong_extension" and w.severity == "warning" for w in found.warnings)
+
+
+def test_duplicate_content_is_processed_once(tmp_path):
+    data = open(SAMPLES / "scanned_receipt.png", "rb").read()
+    (tmp_path / "a.png").write_bytes(data)
+    (tmp_path / "b.png").write_bytes(data)
+    found = discover([tmp_path])
+    assert len(found.documents) == 1
+    assert found.warnings[0].kind == "duplicate_content"
+
+
+def test_file_size_limit(tmp_path):
+    (tmp_path / "big.pdf").write_bytes(b"%PDF-1.4\n" + b"0" * 2_000_000)
+    found = discover([tmp_path], max_file_mb=1)
+    assert found.errors[0].kind == "limit_file_size"
+
+
+@needs_corpus()
+def test_corpus_hostile_discovery():
+    found = discover([CORPUS / "hostile"])
+    by_name = {os.path.basename(e.path): e.kind for e in found.errors}
+    assert by_name["derived_docx_named_as.pdf"] == "unsupported_type"
+    assert by_name["qpdf_bad1_not_a_pdf.pdf"] == "unsupported_type"
+    assert by_name["pdfplumber_empty_0bytes.pdf"] == "empty"
+    jpeg = next(d for d in found.documents if d.name == "derived_jpeg_receipt_named_as.pdf")
+    assert jpeg.media_type == "image"

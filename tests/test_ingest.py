@@ -1,0 +1,235 @@
+import fractions
+import io
+import time
+
+import numpy as np
+import pymupdf
+import pytest
+from PIL import Image
+
+from pipeline.discover import discover
+from pipeline.errors import StageError
+from pipeline.ingest import ingest_document
+from schemas.options import RunOptions
+from schemas.records import FrameUnit, PageUnit, SourceDocument
+from tests.conftest import CORPUS, SAMPLES, needs_corpus
+
+FAST = RunOptions(ocr="off", page_timeout_s=10)
+
+
+def doc_for(path, media_type=None):
+    found = discover([path])
+    assert found.documents, found.errors
+    return found.documents[0]
+
+
+def test_pdf_pages_words_and_boxes(spool):
+    res = ingest_document(doc_for(SAMPLES / "contract_and_invoice.pdf"), FAST, spool)
+    assert res.status == "ok" and len(res.units) == 3
+    page = res.units[0]
+    assert isinstance(page, PageUnit) and page.text_source == "pdf"
+    assert (page.width, page.height) == (595, 842)
+    words = [w.text for w in page.words]
+    assert words[:2] == ["SERVICES", "AGREEMENT"]
+    for w in page.words:
+        assert 0 <= w.x0 < w.x1 <= page.width and 0 <= w.y0 < w.y1 <= page.height
+    with Image.open(page.image.path) as im:
+        assert im.size == (page.image_width, page.image_height)
+        assert max(im.size) <= FAST.max_side_px
+
+
+def test_render_policy_caps_longest_side(spool):
+    opts = RunOptions(ocr="off", dpi=300, max_side_px=800)
+    res = ingest_document(doc_for(SAMPLES / "contract_and_invoice.pdf"), opts, spool)
+    assert max(res.units[0].image_width, res.units[0].image_height) == 800
+
+
+def test_scanned_page_gets_ocr_words_inside_page(spool):
+    res = ingest_document(doc_for(SAMPLES / "scanned_receipt.png"), RunOptions(), spool)
+    page = res.units[0]
+    assert page.text_source == "ocr"
+    text = " ".join(w.text for w in page.words)
+    assert "BAKERY" in text and "11.35" in text
+    for w in page.words:
+        assert 0 <= w.x0 < w.x1 <= page.width + 1 and 0 <= w.y0 < w.y1 <= page.height + 1
+
+
+def test_image_only_pdf_is_detected_and_ocrd(tmp_path, spool):
+    src = pymupdf.open(SAMPLES / "contract_and_invoice.pdf")
+    pix = src[2].get_pixmap(dpi=120)
+    out = pymupdf.open()
+    page = out.new_page(width=595, height=842)
+    page.insert_image(page.rect, stream=pix.tobytes("png"))
+    out.save(tmp_path / "scan.pdf")
+    res = ingest_document(doc_for(tmp_path / "scan.pdf"), RunOptions(), spool)
+    unit = res.units[0]
+    assert unit.text_source == "ocr"
+    inv = [w for w in unit.words if "INV-2026-0342" in w.text]
+    assert inv, [w.text for w in unit.words][:20]
+    # OCR boxes are mapped back to PDF points: the invoice number sits in the upper part of the page
+    assert inv[0].y1 < 842 / 2 and inv[0].x0 >= 0
+
+
+def test_garbage_text_layer_counts_as_unusable(tmp_path, spool):
+    doc = pymupdf.open()
+    page = doc.new_page()
+    page.insert_text((72, 72), "\ufffd" * 60)
+    doc.save(tmp_path / "garbage.pdf")
+    res = ingest_document(doc_for(tmp_path / "garbage.pdf"), RunOptions(), spool)
+    assert res.units[0].text_source in ("ocr", "none")
+
+
+def test_rotated_page_words_in_rotated_space(tmp_path, spool):
+    doc = pymupdf.open()
+    page = doc.new_page(width=400, height=600)
+    page.insert_text((50, 80), "Rotated heading", fontsize=14)
+    page.set_rotation(90)
+    doc.save(tmp_path / "rot.pdf")
+    res = ingest_document(doc_for(tmp_path / "rot.pdf"), FAST, spool)
+    unit = res.units[0]
+    assert (unit.width, unit.height) == (600, 400) and unit.rotation == 90
+    for w in unit.words:
+        assert 0 <= w.x0 < w.x1 <= 600 and 0 <= w.y0 < w.y1 <= 400
+        # the text runs vertically after /Rotate 90
+        assert (w.y1 - w.y0) > (w.x1 - w.x0)
+    # the rendered image has the rotated orientation too
+    assert unit.image_width > unit.image_height
+
+
+def test_image_modes_exif_cmyk_16bit_and_multipage_tiff(tmp_path, spool):
+    rgb = Image.new("RGB", (200, 100), "white")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 on display
+    rgb.save(tmp_path / "exif.jpg", exif=exif)
+    Image.new("CMYK", (120, 80), (0, 0, 0, 0)).save(tmp_path / "cmyk.jpg")
+    arr = (np.arange(100 * 60, dtype=np.uint16).reshape(60, 100) * 10)
+    Image.fromarray(arr).convert("I;16").save(tmp_path / "deep.png")
+    frames = [Image.new("L", (90, 70), v) for v in (0, 128, 255)]
+    frames[0].save(tmp_path / "multi.tif", save_all=True, append_images=frames[1:])
+    Image.new("RGBA", (50, 50), (255, 0, 0, 0)).save(tmp_path / "alpha.webp")
+    opts = RunOptions(ocr="off")
+    exif_unit = ingest_document(doc_for(tmp_path / "exif.jpg"), opts, spool).units[0]
+    assert (exif_unit.width, exif_unit.height) == (100, 200)
+    cmyk = ingest_document(doc_for(tmp_path / "cmyk.jpg"), opts, spool).units[0]
+    with Image.open(cmyk.image.path) as im:
+        assert im.mode == "RGB" and im.getpixel((5, 5))[0] > 240  # CMYK zero ink is white
+    deep = ingest_document(doc_for(tmp_path / "deep.png"), opts, spool).units[0]
+    with Image.open(deep.image.path) as im:
+        lo, hi = im.convert("L").getextrema()
+        assert lo < 10 and hi > 245  # 16-bit range rescaled, not clipped
+    assert len(ingest_document(doc_for(tmp_path / "multi.tif"), opts, spool).units) == 3
+    alpha = ingest_document(doc_for(tmp_path / "alpha.webp"), opts, spool).units[0]
+    with Image.open(alpha.image.path) as im:
+        assert im.getpixel((10, 10))[1] > 240  # transparent composited on white
+
+
+def test_video_frames_at_1fps_with_timestamps(spool):
+    res = ingest_document(doc_for(SAMPLES / "slides.mp4"), RunOptions(ocr="off"), spool)
+    assert [u.t_seconds for u in res.units] == [0.0, 1.0, 2.0, 3.0]
+    assert all(isinstance(u, FrameUnit) and u.exact for u in res.units)
+    assert [u.label for u in res.units] == ["[00:00]", "[00:01]", "[00:02]", "[00:03]"]
+
+
+def test_video_frames_get_ocr_words(spool):
+    res = ingest_document(doc_for(SAMPLES / "slides.mp4"), RunOptions(), spool)
+    texts = [" ".join(w.text for w in u.words) for u in res.units]
+    assert "Revenue" in texts[1]
+
+
+def _vfr_video(path, times_ms):
+    av = pytest.importorskip("av")
+    c = av.open(str(path), "w")
+    s = c.add_stream("libx264" if "libx264" in av.codecs_available else "mpeg4", rate=1000)
+    s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+    s.time_base = fractions.Fraction(1, 1000)
+    for i, t in enumerate(times_ms):
+        f = av.VideoFrame.from_ndarray(np.full((48, 64, 3), (i * 37) % 255, np.uint8), format="rgb24")
+        f.pts, f.time_base = t, fractions.Fraction(1, 1000)
+        for p in s.encode(f):
+            c.mux(p)
+    for p in s.encode():
+        c.mux(p)
+    c.close()
+
+
+def test_variable_frame_rate_sampled_by_timestamp(tmp_path, spool):
+    _vfr_video(tmp_path / "vfr.mp4", [0, 40, 80, 120, 500, 990, 1400, 2100, 2150, 3010, 3900, 4700])
+    res = ingest_document(doc_for(tmp_path / "vfr.mp4"), RunOptions(ocr="off"), spool)
+    got = [(u.t_seconds, u.exact) for u in res.units]
+    # by index (every ~4th frame at the average 3.9 fps) the times would be wrong; by timestamp:
+    assert got == [(0.0, True), (1.0, True), (2.0, False), (3.0, True), (4.0, False)]
+
+
+def test_duplicate_frames_skipped_and_recorded(tmp_path, spool):
+    import cv2
+
+    path = tmp_path / "static.avi"
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 5, (64, 48))
+    for i in range(5 * 8):
+        frame = np.full((48, 64, 3), 200, np.uint8)
+        if i >= 30:
+            frame[:] = 20  # the screen changes once, at 6 s
+        w.write(frame)
+    w.release()
+    kept = ingest_document(doc_for(path), RunOptions(ocr="off", dedup_threshold=0.02), spool)
+    assert [u.t_seconds for u in kept.units] == [0.0, 6.0]
+    assert kept.skipped_frames == [1.0, 2.0, 3.0, 4.0, 5.0, 7.0]
+    assert len(ingest_document(doc_for(path), RunOptions(ocr="off"), spool).units) == 8
+
+
+def test_limits_pages_pixels_and_timeout(tmp_path, spool):
+    res = ingest_document(doc_for(SAMPLES / "contract_and_invoice.pdf"), RunOptions(ocr="off", max_pages=2), spool)
+    assert len(res.units) == 2 and res.status == "partial"
+    assert res.errors[0].kind == "limit_pages"
+    Image.new("RGB", (3000, 3000), "white").save(tmp_path / "huge.png")
+    with pytest.raises(StageError) as e:
+        ingest_document(doc_for(tmp_path / "huge.png"), RunOptions(ocr="off", max_pixels=1_000_000), spool)
+    assert e.value.kind == "limit_pixels"
+    res = ingest_document(doc_for(SAMPLES / "contract_and_invoice.pdf"), RunOptions(ocr="off", doc_timeout_s=1e-6), spool)
+    assert res.status == "failed" and res.errors[0].kind == "timeout"
+    res = ingest_document(doc_for(SAMPLES / "slides.mp4"), RunOptions(ocr="off", max_video_seconds=1.5), spool)
+    assert len(res.units) == 2 and res.errors[0].kind == "limit_duration"
+
+
+def test_encrypted_pdf_with_and_without_password(tmp_path, spool):
+    src = pymupdf.open(SAMPLES / "contract_and_invoice.pdf")
+    src.save(tmp_path / "locked.pdf", encryption=pymupdf.PDF_ENCRYPT_AES_256, user_pw="s3cret", owner_pw="owner")
+    doc = doc_for(tmp_path / "locked.pdf")
+    with pytest.raises(StageError) as e:
+        ingest_document(doc, FAST, spool)
+    assert e.value.kind == "encrypted" and "password" in e.value.message
+    res = ingest_document(doc, RunOptions(ocr="off", passwords=["wrong", "s3cret"]), spool)
+    assert len(res.units) == 3 and res.units[0].words
+
+
+def test_zero_page_and_truncated_pdf(tmp_path, spool):
+    data = open(SAMPLES / "contract_and_invoice.pdf", "rb").read()
+    (tmp_path / "cut.pdf").write_bytes(data[: len(data) // 3])
+    try:
+        res = ingest_document(doc_for(tmp_path / "cut.pdf"), FAST, spool)
+        assert any(e.kind == "repaired" for e in res.errors)
+    except StageError as e:
+        assert e.kind in ("corrupt", "zero_pages")
+
+
+def test_long_pdf_streams_page_images_to_disk(tmp_path, spool):
+    doc = pymupdf.open()
+    for i in range(60):
+        doc.new_page().insert_text((72, 72), f"Page {i + 1} of a long report")
+    doc.save(tmp_path / "long.pdf")
+    res = ingest_document(doc_for(tmp_path / "long.pdf"), FAST, spool)
+    assert len(res.units) == 60
+    # units carry file references, not pixels
+    assert all(u.image.kind == "file" and u.image.data is None for u in res.units)
+
+
+@needs_corpus()
+def test_render_hang_is_cut_off_and_reported(spool):
+    doc = doc_for(CORPUS / "hostile" / "mupdf_test_2548_structure_cycle.pdf")
+    t0 = time.monotonic()
+    res = ingest_document(doc, RunOptions(ocr="off", page_timeout_s=3), spool)
+    assert time.monotonic() - t0 < 30
+    assert res.status == "failed" and res.errors[0].kind == "render_timeout"
+    # the worker was replaced: the next document renders normally
+    ok = ingest_document(doc_for(SAMPLES / "contract_and_invoice.pdf"), FAST, spool)
+    assert len(ok.units) == 3
