@@ -83,6 +83,23 @@ class UnitIndex:
     def shingles(self) -> set[str]:
         return {self.norm[i:i + 4] for i in range(max(0, len(self.norm) - 3))}
 
+    @cached_property
+    def word_bounds(self) -> tuple[set[int], set[int]]:
+        """Char offsets where words start and end, in `text`."""
+        return set(self.starts), {s + len(w.text) for s, w in zip(self.starts, self.unit.words)}
+
+    @cached_property
+    def norm_bounds(self) -> tuple[set[int], set[int]]:
+        """Offsets in `norm` where a word's characters start and end."""
+        starts, ends = set(), set()
+        for k, w in enumerate(self.norm_word):
+            if k == 0 or self.norm_word[k - 1] != w:
+                starts.add(k)
+                if k:
+                    ends.add(k)
+        ends.add(len(self.norm_word))
+        return starts, ends
+
     def words_in_text_span(self, start: int, end: int) -> list[int]:
         return [i for i, s in enumerate(self.starts) if s < end and s + len(self.unit.words[i].text) > start]
 
@@ -100,13 +117,13 @@ def match_unit(quote: str, idx: UnitIndex, fuzzy: bool = True) -> Match | None:
     q = quote.strip()
     if not q or not idx.unit.words:
         return None
-    pos = idx.text.find(q)
+    pos = find_aligned(idx.text, q, *idx.word_bounds)
     if pos >= 0:
         return Match("exact", 1.0, idx.words_in_text_span(pos, pos + len(q)), idx)
     nq = normalise(q)
     if not nq:
         return None
-    pos = idx.norm.find(nq)
+    pos = find_aligned(idx.norm, nq, *idx.norm_bounds)
     if pos >= 0:
         return Match("normalised", 0.98, sorted(set(idx.norm_word[pos:pos + len(nq)])), idx)
     if not fuzzy or len(nq) < MIN_FUZZY_CHARS:
@@ -116,6 +133,17 @@ def match_unit(quote: str, idx: UnitIndex, fuzzy: bool = True) -> Match | None:
         return None
     words = sorted(set(idx.norm_word[al.dest_start:al.dest_end]))
     return Match("fuzzy", round(al.score / 100.0, 4), words, idx) if words else None
+
+
+def find_aligned(hay: str, needle: str, starts: set[int], ends: set[int]) -> int:
+    """First occurrence of `needle` that begins and ends on word boundaries, else the first occurrence
+    at all (a quote may cut a word), else -1."""
+    first = pos = hay.find(needle)
+    while pos >= 0:
+        if pos in starts and pos + len(needle) in ends:
+            return pos
+        pos = hay.find(needle, pos + 1)
+    return first
 
 
 class DocumentGrounder:

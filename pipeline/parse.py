@@ -103,7 +103,18 @@ def values_from_extractions(schema: dict, rows: list[Extraction]) -> dict:
     out = skeleton(schema, schema)
     for e in rows:
         _set_path(out, e.field, e.value)
-    return out
+    return _complete(out, schema, schema)
+
+
+def _complete(value: Any, node: dict, root: dict) -> Any:
+    """Add the null/empty members a partially filled object lacks (list items are created sparse)."""
+    node = resolve_ref(node, root)
+    if node.get("type") == "object" and "enum" not in node and isinstance(value, dict):
+        for k, sub in (node.get("properties") or {}).items():
+            value[k] = _complete(value[k], sub, root) if k in value else skeleton(sub, root)
+    elif node.get("type") == "array" and isinstance(value, list):
+        return [_complete(v, node["items"], root) for v in value if v is not None]
+    return value
 
 
 def skeleton(node: dict, root: dict) -> Any:

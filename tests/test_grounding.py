@@ -1,0 +1,163 @@
+import pymupdf
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from pipeline.grounding import DocumentGrounder, normalise
+from pipeline.ingest.textlayer import pdf_words
+from schemas.records import ClaimedCitation, FrameUnit, ImageRef, PageUnit, Word
+from tests.conftest import CORPUS, SAMPLES, needs_corpus
+
+REF = ImageRef(kind="file", path="x.jpg")
+
+
+def page(n, lines, width=600.0, height=800.0):
+    """A page whose words are laid out line by line, 10 pt per character."""
+    words = []
+    for li, line in enumerate(lines):
+        x = 50.0
+        for token in line.split():
+            words.append(Word(text=token, x0=x, y0=100 + 20 * li, x1=x + 10 * len(token), y1=112 + 20 * li, line=li))
+            x += 10 * len(token) + 10
+    return PageUnit(doc_id="d", page=n, width=width, height=height, image=REF, image_width=10, image_height=10,
+                    words=words, text_source="pdf")
+
+
+PAGES = [
+    page(1, ["Services Agreement between Northwind Analytics", "and Contoso Retail GmbH dated 3 March 2026"]),
+    page(2, ["The Customer pays a monthly fee of EUR 4,500.00 invoiced", "on the first business day of each month.",
+             "Either party may termi-", "nate with ninety days notice."]),
+    page(3, ["Total due: EUR 6,783.00", "Governed by the laws of England and Wales."]),
+]
+
+
+def ground(quote, page_no=None, t=None, units=PAGES):
+    return DocumentGrounder(units).ground(ClaimedCitation(doc_id="d", page=page_no, t_seconds=t, quote=quote))
+
+
+def test_exact_match_gives_word_boxes():
+    c = ground("monthly fee of EUR 4,500.00", 2)
+    assert c.match == "exact" and c.score == 1.0 and c.page == 2
+    assert len(c.boxes) == 1
+    b = c.boxes[0]
+    assert (b.y0, b.y1) == (100, 112)
+    assert 0 < c.boxes_norm[0].x0 < c.boxes_norm[0].x1 <= 1
+    assert PAGES[1].words and c.char_start is not None and c.char_end > c.char_start
+
+
+def test_normalised_match_case_quotes_dashes_ligatures_hyphenation():
+    assert ground("MONTHLY FEE OF  eur 4,500.00", 2).match == "normalised"
+    assert ground("Services Agreement between Northwind", 1).match == "exact"
+    assert ground("either party may terminate with ninety", 2).match == "normalised"  # line-end hyphen joined
+    lig = [page(1, ["the ﬁnal ofﬁce “quote” – dash"])]
+    assert ground('the final office "quote" - dash', 1, units=lig).match == "normalised"
+
+
+def test_fuzzy_match_tolerates_ocr_confusions_and_edges():
+    c = ground("The Custorner pays a rnonthly fee of EUR 4,5OO.OO", 2)
+    assert c.match == "fuzzy" and 0.8 <= c.score < 1
+    assert c.page == 2 and c.boxes
+
+
+def test_line_spanning_quote_gives_one_box_per_line():
+    c = ground("invoiced on the first business day", 2)
+    assert c.match in ("exact", "normalised")
+    assert len(c.boxes) == 2 and c.boxes[0].y0 < c.boxes[1].y0
+
+
+def test_relocation_to_the_right_page():
+    c = ground("Governed by the laws of England", 1)
+    assert c.match == "relocated" and c.page == 3 and c.claimed_page == 1 and c.boxes
+    c = ground("Governed by the laws of England", 9)  # a page that does not exist
+    assert c.match == "relocated" and c.page == 3 and c.claimed_page == 9
+
+
+def test_unverified_quotes_are_kept_with_a_reason():
+    c = ground("The supplier guarantees uptime of 99.99 percent", 2)
+    assert c.match == "unverified" and c.score == 0 and not c.boxes
+    assert c.quote.startswith("The supplier") and "not found" in c.reason
+
+
+def test_cjk_matches_by_characters():
+    cjk = [page(1, ["合同 金额 为 人民币 五万元", "签订 日期 2026年3月3日"])]
+    c = ground("合同金额为人民币五万元", 1, units=cjk)
+    assert c.match == "normalised" and len(c.boxes) == 1
+
+
+def test_right_to_left_text():
+    rtl = [page(1, ["العقد بين الطرفين", "المبلغ الإجمالي 500 دينار"])]
+    c = ground("المبلغ الإجمالي 500 دينار", 1, units=rtl)
+    assert c.match == "exact"
+    c = ground("المبلغ الاجمالي 500 دينار", 1, units=rtl)  # alef with hamza written plain
+    assert c.match == "normalised"
+    assert normalise("מִשְׁפָּט") == normalise("משפט")  # Hebrew vowel points ignored
+
+
+def test_devanagari_normalisation():
+    dev = [page(1, ["कुल राशि ₹500"])]
+    assert ground("कुल राशि ₹500", 1, units=dev).match == "exact"
+    assert ground("कुल\u200d राशि ₹500", 1, units=dev).match == "normalised"  # zero-width joiner dropped
+
+
+def test_video_citation_keeps_timestamp():
+    frames = [FrameUnit(doc_id="d", index=i, t_seconds=float(i), image=REF, image_width=10, image_height=10,
+                        width=320, height=240, words=[] if i != 2 else [Word(text="Revenue", x0=1, y0=1, x1=50, y1=10),
+                                                                       Word(text="up", x0=55, y0=1, x1=70, y1=10)])
+              for i in range(4)]
+    c = ground("Revenue up", t=2.0, units=frames)
+    assert c.match == "exact" and c.t_seconds == 2.0 and c.boxes
+    c = ground("a whiteboard", t=1.0, units=frames)
+    assert c.match == "unverified" and c.t_seconds == 1.0 and "timestamp-only" in c.reason
+
+
+def test_real_pdf_quotes(spool):
+    doc = pymupdf.open(SAMPLES / "contract_and_invoice.pdf")
+    units = [PageUnit(doc_id="d", page=i + 1, width=p.rect.width, height=p.rect.height, image=REF, image_width=1,
+                      image_height=1, words=pdf_words(p), text_source="pdf") for i, p in enumerate(doc)]
+    c = ground("Total due: EUR 6,783.00", 3, units=units)
+    assert c.match == "exact"
+    hits = doc[2].search_for("Total due: EUR 6,783.00")
+    assert abs(c.boxes[0].x0 - hits[0].x0) < 2 and abs(c.boxes[0].y1 - hits[0].y1) < 3
+
+
+@st.composite
+def page_and_span(draw):
+    vocab = st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEF0123456789.,-€", min_size=1, max_size=9)
+    n_lines = draw(st.integers(1, 6))
+    lines = [" ".join(draw(st.lists(vocab, min_size=1, max_size=8))) for _ in range(n_lines)]
+    unit = page(1, lines)
+    n = len(unit.words)
+    i = draw(st.integers(0, n - 1))
+    j = draw(st.integers(i, min(n - 1, i + 12)))
+    return unit, i, j
+
+
+@settings(max_examples=150, deadline=None)
+@given(page_and_span())
+def test_any_span_of_page_words_is_found_with_exactly_its_boxes(data):
+    unit, i, j = data
+    quote = " ".join(w.text for w in unit.words[i:j + 1])
+    texts = [w.text for w in unit.words]
+    span_texts = texts[i:j + 1]
+    assume(sum(texts[k:k + len(span_texts)] == span_texts for k in range(len(texts))) == 1)  # the span is unique
+    c = DocumentGrounder([unit]).ground(ClaimedCitation(doc_id="d", page=1, quote=quote))
+    assert c.match in ("exact", "normalised")
+    span = unit.words[i:j + 1]
+    lines = sorted({w.line for w in span})
+    assert len(c.boxes) == len(lines)
+    for line, box in zip(lines, c.boxes):
+        ws = [w for w in span if w.line == line]
+        if c.match == "exact":
+            assert (box.x0, box.x1) == (min(w.x0 for w in ws), max(w.x1 for w in ws))
+
+
+@needs_corpus()
+def test_chinese_pdf_text_layer():
+    doc = pymupdf.open(CORPUS / "docs" / "mupdf_chinese-tables.pdf")
+    p = doc[0]
+    unit = PageUnit(doc_id="d", page=1, width=p.rect.width, height=p.rect.height, image=REF, image_width=1,
+                    image_height=1, words=pdf_words(p), text_source="pdf")
+    text = "".join(w.text for w in unit.words)
+    cjk = [ch for ch in text if "\u4e00" <= ch <= "\u9fff"]
+    quote = "".join(cjk[5:13])
+    c = ground(quote, 1, units=[unit])
+    assert c.match in ("exact", "normalised") and c.boxes
