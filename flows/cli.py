@@ -167,23 +167,25 @@ def schemas() -> None:
 def status(out: Path = typer.Argument(Path("out"), help="Output folder of earlier runs.")) -> None:
     """Show the last runs and the current failures of an output folder."""
     from rich.console import Console
-    from rich.table import Table
 
     from pipeline.outputs import read_table
 
-    console = Console()
+    console = Console(soft_wrap=True)
     runs = read_table(out, "runs").sort_values("started_at").tail(10)
-    t = Table("run", "started", "model", "schema", "docs", "ok", "partial", "failed", "skipped", "pages", "s")
+    if not len(runs):
+        console.print(f"no runs recorded in {out}")
+        raise typer.Exit(1)
+    console.print("[bold]last runs[/]")
     for r in runs.itertuples():
-        t.add_row(r.run_id, r.started_at, r.model_id, r.schema_name, *(str(x) for x in (r.documents, r.ok, r.partial, r.failed, r.skipped, r.pages)), f"{r.seconds:.1f}")
-    console.print(t)
+        console.print(f"{r.run_id}  {r.started_at}  model={r.model_id}  schema={r.schema_name}  documents={r.documents} "
+                      f"ok={r.ok} partial={r.partial} failed={r.failed} skipped={r.skipped} pages={r.pages} "
+                      f"frames={r.frames} tokens_in={r.tokens_in} tokens_out={r.tokens_out} {r.seconds:.1f}s")
     errors = read_table(out, "errors")
     errors = errors[errors["severity"] == "error"]
     if len(errors):
-        e = Table("path", "stage", "kind", "message", title="failures")
+        console.print(f"[bold]current failures ({len(errors)})[/]")
         for r in errors.tail(30).itertuples():
-            e.add_row(Path(r.path).name, r.stage, r.kind, r.message[:100])
-        console.print(e)
+            console.print(f"{Path(r.path).name}: {r.stage}/{r.kind}: {r.message}")
 
 
 @app.command()

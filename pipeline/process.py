@@ -17,7 +17,7 @@ from pipeline.ingest import ingest_document
 from pipeline.packing import DocumentUnits, Planner, make_batches, prompt_room
 from pipeline.parse import merge_windows, parse_generation, values_from_extractions
 from pipeline.wrap import unwrap
-from schemas.catalog import ExtractionSchema
+from schemas.catalog import ExtractionSchema, answer_schema
 from schemas.options import PIPELINE_VERSION, RunOptions
 from schemas.records import (
     DocumentResult,
@@ -32,6 +32,15 @@ from schemas.records import (
 )
 
 log = logging.getLogger("gemmadoc.pipeline")
+
+
+def answer_problem(answer: dict, schema: ExtractionSchema) -> str | None:
+    """First way the unwrapped answer breaks the user's schema (nulls allowed), or None."""
+    import jsonschema
+
+    error = jsonschema.exceptions.best_match(
+        jsonschema.validators.validator_for(schema.json_schema)(answer_schema(schema.json_schema)).iter_errors(answer))
+    return None if error is None else f"{error.json_path}: {error.message[:160]}"
 
 
 def work_key(doc_id: str, schema: ExtractionSchema, model_id: str, options: RunOptions) -> str:
@@ -205,6 +214,10 @@ class Extractor:
         if windows:
             result.extractions = merge_windows(windows)
             result.answer = values_from_extractions(self.schema.json_schema, result.extractions)
+            problem = answer_problem(result.answer, self.schema)
+            if problem:
+                errors.append(ErrorRecord(doc_id=doc.doc_id, path=doc.path, stage="parse", kind="schema_violation",
+                                          message=f"answer does not satisfy the schema: {problem}", severity="warning"))
         hard = [e for e in errors if e.severity == "error"]
         result.errors = errors
         result.status = "failed" if not windows else ("partial" if hard else "ok")

@@ -121,3 +121,33 @@ def resolve_ref(node: dict, root: dict) -> dict:
             rest = {k: v for k, v in node.items() if k != "anyOf"}
             return resolve_ref({**subs[0], **rest}, root)
     return node
+
+
+def answer_schema(schema: dict) -> dict:
+    """The schema a document's `answer` follows: the user's schema where any field may be null
+    (not found in the document) and lists may be empty."""
+    import copy
+
+    out = copy.deepcopy(schema)
+    _nullable(out, out)
+    return out
+
+
+def _nullable(node: dict, root: dict) -> None:
+    for sub in (node.get("$defs") or {}).values():
+        _nullable(sub, root)
+    t = node.get("type")
+    if t == "object":
+        for sub in (node.get("properties") or {}).values():
+            _nullable(sub, root)
+        node.pop("required", None)
+    elif t == "array":
+        if isinstance(node.get("items"), dict):
+            _nullable(node["items"], root)
+        node.pop("minItems", None)
+    if isinstance(t, str) and t != "array":
+        node["type"] = [t, "null"]
+    if "enum" in node and None not in node["enum"]:
+        node["enum"] = list(node["enum"]) + [None]
+    for sub in node.get("anyOf") or []:
+        _nullable(sub, root)

@@ -1,0 +1,73 @@
+import json
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+from pipeline.outputs import SCHEMAS, TableWriter, compact, done_keys, read_table, rows_for, write_document_json
+from schemas.records import Box, Citation, DocumentResult, ErrorRecord, Extraction
+
+
+def result(key, doc="d1", value="x", status="ok"):
+    c = Citation(doc_id=doc, page=1, quote="q", match="exact", score=1.0, boxes=[Box(x0=1, y0=2, x1=3, y1=4)],
+                 boxes_norm=[Box(x0=0.1, y0=0.2, x1=0.3, y1=0.4)])
+    return DocumentResult(doc_id=doc, path=f"/in/{doc}.pdf", name=f"{doc}.pdf", media_type="pdf", status=status,
+                          work_key=key, schema_name="s", model_id="m", pages=1,
+                          extractions=[Extraction(doc_id=doc, field="a", value=value, citations=[c])],
+                          errors=[ErrorRecord(doc_id=doc, path=f"/in/{doc}.pdf", stage="ingest", kind="repaired",
+                                              message="w", severity="warning")])
+
+
+def test_tables_have_fixed_columns_and_read_with_pandas(tmp_path):
+    w = TableWriter(tmp_path, "run1")
+    w.append(rows_for([result("k1"), result("k2", "d2")], "run1",
+                      [ErrorRecord(path="/in/bad.pdf", stage="discover", kind="empty", message="empty")]))
+    w.compact()
+    for name in ("documents", "extractions", "citations", "errors"):
+        df = pd.read_parquet(tmp_path / "tables" / name)
+        assert list(df.columns) == SCHEMAS[name].names
+    assert len(read_table(tmp_path, "documents")) == 2
+    assert len(read_table(tmp_path, "errors")) == 3
+    cites = read_table(tmp_path, "citations")
+    assert cites.loc[0, "x0"] == 1 and cites.loc[0, "y1_norm"] == 0.4 and json.loads(cites.loc[0, "boxes_json"])[0]["x1"] == 3
+    assert list(read_table(tmp_path, "runs").columns) == SCHEMAS["runs"].names  # empty but typed
+
+
+def test_rerun_replaces_rows_of_the_same_key(tmp_path):
+    TableWriter(tmp_path, "run1").append(rows_for([result("k1", value="old")], "run1"))
+    TableWriter(tmp_path, "run2").append(rows_for([result("k1", value="new")], "run2"))
+    compact(tmp_path / "tables")
+    ex = read_table(tmp_path, "extractions")
+    assert ex["value_text"].tolist() == ["new"]
+    assert read_table(tmp_path, "errors")["run_id"].tolist() == ["run2"]
+    assert len(list((tmp_path / "tables" / "extractions").glob("*.parquet"))) == 1
+
+
+def test_rows_of_an_uncommitted_document_are_dropped(tmp_path):
+    """A kill after extractions were written but before the document row: those rows are orphans."""
+    rows = rows_for([result("k1")], "run1")
+    rows.pop("documents")
+    TableWriter(tmp_path, "run1").append(rows)
+    assert done_keys(tmp_path) == {}
+    TableWriter(tmp_path, "run2").append(rows_for([result("k1", value="redo")], "run2"))
+    compact(tmp_path / "tables")
+    ex = read_table(tmp_path, "extractions")
+    assert ex["value_text"].tolist() == ["redo"] and ex["run_id"].tolist() == ["run2"]
+    assert done_keys(tmp_path) == {"k1": "ok"}
+
+
+def test_error_rows_without_work_key_keep_the_newest(tmp_path):
+    e = ErrorRecord(path="/in/bad.pdf", stage="discover", kind="empty", message="empty")
+    TableWriter(tmp_path, "run1").append(rows_for([], "run1", [e]))
+    TableWriter(tmp_path, "run2").append(rows_for([], "run2", [e]))
+    compact(tmp_path / "tables")
+    assert read_table(tmp_path, "errors")["run_id"].tolist() == ["run2"]
+
+
+def test_document_json_is_written_atomically(tmp_path):
+    r = result("k1")
+    path = write_document_json(tmp_path, r, "run1")
+    data = json.loads(path.read_text())
+    assert data["doc_id"] == "d1" and data["extractions"][0]["citations"][0]["boxes"][0]["x0"] == 1
+    assert DocumentResult.model_validate({k: v for k, v in data.items() if k != "run_id"}) == r
+    assert not [p for p in path.parent.iterdir() if p.name.startswith(".")]  # no temp files left
+    assert pq.ParquetFile  # pyarrow available for readers
