@@ -4,6 +4,7 @@ atomic write of the chunk. Tasks only call pipeline/ functions."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import time
@@ -21,6 +22,7 @@ from prefect.task_runners import ThreadPoolTaskRunner  # noqa: E402
 
 from flows.progress import reporter  # noqa: E402
 from model.registry import get_backend, resolve  # noqa: E402
+from pipeline.changes import PriorState, change_rows  # noqa: E402
 from pipeline.discover import discover  # noqa: E402
 from pipeline.errors import StageError  # noqa: E402
 from pipeline.outputs import TableWriter, done_keys, rows_for, run_row, write_document_json  # noqa: E402
@@ -69,15 +71,18 @@ def _load_kwargs(options: RunOptions) -> dict:
                 attn_implementation=options.attn_implementation, experts_implementation=options.experts_implementation)
 
 
-@flow(name="gemmadoc-batch", log_prints=False, validate_parameters=False)
-def batch_flow(inputs: list[str], out: str, options: RunOptions) -> RunRecord:
+@flow(name="gemmadoc-batch", log_prints=False, validate_parameters=False,
+      task_runner=ThreadPoolTaskRunner(max_workers=2))
+def batch_flow(inputs: list[str], out: str, options: RunOptions | dict) -> RunRecord:
     """Discover, skip documents already done, then ingest -> extract -> write chunk by chunk."""
+    options = RunOptions.model_validate(options)  # deployments pass options as a plain dict
     t0 = time.perf_counter()
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
     out_dir = Path(out)
     writer = TableWriter(out_dir, run_id)
     writer.compact()  # finish what a killed run left
+    prior = PriorState.read(out_dir)
     schema = load_schema(options.schema_name)
     if options.model.startswith("fake:"):
         model_id = get_backend(options.model).model_id
@@ -102,7 +107,7 @@ def batch_flow(inputs: list[str], out: str, options: RunOptions) -> RunRecord:
     pages = frames = 0
     totals: dict = {"requests": 0, "tokens_in": 0, "tokens_out": 0, "padding_tokens": 0, "context_tokens": 0,
                     "oom_retries": 0, "images_per_budget": {}}
-    spool = Path(tempfile.mkdtemp(prefix="spool-", dir=_spool_root(out_dir)))
+    spool = Path(tempfile.mkdtemp(prefix=f"spool-{os.getpid()}-", dir=_spool_root(out_dir)))
     try:
         for start in range(0, len(todo), options.chunk_docs):
             chunk = todo[start:start + options.chunk_docs]
@@ -144,18 +149,36 @@ def batch_flow(inputs: list[str], out: str, options: RunOptions) -> RunRecord:
         run_id=run_id, started_at=started, finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         model_id=model_id, schema_name=schema.name, options=options.model_dump(mode="json"),
         documents=len(found.documents), ok=counts["ok"], partial=counts["partial"], failed=counts["failed"] + len(found.errors),
-        skipped=skipped, pages=pages, frames=frames, seconds=round(seconds, 3),
+        skipped=skipped, processed=len(todo), pages=pages, frames=frames, seconds=round(seconds, 3),
         context_utilisation=round(ctx / (totals["requests"] * options.max_context), 4) if totals["requests"] else 0.0,
         pages_per_s=round((pages + frames) / seconds, 3) if seconds else 0.0, **totals)
     writer.append({"runs": [run_row(run)]})
+    writer.compact()
+    current = {d.path: (d.doc_id, keys[d.doc_id]) for d in found.documents}
+    writer.append({"changes": change_rows(out_dir, run_id, prior, current, inputs)})
     writer.compact()
     return run
 
 
 def _spool_root(out_dir: Path) -> Path:
+    """Folder for page images in flight; folders left by killed processes are removed."""
     root = out_dir / ".spool"
     root.mkdir(parents=True, exist_ok=True)
+    for stale in root.glob("spool-*"):
+        pid = stale.name.split("-")[1]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
     return root
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _crash(doc: SourceDocument, stage: str, e: BaseException) -> ErrorRecord:
@@ -177,3 +200,21 @@ def run_batch(inputs: list[str], out: str, options: RunOptions) -> RunRecord:
     """Run the flow in-process (ephemeral Prefect API unless PREFECT_API_URL is set)."""
     runner = ThreadPoolTaskRunner(max_workers=options.max_workers)
     return batch_flow.with_options(task_runner=runner)(inputs=inputs, out=out, options=options)
+
+
+def api_health(api_url: str, timeout: float = 3.0) -> bool:
+    """Whether a Prefect server answers at `api_url` (e.g. http://127.0.0.1:4200/api)."""
+    import httpx
+
+    try:
+        return httpx.get(api_url.rstrip("/") + "/health", timeout=timeout).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def serve_schedule(name: str, inputs: list[str], out: str, options: RunOptions, cron: str | None,
+                   interval_s: int | None) -> None:
+    """Serve the batch flow as a deployment on a schedule (blocks; SIGTERM pauses it)."""
+    schedule = {"cron": cron} if cron else {"interval": interval_s}
+    batch_flow.serve(name=name, parameters={"inputs": inputs, "out": out, "options": options.model_dump(mode="json")},
+                     print_starting_message=False, **schedule)

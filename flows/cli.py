@@ -68,6 +68,7 @@ def run(
     ocr: str = typer.Option("auto", "--ocr", help="auto (only pages without a usable text layer) | off | force."),
     dedup: float = typer.Option(0.0, "--dedup", help="Skip video frames differing from the last kept one by less than this (0..1; 0 keeps all)."),
     workers: int = typer.Option(2, "--workers", help="Documents ingested in parallel."),
+    chunk_docs: int = typer.Option(16, "--chunk-docs", help="Documents per ingest -> model -> write round (bounds memory; each round is committed)."),
     force: bool = typer.Option(False, "--force", help="Redo documents that are already done."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Redo only documents that failed last time."),
     dtype: str = typer.Option("auto", "--dtype", help="auto | bfloat16 | float16 | float32."),
@@ -87,7 +88,7 @@ def run(
         options = RunOptions(schema_name=schema, model=model, thinking=thinking, image_tokens_min=int(lo),
                              image_tokens_max=int(hi or lo), max_context=max_context, max_new_tokens=max_new_tokens,
                              collection=collection, passwords=password, ocr=ocr, dedup_threshold=dedup,
-                             max_workers=workers, force=force, retry_failed=retry_failed, dtype=dtype,
+                             max_workers=workers, chunk_docs=chunk_docs, force=force, retry_failed=retry_failed, dtype=dtype,
                              device_map=device_map, attn_implementation=attn, experts_implementation=experts)
         load_schema(schema)  # an invalid schema stops here, before any model work
     except (SchemaError, ValidationError, ValueError) as e:
@@ -146,6 +147,50 @@ def _summary(console, record, out: Path, random_model: bool) -> None:
         console.print(RANDOM_WARNING.format(model=record.model_id))
     if record.failed:
         console.print(f"[yellow]{record.failed} document(s) failed: see {out}/tables/errors or `gemmadoc status {out}`[/]")
+
+
+@app.command()
+def schedule(
+    inputs: list[Path] = typer.Argument(..., help="Files or folders to process on every run."),
+    out: Path = typer.Option(Path("out"), "--out", "-o", help="Output folder."),
+    cron: Optional[str] = typer.Option("0 2 * * *", "--cron", help="Cron schedule (default: nightly at 02:00)."),
+    interval: Optional[int] = typer.Option(None, "--interval", help="Run every N seconds instead of --cron."),
+    schema: str = typer.Option("key_facts", "--schema", "-s"),
+    model: str = typer.Option("google/gemma-4-26B-A4B-it", "--model", "-m"),
+    name: str = typer.Option("gemmadoc-nightly", "--name", help="Deployment name."),
+    workers: int = typer.Option(2, "--workers"),
+) -> None:
+    """Serve a Prefect deployment that runs the batch on a schedule (needs a running Prefect server)."""
+    from flows.prefect_env import configure
+
+    configure()
+    console = _console()
+    api = os.environ.get("PREFECT_API_URL")
+    if not api:
+        from prefect.settings import PREFECT_API_URL
+
+        api = PREFECT_API_URL.value()
+    from flows.batch import api_health
+
+    if not api or not api_health(api):
+        console.print("[red]error:[/] schedules need a running Prefect server (the ephemeral one cannot schedule).\n"
+                      "Start one with `prefect server start` (or a systemd unit, see README) and set\n"
+                      "`export PREFECT_API_URL=http://127.0.0.1:4200/api`" + (f"; nothing answers at {api}" if api else ""))
+        raise typer.Exit(2)
+    from schemas.catalog import SchemaError, load_schema
+    from schemas.options import RunOptions
+
+    try:
+        load_schema(schema)
+    except SchemaError as e:
+        console.print(f"[red]error:[/] {e}")
+        raise typer.Exit(2)
+    options = RunOptions(schema_name=schema, model=model, max_workers=workers)
+    from flows.batch import serve_schedule
+
+    when = f"every {interval} s" if interval else f"cron '{cron}'"
+    console.print(f"serving deployment gemmadoc-batch/{name}: {when} on {', '.join(map(str, inputs))} -> {out} (Ctrl-C to stop)")
+    serve_schedule(name, [str(p.resolve()) for p in inputs], str(out.resolve()), options, None if interval else cron, interval)
 
 
 @app.command()

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 
 from schemas.records import DocumentResult, ErrorRecord, RunRecord
 
-TABLES = ("documents", "extractions", "citations", "errors", "runs")
+TABLES = ("documents", "extractions", "citations", "errors", "runs", "changes")
 
 _f = pa.float64()
 _s = pa.string()
@@ -42,12 +42,14 @@ SCHEMAS: dict[str, pa.Schema] = {
                          ("severity", _s), ("message", _s), ("permanent", pa.bool_()), ("model_id", _s)]),
     "runs": pa.schema([("run_id", _s), ("started_at", _s), ("finished_at", _s), ("model_id", _s), ("schema_name", _s),
                        ("options_json", _s), ("documents", _i), ("ok", _i), ("partial", _i), ("failed", _i),
-                       ("skipped", _i), ("pages", _i), ("frames", _i), ("requests", _i), ("tokens_in", _i),
+                       ("skipped", _i), ("processed", _i), ("pages", _i), ("frames", _i), ("requests", _i), ("tokens_in", _i),
                        ("tokens_out", _i), ("padding_tokens", _i), ("oom_retries", _i), ("context_utilisation", _f),
                        ("images_per_budget_json", _s), ("seconds", _f), ("pages_per_s", _f)]),
+    "changes": pa.schema([("run_id", _s), ("path", _s), ("doc_id", _s), ("change", _s), ("field", _s),
+                          ("old_value", _s), ("new_value", _s)]),
 }
 # `documents` is written last in every append: a document row is the commit marker of its other rows
-WRITE_ORDER = ("runs", "errors", "citations", "extractions", "documents")
+WRITE_ORDER = ("runs", "changes", "errors", "citations", "extractions", "documents")
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -182,7 +184,7 @@ def compact(root: Path) -> None:
     documents: the newest row per work_key wins and names the run that owns the key. extractions,
     citations and errors: only rows of that owning run are kept (rows of a killed run that never
     committed its document row are dropped); errors without a work key keep the newest per path+kind.
-    runs: one row per run_id."""
+    runs and changes: history, every run's rows kept."""
     doc_parts = _parts(root / "documents")
     owner: dict[str, str] = {}
     if doc_parts:
@@ -213,14 +215,10 @@ def compact(root: Path) -> None:
             keep = [owner.get(w) == r for w, r in zip(wk, run)]
         if len(parts) > 1 or not all(keep):
             _replace_parts(root / name, parts, t.filter(pa.array(keep, pa.bool_())))
-    parts = _parts(root / "runs")
-    if len(parts) > 1:
-        t = pa.concat_tables([pq.read_table(p) for p in parts])
-        seen, keep = set(), []
-        for r in reversed(t.column("run_id").to_pylist()):
-            keep.append(r not in seen)
-            seen.add(r)
-        _replace_parts(root / "runs", parts, t.filter(pa.array(list(reversed(keep)))))
+    for name in ("runs", "changes"):  # history tables: one part, rows of every run kept
+        parts = _parts(root / name)
+        if len(parts) > 1:
+            _replace_parts(root / name, parts, pa.concat_tables([pq.read_table(p) for p in parts]))
 
 
 def read_table(out: Path, name: str):

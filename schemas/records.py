@@ -242,6 +242,7 @@ class RunRecord(Record):
     partial: int = 0
     failed: int = 0
     skipped: int = 0
+    processed: int = 0
     pages: int = 0
     frames: int = 0
     requests: int = 0
