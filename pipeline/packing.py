@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from model.backend import Backend
+from pipeline.batching import group_by_length
 from pipeline.prompt import document_header, system_prompt, unit_segments
 from pipeline.wrap import CitationTargets, wrap_schema
 from schemas.options import RunOptions
@@ -167,16 +168,4 @@ class Planner:
 
 def make_batches(requests: list[Request], batch_tokens: int) -> list[list[Request]]:
     """Length-sorted batches whose padded size (rows x longest prompt+answer) stays within batch_tokens."""
-    batches: list[list[Request]] = []
-    current: list[Request] = []
-    longest = 0
-    for r in sorted(requests, key=lambda r: r.n_tokens):
-        need = r.n_tokens + r.max_new_tokens
-        if current and (len(current) + 1) * max(longest, need) > batch_tokens:
-            batches.append(current)
-            current, longest = [], 0
-        current.append(r)
-        longest = max(longest, need)
-    if current:
-        batches.append(current)
-    return batches
+    return group_by_length(requests, lambda r: r.n_tokens + r.max_new_tokens, batch_tokens)

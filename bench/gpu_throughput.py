@@ -1,0 +1,220 @@
+#!/usr/bin/env python3
+"""Generation throughput on the real Gemma 4 26B-A4B architecture with random bf16 weights.
+
+Same synthetic workload two ways, in one process:
+  naive: one page per request, batch size 1;
+  ours:  one request per document (all its pages), requests grouped by length into token-bounded,
+         left-padded batches (pipeline.batching.group_by_length, the planner's batching).
+Pages at image budget 280, a ~300-token prompt, 256 forced output tokens (EOS ignored).
+
+    python bench/gpu_throughput.py            # on a GPU (H100/H200), ~5-8 minutes
+    python bench/gpu_throughput.py --tiny     # CPU smoke test with the tiny random Gemma 4
+
+Needs only torch, transformers and pillow (no pydantic), so it runs on the device image as is.
+Ends with: RESULT device=... pages_per_s=... speedup_vs_naive=... output_tok_per_s=... padding_share=... peak_gpu_gb=...
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+import time
+
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from pipeline.batching import group_by_length  # noqa: E402
+
+IMAGE_ID, BOI_ID, EOI_ID, BOS_ID, PAD_ID = 262_140, 262_141, 262_142, 2, 0
+
+
+def real_config():
+    """google/gemma-4-26B-A4B (values from transformers' convert_gemma4_weights.py, see ../shared/notes)."""
+    from transformers import Gemma4Config, Gemma4TextConfig, Gemma4VisionConfig
+
+    text = Gemma4TextConfig(
+        vocab_size=262_144, hidden_size=2816, intermediate_size=2112, num_hidden_layers=30,
+        layer_types=(["sliding_attention"] * 5 + ["full_attention"]) * 5, num_attention_heads=16,
+        num_key_value_heads=8, head_dim=256, global_head_dim=512, num_global_key_value_heads=2,
+        attention_k_eq_v=True, use_bidirectional_attention="vision", num_kv_shared_layers=0,
+        hidden_size_per_layer_input=0, enable_moe_block=True, num_experts=128, top_k_experts=8,
+        moe_intermediate_size=704, sliding_window=1024, final_logit_softcapping=30.0,
+        max_position_embeddings=262_144, pad_token_id=PAD_ID, bos_token_id=BOS_ID, eos_token_id=[1, 106])
+    vision = Gemma4VisionConfig(hidden_size=1152, intermediate_size=4304, num_hidden_layers=27, num_attention_heads=16,
+                                num_key_value_heads=16, head_dim=72, pooling_kernel_size=3, standardize=True,
+                                use_clipped_linears=False)
+    return Gemma4Config(text_config=text, vision_config=vision, audio_config=None, image_token_id=IMAGE_ID,
+                        boi_token_id=BOI_ID, eoi_token_id=EOI_ID, tie_word_embeddings=True)
+
+
+def build_model(args):
+    if args.tiny:
+        from transformers import AutoModelForImageTextToText
+
+        from model.tiny import ensure_tiny
+
+        path = ensure_tiny()
+        model = AutoModelForImageTextToText.from_pretrained(path, dtype=torch.float32, attn_implementation=args.attn).eval()
+        return model, "cpu"
+    from transformers import Gemma4ForConditionalGeneration
+    from transformers.modeling_utils import no_init_weights
+
+    torch.set_default_dtype(torch.bfloat16)
+    cfg = real_config()
+    with torch.device("cuda"), no_init_weights():
+        model = Gemma4ForConditionalGeneration(cfg)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_(0.0, 0.02)  # throughput does not depend on the values; this keeps logits finite
+    torch.set_default_dtype(torch.float32)
+    model.set_attn_implementation(args.attn)
+    if args.experts:
+        model.set_experts_implementation(args.experts)
+    return model.eval(), "cuda"
+
+
+def page_pixels(budget: int):
+    """Pixel patches of one synthetic A4 page (1240x1754 px) at `budget` soft tokens."""
+    from PIL import Image, ImageDraw
+    from transformers import Gemma4ImageProcessorPil
+
+    img = Image.new("RGB", (1240, 1754), "white")
+    d = ImageDraw.Draw(img)
+    for i in range(60):
+        d.text((60, 40 + 28 * i), f"Line {i}: the supplier shall deliver the goods within {i} days of the order.", fill="black")
+    out = Gemma4ImageProcessorPil(max_soft_tokens=budget)(images=[img], return_tensors="pt")
+    return out["pixel_values"], out["image_position_ids"], int(out["num_soft_tokens_per_image"][0])
+
+
+def make_request(n_pages: int, n_soft: int, prompt_tokens: int, vocab: int, rng: random.Random):
+    """input ids of one request: bos, prompt, then per page a label, an image block and a little text."""
+    ids = [BOS_ID] + [rng.randrange(1000, min(vocab, 200_000)) for _ in range(prompt_tokens)]
+    mm = [0] * len(ids)
+    for _ in range(n_pages):
+        label = [rng.randrange(1000, min(vocab, 200_000)) for _ in range(4)]
+        ids += label + [BOI_ID] + [IMAGE_ID] * n_soft + [EOI_ID]
+        mm += [0] * (len(label) + 1) + [1] * n_soft + [0]
+    return ids, mm, n_pages
+
+
+def run_batch(model, device, reqs, pixels, positions, out_tokens, vocab_ids):
+    """Left-pad a batch, generate `out_tokens` forced tokens; returns (pad tokens, real tokens)."""
+    width = max(len(r[0]) for r in reqs)
+    ids, mask, mm = [], [], []
+    pad_total = 0
+    for r_ids, r_mm, _ in reqs:
+        pad = width - len(r_ids)
+        pad_total += pad
+        ids.append([PAD_ID] * pad + r_ids)
+        mask.append([0] * pad + [1] * len(r_ids))
+        mm.append([0] * pad + r_mm)
+    n_images = sum(r[2] for r in reqs)
+    batch = {
+        "input_ids": torch.tensor(ids, device=device), "attention_mask": torch.tensor(mask, device=device),
+        "mm_token_type_ids": torch.tensor(mm, device=device),
+        "pixel_values": pixels.expand(n_images, -1, -1).to(device, model.dtype),
+        "image_position_ids": positions.expand(n_images, -1, -1).to(device),
+    }
+    if vocab_ids is not None:  # tiny model: map synthetic ids into its small vocabulary
+        for k in ("input_ids",):
+            batch[k] = vocab_ids[batch[k]]
+    with torch.inference_mode():
+        model.generate(**batch, max_new_tokens=out_tokens, min_new_tokens=out_tokens, do_sample=False,
+                       pad_token_id=PAD_ID)
+    return pad_total, sum(len(r[0]) for r in reqs)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--tiny", action="store_true", help="CPU smoke test with the tiny random model")
+    ap.add_argument("--docs", type=int, default=None, help="documents in the workload (default 96 GPU / 6 tiny)")
+    ap.add_argument("--naive-pages", type=int, default=None, help="pages timed for the naive baseline (default 6 GPU / 3 tiny)")
+    ap.add_argument("--budget", type=int, default=280)
+    ap.add_argument("--prompt-tokens", type=int, default=300)
+    ap.add_argument("--out-tokens", type=int, default=None, help="forced output tokens (default 256 GPU / 16 tiny)")
+    ap.add_argument("--batch-tokens", type=int, default=None, help="padded prompt tokens per batch (default 96k GPU / 8k tiny)")
+    ap.add_argument("--attn", default="sdpa")
+    ap.add_argument("--experts", default=None, help="experts implementation (grouped_mm, batched_mm, ...)")
+    args = ap.parse_args()
+    tiny = args.tiny
+    docs = args.docs or (6 if tiny else 96)
+    naive_pages = args.naive_pages or (3 if tiny else 6)
+    out_tokens = args.out_tokens or (16 if tiny else 256)
+    batch_tokens = args.batch_tokens or (8192 if tiny else 96_000)
+    if not tiny and not torch.cuda.is_available():
+        sys.exit("no CUDA device: run with --tiny on CPU")
+
+    t0 = time.perf_counter()
+    model, device = build_model(args)
+    device_name = torch.cuda.get_device_name(0).replace(" ", "_") if device == "cuda" else "cpu-tiny"
+    vocab = model.config.get_text_config().vocab_size
+    vocab_ids = None
+    global IMAGE_ID, BOI_ID, EOI_ID
+    if tiny:  # use the tiny model's own special ids; other ids are folded into its vocabulary
+        cfg = model.config
+        remap = torch.arange(262_144) % (vocab - 300) + 280
+        remap[IMAGE_ID], remap[BOI_ID], remap[EOI_ID] = cfg.image_token_id, cfg.boi_token_id, cfg.eoi_token_id
+        remap[BOS_ID], remap[PAD_ID] = BOS_ID, PAD_ID
+        vocab_ids = remap
+    pixels, positions, n_soft = page_pixels(args.budget)
+    print(f"model ready in {time.perf_counter() - t0:.1f}s on {device_name}; page = {n_soft} image tokens at budget {args.budget}")
+
+    rng = random.Random(0)
+    sizes = [1] * int(docs * 0.6) + [rng.randint(2, 4) for _ in range(int(docs * 0.25))]
+    sizes += [rng.randint(5, 8) for _ in range(docs - len(sizes))]
+    workload = [make_request(n, n_soft, args.prompt_tokens, 262_144, rng) for n in sizes]
+    pages = sum(sizes)
+
+    # warm-up (kernels, allocator)
+    run_batch(model, device, [workload[0]], pixels, positions, 4, vocab_ids)
+    if device == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+
+    # naive: one page per request, batch 1
+    single = [make_request(1, n_soft, args.prompt_tokens, 262_144, rng) for _ in range(naive_pages)]
+    t0 = time.perf_counter()
+    for r in single:
+        run_batch(model, device, [r], pixels, positions, out_tokens, vocab_ids)
+    if device == "cuda":
+        torch.cuda.synchronize()
+    naive_s = time.perf_counter() - t0
+    naive_pps = naive_pages / naive_s
+    print(f"naive: {naive_pages} pages in {naive_s:.1f}s = {naive_pps:.3f} pages/s, "
+          f"{naive_pages * out_tokens / naive_s:.1f} output tok/s")
+
+    # ours: one request per document, length-grouped token-bounded batches
+    batches = group_by_length(workload, lambda r: len(r[0]) + out_tokens, batch_tokens)
+    pad = real = 0
+    oom_halvings = 0
+    t0 = time.perf_counter()
+    queue = list(batches)
+    while queue:
+        b = queue.pop(0)
+        try:
+            p, r = run_batch(model, device, b, pixels, positions, out_tokens, vocab_ids)
+        except torch.OutOfMemoryError:
+            torch.cuda.empty_cache()
+            oom_halvings += 1
+            half = len(b) // 2
+            queue[:0] = [b[:half], b[half:]]
+            continue
+        pad += p
+        real += r
+    if device == "cuda":
+        torch.cuda.synchronize()
+    ours_s = time.perf_counter() - t0
+    pps = pages / ours_s
+    out_tps = len(workload) * out_tokens / ours_s
+    padding_share = pad / (pad + real)
+    peak = torch.cuda.max_memory_allocated() / 2**30 if device == "cuda" else 0.0
+    print(f"ours: {len(workload)} documents / {pages} pages in {len(batches)} batches, {ours_s:.1f}s = {pps:.3f} pages/s, "
+          f"{out_tps:.1f} output tok/s, padding {padding_share:.1%}, OOM halvings {oom_halvings}, peak GPU {peak:.1f} GiB")
+    print(f"RESULT device={device_name} pages_per_s={pps:.3f} speedup_vs_naive={pps / naive_pps:.2f} "
+          f"output_tok_per_s={out_tps:.1f} padding_share={padding_share:.4f} peak_gpu_gb={peak:.2f}")
+
+
+if __name__ == "__main__":
+    main()
