@@ -9,21 +9,25 @@ GARBAGE = {"\ufffd"}
 
 def pdf_words(page) -> list[Word]:
     """Words of a PyMuPDF page in reading (content) order, in rotated-page points, clipped to the
-    visible page (words wholly outside the crop box are dropped)."""
-    import pymupdf
-
-    mat = page.rotation_matrix
-    bounds = page.rect
+    visible page (words wholly outside the crop box are dropped). Plain float math: this runs for
+    every word of every page."""
+    rotation = page.rotation
+    m = page.rotation_matrix
+    a, b, c, d, e, f = m.a, m.b, m.c, m.d, m.e, m.f
+    bw, bh = page.rect.width, page.rect.height
     words: list[Word] = []
     line_ids: dict[tuple[int, int], int] = {}
     for x0, y0, x1, y1, text, block, line, _ in page.get_text("words"):
-        r = pymupdf.Rect(x0, y0, x1, y1) * mat if page.rotation else pymupdf.Rect(x0, y0, x1, y1)
-        r.normalize()
-        r = r & bounds
-        if r.is_empty:
+        if rotation:
+            xa, ya = a * x0 + c * y0 + e, b * x0 + d * y0 + f
+            xb, yb = a * x1 + c * y1 + e, b * x1 + d * y1 + f
+            x0, x1 = (xa, xb) if xa <= xb else (xb, xa)
+            y0, y1 = (ya, yb) if ya <= yb else (yb, ya)
+        x0, y0, x1, y1 = max(x0, 0.0), max(y0, 0.0), min(x1, bw), min(y1, bh)
+        if x1 <= x0 or y1 <= y0:
             continue
         lid = line_ids.setdefault((block, line), len(line_ids))
-        words.append(Word(text=text, x0=r.x0, y0=r.y0, x1=r.x1, y1=r.y1, line=lid))
+        words.append(Word(text=text, x0=x0, y0=y0, x1=x1, y1=y1, line=lid))
     return words
 
 
@@ -32,7 +36,7 @@ def garbage_share(text: str) -> float:
     glyphs, private-use codes, fallback dots): high for text layers extracted without a font mapping."""
     import unicodedata
 
-    chars = [c for c in text if not c.isspace()]
+    chars = [c for c in text[:4000] if not c.isspace()]  # a sample is enough to judge a page
     if not chars:
         return 1.0
     good = sum(1 for c in chars if c not in GARBAGE and unicodedata.category(c)[0] in "LN")
@@ -55,12 +59,11 @@ def invisible_share(page) -> float:
 
 def usable_text(words: list[Word], page=None, min_chars: int = 8) -> tuple[bool, str]:
     """(usable, reason). Unusable: no text, mostly garbage glyphs, or invisible (an old OCR layer)."""
-    text = " ".join(w.text for w in words)
-    n = sum(1 for c in text if not c.isspace())
+    n = sum(len(w.text) for w in words)
     if n < min_chars:
         return False, "no text layer"
-    if garbage_share(text) > 0.75:
+    if garbage_share(" ".join(w.text for w in words[:800])) > 0.75:
         return False, "text layer is mostly replacement glyphs or symbols, not letters or digits"
-    if page is not None and invisible_share(page) > 0.8:
+    if page is not None and page.get_images() and invisible_share(page) > 0.8:  # OCR layers sit over a scan
         return False, "text layer is invisible (an earlier OCR pass)"
     return True, "text layer"
