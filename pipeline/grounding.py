@@ -51,6 +51,14 @@ def normalise(text: str) -> str:
     return "".join(text.split())
 
 
+_CONFUSABLE = str.maketrans({"0": "o", "1": "l", "|": "l"})
+
+
+def fold_confusables(norm: str) -> str:
+    """Fold characters OCR and VLMs confuse (rn/m, 0/O, 1/l) in an already normalised string."""
+    return norm.replace("rn", "m").translate(_CONFUSABLE)
+
+
 @dataclass
 class UnitIndex:
     """Searchable text of one unit: the joined words plus a compact normalised form mapped to words."""
@@ -60,6 +68,8 @@ class UnitIndex:
     starts: list[int] = field(default_factory=list)
     norm: str = ""
     norm_word: list[int] = field(default_factory=list)
+    fold: str = ""
+    fold_word: list[int] = field(default_factory=list)
 
     @classmethod
     def build(cls, unit: Unit) -> "UnitIndex":
@@ -76,6 +86,9 @@ class UnitIndex:
                 token = token[:-1]  # "exam-" at a line end + "ple" -> "example"
             idx.norm += token
             idx.norm_word.extend([i] * len(token))
+            folded = fold_confusables(token)
+            idx.fold += folded
+            idx.fold_word.extend([i] * len(folded))
         idx.text = " ".join(parts)
         return idx
 
@@ -110,6 +123,7 @@ class Match:
     score: float
     words: list[int]
     index: UnitIndex
+    norm_span: tuple[int, int] | None = None  # matched span in `index.norm`, to trim partly quoted words
 
 
 def match_unit(quote: str, idx: UnitIndex, fuzzy: bool = True) -> Match | None:
@@ -125,14 +139,39 @@ def match_unit(quote: str, idx: UnitIndex, fuzzy: bool = True) -> Match | None:
         return None
     pos = find_aligned(idx.norm, nq, *idx.norm_bounds)
     if pos >= 0:
-        return Match("normalised", 0.98, sorted(set(idx.norm_word[pos:pos + len(nq)])), idx)
+        return Match("normalised", 0.98, sorted(set(idx.norm_word[pos:pos + len(nq)])), idx, (pos, pos + len(nq)))
     if not fuzzy or len(nq) < MIN_FUZZY_CHARS:
         return None
+    fq = fold_confusables(nq)
+    pos = idx.fold.find(fq)
+    if pos >= 0:  # only OCR-style confusions differ
+        return Match("fuzzy", 0.95, sorted(set(idx.fold_word[pos:pos + len(fq)])), idx)
+    for variant in edge_trims(q):  # an extra or repeated word at either edge
+        nv = normalise(variant)
+        pos = find_aligned(idx.norm, nv, *idx.norm_bounds)
+        if pos >= 0:
+            return Match("fuzzy", round(0.95 * len(nv) / len(nq), 4), sorted(set(idx.norm_word[pos:pos + len(nv)])), idx,
+                         (pos, pos + len(nv)))
     al = fuzz.partial_ratio_alignment(nq, idx.norm, score_cutoff=FUZZY_CUTOFF)
     if al is None or al.dest_end <= al.dest_start:
         return None
     words = sorted(set(idx.norm_word[al.dest_start:al.dest_end]))
-    return Match("fuzzy", round(al.score / 100.0, 4), words, idx) if words else None
+    return Match("fuzzy", round(al.score / 100.0, 4), words, idx, (al.dest_start, al.dest_end)) if words else None
+
+
+def edge_trims(quote: str, min_chars: int = 12) -> list[str]:
+    """The quote with a repeated word collapsed, or without its first word, its last word, or both,
+    when enough is left to stay specific."""
+    words = quote.split()
+    out = []
+    deduped = [w for k, w in enumerate(words) if k == 0 or normalise(w) != normalise(words[k - 1])]
+    if len(deduped) < len(words) and len(deduped) >= 2:
+        out.append(" ".join(deduped))  # a word the model repeated
+    if len(words) >= 3:
+        out += [" ".join(words[1:]), " ".join(words[:-1])]
+    if len(words) >= 4:
+        out.append(" ".join(words[1:-1]))
+    return [v for v in out if len(normalise(v)) >= min_chars or (v in out[:1] and len(deduped) < len(words))]
 
 
 def find_aligned(hay: str, needle: str, starts: set[int], ends: set[int]) -> int:
@@ -210,7 +249,7 @@ class DocumentGrounder:
     def _citation(self, m: Match, kind: str, base: dict) -> Citation:
         idx = m.index
         u = idx.unit
-        boxes = line_boxes(u, m.words)
+        boxes = line_boxes(u, m.words, trimmed_edges(m))
         start = idx.starts[m.words[0]]
         end = idx.starts[m.words[-1]] + len(u.words[m.words[-1]].text)
         w, h = max(u.width, 1e-9), max(u.height, 1e-9)
@@ -221,11 +260,31 @@ class DocumentGrounder:
                         t_seconds=u.t_seconds if isinstance(u, FrameUnit) else None)
 
 
-def line_boxes(unit: Unit, word_ids: list[int]) -> list[Box]:
-    """Union of the matched words' boxes, one box per text line, in reading order."""
+def trimmed_edges(m: Match) -> dict[int, tuple[float, float]]:
+    """For a first/last word only partly inside the matched span (OCR often runs words together), the
+    covered fraction (start, end) of its characters, so its box can be cut to the quoted part."""
+    if m.norm_span is None:
+        return {}
+    idx, (a, b) = m.index, m.norm_span
+    out = {}
+    for w in {m.words[0], m.words[-1]}:
+        first, n = idx.norm_word.index(w), idx.norm_word.count(w)  # a word's characters are contiguous
+        lo, hi = max(a, first), min(b, first + n)
+        if hi - lo < n and n >= 6:
+            out[w] = ((lo - first) / n, (hi - first) / n)
+    return out
+
+
+def line_boxes(unit: Unit, word_ids: list[int], trim: dict[int, tuple[float, float]] | None = None) -> list[Box]:
+    """Union of the matched words' boxes, one box per text line, in reading order; horizontal words
+    only partly quoted are cut to the quoted share of their characters."""
     by_line: dict[int, Box] = {}
     for i in word_ids:
         w = unit.words[i]
+        if trim and i in trim and (w.x1 - w.x0) > (w.y1 - w.y0):
+            f0, f1 = trim[i]
+            width = w.x1 - w.x0
+            w = w.model_copy(update={"x0": w.x0 + f0 * width, "x1": w.x0 + f1 * width})
         b = by_line.get(w.line)
         by_line[w.line] = Box(x0=w.x0, y0=w.y0, x1=w.x1, y1=w.y1) if b is None else Box(
             x0=min(b.x0, w.x0), y0=min(b.y0, w.y0), x1=max(b.x1, w.x1), y1=max(b.y1, w.y1))

@@ -73,6 +73,31 @@ def prepare_document(doc: SourceDocument, options: RunOptions, spool: Path) -> P
                     seconds=time.perf_counter() - t0)
 
 
+def prepare_chunk(docs: list[SourceDocument], options: RunOptions, spool: Path) -> list[Prepared]:
+    """Ingest documents in parallel (options.max_workers threads; rendering and OCR release the GIL).
+    Unexpected errors are transient: retried with backoff, then recorded; StageErrors are not retried."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(doc: SourceDocument) -> Prepared:
+        delays = [1.0, 5.0, 15.0][: options.retries]
+        for attempt in range(len(delays) + 1):
+            try:
+                return prepare_document(doc, options, spool)
+            except Exception as e:  # noqa: BLE001 - anything unexpected: retry, then record
+                if attempt == len(delays):
+                    return Prepared(doc=doc, errors=[ErrorRecord(
+                        doc_id=doc.doc_id, path=doc.path, stage="ingest", kind="internal_error",
+                        message=f"{type(e).__name__}: {e} (after {attempt + 1} attempts)", permanent=False)])
+                log.warning("ingest of %s failed (%s); retrying in %.0f s", doc.name, e, delays[attempt])
+                time.sleep(delays[attempt])
+        raise AssertionError("unreachable")
+
+    if options.max_workers == 1 or len(docs) == 1:
+        return [one(d) for d in docs]
+    with ThreadPoolExecutor(max_workers=options.max_workers, thread_name_prefix="ingest") as pool:
+        return list(pool.map(one, docs))
+
+
 @dataclass
 class ChunkStats:
     requests: int = 0

@@ -34,8 +34,9 @@ def _is_cjk(ch: str) -> bool:
 
 def line_to_words(text: str, box: tuple[float, float, float, float], line: int,
                   char_boxes: list[tuple[float, float, float, float]] | None = None) -> list[Word]:
-    """Split one OCR line into words. Uses per-character boxes when they line up with the text,
-    else shares the line box out by character count. CJK characters become one word each."""
+    """Split one OCR line into words. Uses per-character boxes when they line up with the text (RapidOCR
+    gives one per character, spaces included, or one per visible character), else shares the line box
+    out by character count. CJK characters become one word each."""
     x0, y0, x1, y1 = box
     tokens: list[tuple[int, int]] = []  # (start, end) char offsets of words
     i = 0
@@ -52,14 +53,19 @@ def line_to_words(text: str, box: tuple[float, float, float, float], line: int,
             j += 1
         tokens.append((i, j))
         i = j
-    visible = [k for k, ch in enumerate(text) if not ch.isspace()]
-    use_chars = char_boxes is not None and len(char_boxes) == len(visible)
-    pos = {k: n for n, k in enumerate(visible)}
+    char_box: dict[int, tuple[float, float, float, float]] = {}
+    if char_boxes is not None:
+        if len(char_boxes) == len(text):
+            char_box = dict(enumerate(char_boxes))
+        else:
+            visible = [k for k, ch in enumerate(text) if not ch.isspace()]
+            if len(char_boxes) == len(visible):
+                char_box = dict(zip(visible, char_boxes))
     words = []
     n = max(len(text), 1)
     for s, e in tokens:
-        if use_chars:
-            bs = [char_boxes[pos[k]] for k in range(s, e)]
+        if char_box:
+            bs = [char_box[k] for k in range(s, e)]
             wx0, wx1 = min(b[0] for b in bs), max(b[2] for b in bs)
         else:
             wx0 = x0 + (x1 - x0) * s / n

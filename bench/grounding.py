@@ -1,0 +1,374 @@
+#!/usr/bin/env python3
+"""Citation grounding accuracy and speed on real PDFs, with no model involved, against LangExtract's
+aligner in the same run.
+
+1. Gold spans (phrase, number, sentence, line-spanning passage) sampled from the text layers of the
+   corpus PDFs; the gold box is the union of the span's word boxes.
+2. Quotes made from them the way a VLM misquotes: case/whitespace, dropped or duplicated edge words,
+   OCR confusions (rn/m, 0/O, 1/l), de-hyphenation, truncation, a wrong page number. Plus negatives
+   (text from another document).
+3. Our grounding: located = right page and box IoU >= 0.5. LangExtract has no boxes: located = aligned
+   with character-span overlap >= 0.5 on the cited page's text (the same text our pages are made of).
+4. The OCR path: born-digital pages rendered to images, OCR'd, and grounded; gold boxes mapped to pixels.
+   Spans stay within one text-layer line there: across lines, content-stream order need not be the
+   visual order that OCR follows, so such a span has no contiguous OCR counterpart.
+5. Speed: 1,000 quotes (half relocations, half negatives) against a 507-page document.
+
+Needs `pip install langextract` (bench only). Usage: python bench/grounding.py [--seed 0] [--ocr-pages 24]
+Ends with: RESULT exact_located=... perturbed_located=... ocr_located=... false_verified=...
+           langextract_perturbed_located=... quotes_per_s=...
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import pymupdf  # noqa: E402
+
+from pipeline.grounding import DocumentGrounder, normalise  # noqa: E402
+from pipeline.ingest.textlayer import pdf_words, usable_text  # noqa: E402
+from schemas.records import Box, ClaimedCitation, ImageRef, PageUnit, Word  # noqa: E402
+
+BORN_DIGITAL = [
+    "docling_2305.03393v1-pg9.pdf", "docling_code_and_formula.pdf", "docling_redp5110_sampled.pdf",
+    "icdar2013_eu-002.pdf", "icdar2013_eu-014.pdf", "icdar2013_us-003.pdf", "invoice2data_AzureInterior.pdf",
+    "invoice2data_QualityHosting.pdf", "invoice2data_coolblue1.pdf", "mupdf_test_3842_nist_sp800-223.pdf",
+    "pdfjs_tracemonkey.pdf", "pdfplumber_senate-expenditures.pdf", "pypdf_GeoBase_NHNC1_Data_Model_UML_EN.pdf",
+    "pypdf_SF424_page2.pdf", "sample-files_google-doc-document.pdf", "sample-files_latex-multicolumn.pdf",
+    "pdfjs_freeculture.pdf", "mupdf_test-3820.pdf", "tabula_mednine.pdf", "mupdf_chinese-tables.pdf",
+    "docling_right_to_left_01.pdf",
+]
+KINDS = ["exact", "case_ws", "edge_drop", "edge_dup", "ocr_confusion", "dehyphen", "truncation", "wrong_page"]
+REF = ImageRef(kind="file", path="")
+
+
+@dataclass
+class Case:
+    doc: str
+    kind: str
+    quote: str
+    gold_page: int
+    claimed_page: int
+    gold_box: tuple | None
+    gold_chars: tuple[int, int] | None  # span in the gold page's joined text
+
+
+def load_units(path: Path, max_pages: int) -> list[PageUnit]:
+    doc = pymupdf.open(path)
+    units = []
+    for i, page in enumerate(doc):
+        if i >= max_pages:
+            break
+        words = pdf_words(page)
+        if not usable_text(words, page)[0]:
+            continue
+        units.append(PageUnit(doc_id=path.name, page=i + 1, width=page.rect.width, height=page.rect.height, image=REF,
+                              image_width=1, image_height=1, words=words, text_source="pdf"))
+    return units
+
+
+def union(words: list[Word]) -> tuple:
+    return (min(w.x0 for w in words), min(w.y0 for w in words), max(w.x1 for w in words), max(w.y1 for w in words))
+
+
+def iou(a: tuple, b: tuple) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    area = lambda r: max(0.0, r[2] - r[0]) * max(0.0, r[3] - r[1])  # noqa: E731
+    return inter / (area(a) + area(b) - inter) if inter else 0.0
+
+
+def char_span(unit: PageUnit, i: int, j: int) -> tuple[int, int]:
+    starts, pos = [], 0
+    for w in unit.words:
+        starts.append(pos)
+        pos += len(w.text) + 1
+    return starts[i], starts[j] + len(unit.words[j].text)
+
+
+def sample_spans(unit: PageUnit, rng: random.Random, n: int) -> list[tuple[str, int, int]]:
+    """(span kind, first word, last word) of gold spans on one page."""
+    words = unit.words
+    out = []
+    if len(words) < 8:
+        return out
+    for _ in range(n):
+        kind = rng.choice(["phrase", "number", "sentence", "passage"])
+        if kind == "number":
+            idx = [k for k, w in enumerate(words) if any(ch.isdigit() for ch in w.text) and len(w.text) >= 3]
+            if not idx:
+                continue
+            i = rng.choice(idx)
+            out.append((kind, max(0, i - 1), i))
+        elif kind == "phrase":
+            i = rng.randrange(len(words) - 4)
+            out.append((kind, i, min(len(words) - 1, i + rng.randint(2, 5))))
+        elif kind == "sentence":
+            i = rng.randrange(len(words) - 6)
+            j = i
+            while j < len(words) - 1 and j - i < 25 and not words[j].text.endswith("."):
+                j += 1
+            out.append((kind, i, j))
+        else:
+            breaks = [k for k in range(1, len(words) - 3) if words[k].line != words[k - 1].line]
+            if not breaks:
+                continue
+            k = rng.choice(breaks)
+            out.append((kind, max(0, k - rng.randint(2, 5)), min(len(words) - 1, k + rng.randint(1, 4))))
+    return out
+
+
+def quoted_words(words: list[Word], quote: str) -> list[Word]:
+    """The consecutive words of the span that a shortened quote still covers (a cut word counts)."""
+    nq = normalise(quote)
+    for a in range(len(words)):
+        for b in range(len(words), a, -1):
+            joined = normalise(" ".join(w.text for w in words[a:b]))
+            if joined.startswith(nq) and (b - a == 1 or not normalise(" ".join(w.text for w in words[a:b - 1])).startswith(nq)):
+                return words[a:b]
+            if joined == nq:
+                return words[a:b]
+    return words
+
+
+OCR_SWAPS = [("m", "rn"), ("rn", "m"), ("0", "O"), ("O", "0"), ("1", "l"), ("l", "1")]
+
+
+def perturb(kind: str, words: list[str], rng: random.Random, hyphen_join: str | None) -> str | None:
+    text = " ".join(words)
+    if kind in ("exact", "wrong_page"):
+        return text
+    if kind == "case_ws":
+        t = text.upper() if rng.random() < 0.5 else text.lower()
+        return "  ".join(t.split(" ")) if rng.random() < 0.5 else t.replace(" ", "\n", 1)
+    if kind == "edge_drop":
+        return " ".join(words[1:] if rng.random() < 0.5 else words[:-1]) if len(words) >= 4 else None
+    if kind == "edge_dup":
+        return " ".join([words[0]] + words if rng.random() < 0.5 else words + [words[-1]])
+    if kind == "ocr_confusion":
+        spots = [(i, a, b) for a, b in OCR_SWAPS for i in range(len(text)) if text.startswith(a, i)]
+        if not spots:
+            return None
+        t = text
+        for i, a, b in sorted(rng.sample(spots, min(2, len(spots))), reverse=True):
+            t = t[:i] + b + t[i + len(a):]
+        return t
+    if kind == "dehyphen":
+        return hyphen_join
+    if kind == "truncation":
+        cut = max(8, int(len(text) * rng.uniform(0.5, 0.8)))
+        return text[:cut] if cut < len(text) else None
+    raise ValueError(kind)
+
+
+def build_cases(docs: dict[str, list[PageUnit]], rng: random.Random, per_page: int) -> tuple[list[Case], list[Case]]:
+    cases, negatives = [], []
+    names = list(docs)
+    for name, units in docs.items():
+        doc_norm = "".join(normalise(" ".join(w.text for w in u.words)) for u in units)
+        for unit in units[:40]:
+            page_norm = normalise(" ".join(w.text for w in unit.words))
+            for span_kind, i, j in sample_spans(unit, rng, per_page):
+                words = unit.words[i:j + 1]
+                texts = [w.text for w in words]
+                span_norm = normalise(" ".join(texts))
+                if page_norm.count(span_norm) != 1:
+                    continue  # a span that occurs twice on its page has no single right box
+                box = union(words)
+                chars = char_span(unit, i, j)
+                hyph = None
+                for k in range(len(words) - 1):
+                    if texts[k].endswith("-") and words[k].line != words[k + 1].line and texts[k + 1][:1].islower():
+                        hyph = " ".join(texts[:k] + [texts[k][:-1] + texts[k + 1]] + texts[k + 2:])
+                        break
+                for kind in KINDS:
+                    q = perturb(kind, texts, rng, hyph)
+                    if not q or len(normalise(q)) < 4:
+                        continue
+                    claimed = unit.page
+                    if kind == "wrong_page":
+                        if doc_norm.count(span_norm) != 1:
+                            continue  # repeated on other pages (a running header): no single right page
+                        others = [u.page for u in units if u.page != unit.page]
+                        if not others:
+                            continue
+                        claimed = rng.choice(others)
+                    box_k, chars_k = box, chars
+                    if kind in ("edge_drop", "truncation"):  # the right location is the words still quoted
+                        kept = quoted_words(words, q)
+                        box_k = union(kept)
+                        first = i + words.index(kept[0])
+                        chars_k = char_span(unit, first, first + len(kept) - 1)
+                    cases.append(Case(name, kind, q, unit.page, claimed, box_k, chars_k))
+        # negatives: a phrase from another document that does not occur here
+        full = normalise(" ".join(w.text for u in units for w in u.words))
+        other = docs[rng.choice([n for n in names if n != name])]
+        for _ in range(10):
+            u = rng.choice(other)
+            if len(u.words) < 10:
+                continue
+            i = rng.randrange(len(u.words) - 8)
+            q = " ".join(w.text for w in u.words[i:i + rng.randint(4, 8)])
+            if len(normalise(q)) >= 12 and normalise(q) not in full:
+                negatives.append(Case(name, "negative", q, 0, rng.choice(units).page, None, None))
+    return cases, negatives
+
+
+def evaluate(docs, cases, negatives):
+    grounders = {n: DocumentGrounder(u) for n, u in docs.items()}
+    stats = defaultdict(lambda: [0, 0, 0, 0])  # located, page_ok, iou_ok, total
+    t0 = time.perf_counter()
+    for c in cases:
+        cit = grounders[c.doc].ground(ClaimedCitation(doc_id=c.doc, page=c.claimed_page, quote=c.quote))
+        page_ok = cit.match != "unverified" and cit.page == c.gold_page
+        iou_ok = page_ok and bool(cit.boxes) and iou(union([Word(text="", x0=b.x0, y0=b.y0, x1=b.x1, y1=b.y1) for b in cit.boxes]), c.gold_box) >= 0.5
+        s = stats[c.kind]
+        s[0] += iou_ok
+        s[1] += page_ok
+        s[2] += iou_ok
+        s[3] += 1
+    false_verified = 0
+    for c in negatives:
+        cit = grounders[c.doc].ground(ClaimedCitation(doc_id=c.doc, page=c.claimed_page, quote=c.quote))
+        false_verified += cit.match != "unverified"
+    seconds = time.perf_counter() - t0
+    return stats, false_verified / max(1, len(negatives)), (len(cases) + len(negatives)) / seconds
+
+
+def langextract_eval(docs, cases):
+    """LangExtract's WordAligner on the cited page's text; located = char-span overlap >= 0.5 of the gold."""
+    from langextract import data, resolver
+
+    aligner = resolver.WordAligner()
+    texts = {(n, u.page): " ".join(w.text for w in u.words) for n, units in docs.items() for u in units}
+    stats = defaultdict(lambda: [0, 0])
+    by_page = defaultdict(list)
+    for c in cases:
+        by_page[(c.doc, c.claimed_page)].append(c)
+    t0 = time.perf_counter()
+    for key, group in by_page.items():
+        exs = [data.Extraction(extraction_class="q", extraction_text=c.quote) for c in group]
+        try:
+            aligned = aligner.align_extractions([exs], texts[key])[0]
+        except Exception:  # noqa: BLE001 - count as not located
+            aligned = [data.Extraction(extraction_class="q", extraction_text=c.quote) for c in group]
+        for c, e in zip(group, aligned):
+            ok = False
+            if e.char_interval is not None and e.char_interval.start_pos is not None and c.claimed_page == c.gold_page:
+                a, b = e.char_interval.start_pos, e.char_interval.end_pos
+                g0, g1 = c.gold_chars
+                inter = max(0, min(b, g1) - max(a, g0))
+                ok = inter / max(1, max(b, g1) - min(a, g0)) >= 0.5
+            stats[c.kind][0] += ok
+            stats[c.kind][1] += 1
+    return stats, len(cases) / (time.perf_counter() - t0)
+
+
+def ocr_eval(docs, rng, n_pages: int, corpus: Path):
+    """Render born-digital pages, OCR them, ground exact and perturbed quotes on the OCR words."""
+    import numpy as np
+
+    from pipeline.ingest.ocr import ocr_words
+
+    zoom = 150 / 72
+    picks = [(n, u) for n, units in docs.items() if n not in ("mupdf_chinese-tables.pdf", "docling_right_to_left_01.pdf", "tabula_mednine.pdf") for u in units[:3]]
+    rng.shuffle(picks)
+    stats = defaultdict(lambda: [0, 0])
+    for name, unit in picks[:n_pages]:
+        page = pymupdf.open(corpus / "docs" / name)[unit.page - 1]
+        pix = page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), alpha=False, colorspace=pymupdf.csRGB)
+        img = np.frombuffer(pix.samples, np.uint8).reshape(pix.h, pix.w, 3)
+        words = ocr_words(img)
+        ocr_unit = PageUnit(doc_id=name, page=unit.page, width=pix.w, height=pix.h, image=REF, image_width=pix.w,
+                            image_height=pix.h, words=words, text_source="ocr")
+        g = DocumentGrounder([ocr_unit])
+        page_norm = normalise(" ".join(w.text for w in unit.words))
+        for span_kind, i, j in sample_spans(unit, rng, 10):
+            if unit.words[i].line != unit.words[j].line:
+                continue  # content-stream order across lines need not be visual order, which OCR follows
+            texts = [w.text for w in unit.words[i:j + 1]]
+            if page_norm.count(normalise(" ".join(texts))) != 1:
+                continue  # repeated on the page: no single right box
+            gold = tuple(v * zoom for v in union(unit.words[i:j + 1]))
+            for kind in ("exact", "case_ws", "edge_drop", "ocr_confusion", "truncation"):
+                q = perturb(kind, texts, rng, None)
+                if not q or len(normalise(q)) < 4:
+                    continue
+                cit = g.ground(ClaimedCitation(doc_id=name, page=unit.page, quote=q))
+                ok = cit.match != "unverified" and bool(cit.boxes) and iou(
+                    union([Word(text="", x0=b.x0, y0=b.y0, x1=b.x1, y1=b.y1) for b in cit.boxes]), gold) >= 0.5
+                stats[kind][0] += ok
+                stats[kind][1] += 1
+    return stats
+
+
+def speed_eval(corpus: Path, rng: random.Random) -> float:
+    """1,000 quotes against a 507-page document (free culture + test-3820), half of them relocations."""
+    units = []
+    for name in ("pdfjs_freeculture.pdf", "mupdf_test-3820.pdf"):
+        for u in load_units(corpus / "docs" / name, 1000):
+            units.append(u.model_copy(update={"page": len(units) + 1}))
+    g = DocumentGrounder(units)
+    quotes = []
+    for k in range(1000):
+        u = rng.choice(units)
+        if k % 2 and len(u.words) > 10:
+            i = rng.randrange(len(u.words) - 6)
+            q = " ".join(w.text for w in u.words[i:i + 5])
+            quotes.append(ClaimedCitation(doc_id="d", page=rng.randrange(1, len(units) + 1), quote=q))
+        else:
+            quotes.append(ClaimedCitation(doc_id="d", page=u.page, quote=f"quarterly revenue of zebra {k} widgets rose sharply"))
+    t0 = time.perf_counter()
+    for q in quotes:
+        g.ground(q)
+    seconds = time.perf_counter() - t0
+    print(f"speed: 1000 quotes (500 relocations, 500 negatives) against {len(units)} pages in {seconds:.2f}s")
+    return 1000 / seconds
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--per-page", type=int, default=3)
+    ap.add_argument("--ocr-pages", type=int, default=24)
+    ap.add_argument("--corpus", default=str(ROOT.parent / "shared" / "corpus"))
+    args = ap.parse_args()
+    rng = random.Random(args.seed)
+    corpus = Path(args.corpus)
+    docs = {n: u for n in BORN_DIGITAL if (u := load_units(corpus / "docs" / n, 60))}
+    cases, negatives = build_cases(docs, rng, args.per_page)
+    ours, false_verified, qps = evaluate(docs, cases, negatives)
+    lx, lx_qps = langextract_eval(docs, cases)
+    print(f"{len(cases)} quotes from {len(docs)} documents, {len(negatives)} negatives")
+    print(f"{'kind':15s} {'n':>5s} {'ours located':>13s} {'page acc':>9s} {'IoU>=0.5':>9s} {'langextract':>12s}")
+    for kind in KINDS:
+        s, l = ours[kind], lx[kind]
+        if not s[3]:
+            continue
+        print(f"{kind:15s} {s[3]:5d} {s[0] / s[3]:13.3f} {s[1] / s[3]:9.3f} {s[2] / s[3]:9.3f} {l[0] / max(1, l[1]):12.3f}")
+    pert = [k for k in KINDS if k != "exact"]
+    exact_located = ours["exact"][0] / ours["exact"][3]
+    perturbed = sum(ours[k][0] for k in pert) / sum(ours[k][3] for k in pert)
+    lx_perturbed = sum(lx[k][0] for k in pert) / sum(lx[k][1] for k in pert)
+    print(f"false-verified on negatives: {false_verified:.3%}; ours {qps:.0f} quotes/s, langextract {lx_qps:.0f} quotes/s")
+    ocr = ocr_eval(docs, rng, args.ocr_pages, corpus)
+    for kind, (ok, n) in ocr.items():
+        print(f"OCR path {kind:15s} {n:5d} located {ok / n:.3f}")
+    ocr_located = sum(v[0] for v in ocr.values()) / max(1, sum(v[1] for v in ocr.values()))
+    speed = speed_eval(corpus, rng)
+    print(f"RESULT exact_located={exact_located:.4f} perturbed_located={perturbed:.4f} ocr_located={ocr_located:.4f} "
+          f"false_verified={false_verified:.4f} langextract_perturbed_located={lx_perturbed:.4f} quotes_per_s={speed:.0f}")
+
+
+if __name__ == "__main__":
+    main()
