@@ -1,0 +1,82 @@
+"""The model stage's downstream (plan -> generate -> parse -> ground -> merge) with the scripted fake
+backend: windows of a long document, collections of documents, failures."""
+
+import pymupdf
+import pytest
+
+from model.fake import ScriptedBackend
+from pipeline.discover import discover
+from pipeline.process import Extractor, prepare_chunk, work_key
+from schemas.catalog import load_schema
+from schemas.options import RunOptions
+from tests.conftest import SAMPLES
+
+
+@pytest.fixture()
+def long_pdf(tmp_path):
+    doc = pymupdf.open()
+    for i in range(12):
+        p = doc.new_page()
+        p.insert_text((72, 72), f"Section {i + 1} states that invoice number INV-{i:03d} totals {i * 10} EUR")
+    doc.save(tmp_path / "long.pdf")
+    return tmp_path / "long.pdf"
+
+
+def run(paths, options, schema="invoice", backend=None):
+    backend = backend or ScriptedBackend()
+    found = discover(paths)
+    s = load_schema(schema)
+    prepared = prepare_chunk(found.documents, options, options_spool(options))
+    keys = {p.doc.doc_id: work_key(p.doc.doc_id, s, backend.model_id, options) for p in prepared}
+    ex = Extractor(backend, options, s)
+    return ex.run(prepared, keys), ex
+
+
+def options_spool(options):
+    import tempfile
+    from pathlib import Path
+
+    return Path(tempfile.mkdtemp())
+
+
+def test_long_document_windows_are_merged_with_grounded_citations(long_pdf):
+    opts = RunOptions(ocr="off", max_context=1024, max_new_tokens=400, window_overlap=1, image_tokens_min=70,
+                      image_tokens_max=70)
+    (result,), ex = run([long_pdf], opts)
+    assert ex.stats.requests > 2 and result.requests == ex.stats.requests
+    assert result.status == "ok"
+    fields = [e.field for e in result.extractions]
+    assert len(fields) == len(set(fields))  # one row per field after the merge
+    for e in result.extractions:
+        for c in e.citations:
+            assert c.match in ("exact", "normalised", "fuzzy", "relocated") and 1 <= c.page <= 12
+    assert result.answer["invoice_number"] is not None
+
+
+def test_collection_request_attributes_citations_to_each_document(tmp_path):
+    for name, text in (("a.pdf", "Alpha contract between Acme and Beta"), ("b.pdf", "Bravo contract between Gamma and Delta")):
+        doc = pymupdf.open()
+        doc.new_page().insert_text((72, 72), text)
+        doc.save(tmp_path / name)
+    results, ex = run([tmp_path], RunOptions(ocr="off", collection=True), schema="contract_clauses")
+    assert ex.stats.requests == 1 and len(results) == 2
+    for r in results:
+        assert r.status == "ok"
+        for e in r.extractions:
+            assert all(c.doc_id == r.doc_id for c in e.citations)
+
+
+def test_generation_failure_becomes_error_rows_and_others_complete(tmp_path):
+    backend = ScriptedBackend(fail_on="Document: scanned_receipt.png")
+    results, _ = run([SAMPLES], RunOptions(ocr="off", batch_tokens=1024), backend=backend)
+    by_name = {r.name: r for r in results}
+    assert by_name["scanned_receipt.png"].status == "failed"
+    assert by_name["scanned_receipt.png"].errors[-1].kind == "generation_failed"
+    assert by_name["contract_and_invoice.pdf"].status == "ok"
+
+
+def test_context_overflow_is_an_error_not_a_crash(tmp_path):
+    opts = RunOptions(ocr="off", max_context=1024, max_new_tokens=900, image_tokens_min=1120, image_tokens_max=1120)
+    results, _ = run([SAMPLES / "contract_and_invoice.pdf"], opts)
+    assert results[0].status == "failed"
+    assert {e.kind for e in results[0].errors} == {"context_overflow"}
