@@ -170,12 +170,33 @@ def _parts(folder: Path) -> list[Path]:
     return sorted(folder.glob("part-*.parquet")) if folder.exists() else []
 
 
-def _replace_parts(folder: Path, parts: list[Path], table: pa.Table) -> None:
+def _rewrite(folder: Path, parts: list[Path], masks: list[list[bool]]) -> None:
+    """Stream the kept rows of every part into one new part (one part in memory at a time), then
+    remove the old parts. The new part takes the newest part's time stamp, so later parts sort after it."""
     target = folder / f"part-{parts[-1].name[5:25]}-compact.parquet"
-    atomic_write_table(target, table)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+    os.close(fd)
+    try:
+        writer = None
+        for p, mask in zip(parts, masks):
+            t = pq.read_table(p).filter(pa.array(mask, pa.bool_()))
+            if writer is None:
+                writer = pq.ParquetWriter(tmp, t.schema)
+            writer.write_table(t)
+        writer.close()
+        os.replace(tmp, target)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
     for p in parts:
         if p != target:
             p.unlink(missing_ok=True)
+
+
+def _columns(path: Path, names: list[str]) -> list[list]:
+    t = pq.read_table(path, columns=names)
+    return [t.column(n).to_pylist() for n in names]
 
 
 def compact(root: Path) -> None:
@@ -184,41 +205,46 @@ def compact(root: Path) -> None:
     documents: the newest row per work_key wins and names the run that owns the key. extractions,
     citations and errors: only rows of that owning run are kept (rows of a killed run that never
     committed its document row are dropped); errors without a work key keep the newest per path+kind.
-    runs and changes: history, every run's rows kept."""
-    doc_parts = _parts(root / "documents")
+    runs and changes: history, every run's rows kept. Only key columns are held for all parts; rows
+    stream through one part at a time, so memory stays flat as tables grow."""
     owner: dict[str, str] = {}
+    doc_parts = _parts(root / "documents")
     if doc_parts:
-        docs = pa.concat_tables([pq.read_table(p).append_column("_part", pa.array([i] * pq.read_metadata(p).num_rows, pa.int64()))
-                                 for i, p in enumerate(doc_parts)])
+        keys = [_columns(p, ["work_key", "run_id"]) for p in doc_parts]
         newest: dict[str, int] = {}
-        for k, i in zip(docs.column("work_key").to_pylist(), docs.column("_part").to_pylist()):
-            newest[k] = max(i, newest.get(k, -1))
-        keep = [newest[k] == i for k, i in zip(docs.column("work_key").to_pylist(), docs.column("_part").to_pylist())]
-        docs = docs.filter(pa.array(keep)).drop_columns(["_part"])
-        owner = dict(zip(docs.column("work_key").to_pylist(), docs.column("run_id").to_pylist()))
-        if len(doc_parts) > 1 or not all(keep):
-            _replace_parts(root / "documents", doc_parts, docs)
+        for i, (wk, run) in enumerate(keys):
+            for k, r in zip(wk, run):
+                newest[k] = i
+                owner[k] = r
+        masks = [[newest[k] == i for k in wk] for i, (wk, _) in enumerate(keys)]
+        if len(doc_parts) > 1 or not all(all(m) for m in masks):
+            _rewrite(root / "documents", doc_parts, masks)
     for name in ("extractions", "citations", "errors"):
         parts = _parts(root / name)
         if not parts:
             continue
-        t = pa.concat_tables([pq.read_table(p) for p in parts])
-        wk, run = t.column("work_key").to_pylist(), t.column("run_id").to_pylist()
+        cols = ["work_key", "run_id"] + (["path", "kind"] if name == "errors" else [])
+        keys = [_columns(p, cols) for p in parts]
+        last_run: dict[str, str] = {}
         if name == "errors":
-            loose = [f"{p}:{k}" for p, k in zip(t.column("path").to_pylist(), t.column("kind").to_pylist())]
-            last_run = {}
-            for w, r, lk in zip(wk, run, loose):
-                if not w:
-                    last_run[lk] = r  # parts are in time order: the last seen is the newest
-            keep = [(owner.get(w) == r) if w else (last_run[lk] == r) for w, r, lk in zip(wk, run, loose)]
-        else:
-            keep = [owner.get(w) == r for w, r in zip(wk, run)]
-        if len(parts) > 1 or not all(keep):
-            _replace_parts(root / name, parts, t.filter(pa.array(keep, pa.bool_())))
-    for name in ("runs", "changes"):  # history tables: one part, rows of every run kept
+            for wk, run, path, kind in keys:
+                for w, r, p, k in zip(wk, run, path, kind):
+                    if not w:
+                        last_run[f"{p}:{k}"] = r  # parts are in time order: the last seen is the newest
+        masks = []
+        for cols_of_part in keys:
+            wk, run = cols_of_part[0], cols_of_part[1]
+            if name == "errors":
+                loose = [f"{p}:{k}" for p, k in zip(cols_of_part[2], cols_of_part[3])]
+                masks.append([(owner.get(w) == r) if w else (last_run[lk] == r) for w, r, lk in zip(wk, run, loose)])
+            else:
+                masks.append([owner.get(w) == r for w, r in zip(wk, run)])
+        if len(parts) > 1 or not all(all(m) for m in masks):
+            _rewrite(root / name, parts, masks)
+    for name in ("runs", "changes"):
         parts = _parts(root / name)
         if len(parts) > 1:
-            _replace_parts(root / name, parts, pa.concat_tables([pq.read_table(p) for p in parts]))
+            _rewrite(root / name, parts, [[True] * pq.read_metadata(p).num_rows for p in parts])
 
 
 def read_table(out: Path, name: str):

@@ -87,13 +87,14 @@ class Planner:
         video = isinstance(units[0], FrameUnit)
         fixed = self.fixed_cost(video, False) + self.backend.text_tokens(f"Document: {item.doc.name}") + 2
         floor = self.options.budgets()[0]
+        costs = [self.unit_cost(u, floor) for u in units]
         windows: list[tuple[int, int]] = []
         start = 0
         while start < len(units):
             used = fixed
             end = start
-            while end < len(units) and used + self.unit_cost(units[end], floor) <= self.room:
-                used += self.unit_cost(units[end], floor)
+            while end < len(units) and used + costs[end] <= self.room:
+                used += costs[end]
                 end += 1
             if end == start:
                 end = start + 1  # a single unit that does not fit is tried anyway and shrunk below
