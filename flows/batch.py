@@ -149,6 +149,7 @@ def batch_flow(inputs: list[str], out: str, options: RunOptions | dict) -> RunRe
     current = {d.path: (d.doc_id, keys[d.doc_id]) for d in found.documents}
     writer.append({"changes": change_rows(out_dir, run_id, prior, current, inputs)})
     writer.compact()
+    writer.ensure_tables()
     return run
 
 

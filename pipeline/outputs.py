@@ -165,6 +165,13 @@ class TableWriter:
     def compact(self) -> None:
         compact(self.root)
 
+    def ensure_tables(self) -> None:
+        """Give every table at least an empty, typed part, so `pd.read_parquet(out/"tables"/name)` works
+        even for a table this output folder has no rows in yet (e.g. errors after a clean run)."""
+        for name in TABLES:
+            if not _parts(self.root / name):
+                atomic_write_table(self.root / name / f"part-{0:020d}-empty.parquet", SCHEMAS[name].empty_table())
+
 
 def _parts(folder: Path) -> list[Path]:
     return sorted(folder.glob("part-*.parquet")) if folder.exists() else []

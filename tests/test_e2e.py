@@ -35,7 +35,7 @@ def test_run_record_and_tables(flow_run):
     assert record.documents == 4 and record.ok + record.partial == 3 and record.failed == 1
     assert record.model_id == "tiny-random-gemma4-v1"
     assert record.pages == 4 and record.frames == 4 and record.tokens_in > 0 and record.tokens_out > 0
-    for name in ("documents", "extractions", "citations", "errors", "runs"):
+    for name in ("documents", "extractions", "citations", "errors", "runs", "changes"):
         df = pd.read_parquet(out / "tables" / name)
         assert list(df.columns) == SCHEMAS[name].names, name
         if "model_id" in df.columns and len(df):

@@ -71,3 +71,16 @@ def test_document_json_is_written_atomically(tmp_path):
     assert DocumentResult.model_validate({k: v for k, v in data.items() if k != "run_id"}) == r
     assert not [p for p in path.parent.iterdir() if p.name.startswith(".")]  # no temp files left
     assert pq.ParquetFile  # pyarrow available for readers
+
+
+def test_every_table_is_readable_even_without_rows(tmp_path):
+    w = TableWriter(tmp_path, "run1")
+    w.append(rows_for([result("k1")], "run1"))
+    w.ensure_tables()
+    for name in SCHEMAS:
+        df = pd.read_parquet(tmp_path / "tables" / name)
+        assert list(df.columns) == SCHEMAS[name].names
+    assert len(pd.read_parquet(tmp_path / "tables" / "runs")) == 0
+    TableWriter(tmp_path, "run2").append(rows_for([result("k1", value="new")], "run2"))
+    compact(tmp_path / "tables")
+    assert read_table(tmp_path, "extractions")["value_text"].tolist() == ["new"]
