@@ -36,7 +36,7 @@ import pymupdf  # noqa: E402
 
 from pipeline.grounding import DocumentGrounder, normalise  # noqa: E402
 from pipeline.ingest.textlayer import pdf_words, usable_text  # noqa: E402
-from schemas.records import Box, ClaimedCitation, ImageRef, PageUnit, Word  # noqa: E402
+from schemas.records import ClaimedCitation, ImageRef, PageUnit, Word  # noqa: E402
 
 BORN_DIGITAL = [
     "docling_2305.03393v1-pg9.pdf", "docling_code_and_formula.pdf", "docling_redp5110_sampled.pdf",

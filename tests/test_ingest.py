@@ -1,5 +1,4 @@
 import fractions
-import io
 import time
 
 import numpy as np
@@ -11,7 +10,7 @@ from pipeline.discover import discover
 from pipeline.errors import StageError
 from pipeline.ingest import ingest_document
 from schemas.options import RunOptions
-from schemas.records import FrameUnit, PageUnit, SourceDocument
+from schemas.records import FrameUnit, PageUnit
 from tests.conftest import CORPUS, SAMPLES, needs_corpus
 
 FAST = RunOptions(ocr="off", page_timeout_s=10)
