@@ -43,6 +43,26 @@ def current_rss_mb() -> float:
     return 0.0
 
 
+def compare(docs, opts, work: Path, unit: str, tool: str, command) -> tuple[int, float, float]:
+    """Time our ingest and `command(doc, out_dir)` on each document; (units, our seconds, tool seconds)."""
+    print(f"{'document':45s} {unit:>6s} {'ours s':>8s} {tool + ' s':>11s} {'ratio':>6s}")
+    units = ours_s = ref_s = 0
+    for d in docs:
+        t0 = time.perf_counter()
+        n = len(ingest_document(d, opts, work / "ours").units)
+        t_ours = time.perf_counter() - t0
+        out = work / "ref"
+        out.mkdir(parents=True, exist_ok=True)
+        t0 = time.perf_counter()
+        subprocess.run(command(d, out), check=False, stderr=subprocess.DEVNULL)
+        t_ref = time.perf_counter() - t0
+        units, ours_s, ref_s = units + n, ours_s + t_ours, ref_s + t_ref
+        print(f"{d.name[:45]:45s} {n:6d} {t_ours:8.2f} {t_ref:11.2f} {t_ref / t_ours if t_ours else 0:6.2f}")
+        shutil.rmtree(work / "ours", ignore_errors=True)
+        shutil.rmtree(out, ignore_errors=True)
+    return units, ours_s, ref_s
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--dpi", type=int, default=150)
@@ -62,51 +82,18 @@ def main() -> None:
     ingest_document(pdfs[0], opts, work / "warm")
     subprocess.run(["pdftoppm", "-r", str(args.dpi), "-jpeg", "-f", "1", "-l", "1", pdfs[0].path, str(work / "w")], check=True)
 
-    print(f"{'document':45s} {'pages':>5s} {'ours s':>8s} {'pdftoppm s':>10s} {'ratio':>6s}")
-    ours_pages = ours_s = ref_s = 0.0
-    for d in pdfs:
-        t0 = time.perf_counter()
-        res = ingest_document(d, opts, work / "ours")
-        t_ours = time.perf_counter() - t0
-        out = work / "ref" / d.doc_id[:12]
-        out.mkdir(parents=True)
-        t0 = time.perf_counter()
-        subprocess.run(["pdftoppm", "-r", str(args.dpi), "-jpeg", d.path, str(out / "p")], check=False,
-                       stderr=subprocess.DEVNULL)
-        t_ref = time.perf_counter() - t0
-        n = len(res.units)
-        ours_pages += n
-        ours_s += t_ours
-        ref_s += t_ref
-        print(f"{d.name[:45]:45s} {n:5d} {t_ours:8.2f} {t_ref:10.2f} {t_ref / t_ours if t_ours else 0:6.2f}")
-        shutil.rmtree(work / "ours", ignore_errors=True)
-        shutil.rmtree(out, ignore_errors=True)
-    raster_pps = ours_pages / ours_s
+    pages, ours_s, ref_s = compare(
+        pdfs, opts, work, "pages", "pdftoppm",
+        lambda d, out: ["pdftoppm", "-r", str(args.dpi), "-jpeg", d.path, str(out / "p")])
+    raster_pps = pages / ours_s
     raster_ratio = ref_s / ours_s
-    print(f"PDF raster: {int(ours_pages)} pages, ours {raster_pps:.1f} pages/s, pdftoppm {ours_pages / ref_s:.1f} pages/s, "
-          f"ratio {raster_ratio:.2f}x")
-
-    print(f"\n{'video':45s} {'frames':>6s} {'ours s':>8s} {'ffmpeg s':>9s} {'ratio':>6s}")
-    frames = v_ours = v_ref = 0.0
-    for d in videos:
-        t0 = time.perf_counter()
-        res = ingest_document(d, opts, work / "ours")
-        t_ours = time.perf_counter() - t0
-        out = work / "vref"
-        out.mkdir(parents=True, exist_ok=True)
-        t0 = time.perf_counter()
-        subprocess.run(["ffmpeg", "-loglevel", "error", "-threads", "1", "-i", d.path, "-vf", "fps=1",
-                        str(out / "f%05d.jpg")], check=False)
-        t_ref = time.perf_counter() - t0
-        n = len(res.units)
-        frames += n
-        v_ours += t_ours
-        v_ref += t_ref
-        print(f"{d.name[:45]:45s} {n:6d} {t_ours:8.2f} {t_ref:9.2f} {t_ref / t_ours:6.2f}")
-        shutil.rmtree(work / "ours", ignore_errors=True)
-        shutil.rmtree(out, ignore_errors=True)
+    print(f"PDF raster: {pages} pages, ours {raster_pps:.1f} pages/s, pdftoppm {pages / ref_s:.1f} pages/s, "
+          f"ratio {raster_ratio:.2f}x\n")
+    frames, v_ours, v_ref = compare(
+        videos, opts, work, "frames", "ffmpeg",
+        lambda d, out: ["ffmpeg", "-loglevel", "error", "-threads", "1", "-i", d.path, "-vf", "fps=1", str(out / "f%05d.jpg")])
     video_ratio = v_ref / v_ours
-    print(f"video: {int(frames)} frames, ours {frames / v_ours:.1f} frames/s, ffmpeg {frames / v_ref:.1f} frames/s, "
+    print(f"video: {frames} frames, ours {frames / v_ours:.1f} frames/s, ffmpeg {frames / v_ref:.1f} frames/s, "
           f"ratio {video_ratio:.2f}x")
 
     # memory: RSS growth while streaming a long PDF vs a 1-page one (page images go to disk, not RAM)
