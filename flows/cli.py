@@ -8,6 +8,8 @@ from typing import Optional
 
 import typer
 
+from schemas.options import DEFAULT_MODEL_ID, TINY_MODEL
+
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="gemmadoc: structured extraction with verified citations from PDFs, images and videos.")
 
@@ -55,7 +57,7 @@ def run(
     inputs: list[Path] = typer.Argument(..., help="Files or folders to process."),
     out: Path = typer.Option(Path("out"), "--out", "-o", help="Output folder (json/ and tables/)."),
     schema: str = typer.Option("key_facts", "--schema", "-s", help="Built-in schema name, a JSON Schema file, or module:Class."),
-    model: str = typer.Option("google/gemma-4-26B-A4B-it", "--model", "-m",
+    model: str = typer.Option(DEFAULT_MODEL_ID, "--model", "-m",
                               help="Hub id, local checkpoint folder, 'tiny-random' (offline demo), or 'auto' (default weights if present, else tiny-random)."),
     thinking: bool = typer.Option(False, "--thinking", help="Switch on Gemma 4's thinking mode (thought kept out of the answer)."),
     image_tokens: str = typer.Option("70..1120", "--image-tokens", help="Image token budget floor..ceiling (70/140/280/560/1120), or one value."),
@@ -112,7 +114,7 @@ def run(
     if backend.is_random:
         console.print(RANDOM_WARNING.format(model=backend.model_id))
     if model == "auto":
-        options = options.model_copy(update={"model": "tiny-random" if backend.is_random else options.model})
+        options = options.model_copy(update={"model": TINY_MODEL if backend.is_random else options.model})
 
     from flows.batch import run_batch
     from flows.progress import set_reporter
@@ -154,7 +156,7 @@ def schedule(
     cron: Optional[str] = typer.Option("0 2 * * *", "--cron", help="Cron schedule (default: nightly at 02:00)."),
     interval: Optional[int] = typer.Option(None, "--interval", help="Run every N seconds instead of --cron."),
     schema: str = typer.Option("key_facts", "--schema", "-s"),
-    model: str = typer.Option("google/gemma-4-26B-A4B-it", "--model", "-m"),
+    model: str = typer.Option(DEFAULT_MODEL_ID, "--model", "-m"),
     name: str = typer.Option("gemmadoc-nightly", "--name", help="Deployment name."),
     workers: int = typer.Option(2, "--workers"),
 ) -> None:
@@ -236,7 +238,7 @@ def doctor() -> None:
     """Report torch, GPU, weights, OCR and Prefect set-up."""
     import importlib.metadata as md
 
-    from model.registry import DEFAULT_MODEL_ID, weights_available
+    from model.registry import weights_available
 
     rows = []
     for pkg in ("torch", "transformers", "accelerate", "xgrammar", "prefect", "pymupdf", "opencv-python-headless", "rapidocr-onnxruntime"):

@@ -7,9 +7,9 @@ import threading
 from pathlib import Path
 
 from model.backend import Backend, ModelUnavailable
+from schemas.options import DEFAULT_MODEL_ID
+from schemas.options import TINY_MODEL as TINY
 
-DEFAULT_MODEL_ID = "google/gemma-4-26B-A4B-it"
-TINY = "tiny-random"
 AUTO = "auto"
 
 _lock = threading.Lock()

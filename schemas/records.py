@@ -15,7 +15,7 @@ Stage = Literal["discover", "ingest", "plan", "model", "parse", "grounding", "ou
 
 
 class Record(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=False)
+    model_config = ConfigDict(extra="forbid")
 
 
 class SourceDocument(Record):
@@ -34,9 +34,6 @@ class Box(Record):
     y0: float
     x1: float
     y1: float
-
-    def area(self) -> float:
-        return max(0.0, self.x1 - self.x0) * max(0.0, self.y1 - self.y0)
 
 
 class Word(Record):
