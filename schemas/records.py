@@ -37,7 +37,9 @@ class Box(Record):
 
 
 class Word(Record):
-    """A word with its box; `line` groups words of one text line (for per-line citation boxes)."""
+    """A word with its box; `line` groups words of one text line (for per-line citation boxes).
+    `char_x`: right edge of each character, where OCR gives character positions (an OCR token may hold
+    several run-together words, and a citation box is then cut at character edges)."""
 
     text: str
     x0: float
@@ -45,6 +47,7 @@ class Word(Record):
     x1: float
     y1: float
     line: int = 0
+    char_x: list[float] | None = None
 
 
 class ImageRef(Record):

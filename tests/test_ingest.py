@@ -232,3 +232,38 @@ def test_render_hang_is_cut_off_and_reported(spool):
     # the worker was replaced: the next document renders normally
     ok = ingest_document(doc_for(SAMPLES / "contract_and_invoice.pdf"), FAST, spool)
     assert len(ok.units) == 3
+
+
+@needs_corpus()
+def test_ocr_reads_every_line_of_a_dense_printed_page():
+    # RapidOCR's per-line angle classifier turns some lines of this upright page upside down, and they
+    # were lost; orientation is decided per page instead
+    from pipeline.grounding import normalise
+    from pipeline.ingest.ocr import ocr_words
+
+    page = pymupdf.open(CORPUS / "docs" / "mupdf_test_3842_nist_sp800-223.pdf")[2]
+    pix = page.get_pixmap(dpi=150, clip=pymupdf.Rect(0, 60, page.rect.width, 100), alpha=False)
+    words = ocr_words(np.frombuffer(pix.samples, np.uint8).reshape(pix.h, pix.w, 3))
+    text = normalise(" ".join(w.text for w in words))
+    assert "certaincommercialentities" in text and "experimentalprocedure" in text
+
+
+def test_upside_down_scan_is_read_with_boxes_on_the_image_as_given():
+    from pipeline.grounding import DocumentGrounder
+    from pipeline.ingest.ocr import ocr_words
+    from schemas.records import ClaimedCitation, ImageRef
+
+    upright = np.asarray(Image.open(SAMPLES / "scanned_receipt.png").convert("RGB"))
+    h, w = upright.shape[:2]
+    flipped_words = ocr_words(np.ascontiguousarray(upright[::-1, ::-1]))
+    up = next(x for x in ocr_words(upright) if x.text == "BAKERY")
+    down = next(x for x in flipped_words if x.text == "BAKERY")
+    assert abs(down.x0 - (w - up.x1)) < 4 and abs(down.y0 - (h - up.y1)) < 4
+    # a quote cut inside the token is boxed at its characters, mirrored too
+    unit = PageUnit(doc_id="d", page=1, width=w, height=h, image=ImageRef(path="x"), image_width=w, image_height=h,
+                    words=flipped_words, text_source="ocr")
+    up_unit = unit.model_copy(update={"words": ocr_words(upright)})
+    box = DocumentGrounder([unit]).ground(ClaimedCitation(doc_id="d", page=1, quote="CORNER BAKE")).boxes[1]
+    up_box = DocumentGrounder([up_unit]).ground(ClaimedCitation(doc_id="d", page=1, quote="CORNER BAKE")).boxes[1]
+    assert up_box.x1 < up.x1 - 40  # "BAKE" of "BAKERY"
+    assert abs(box.x0 - (w - up_box.x1)) < 4 and abs(box.x1 - (w - up_box.x0)) < 4

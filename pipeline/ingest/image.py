@@ -70,8 +70,7 @@ def ingest_image(doc: SourceDocument, options: RunOptions, spool: Path, deadline
             shown.save(out, quality=90)
             words = []
             if options.ocr != "off":
-                words = [wd.model_copy(update={"x0": wd.x0 / scale, "y0": wd.y0 / scale, "x1": wd.x1 / scale, "y1": wd.y1 / scale})
-                         for wd in ocr_words(np.asarray(shown))]
+                words = ocr_words(np.asarray(shown), scale=1 / scale)
             ink = float((np.asarray(shown.convert("L"))[::4, ::4] < 128).mean())
             res.units.append(PageUnit(
                 doc_id=doc.doc_id, page=index + 1, width=float(w), height=float(h),

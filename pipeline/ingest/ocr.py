@@ -33,10 +33,11 @@ def _is_cjk(ch: str) -> bool:
 
 
 def line_to_words(text: str, box: tuple[float, float, float, float], line: int,
-                  char_boxes: list[tuple[float, float, float, float]] | None = None) -> list[Word]:
+                  char_boxes: list[tuple[float, float, float, float]] | None = None, upside_down: bool = False) -> list[Word]:
     """Split one OCR line into words. Uses per-character boxes when they line up with the text (RapidOCR
     gives one per character, spaces included, or one per visible character), else shares the line box
-    out by character count. CJK characters become one word each."""
+    out by character count. CJK characters become one word each. `Word.char_x` holds where each
+    character ends in reading order: its right edge, or its left edge on a page read upside down."""
     x0, y0, x1, y1 = box
     tokens: list[tuple[int, int]] = []  # (start, end) char offsets of words
     i = 0
@@ -64,26 +65,55 @@ def line_to_words(text: str, box: tuple[float, float, float, float], line: int,
     words = []
     n = max(len(text), 1)
     for s, e in tokens:
+        char_x = None
         if char_box:
             bs = [char_box[k] for k in range(s, e)]
             wx0, wx1 = min(b[0] for b in bs), max(b[2] for b in bs)
+            if e - s > 1:
+                char_x = [round(min(max(b[0] if upside_down else b[2], wx0), wx1), 1) for b in bs]
         else:
             wx0 = x0 + (x1 - x0) * s / n
             wx1 = x0 + (x1 - x0) * e / n
-        words.append(Word(text=text[s:e], x0=wx0, y0=y0, x1=wx1, y1=y1, line=line))
+        words.append(Word(text=text[s:e], x0=wx0, y0=y0, x1=wx1, y1=y1, line=line, char_x=char_x))
     return words
 
 
-def ocr_words(image, line_offset: int = 0) -> list[Word]:
-    """OCR an RGB numpy image; words with boxes in the image's pixel coordinates, in reading order."""
-    result, _ = engine()(image, return_word_box=True)
-    words: list[Word] = []
-    for n, item in enumerate(result or []):
-        quad, text = item[0], item[1]
+UPRIGHT_CONFIDENCE = 0.8  # below this mean confidence, an upside-down page is tried too
+
+
+def _read(image) -> tuple[list, float]:
+    """OCR lines of an image as (quad, text, score, char_boxes) plus their character-weighted mean
+    confidence. The per-line angle classifier is off: on dense printed pages it flips a quarter of
+    the lines of an upright page and they read as garbage (NIST SP 800-223, page 3), so orientation is
+    decided once per page in `ocr_words` instead."""
+    result, _ = engine()(image, use_cls=False, return_word_box=True)
+    lines = [(item[0], str(item[1]), float(item[2]), item[3] if len(item) > 3 else None) for item in result or []]
+    chars = sum(len(t) for _, t, _, _ in lines)
+    return lines, (sum(s * len(t) for _, t, s, _ in lines) / chars if chars else 0.0)
+
+
+def ocr_words(image, line_offset: int = 0, scale: float = 1.0) -> list[Word]:
+    """OCR an RGB numpy image; words in reading order, with boxes (and character edges) in the image's
+    pixel coordinates times `scale`. A page that reads poorly is also read rotated by 180 degrees, and
+    the better reading is kept (boxes mapped back to the image as given)."""
+    import numpy as np
+
+    lines, confidence = _read(image)
+    flipped = False
+    if lines and confidence < UPRIGHT_CONFIDENCE:
+        turned, turned_confidence = _read(np.ascontiguousarray(image[::-1, ::-1]))
+        if turned_confidence > confidence:
+            lines, flipped = turned, True
+    h, w = image.shape[:2]
+
+    def bounds(quad) -> tuple[float, float, float, float]:
         xs, ys = [p[0] for p in quad], [p[1] for p in quad]
-        char_boxes = None
-        if len(item) > 3 and item[3]:
-            char_boxes = [(min(p[0] for p in q), min(p[1] for p in q), max(p[0] for p in q), max(p[1] for p in q))
-                          for q in item[3]]
-        words.extend(line_to_words(str(text), (min(xs), min(ys), max(xs), max(ys)), line_offset + n, char_boxes))
+        if flipped:
+            xs, ys = [w - x for x in xs], [h - y for y in ys]
+        return min(xs) * scale, min(ys) * scale, max(xs) * scale, max(ys) * scale
+
+    words: list[Word] = []
+    for n, (quad, text, _score, char_quads) in enumerate(lines):
+        char_boxes = [bounds(q) for q in char_quads] if char_quads else None
+        words.extend(line_to_words(text, bounds(quad), line_offset + n, char_boxes, upside_down=flipped))
     return words

@@ -116,5 +116,4 @@ def _ocr_file(path: str, scale: float) -> list[Word]:
 
     with Image.open(path) as im:
         arr = np.asarray(im.convert("RGB"))
-    return [w.model_copy(update={"x0": w.x0 * scale, "y0": w.y0 * scale, "x1": w.x1 * scale, "y1": w.y1 * scale})
-            for w in ocr_words(arr)]
+    return ocr_words(arr, scale=scale)

@@ -89,8 +89,7 @@ def ingest_video(doc: SourceDocument, options: RunOptions, spool: Path, deadline
             words = []
             if ocr_frames and options.ocr != "off":
                 rgb = cv2.cvtColor(shown, cv2.COLOR_BGR2RGB)
-                words = [wd.model_copy(update={"x0": wd.x0 / scale, "y0": wd.y0 / scale, "x1": wd.x1 / scale, "y1": wd.y1 / scale})
-                         for wd in ocr_words(rgb)]
+                words = ocr_words(rgb, scale=1 / scale)
             res.units.append(FrameUnit(
                 doc_id=doc.doc_id, index=index, t_seconds=round(target, 3), image=ImageRef(kind="file", path=out),
                 image_width=shown.shape[1], image_height=shown.shape[0], width=float(w), height=float(h),
