@@ -299,11 +299,12 @@ def ocr_eval(docs, rng, n_pages: int, corpus: Path):
             texts = [w.text for w in unit.words[i:j + 1]]
             if page_norm.count(normalise(" ".join(texts))) != 1:
                 continue  # repeated on the page: no single right box
-            gold = tuple(v * zoom for v in union(unit.words[i:j + 1]))
             for kind in ("exact", "case_ws", "edge_drop", "ocr_confusion", "truncation"):
                 q = perturb(kind, texts, rng, None)
                 if not q or len(normalise(q)) < 4:
                     continue
+                span = unit.words[i:j + 1]  # as in build_cases: the right location is the words still quoted
+                gold = tuple(v * zoom for v in union(quoted_words(span, q) if kind in ("edge_drop", "truncation") else span))
                 cit = g.ground(ClaimedCitation(doc_id=name, page=unit.page, quote=q))
                 ok = cit.match != "unverified" and bool(cit.boxes) and iou(
                     union([Word(text="", x0=b.x0, y0=b.y0, x1=b.x1, y1=b.y1) for b in cit.boxes]), gold) >= 0.5

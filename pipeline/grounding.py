@@ -10,17 +10,19 @@ Anything else stays in the output as `unverified` with a reason."""
 from __future__ import annotations
 
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
 
 from rapidfuzz import fuzz
 
-from schemas.records import Box, Citation, ClaimedCitation, FrameUnit, PageUnit, format_timestamp
+from schemas.records import Box, Citation, ClaimedCitation, FrameUnit, PageUnit, Word, format_timestamp
 
 Unit = PageUnit | FrameUnit
 
 FUZZY_CUTOFF = 82.0
 MIN_FUZZY_CHARS = 8
+MIN_FOLD_CHARS = 4
 CANDIDATE_PAGES = 4
 
 _TRANSLATE = str.maketrans({
@@ -33,30 +35,51 @@ _TRANSLATE = str.maketrans({
 })
 
 
-def _strip_marks(text: str) -> str:
-    """Drop combining marks of Arabic/Hebrew vowel points and Indic nukta/virama variants' spacing."""
-    return "".join(ch for ch in text if not (unicodedata.category(ch) == "Mn" and _is_rtl_or_indic_mark(ch)))
-
-
-def _is_rtl_or_indic_mark(ch: str) -> bool:
-    o = ord(ch)
-    return 0x0591 <= o <= 0x05C7 or 0x0610 <= o <= 0x061A or 0x064B <= o <= 0x065F or o == 0x0670 or o == 0x093C
+# Arabic/Hebrew vowel points and the Devanagari nukta: combining marks dropped for matching
+_TRANSLATE.update({o: None for lo, hi in ((0x0591, 0x05C7), (0x0610, 0x061A), (0x064B, 0x065F), (0x0670, 0x0670),
+                                         (0x093C, 0x093C)) for o in range(lo, hi + 1) if unicodedata.category(chr(o)) == "Mn"})
 
 
 def normalise(text: str) -> str:
     """Canonical form for matching: NFKC (ligatures, full-width forms), casefold, unified quotes and
     dashes, no invisible characters or vowel marks, whitespace removed."""
     text = unicodedata.normalize("NFKC", text).translate(_TRANSLATE).casefold()
-    text = _strip_marks(text)
     return "".join(text.split())
 
 
-_CONFUSABLE = str.maketrans({"0": "o", "1": "l", "|": "l"})
+_MARKS = ".,;:'\"·"  # marks OCR and quoting add or lose
+_FOLD_KEEP = str.maketrans({"m": "rn", "0": "o", "1": "l", "i": "l", "|": "l"})
+_FOLD = str.maketrans({"m": "rn", "0": "o", "1": "l", "i": "l", "|": "l", **{c: None for c in _MARKS}})
 
 
-def fold_confusables(norm: str) -> str:
-    """Fold characters OCR and VLMs confuse (rn/m, 0/O, 1/l) in an already normalised string."""
-    return norm.replace("rn", "m").translate(_CONFUSABLE)
+def fold_confusables(norm: str, drop_marks: bool = True) -> str:
+    """Fold what OCR and VLMs confuse in an already normalised string (m/rn, 0/o, 1/l/i/|) and drop
+    periods, commas, colons and quote marks. A character-by-character map ("m" becomes "rn", not the
+    other way), so a folded page is the concatenation of its folded words."""
+    return norm.translate(_FOLD if drop_marks else _FOLD_KEEP)
+
+
+def _bounds(owners: list[int]) -> tuple[set[int], set[int]]:
+    """Offsets where a word's characters start and end, given each character's word."""
+    starts, ends = set(), set()
+    for k, w in enumerate(owners):
+        if k == 0 or owners[k - 1] != w:
+            starts.add(k)
+            if k:
+                ends.add(k)
+    ends.add(len(owners))
+    return starts, ends
+
+
+@dataclass
+class Folded:
+    """A unit's normalised text with confusables folded: the text, each word's first offset (one more
+    entry for the end) and each character's word."""
+
+    text: str
+    first: list[int]
+    owners: list[int]
+    bounds: tuple[set[int], set[int]]
 
 
 @dataclass
@@ -67,14 +90,13 @@ class UnitIndex:
     text: str = ""
     starts: list[int] = field(default_factory=list)
     norm: str = ""
+    norm_first: list[int] = field(default_factory=list)  # each word's first offset in `norm`, and the end
     norm_word: list[int] = field(default_factory=list)
-    fold: str = ""
-    fold_word: list[int] = field(default_factory=list)
 
     @classmethod
     def build(cls, unit: Unit) -> "UnitIndex":
         idx = cls(unit=unit)
-        parts, pos = [], 0
+        parts, tokens, pos, npos = [], [], 0, 0
         words = unit.words
         for i, w in enumerate(words):
             idx.starts.append(pos)
@@ -84,13 +106,18 @@ class UnitIndex:
             last_in_line = i + 1 == len(words) or words[i + 1].line != w.line
             if last_in_line and token.endswith("-") and len(token) > 1 and i + 1 < len(words) and words[i + 1].text[:1].islower():
                 token = token[:-1]  # "exam-" at a line end + "ple" -> "example"
-            idx.norm += token
+            tokens.append(token)
+            idx.norm_first.append(npos)
+            npos += len(token)
             idx.norm_word.extend([i] * len(token))
-            folded = fold_confusables(token)
-            idx.fold += folded
-            idx.fold_word.extend([i] * len(folded))
+        idx.norm_first.append(npos)
+        idx.norm = "".join(tokens)
         idx.text = " ".join(parts)
         return idx
+
+    def token(self, word: int) -> str:
+        """A word's normalised characters."""
+        return self.norm[self.norm_first[word]:self.norm_first[word + 1]]
 
     @cached_property
     def shingles(self) -> set[str]:
@@ -104,14 +131,38 @@ class UnitIndex:
     @cached_property
     def norm_bounds(self) -> tuple[set[int], set[int]]:
         """Offsets in `norm` where a word's characters start and end."""
-        starts, ends = set(), set()
-        for k, w in enumerate(self.norm_word):
-            if k == 0 or self.norm_word[k - 1] != w:
-                starts.add(k)
-                if k:
-                    ends.add(k)
-        ends.add(len(self.norm_word))
-        return starts, ends
+        return _bounds(self.norm_word)
+
+    @cached_property
+    def folded(self) -> Folded:
+        """Built on first use: most quotes are settled before the fuzzy stages."""
+        parts, first, owners, pos = [], [], [], 0
+        for i in range(len(self.unit.words)):
+            f = fold_confusables(self.token(i))
+            parts.append(f)
+            first.append(pos)
+            owners.extend([i] * len(f))
+            pos += len(f)
+        first.append(pos)
+        return Folded("".join(parts), first, owners, _bounds(owners))
+
+    def extent(self, word: int, space: str) -> tuple[int, int]:
+        """(first offset, length) of a word's characters in the `text`, `norm` or `fold` string."""
+        if space == "text":
+            return self.starts[word], len(self.unit.words[word].text)
+        first = self.norm_first if space == "norm" else self.folded.first
+        return first[word], first[word + 1] - first[word]
+
+    def fold_to_norm(self, a: int, b: int) -> tuple[int, int]:
+        """The `norm` span that the folded span [a, b) came from."""
+        f = self.folded
+
+        def source(k: int) -> int:  # norm offset of folded character k
+            w = f.owners[k]
+            origins = [j for j, ch in enumerate(self.token(w)) for _ in fold_confusables(ch)]
+            return self.norm_first[w] + origins[k - f.first[w]]
+
+        return source(a), source(b - 1) + 1
 
     def words_in_text_span(self, start: int, end: int) -> list[int]:
         return [i for i, s in enumerate(self.starts) if s < end and s + len(self.unit.words[i].text) > start]
@@ -123,31 +174,53 @@ class Match:
     score: float
     words: list[int]
     index: UnitIndex
-    norm_span: tuple[int, int] | None = None  # matched span in `index.norm`, to trim partly quoted words
+    span: tuple[int, int] | None = None  # matched characters, to trim partly quoted OCR tokens
+    space: str = "norm"  # which string of the index `span` is in: text | norm | fold
 
 
-def match_unit(quote: str, idx: UnitIndex, fuzzy: bool = True) -> Match | None:
+class Quote:
+    """A quote prepared once for matching against many units: stripped, normalised, folded."""
+
+    def __init__(self, text: str):
+        self.text = text.strip()
+        self.norm = normalise(self.text)
+
+    @cached_property
+    def fold(self) -> str:
+        return fold_confusables(self.norm)
+
+    @cached_property
+    def variants(self) -> list[str]:
+        """Normalised edge-trimmed variants (see `edge_trims`)."""
+        return [normalise(v) for v in edge_trims(self.text)]
+
+
+def match_unit(quote: str | Quote, idx: UnitIndex, fuzzy: bool = True) -> Match | None:
     """Best match of `quote` on one unit (exact, normalised or fuzzy), or None."""
-    q = quote.strip()
+    quote = quote if isinstance(quote, Quote) else Quote(quote)
+    q = quote.text
     if not q or not idx.unit.words:
         return None
     pos = find_aligned(idx.text, q, *idx.word_bounds)
     if pos >= 0:
-        return Match("exact", 1.0, idx.words_in_text_span(pos, pos + len(q)), idx)
-    nq = normalise(q)
+        span = (pos, pos + len(q))
+        return Match("exact", 1.0, idx.words_in_text_span(*span), idx, span, "text")
+    nq = quote.norm
     if not nq:
         return None
     pos = find_aligned(idx.norm, nq, *idx.norm_bounds)
     if pos >= 0:
         return Match("normalised", 0.98, sorted(set(idx.norm_word[pos:pos + len(nq)])), idx, (pos, pos + len(nq)))
-    if not fuzzy or len(nq) < MIN_FUZZY_CHARS:
+    if not fuzzy:
         return None
-    fq = fold_confusables(nq)
-    pos = idx.fold.find(fq)
-    if pos >= 0:  # only OCR-style confusions differ
-        return Match("fuzzy", 0.95, sorted(set(idx.fold_word[pos:pos + len(fq)])), idx)
-    for variant in edge_trims(q):  # an extra or repeated word at either edge
-        nv = normalise(variant)
+    fq = quote.fold
+    if len(fq) >= MIN_FOLD_CHARS:  # only OCR-style confusions or punctuation differ
+        m = match_folded(nq, fq, idx)
+        if m:
+            return m
+    if len(nq) < MIN_FUZZY_CHARS:
+        return None
+    for nv in quote.variants:  # an extra or repeated word at either edge
         pos = find_aligned(idx.norm, nv, *idx.norm_bounds)
         if pos >= 0:
             return Match("fuzzy", round(0.95 * len(nv) / len(nq), 4), sorted(set(idx.norm_word[pos:pos + len(nv)])), idx,
@@ -156,7 +229,46 @@ def match_unit(quote: str, idx: UnitIndex, fuzzy: bool = True) -> Match | None:
     if al is None or al.dest_end <= al.dest_start:
         return None
     words = sorted(set(idx.norm_word[al.dest_start:al.dest_end]))
-    return Match("fuzzy", round(al.score / 100.0, 4), words, idx, (al.dest_start, al.dest_end)) if words else None
+    m = Match("fuzzy", round(al.score / 100.0, 4), words, idx, (al.dest_start, al.dest_end))
+    return drop_grazed_edges(m) if words else None
+
+
+def match_folded(nq: str, fq: str, idx: UnitIndex, limit: int = 50) -> Match | None:
+    """Where the folded quote occurs on the unit: of its occurrences (word-aligned ones first), the one
+    whose marks are closest to the quote's, so "in 2004." prefers "in 2004." over "in 2004,"."""
+    f = idx.folded
+    marked = fold_confusables(nq, drop_marks=False)
+    best, best_key = None, None
+    pos = f.text.find(fq)
+    while pos >= 0 and limit:
+        end = pos + len(fq)
+        a, b = idx.fold_to_norm(pos, end)
+        while a and idx.norm[a - 1] in _MARKS:  # with the marks the fold dropped on either side
+            a -= 1
+        while b < len(idx.norm) and idx.norm[b] in _MARKS:
+            b += 1
+        key = (pos in f.bounds[0] and end in f.bounds[1], fuzz.ratio(marked, fold_confusables(idx.norm[a:b], drop_marks=False)))
+        if best_key is None or key > best_key:
+            best, best_key = (pos, end), key
+        pos, limit = f.text.find(fq, pos + 1), limit - 1
+    if best is None:
+        return None
+    return Match("fuzzy", 0.95, sorted(set(f.owners[best[0]:best[1]])), idx, best, "fold")
+
+
+def drop_grazed_edges(m: Match) -> Match:
+    """An alignment often grazes a neighbouring word with a character or two (a word of the next column
+    in OCR reading order, say); such an edge word is not part of the quote."""
+    a, b = m.span
+    words = list(m.words)
+    for end in (0, -1):
+        if len(words) < 2:
+            break
+        first, n = m.index.extent(words[end], m.space)
+        covered = min(b, first + n) - max(a, first)
+        if covered <= 2 and covered * 3 < n:
+            words.pop(end)
+    return Match(m.kind, m.score, words, m.index, m.span, m.space)
 
 
 def edge_trims(quote: str, min_chars: int = 12) -> list[str]:
@@ -206,26 +318,42 @@ class DocumentGrounder:
         return sorted((i for i in range(len(self.units)) if i != origin),
                       key=lambda i: (abs(i - origin) if origin is not None else i, i))
 
+    @cached_property
+    def _pages_by_shingle(self) -> dict[str, list[int]]:
+        """Inverted index of 4-character shingles of the normalised text -> units holding them."""
+        index: dict[str, list[int]] = {}
+        for j, idx in enumerate(self.indexes):
+            for gram in idx.shingles:
+                index.setdefault(gram, []).append(j)
+        return index
+
+    def _most_similar(self, norm: str, among: list[int], n: int) -> list[int]:
+        """The `n` units of `among` sharing the most 4-character shingles with `norm`."""
+        counts: Counter[int] = Counter()
+        for gram in {norm[k:k + 4] for k in range(len(norm) - 3)}:
+            counts.update(self._pages_by_shingle.get(gram, ()))
+        allowed = set(among)
+        rank = {j: r for r, j in enumerate(among)}
+        return sorted((j for j in counts if j in allowed), key=lambda j: (-counts[j], rank[j]))[:n]
+
     def ground(self, claim: ClaimedCitation) -> Citation:
         base = dict(doc_id=claim.doc_id, quote=claim.quote, claimed_page=claim.page, claimed_t_seconds=claim.t_seconds)
+        quote = Quote(claim.quote)
         i = self._find_unit(claim)
         if i is not None:
-            m = match_unit(claim.quote, self.indexes[i])
+            m = match_unit(quote, self.indexes[i])
             if m:
                 return self._citation(m, m.kind, base)
         # relocation: exact / normalised everywhere, nearest first; fuzzy on the most similar pages
         order = self._nearest_first(i)
         for j in order:
-            m = match_unit(claim.quote, self.indexes[j], fuzzy=False)
+            m = match_unit(quote, self.indexes[j], fuzzy=False)
             if m:
                 return self._citation(m, "relocated", base)
-        nq = normalise(claim.quote)
-        if len(nq) >= MIN_FUZZY_CHARS and order:
-            grams = {nq[k:k + 4] for k in range(len(nq) - 3)}
-            ranked = sorted(order, key=lambda j: -len(grams & self.indexes[j].shingles))[:CANDIDATE_PAGES]
+        if len(quote.norm) >= MIN_FUZZY_CHARS and order:
             best = None
-            for j in ranked:
-                m = match_unit(claim.quote, self.indexes[j])
+            for j in self._most_similar(quote.norm, order, CANDIDATE_PAGES):
+                m = match_unit(quote, self.indexes[j])
                 if m and (best is None or m.score > best.score):
                     best = m
             if best:
@@ -261,32 +389,49 @@ class DocumentGrounder:
 
 
 def trimmed_edges(m: Match) -> dict[int, tuple[float, float]]:
-    """For a first/last word only partly inside the matched span (OCR often runs words together), the
-    covered fraction (start, end) of its characters, so its box can be cut to the quoted part."""
-    if m.norm_span is None:
+    """For a first/last OCR token only partly inside the matched span, the covered fraction (start, end)
+    of its characters, so its box can be cut to the quoted part. OCR runs words together
+    ("conceptadequately.Such"), so a token may hold several words; a text layer's words are real
+    words and are boxed whole."""
+    if m.span is None or m.index.unit.text_source != "ocr":
         return {}
-    idx, (a, b) = m.index, m.norm_span
+    (a, b), space = m.span, m.space
+    if space == "fold":  # measure in `norm`, where a word's characters map one to one to its text
+        (a, b), space = m.index.fold_to_norm(a, b), "norm"
     out = {}
     for w in {m.words[0], m.words[-1]}:
-        first, n = idx.norm_word.index(w), idx.norm_word.count(w)  # a word's characters are contiguous
+        first, n = m.index.extent(w, space)
         lo, hi = max(a, first), min(b, first + n)
-        if hi - lo < n and n >= 6:
+        if hi - lo < n and len(m.index.unit.words[w].text) >= 6:
             out[w] = ((lo - first) / n, (hi - first) / n)
     return out
 
 
 def line_boxes(unit: Unit, word_ids: list[int], trim: dict[int, tuple[float, float]] | None = None) -> list[Box]:
     """Union of the matched words' boxes, one box per text line, in reading order; horizontal words
-    only partly quoted are cut to the quoted share of their characters."""
+    only partly quoted are cut to the quoted characters."""
     by_line: dict[int, Box] = {}
     for i in word_ids:
         w = unit.words[i]
         if trim and i in trim and (w.x1 - w.x0) > (w.y1 - w.y0):
-            f0, f1 = trim[i]
-            width = w.x1 - w.x0
-            w = w.model_copy(update={"x0": w.x0 + f0 * width, "x1": w.x0 + f1 * width})
+            x0, x1 = cut(w, *trim[i])
+            w = w.model_copy(update={"x0": x0, "x1": x1})
         b = by_line.get(w.line)
         by_line[w.line] = Box(x0=w.x0, y0=w.y0, x1=w.x1, y1=w.y1) if b is None else Box(
             x0=min(b.x0, w.x0), y0=min(b.y0, w.y0), x1=max(b.x1, w.x1), y1=max(b.y1, w.y1))
     return list(by_line.values())
 
+
+def cut(word: Word, f0: float, f1: float) -> tuple[float, float]:
+    """Horizontal extent of the characters from fraction f0 to f1 of a word: at OCR character edges
+    where known (`Word.char_x`, in reading order: descending on a page read upside down), else in
+    proportion to the character count."""
+    ends = word.char_x
+    if ends and len(ends) == len(word.text):
+        n = len(ends)
+        i0, i1 = min(n - 1, round(f0 * n)), max(1, round(f1 * n))
+        start = ends[i0 - 1] if i0 else (word.x0 if ends[0] <= ends[-1] else word.x1)
+        a, b = sorted((start, ends[max(i0, i1 - 1)]))
+        return a, b
+    width = word.x1 - word.x0
+    return word.x0 + f0 * width, word.x0 + f1 * width

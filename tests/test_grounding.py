@@ -161,3 +161,57 @@ def test_chinese_pdf_text_layer():
     quote = "".join(cjk[5:13])
     c = ground(quote, 1, units=[unit])
     assert c.match in ("exact", "normalised") and c.boxes
+
+
+def ocr_line(tokens, y=100.0, line=0, char_w=10.0):
+    """OCR-style words of one line: run-together tokens with per-character right edges."""
+    words, x = [], 50.0
+    for token in tokens:
+        edges = [x + char_w * (k + 1) for k in range(len(token))]
+        words.append(Word(text=token, x0=x, y0=y, x1=edges[-1], y1=y + 12, line=line, char_x=edges))
+        x = edges[-1] + char_w
+    return words
+
+
+def ocr_page(*lines):
+    words = [w for k, tokens in enumerate(lines) for w in ocr_line(tokens, y=100.0 + 20 * k, line=k)]
+    return [PageUnit(doc_id="d", page=1, width=600, height=800, image=REF, image_width=600, image_height=800,
+                     words=words, text_source="ocr")]
+
+
+def test_quote_inside_run_together_ocr_tokens_is_cut_at_character_edges():
+    units = ocr_page(["experimentalprocedure", "or", "conceptadequately.Such"])
+    c = ground("procedure or concept", 1, units=units)
+    assert c.match == "exact" and len(c.boxes) == 1
+    # "experimental" is 12 characters of 10 px from x=50; "concept" ends 7 characters into its token
+    assert c.boxes[0].x0 == 50 + 120 and c.boxes[0].x1 == units[0].words[2].x0 + 70
+
+
+def test_text_layer_words_are_boxed_whole_when_partly_quoted():
+    c = ground("governed by the laws of eng", 3)
+    assert c.match == "normalised"
+    england = next(w for w in PAGES[2].words if w.text == "England")
+    assert c.boxes[0].x1 == england.x1
+
+
+def test_short_quotes_with_ocr_confusions_or_lost_marks():
+    units = ocr_page(["Source:", "Board", "2006"], ["of", "1o0falsevalues", "onentry"], ["azure.lnterior24@example.com"])
+    c = ground("2006.", 1, units=units)  # the model kept a period the OCR lost
+    assert c.match == "fuzzy" and c.boxes[0].x0 == units[0].words[2].x0
+    assert ground("of 100", 1, units=units).match == "fuzzy"  # 1o0 read for 100
+    assert ground("azure.Interior24@example.com", 1, units=units).match == "fuzzy"  # l read for I
+    assert ground("in 3551", 1, units=units).match == "unverified"
+
+
+def test_rn_folding_across_words_and_best_occurrence_by_punctuation():
+    units = ocr_page(["In", "2004,", "total", "costs"], ["EUR", "4", "873", "in", "2004.", "The"], ["magna.Integer", "non", "enim"])
+    c = ground("in 2OO4.", 1, units=units)
+    assert c.match == "fuzzy" and c.boxes[0].y0 == 120  # the occurrence ending with a period
+    c = ground("rnagna. Integer non", 1, units=units)  # "r n" of "Integer non" must not fold to "m"
+    assert c.match == "fuzzy" and len(c.boxes) == 1 and c.boxes[0].y0 == 140
+
+
+def test_fuzzy_alignment_does_not_graze_neighbouring_words():
+    units = ocr_page(["tristique", "senectus", "et", "netus"], ["sit", "amet", "consectetuer", "adipiscing"])
+    c = ground("s sit amet consectetur adipiscing", 1, units=units)  # its "s" aligns with the end of "netus"
+    assert c.match == "fuzzy" and len(c.boxes) == 1 and c.boxes[0].y0 == 120
