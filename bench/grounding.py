@@ -6,7 +6,7 @@ aligner in the same run.
    corpus PDFs; the gold box is the union of the span's word boxes.
 2. Quotes made from them the way a VLM misquotes: case/whitespace, dropped or duplicated edge words,
    OCR confusions (rn/m, 0/O, 1/l), de-hyphenation, truncation, a wrong page number. Plus negatives
-   (text from another document).
+   (text from another document: 4-8 word phrases, and 1-3 word ones absent even without punctuation).
 3. Our grounding: located = right page and box IoU >= 0.5. LangExtract has no boxes: located = aligned
    with character-span overlap >= 0.5 on the cited page's text (the same text our pages are made of).
 4. The OCR path: born-digital pages rendered to images, OCR'd, and grounded; gold boxes mapped to pixels.
@@ -14,7 +14,7 @@ aligner in the same run.
    visual order that OCR follows, so such a span has no contiguous OCR counterpart.
 5. Speed: 1,000 quotes (half relocations, half negatives) against a 507-page document.
 
-Needs `pip install langextract` (bench only). Usage: python bench/grounding.py [--seed 0] [--ocr-pages 24]
+Needs `pip install langextract` (bench only). Usage: python bench/grounding.py [--seed 0] [--ocr-pages 40]
 Ends with: RESULT exact_located=... perturbed_located=... ocr_located=... false_verified=...
            langextract_perturbed_located=... quotes_per_s=...
 """
@@ -224,6 +224,29 @@ def build_cases(docs: dict[str, list[PageUnit]], rng: random.Random, per_page: i
     return cases, negatives
 
 
+def short_negatives(docs: dict[str, list[PageUnit]], seed: int, per_doc: int = 10) -> list[Case]:
+    """Short quotes (1-3 words, >= 6 letters or digits) from another document whose letters and digits
+    occur nowhere in this one, punctuation and case aside: hard negatives for the folded stage, which
+    ignores punctuation and confusable characters. Own random stream, so the other samples stay put."""
+    rng = random.Random(seed + 1000)
+    alnum = lambda t: "".join(ch for ch in t.casefold() if ch.isalnum())  # noqa: E731
+    names, out = list(docs), []
+    for name, units in docs.items():
+        full = alnum(" ".join(w.text for u in units for w in u.words))
+        other = docs[rng.choice([n for n in names if n != name])]
+        found = 0
+        for _ in range(per_doc * 5):
+            u = rng.choice(other)
+            if found >= per_doc or len(u.words) < 4:
+                continue
+            i = rng.randrange(len(u.words) - 3)
+            q = " ".join(w.text for w in u.words[i:i + rng.randint(1, 3)])
+            if len(alnum(q)) >= 6 and alnum(q) not in full:
+                out.append(Case(name, "negative_short", q, 0, rng.choice(units).page, None, None))
+                found += 1
+    return out
+
+
 def evaluate(docs, cases, negatives):
     grounders = {n: DocumentGrounder(u) for n, u in docs.items()}
     stats = defaultdict(lambda: [0, 0, 0, 0])  # located, page_ok, iou_ok, total
@@ -237,12 +260,13 @@ def evaluate(docs, cases, negatives):
         s[1] += page_ok
         s[2] += iou_ok
         s[3] += 1
-    false_verified = 0
+    false_verified = defaultdict(lambda: [0, 0])  # per negative kind: verified, total
     for c in negatives:
         cit = grounders[c.doc].ground(ClaimedCitation(doc_id=c.doc, page=c.claimed_page, quote=c.quote))
-        false_verified += cit.match != "unverified"
+        false_verified[c.kind][0] += cit.match != "unverified"
+        false_verified[c.kind][1] += 1
     seconds = time.perf_counter() - t0
-    return stats, false_verified / max(1, len(negatives)), (len(cases) + len(negatives)) / seconds
+    return stats, false_verified, (len(cases) + len(negatives)) / seconds
 
 
 def langextract_eval(docs, cases):
@@ -341,16 +365,19 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--per-page", type=int, default=3)
-    ap.add_argument("--ocr-pages", type=int, default=24)
+    ap.add_argument("--ocr-pages", type=int, default=40)
     ap.add_argument("--corpus", default=str(ROOT.parent / "shared" / "corpus"))
     args = ap.parse_args()
     rng = random.Random(args.seed)
     corpus = Path(args.corpus)
     docs = {n: u for n in BORN_DIGITAL if (u := load_units(corpus / "docs" / n, 60))}
     cases, negatives = build_cases(docs, rng, args.per_page)
-    ours, false_verified, qps = evaluate(docs, cases, negatives)
+    negatives += short_negatives(docs, args.seed)
+    ours, negative_stats, qps = evaluate(docs, cases, negatives)
+    false_verified = sum(v[0] for v in negative_stats.values()) / max(1, len(negatives))
     lx, lx_qps = langextract_eval(docs, cases)
-    print(f"{len(cases)} quotes from {len(docs)} documents, {len(negatives)} negatives")
+    print(f"{len(cases)} quotes from {len(docs)} documents, {len(negatives)} negatives "
+          f"({negative_stats['negative'][1]} phrases of 4-8 words, {negative_stats['negative_short'][1]} of 1-3 words)")
     print(f"{'kind':15s} {'n':>5s} {'ours located':>13s} {'page acc':>9s} {'IoU>=0.5':>9s} {'langextract':>12s}")
     for kind in KINDS:
         s, l = ours[kind], lx[kind]
@@ -361,7 +388,8 @@ def main() -> None:
     exact_located = ours["exact"][0] / ours["exact"][3]
     perturbed = sum(ours[k][0] for k in pert) / sum(ours[k][3] for k in pert)
     lx_perturbed = sum(lx[k][0] for k in pert) / sum(lx[k][1] for k in pert)
-    print(f"false-verified on negatives: {false_verified:.3%}; ours {qps:.0f} quotes/s, langextract {lx_qps:.0f} quotes/s")
+    per_kind = ", ".join(f"{k} {v[0]}/{v[1]}" for k, v in negative_stats.items())
+    print(f"false-verified on negatives: {false_verified:.3%} ({per_kind}); ours {qps:.0f} quotes/s, langextract {lx_qps:.0f} quotes/s")
     ocr = ocr_eval(docs, rng, args.ocr_pages, corpus)
     for kind, (ok, n) in ocr.items():
         print(f"OCR path {kind:15s} {n:5d} located {ok / n:.3f}")

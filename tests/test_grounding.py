@@ -48,6 +48,7 @@ def test_normalised_match_case_quotes_dashes_ligatures_hyphenation():
     assert ground("MONTHLY FEE OF  eur 4,500.00", 2).match == "normalised"
     assert ground("Services Agreement between Northwind", 1).match == "exact"
     assert ground("either party may terminate with ninety", 2).match == "normalised"  # line-end hyphen joined
+    assert ground("Either party may termi-\nnate with ninety", 2).match == "normalised"  # the quote kept it
     lig = [page(1, ["the ﬁnal ofﬁce “quote” – dash"])]
     assert ground('the final office "quote" - dash', 1, units=lig).match == "normalised"
 
@@ -56,6 +57,12 @@ def test_fuzzy_match_tolerates_ocr_confusions_and_edges():
     c = ground("The Custorner pays a rnonthly fee of EUR 4,5OO.OO", 2)
     assert c.match == "fuzzy" and 0.8 <= c.score < 1
     assert c.page == 2 and c.boxes
+
+
+def test_a_short_quote_with_its_word_repeated():
+    c = ground("notice. notice.", 2)
+    notice = next(w for w in PAGES[1].words if w.text == "notice.")
+    assert c.match == "fuzzy" and [(b.x0, b.x1) for b in c.boxes] == [(notice.x0, notice.x1)]
 
 
 def test_line_spanning_quote_gives_one_box_per_line():
@@ -69,6 +76,13 @@ def test_relocation_to_the_right_page():
     assert c.match == "relocated" and c.page == 3 and c.claimed_page == 1 and c.boxes
     c = ground("Governed by the laws of England", 9)  # a page that does not exist
     assert c.match == "relocated" and c.page == 3 and c.claimed_page == 9
+
+
+def test_a_short_misquote_is_trusted_on_the_cited_page_only():
+    assert ground("laws of Englnd", 3).match == "fuzzy"
+    assert ground("laws of Englnd", 1).match == "unverified"  # nothing on page 1: too short to relocate
+    c = ground("Governed by the laws of Englnd", 1)  # long enough to be specific
+    assert c.match == "relocated" and c.page == 3
 
 
 def test_unverified_quotes_are_kept_with_a_reason():
