@@ -63,6 +63,8 @@ def run(
     image_tokens: str = typer.Option("70..1120", "--image-tokens", help="Image token budget floor..ceiling (70/140/280/560/1120), or one value."),
     max_context: int = typer.Option(32768, "--max-context", help="Context tokens per request (the model reads up to 262144)."),
     max_new_tokens: int = typer.Option(1024, "--max-new-tokens", help="Answer tokens per request."),
+    generate_timeout: float = typer.Option(900.0, "--generate-timeout",
+                                           help="Seconds one generation batch may take; answers still unfinished become error rows."),
     collection: bool = typer.Option(False, "--collection", help="Pack several documents into one request (cross-document schemas)."),
     password: list[str] = typer.Option([], "--password", help="Password to try on encrypted PDFs (repeatable)."),
     ocr: str = typer.Option("auto", "--ocr", help="auto (only pages without a usable text layer) | off | force."),
@@ -87,6 +89,7 @@ def run(
         lo, _, hi = image_tokens.partition("..")
         options = RunOptions(schema_name=schema, model=model, thinking=thinking, image_tokens_min=int(lo),
                              image_tokens_max=int(hi or lo), max_context=max_context, max_new_tokens=max_new_tokens,
+                             generate_timeout_s=generate_timeout,
                              collection=collection, passwords=password, ocr=ocr, dedup_threshold=dedup,
                              max_workers=workers, chunk_docs=chunk_docs, force=force, retry_failed=retry_failed, dtype=dtype,
                              device_map=device_map, attn_implementation=attn, experts_implementation=experts)

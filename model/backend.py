@@ -11,6 +11,12 @@ class ModelUnavailable(RuntimeError):
     """The requested weights cannot be loaded (absent locally and no hub); the message says what to do."""
 
 
+def timeout_message(elapsed_s: float, limit_s: float) -> str:
+    """The error of a generation row cut off by the wall-clock limit."""
+    return (f"generation stopped after {elapsed_s:.1f} s by the time limit of {limit_s:g} s per batch "
+            f"(--generate-timeout); the answer was incomplete")
+
+
 @runtime_checkable
 class Backend(Protocol):
     model_id: str
@@ -25,5 +31,6 @@ class Backend(Protocol):
     def count_tokens(self, request: Request) -> int:
         """Exact prompt length of `request` as the processor will encode it."""
 
-    def generate(self, requests: list[Request]) -> list[Generation]:
-        """Generate answers for one batch of requests (same order)."""
+    def generate(self, requests: list[Request], max_seconds: float | None = None) -> list[Generation]:
+        """Generate answers for one batch of requests (same order). Generation stops after `max_seconds`
+        of wall-clock time; rows that had not finished then come back with finish_reason "time"."""

@@ -9,6 +9,7 @@ import json
 import re
 import time
 
+from model.backend import timeout_message
 from schemas.records import Generation, ImageSegment, Request, TextSegment
 
 
@@ -39,8 +40,10 @@ class ScriptedBackend:
             n += s.budget + 2 if isinstance(s, ImageSegment) else self.text_tokens(s.text)
         return n
 
-    def generate(self, requests: list[Request]) -> list[Generation]:
+    def generate(self, requests: list[Request], max_seconds: float | None = None) -> list[Generation]:
+        """Each request takes `delay_s`; past `max_seconds` for the batch, the rest are cut off ("time")."""
         out = []
+        start = time.monotonic()
         for r in requests:
             self.calls += 1
             if self.delay_s:
@@ -50,6 +53,12 @@ class ScriptedBackend:
                 raise RuntimeError(f"scripted failure for {self.fail_on}")
             answer = fill(r.response_schema, r.response_schema, _Quotes(text))
             body = json.dumps(answer)
+            elapsed = time.monotonic() - start
+            if max_seconds is not None and elapsed > max_seconds:
+                out.append(Generation(request_id=r.request_id, text=body[:len(body) // 2], prompt_tokens=self.count_tokens(r),
+                                      output_tokens=len(body) // 8, model_id=self.model_id, finish_reason="time",
+                                      error=timeout_message(elapsed, max_seconds)))
+                continue
             out.append(Generation(request_id=r.request_id, text=body, prompt_tokens=self.count_tokens(r),
                                   output_tokens=len(body) // 4, model_id=self.model_id))
         return out

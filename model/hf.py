@@ -9,7 +9,7 @@ import time
 
 import torch
 
-from model.backend import ModelUnavailable
+from model.backend import ModelUnavailable, timeout_message
 from model.grammar import GrammarCache, ThinkThenJson, tokenizer_info
 from model.images import load_image
 from schemas.records import Generation, ImageSegment, Request
@@ -150,16 +150,16 @@ class TransformersBackend:
         return batch, pads
 
     # ----------------------------------------------------------------------------------- generation
-    def generate(self, requests: list[Request]) -> list[Generation]:
+    def generate(self, requests: list[Request], max_seconds: float | None = None) -> list[Generation]:
         if not requests:
             return []
         with self._lock:
             encodings = [self.encode(r) for r in requests]
-            return self._generate_split(requests, encodings, oom_retries=0)
+            return self._generate_split(requests, encodings, oom_retries=0, max_seconds=max_seconds)
 
-    def _generate_split(self, requests, encodings, oom_retries: int) -> list[Generation]:
+    def _generate_split(self, requests, encodings, oom_retries: int, max_seconds: float | None = None) -> list[Generation]:
         try:
-            return self._generate_batch(requests, encodings, oom_retries)
+            return self._generate_batch(requests, encodings, oom_retries, max_seconds)
         except Exception as e:  # noqa: BLE001 - only OOM is handled here
             if not is_oom(e):
                 raise
@@ -172,10 +172,10 @@ class TransformersBackend:
                                    oom_retries=oom_retries + 1)]
             half = len(requests) // 2
             log.warning("out of memory on a batch of %d; retrying as %d + %d", len(requests), half, len(requests) - half)
-            return (self._generate_split(requests[:half], encodings[:half], oom_retries + 1)
-                    + self._generate_split(requests[half:], encodings[half:], oom_retries + 1))
+            return (self._generate_split(requests[:half], encodings[:half], oom_retries + 1, max_seconds)
+                    + self._generate_split(requests[half:], encodings[half:], oom_retries + 1, max_seconds))
 
-    def _generate_batch(self, requests, encodings, oom_retries: int) -> list[Generation]:
+    def _generate_batch(self, requests, encodings, oom_retries: int, max_seconds: float | None = None) -> list[Generation]:
         batch, pads = self.collate(encodings)
         batch = {k: v.to(self.device) for k, v in batch.items()}
         if "pixel_values" in batch:
@@ -187,12 +187,17 @@ class TransformersBackend:
         t0 = time.perf_counter()
         with torch.inference_mode():
             out = self.model.generate(**batch, max_new_tokens=max_new, do_sample=False, logits_processor=[constraint],
-                                      pad_token_id=self.tokenizer.pad_token_id)
+                                      pad_token_id=self.tokenizer.pad_token_id, max_time=max_seconds)
         seconds = time.perf_counter() - t0
         width = batch["input_ids"].shape[1]
+        # transformers' max_time stops the whole batch; a row then short of its stop token ran out of time
+        timed_out = max_seconds is not None and seconds >= max_seconds and out.shape[1] - width < max_new
         gens = []
         for i, r in enumerate(requests):
-            gens.append(self._decode_row(r, out[i, width:].tolist(), width - pads[i], pads[i], oom_retries))
+            g = self._decode_row(r, out[i, width:].tolist(), width - pads[i], pads[i], oom_retries)
+            if timed_out and g.finish_reason == "length":
+                g = g.model_copy(update={"finish_reason": "time", "error": timeout_message(seconds, max_seconds)})
+            gens.append(g)
         log.debug("generated %d rows in %.2fs", len(requests), seconds)
         return gens
 

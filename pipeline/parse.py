@@ -18,6 +18,8 @@ def parse_generation(gen: Generation) -> Any:
     bounded strings can let them through); truncated and invalid outputs raise StageError."""
     if gen.finish_reason == "error":
         raise StageError("model", "generation_failed", gen.error or "generation failed", permanent=False)
+    if gen.finish_reason == "time":
+        raise StageError("model", "generation_timeout", gen.error or "generation stopped by its time limit", permanent=False)
     if gen.finish_reason == "length":
         raise StageError("parse", "truncated_output",
                          f"answer was cut at {gen.output_tokens} tokens before the JSON closed; raise --max-new-tokens",

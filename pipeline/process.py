@@ -151,12 +151,14 @@ class Extractor:
         return next(p.doc.path for p in prepared if p.doc.doc_id == doc_id)
 
     def _generate(self, requests: list[Request]):
-        """Generate in length-sorted, token-bounded batches; a truncated answer is retried once with a
-        doubled token allowance, a failed batch becomes error records for its documents."""
+        """Generate in length-sorted, token-bounded batches, each within --generate-timeout; a truncated
+        answer is retried once with a doubled token allowance, a failed batch becomes error records for
+        its documents."""
         out = []
+        limit = self.options.generate_timeout_s
         for batch in make_batches(requests, self.options.batch_tokens):
             try:
-                gens = self.backend.generate(batch)
+                gens = self.backend.generate(batch, max_seconds=limit)
             except Exception as e:  # noqa: BLE001 - the rest of the run goes on
                 log.exception("generation failed for a batch of %d", len(batch))
                 for r in batch:
@@ -165,7 +167,11 @@ class Extractor:
                 continue
             retry = [r.model_copy(update={"max_new_tokens": min(r.max_new_tokens * 2, self.options.max_context - r.n_tokens)})
                      for r, g in zip(batch, gens) if g.finish_reason == "length"]
-            retried = {g.request_id: g for g in (self.backend.generate(retry) if retry else [])}
+            try:
+                retried = {g.request_id: g for g in (self.backend.generate(retry, max_seconds=limit) if retry else [])}
+            except Exception:  # noqa: BLE001 - the truncated first answers stand and become error records
+                log.exception("retrying %d truncated answers failed", len(retry))
+                retried = {}
             for r, g in zip(batch, gens):
                 self._count(r, g)
                 g2 = retried.get(r.request_id)

@@ -50,6 +50,7 @@ class RunOptions(BaseModel):
     max_video_seconds: float = Field(3600.0, gt=0)
     doc_timeout_s: float = Field(900.0, gt=0)
     page_timeout_s: float = Field(60.0, gt=0)  # one page render; a hang kills the render worker
+    generate_timeout_s: float = Field(900.0, gt=0)  # one generation batch; rows still writing become errors
 
     # runtime
     dtype: Literal["auto", "bfloat16", "float16", "float32"] = "auto"

@@ -156,7 +156,7 @@ class Generation(Record):
     prompt_tokens: int = 0
     output_tokens: int = 0
     padding_tokens: int = 0
-    finish_reason: Literal["stop", "length", "error"] = "stop"
+    finish_reason: Literal["stop", "length", "time", "error"] = "stop"  # time: stopped by the wall-clock limit
     model_id: str = ""
     error: str | None = None
     oom_retries: int = 0

@@ -75,6 +75,28 @@ def test_generation_failure_becomes_error_rows_and_others_complete(tmp_path):
     assert by_name["contract_and_invoice.pdf"].status == "ok"
 
 
+def test_generation_time_limit_becomes_error_rows_and_others_complete():
+    backend = ScriptedBackend(delay_s=0.3)
+    results, ex = run([SAMPLES], RunOptions(ocr="off", generate_timeout_s=0.45), backend=backend)
+    timed_out = [r for r in results if r.status == "failed"]
+    assert ex.stats.requests == backend.calls == 3  # one batch; rows cut by time are not retried
+    assert len(timed_out) == 2 and len([r for r in results if r.status == "ok"]) == 1
+    for r in timed_out:
+        assert r.errors[-1].kind == "generation_timeout" and "--generate-timeout" in r.errors[-1].message
+        assert not r.errors[-1].permanent
+
+
+def test_a_failed_retry_of_a_truncated_answer_is_an_error_row():
+    class Truncating(ScriptedBackend):
+        def generate(self, requests, max_seconds=None):
+            if any(r.max_new_tokens > 1024 for r in requests):
+                raise RuntimeError("device lost during the retry")
+            return [g.model_copy(update={"finish_reason": "length"}) for g in super().generate(requests, max_seconds)]
+
+    (result,), _ = run([SAMPLES / "contract_and_invoice.pdf"], RunOptions(ocr="off"), backend=Truncating())
+    assert result.status == "failed" and result.errors[-1].kind == "truncated_output"
+
+
 def test_context_overflow_is_an_error_not_a_crash(tmp_path):
     opts = RunOptions(ocr="off", max_context=1024, max_new_tokens=900, image_tokens_min=1120, image_tokens_max=1120)
     results, _ = run([SAMPLES / "contract_and_invoice.pdf"], opts)

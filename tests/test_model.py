@@ -151,16 +151,23 @@ def test_thinking_mode_keeps_thought_out_of_answer(tiny_backend, sample_units):
     validates(gen.text, req.response_schema)
 
 
+def test_generation_time_limit_stops_the_batch(tiny_backend, sample_units):
+    reqs = _receipt_requests(tiny_backend, sample_units)
+    gens = tiny_backend.generate(reqs, max_seconds=0.001)
+    assert [g.finish_reason for g in gens] == ["time"] * len(reqs)
+    assert all("--generate-timeout" in g.error and g.output_tokens < r.max_new_tokens for g, r in zip(gens, reqs))
+
+
 def test_oom_halves_the_batch_and_records_it(tiny_backend, sample_units, monkeypatch):
     reqs = _receipt_requests(tiny_backend, sample_units)
     real = tiny_backend._generate_batch
     sizes = []
 
-    def flaky(requests, encodings, oom_retries):
+    def flaky(requests, encodings, oom_retries, max_seconds=None):
         sizes.append(len(requests))
         if len(requests) > 1:
             raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
-        return real(requests, encodings, oom_retries)
+        return real(requests, encodings, oom_retries, max_seconds)
 
     monkeypatch.setattr(tiny_backend, "_generate_batch", flaky)
     before = tiny_backend.oom_events
