@@ -76,8 +76,8 @@ def test_generation_failure_becomes_error_rows_and_others_complete(tmp_path):
 
 
 def test_generation_time_limit_becomes_error_rows_and_others_complete():
-    backend = ScriptedBackend(delay_s=0.3)
-    results, ex = run([SAMPLES], RunOptions(ocr="off", generate_timeout_s=0.45), backend=backend)
+    backend = ScriptedBackend(delay_s=0.5)
+    results, ex = run([SAMPLES], RunOptions(ocr="off", generate_timeout_s=0.75), backend=backend)
     timed_out = [r for r in results if r.status == "failed"]
     assert ex.stats.requests == backend.calls == 3  # one batch; rows cut by time are not retried
     assert len(timed_out) == 2 and len([r for r in results if r.status == "ok"]) == 1
