@@ -267,3 +267,20 @@ def test_upside_down_scan_is_read_with_boxes_on_the_image_as_given():
     up_box = DocumentGrounder([up_unit]).ground(ClaimedCitation(doc_id="d", page=1, quote="CORNER BAKE")).boxes[1]
     assert up_box.x1 < up.x1 - 40  # "BAKE" of "BAKERY"
     assert abs(box.x0 - (w - up_box.x1)) < 4 and abs(box.x1 - (w - up_box.x0)) < 4
+
+
+@pytest.mark.parametrize("quarter_turns", [1, 3])
+def test_scan_turned_a_quarter_is_read_with_boxes_on_the_image_as_given(quarter_turns):
+    # RapidOCR turns tall line crops one way; the other way reads as garbage and the 180-degree retry
+    # of the page takes it
+    from pipeline.ingest.ocr import ocr_words
+
+    upright = np.asarray(Image.open(SAMPLES / "scanned_receipt.png").convert("RGB"))
+    h, w = upright.shape[:2]
+    up = next(x for x in ocr_words(upright) if x.text == "BAKERY")
+    turned = next(x for x in ocr_words(np.ascontiguousarray(np.rot90(upright, quarter_turns))) if x.text == "BAKERY")
+    if quarter_turns == 1:  # counter-clockwise: (x, y) -> (y, w - x)
+        expected = (up.y0, w - up.x1, up.y1, w - up.x0)
+    else:  # clockwise: (x, y) -> (h - y, x)
+        expected = (h - up.y1, up.x0, h - up.y0, up.x1)
+    assert all(abs(a - b) < 8 for a, b in zip((turned.x0, turned.y0, turned.x1, turned.y1), expected))

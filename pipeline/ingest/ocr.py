@@ -78,7 +78,7 @@ def line_to_words(text: str, box: tuple[float, float, float, float], line: int,
     return words
 
 
-UPRIGHT_CONFIDENCE = 0.8  # below this mean confidence, an upside-down page is tried too
+UPRIGHT_CONFIDENCE = 0.8  # below this mean confidence, the page is read rotated by 180 degrees too
 
 
 def _read(image) -> tuple[list, float]:
@@ -95,7 +95,8 @@ def _read(image) -> tuple[list, float]:
 def ocr_words(image, line_offset: int = 0, scale: float = 1.0) -> list[Word]:
     """OCR an RGB numpy image; words in reading order, with boxes (and character edges) in the image's
     pixel coordinates times `scale`. A page that reads poorly is also read rotated by 180 degrees, and
-    the better reading is kept (boxes mapped back to the image as given)."""
+    the better reading is kept (boxes mapped back to the image as given). RapidOCR turns tall line crops
+    one way, so this also reads pages turned a quarter either way."""
     import numpy as np
 
     lines, confidence = _read(image)
