@@ -12,7 +12,7 @@ aligner in the same run.
 4. The OCR path: born-digital pages rendered to images, OCR'd, and grounded; gold boxes mapped to pixels.
    Spans stay within one text-layer line there: across lines, content-stream order need not be the
    visual order that OCR follows, so such a span has no contiguous OCR counterpart.
-5. Speed: 1,000 quotes (half relocations, half negatives) against a 507-page document.
+5. Speed: 1,000 quotes (half relocations, half negatives) against a 499-page document.
 
 Needs `pip install langextract` (bench only). Usage: python bench/grounding.py [--seed 0] [--ocr-pages 40]
 Ends with: RESULT exact_located=... perturbed_located=... ocr_located=... false_verified=...
@@ -338,7 +338,8 @@ def ocr_eval(docs, rng, n_pages: int, corpus: Path):
 
 
 def speed_eval(corpus: Path, rng: random.Random) -> float:
-    """1,000 quotes against a 507-page document (free culture + test-3820), half of them relocations."""
+    """1,000 quotes against a 499-page document (the text pages of free culture + test-3820), half of them
+    relocations."""
     units = []
     for name in ("pdfjs_freeculture.pdf", "mupdf_test-3820.pdf"):
         for u in load_units(corpus / "docs" / name, 1000):
