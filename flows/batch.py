@@ -144,10 +144,9 @@ def batch_flow(inputs: list[str], out: str, options: RunOptions | dict) -> RunRe
         skipped=skipped, processed=len(todo), pages=pages, frames=frames, seconds=round(seconds, 3),
         context_utilisation=round(ctx / (totals["requests"] * options.max_context), 4) if totals["requests"] else 0.0,
         pages_per_s=round((pages + frames) / seconds, 3) if seconds else 0.0, **totals)
-    writer.append({"runs": [run_row(run)]})
-    writer.compact()
+    writer.compact()  # the chunks' parts, so the changes below read one current row set per key
     current = {d.path: (d.doc_id, keys[d.doc_id]) for d in found.documents}
-    writer.append({"changes": change_rows(out_dir, run_id, prior, current, inputs)})
+    writer.append({"runs": [run_row(run)], "changes": change_rows(out_dir, run_id, prior, current, inputs)})
     writer.compact()
     writer.ensure_tables()
     return run

@@ -34,11 +34,10 @@ def _values(out: Path, work_keys: set[str]) -> dict[str, dict[str, str]]:
     folder = out / "tables" / "extractions"
     if not work_keys or not folder.exists() or not any(folder.glob("part-*.parquet")):
         return {}
-    t = pq.read_table(folder, columns=["work_key", "field", "value_json"]).to_pylist()
+    t = pq.read_table(folder, columns=["work_key", "field", "value_json"], filters=[("work_key", "in", sorted(work_keys))])
     res: dict[str, dict[str, str]] = {}
-    for row in t:
-        if row["work_key"] in work_keys:
-            res.setdefault(row["work_key"], {})[row["field"]] = row["value_json"]
+    for row in t.to_pylist():
+        res.setdefault(row["work_key"], {})[row["field"]] = row["value_json"]
     return res
 
 

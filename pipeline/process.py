@@ -34,12 +34,18 @@ from schemas.records import (
 log = logging.getLogger("gemmadoc.pipeline")
 
 
-def answer_problem(answer: dict, schema: ExtractionSchema) -> str | None:
-    """First way the unwrapped answer breaks the user's schema (nulls allowed), or None."""
+def answer_validator(schema: ExtractionSchema):
+    """A jsonschema validator for documents' answers: the user's schema with nulls allowed."""
     import jsonschema
 
-    error = jsonschema.exceptions.best_match(
-        jsonschema.validators.validator_for(schema.json_schema)(answer_schema(schema.json_schema)).iter_errors(answer))
+    return jsonschema.validators.validator_for(schema.json_schema)(answer_schema(schema.json_schema))
+
+
+def answer_problem(answer: dict, validator) -> str | None:
+    """First way the unwrapped answer breaks the schema of `validator`, or None."""
+    import jsonschema
+
+    error = jsonschema.exceptions.best_match(validator.iter_errors(answer))
     return None if error is None else f"{error.json_path}: {error.message[:160]}"
 
 
@@ -117,6 +123,7 @@ class Extractor:
         self.options = options
         self.schema = schema
         self.planner = Planner(backend, options, schema.json_schema, schema.name)
+        self.validator = answer_validator(schema)
         self.stats = ChunkStats()
 
     def run(self, prepared: list[Prepared], keys: dict[str, str]) -> list[DocumentResult]:
@@ -245,7 +252,7 @@ class Extractor:
         if windows:
             result.extractions = merge_windows(windows)
             result.answer = values_from_extractions(self.schema.json_schema, result.extractions)
-            problem = answer_problem(result.answer, self.schema)
+            problem = answer_problem(result.answer, self.validator)
             if problem:
                 errors.append(ErrorRecord(doc_id=doc.doc_id, path=doc.path, stage="parse", kind="schema_violation",
                                           message=f"answer does not satisfy the schema: {problem}", severity="warning"))

@@ -129,25 +129,25 @@ def answer_schema(schema: dict) -> dict:
     import copy
 
     out = copy.deepcopy(schema)
-    _nullable(out, out)
+    _nullable(out)
     return out
 
 
-def _nullable(node: dict, root: dict) -> None:
+def _nullable(node: dict) -> None:
     for sub in (node.get("$defs") or {}).values():
-        _nullable(sub, root)
+        _nullable(sub)
     t = node.get("type")
     if t == "object":
         for sub in (node.get("properties") or {}).values():
-            _nullable(sub, root)
+            _nullable(sub)
         node.pop("required", None)
     elif t == "array":
         if isinstance(node.get("items"), dict):
-            _nullable(node["items"], root)
+            _nullable(node["items"])
         node.pop("minItems", None)
     if isinstance(t, str) and t != "array":
         node["type"] = [t, "null"]
     if "enum" in node and None not in node["enum"]:
         node["enum"] = list(node["enum"]) + [None]
     for sub in node.get("anyOf") or []:
-        _nullable(sub, root)
+        _nullable(sub)

@@ -38,8 +38,9 @@ class Box(Record):
 
 class Word(Record):
     """A word with its box; `line` groups words of one text line (for per-line citation boxes).
-    `char_x`: right edge of each character, where OCR gives character positions (an OCR token may hold
-    several run-together words, and a citation box is then cut at character edges)."""
+    `char_x`: where each character ends in reading order (its right edge; its left edge on a page read
+    upside down), where OCR gives character positions: an OCR token may hold several run-together words,
+    and a citation box is then cut at character edges."""
 
     text: str
     x0: float
