@@ -1,13 +1,22 @@
 """Citation verification: find each quoted passage among the cited unit's words and return the boxes
-of the words that matched. The model's coordinates are never used.
+of the words that matched, then check the extracted value against those words. The model's
+coordinates are never used.
 
-Stages, first hit wins: exact (verbatim in the page text) -> normalised (NFKC, case, whitespace,
-line-end hyphenation, ligatures, quote/dash variants, Arabic/Indic marks; compared without spaces, so
-CJK text and any spacing difference match) -> fuzzy: folded (m/rn, 0/o, 1/l/i, periods and commas
-ignored), then a repeated or extra edge word, then a rapidfuzz alignment. A quote not on the cited page
-is searched on the other pages, nearest first (`relocated`). Anything else stays in the output as
-`unverified` with a reason. Text-layer words are boxed whole; an OCR token that runs words together is
-cut at its character edges to the quoted part."""
+Stages, first hit wins:
+1. strict on the cited unit: exact (verbatim in the page text), then normalised (NFKC, case,
+   whitespace, line-end hyphenation, ligatures, quote/dash variants, Persian/Arabic letter forms and
+   digits; compared without spaces, so CJK text and any spacing difference match);
+2. strict on the other units, nearest first (`relocated`): an exact match elsewhere beats a near one here;
+3. a quote with an ellipsis: its parts in order on one unit, each part boxed;
+4. lenient on the cited unit: folded (m/rn, 0/o, 1/l/i, periods and commas ignored), a repeated word,
+   an extra edge word (`partial`), then a rapidfuzz alignment (`fuzzy`);
+5. lenient on the most similar other units, for quotes long enough to be specific (`relocated`).
+
+Every candidate must respect word boundaries (a quote never matches inside a longer word or number),
+its digits must be the page's digits exactly (separators aside; one changed digit is `digits_differ`),
+and for a fuzzy alignment the quote's names (capitalised words) must be on the page. Anything else
+stays in the output as `unverified` with a reason. Text-layer words are boxed whole; an OCR token that
+runs words together is cut at its character edges to the quoted part."""
 
 from __future__ import annotations
 
@@ -16,9 +25,21 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 from rapidfuzz import fuzz
 
+from pipeline.support import value_supported
+from pipeline.textnorm import (
+    MARKS,
+    digits_key,
+    fold_confusables,
+    has_digit,
+    normalise,
+    number_runs,
+    right_to_left,
+    word_char,
+)
 from schemas.records import Box, Citation, ClaimedCitation, FrameUnit, PageUnit, Word, format_timestamp
 
 Unit = PageUnit | FrameUnit
@@ -27,41 +48,17 @@ FUZZY_CUTOFF = 82.0
 MIN_FUZZY_CHARS = 8
 MIN_RELOCATED_FUZZY_CHARS = 16  # away from the cited page, a short quote must match exactly or folded
 MIN_FOLD_CHARS = 4
+MIN_CUT_CHARS = 12  # a quote at least this long may end inside a word (letters only), as truncated quotes do
+MIN_PARTIAL_CHARS = 6  # what is left of a short quote without its extra edge word
+NEAR_MISS_RATIO = 60.0  # a dropped edge word this similar to the page's word in its place is a misquote
 CANDIDATE_PAGES = 4
-
-_TRANSLATE = str.maketrans({
-    "‘": "'", "’": "'", "‚": "'", "‛": "'", "′": "'", "`": "'", "´": "'",
-    "“": '"', "”": '"', "„": '"', "‟": '"', "″": '"', "«": '"', "»": '"',
-    "‐": "-", "‑": "-", "‒": "-", "–": "-", "—": "-", "―": "-", "−": "-", "﹣": "-", "－": "-",
-    "\u00ad": None, "\u200b": None, "\u200c": None, "\u200d": None, "\u2060": None, "\ufeff": None,
-    "\u0640": None,  # Arabic tatweel
-    "أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ة": "ه",
-})
-
-
-# Arabic/Hebrew vowel points and the Devanagari nukta: combining marks dropped for matching
-_TRANSLATE.update({o: None for lo, hi in ((0x0591, 0x05C7), (0x0610, 0x061A), (0x064B, 0x065F), (0x0670, 0x0670),
-                                         (0x093C, 0x093C)) for o in range(lo, hi + 1) if unicodedata.category(chr(o)) == "Mn"})
-
-
-def normalise(text: str) -> str:
-    """Canonical form for matching: NFKC (ligatures, full-width forms), casefold, unified quotes and
-    dashes, no invisible characters or vowel marks, whitespace removed."""
-    text = unicodedata.normalize("NFKC", text).translate(_TRANSLATE).casefold()
-    return "".join(text.split())
-
+MAX_QUOTE_CHARS = 4000
+FRAME_SLACK_S = 1.5  # a cited time this far outside the sampled frames is not in the video
+UNSET: Any = object()
 
 _LINE_END_HYPHEN = re.compile(r"(?<=\w)[-\u00ad\u2010\u2011]\s+(?=\w)")
-_MARKS = ".,;:'\"·"  # marks OCR and quoting add or lose
-_FOLD_KEEP = str.maketrans({"m": "rn", "0": "o", "1": "l", "i": "l", "|": "l"})
-_FOLD = str.maketrans({"m": "rn", "0": "o", "1": "l", "i": "l", "|": "l", **{c: None for c in _MARKS}})
-
-
-def fold_confusables(norm: str, drop_marks: bool = True) -> str:
-    """Fold what OCR and VLMs confuse in an already normalised string (m/rn, 0/o, 1/l/i/|) and drop
-    periods, commas, colons and quote marks. A character-by-character map ("m" becomes "rn", not the
-    other way), so a folded page is the concatenation of its folded words."""
-    return norm.translate(_FOLD if drop_marks else _FOLD_KEEP)
+_ELLIPSIS = re.compile(r"\s*(?:\[\s*(?:…|\.{3,})\s*\]|…|\.{3,})\s*")
+_THOUSANDS_GROUP = re.compile(r"\d{3}(?:[.,]\d+)?")
 
 
 def _bounds(owners: list[int]) -> tuple[set[int], set[int]]:
@@ -129,6 +126,10 @@ class UnitIndex:
         return {self.norm[i:i + 4] for i in range(max(0, len(self.norm) - 3))}
 
     @cached_property
+    def rtl(self) -> bool:
+        return right_to_left(self.norm)
+
+    @cached_property
     def word_bounds(self) -> tuple[set[int], set[int]]:
         """Char offsets where words start and end, in `text`."""
         return set(self.starts), {s + len(w.text) for s, w in zip(self.starts, self.unit.words)}
@@ -169,8 +170,35 @@ class UnitIndex:
 
         return source(a), source(b - 1) + 1
 
+    def norm_to_text(self, a: int, b: int) -> tuple[int, int]:
+        """The `text` span of the `norm` span [a, b): character for character inside a word whose
+        normalised form has its length, else the whole word."""
+        words = self.unit.words
+        wa, wb = self.norm_word[a], self.norm_word[b - 1]
+        same_a = len(self.token(wa)) == len(words[wa].text)
+        same_b = len(self.token(wb)) == len(words[wb].text)
+        ta = self.starts[wa] + (a - self.norm_first[wa] if same_a else 0)
+        tb = self.starts[wb] + (b - self.norm_first[wb] if same_b else len(words[wb].text))
+        return ta, tb
+
     def words_in_text_span(self, start: int, end: int) -> list[int]:
         return [i for i, s in enumerate(self.starts) if s < end and s + len(self.unit.words[i].text) > start]
+
+    def span_digits(self, a: int, b: int) -> str:
+        """Digits of every number the `text` span [a, b) touches, each number taken whole."""
+        out = []
+        for w in self.words_in_text_span(a, b):
+            s, text = self.starts[w], self.unit.words[w].text
+            lo, hi = max(a - s, 0), min(b - s, len(text))
+            out += [k for r0, r1, k in number_runs(text) if r1 > lo and r0 < hi]
+        return "".join(out)
+
+    def neighbour(self, word: int, step: int) -> Word | None:
+        """The word before (step -1) or after (+1) on the same line, if any."""
+        j = word + step
+        if 0 <= j < len(self.unit.words) and self.unit.words[j].line == self.unit.words[word].line:
+            return self.unit.words[j]
+        return None
 
 
 @dataclass
@@ -181,29 +209,103 @@ class Match:
     index: UnitIndex
     span: tuple[int, int] | None = None  # matched characters, to trim partly quoted OCR tokens
     space: str = "norm"  # which string of the index `span` is in: text | norm | fold
+    groups: list[list[int]] | None = None  # the words of each part of an ellipsis quote
 
 
 class Quote:
-    """A quote prepared once for matching against many units: stripped, normalised, folded."""
+    """A quote prepared once for matching against many units: stripped, normalised, folded, its digits
+    and names, edge-trimmed variants and ellipsis parts."""
 
     def __init__(self, text: str):
-        self.text = text.strip()
+        text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) != "Cc")  # control characters
+        self.text = re.sub(r"^(?:…|\.{3,})\s*|\s*(?:…|\.{3,})$", "", text.strip())  # leading or trailing ellipsis
         self.norm = normalise(self.text)
         # a line-end hyphen copied into the quote ("byte-\ncode"), for a page that joined the word
         joined = normalise(_LINE_END_HYPHEN.sub("", self.text))
         self.norms = [self.norm] + ([joined] if joined != self.norm else [])
+        self.digits = digits_key(self.text)
+        words = self.text.split()
+        self.may_cut_end = len(words) >= 2 and len(self.norm) >= MIN_CUT_CHARS and not has_digit(words[-1])
+
+    @cached_property
+    def problem(self) -> str | None:
+        """Why this quote cannot be verified at all, or None."""
+        if not self.norm:
+            return "empty quote"
+        if not any(ch.isalnum() for ch in self.norm):
+            return "quote has no letters or digits"
+        if len(self.text) > MAX_QUOTE_CHARS:
+            return f"quote is {len(self.text)} characters long; quotes over {MAX_QUOTE_CHARS} are not verified"
+        return None
 
     @cached_property
     def fold(self) -> str:
         return fold_confusables(self.norm)
 
     @cached_property
-    def variants(self) -> list[str]:
-        """Normalised edge-trimmed variants (see `edge_trims`)."""
+    def names(self) -> list[str]:
+        """Folded capitalised words (3+ letters, no digits): names and terms a fuzzy match may not alter."""
         out = []
-        for v in edge_trims(self.text):
-            out += dict.fromkeys((normalise(v), normalise(_LINE_END_HYPHEN.sub("", v))))
+        for w in self.text.split():
+            core = w.strip(MARKS + "()[]{}!?")
+            if core[:1].isupper() and sum(ch.isalpha() for ch in core) >= 3 and not has_digit(core):
+                out.append(fold_confusables(normalise(core)))
         return out
+
+    @cached_property
+    def parts(self) -> list["Quote"]:
+        """The pieces of a quote with an ellipsis in the middle ("first part ... last part")."""
+        pieces = [p for p in _ELLIPSIS.split(self.text) if any(ch.isalnum() for ch in p)]
+        return [Quote(p) for p in pieces] if len(pieces) > 1 else []
+
+    @cached_property
+    def trims(self) -> list[tuple[str, str, str, str]]:
+        """(kind, normalised variant, word dropped at the start, word dropped at the end): the quote
+        with a repeated word collapsed, or without an extra edge word (`partial`). Words with digits are
+        never dropped."""
+        out = []
+        for kind, v, first, last in edge_trims(self.text):
+            for n in dict.fromkeys((normalise(v), normalise(_LINE_END_HYPHEN.sub("", v)))):
+                out.append((kind, n, first, last))
+        return out
+
+    @cached_property
+    def rtl_variants(self) -> list["Quote"]:
+        """The quote with its numbers written backwards, or their groups in reverse order, as some
+        right-to-left text layers store dates and numbers."""
+        words = self.text.split()
+        if not any(has_digit(w) for w in words):
+            return []
+        out = []
+        for flip in (lambda w: w[::-1], lambda w: "".join(reversed(re.split(r"([./\-])", w)))):
+            alt = " ".join(flip(w) if has_digit(w) else w for w in words)
+            if alt != self.text:
+                out.append(Quote(alt))
+        return out
+
+
+def edge_trims(quote: str, min_chars: int = 12) -> list[tuple[str, str, str, str]]:
+    """(kind, variant, dropped first word, dropped last word): a repeated word collapsed ("fuzzy"), or
+    the first, the last or both edge words dropped ("partial") when enough is left to stay specific:
+    `min_chars` for longer quotes, `MIN_PARTIAL_CHARS` and half the quote for a quote of 2-3 words."""
+    words = quote.split()
+    out = []
+    deduped = [w for k, w in enumerate(words) if k == 0 or normalise(w) != normalise(words[k - 1])]
+    if len(deduped) < len(words) and len(normalise(" ".join(deduped))) >= MIN_FOLD_CHARS:
+        out.append(("fuzzy", " ".join(deduped), "", ""))  # a word the model repeated ("requirements. requirements.")
+    if len(words) < 2:
+        return out
+    n = len(normalise(quote))
+    drops = [(words[1:], words[0], ""), (words[:-1], "", words[-1])]
+    if len(words) >= 4:
+        drops.append((words[1:-1], words[0], words[-1]))
+    for kept, first, last in drops:
+        if has_digit(first) or has_digit(last):
+            continue
+        k = len(normalise(" ".join(kept)))
+        if k >= min_chars if len(words) >= 4 else (k >= MIN_PARTIAL_CHARS and 2 * k >= n):
+            out.append(("partial", " ".join(kept), first, last))
+    return out
 
 
 def relocated_cutoff(n: int) -> float:
@@ -213,67 +315,188 @@ def relocated_cutoff(n: int) -> float:
     return max(FUZZY_CUTOFF, 100.0 * (1 - allowed / n))
 
 
-def match_unit(quote: str | Quote, idx: UnitIndex, fuzzy: bool = True, cutoff: float = FUZZY_CUTOFF) -> Match | None:
-    """Best match of `quote` on one unit (exact, normalised or fuzzy, the alignment scoring at least
-    `cutoff`), or None."""
-    quote = quote if isinstance(quote, Quote) else Quote(quote)
+def _occurrences(hay: str, needle: str, start: int = 0, limit: int = 64):
+    pos = hay.find(needle, start)
+    while pos >= 0 and limit > 0:
+        yield pos
+        pos, limit = hay.find(needle, pos + 1), limit - 1
+
+
+def _on_boundary(hay: str, p: int, bounds: set[int]) -> bool:
+    """A word starts or ends at `p`, or the characters on either side do not both continue a word."""
+    return p in bounds or p <= 0 or p >= len(hay) or not (word_char(hay[p - 1]) and word_char(hay[p]))
+
+
+def check_span(quote: Quote, idx: UnitIndex, a: int, b: int, space: str, may_cut_end: bool = False,
+               digits: bool = True) -> str | None:
+    """Why the span [a, b) of `space` ('text' or 'norm') cannot be the quote's match, or None: it starts
+    or ends inside a word or number, a number continues past it, or its digits differ from the quote's."""
+    hay, (starts, ends) = (idx.text, idx.word_bounds) if space == "text" else (idx.norm, idx.norm_bounds)
+    run_together = idx.unit.text_source == "ocr" and (len(quote.norm) >= MIN_FUZZY_CHARS or " " in quote.text)  # OCR joins words
+    if run_together:
+        pass
+    elif not _on_boundary(hay, a, starts):
+        return "inside_word: the quote starts inside a longer word or number on the page"
+    if not run_together and not _on_boundary(hay, b, ends):
+        letters = hay[b - 1].isalpha() and hay[b].isalpha()
+        if not (may_cut_end and letters):
+            return "inside_word: the quote ends inside a longer word or number on the page"
+    ta, tb = (a, b) if space == "text" else idx.norm_to_text(a, b)
+    if not digits:
+        return None
+    page = idx.span_digits(ta, tb)
+    if page != quote.digits:
+        shown = idx.text[ta:tb][:60]
+        return f"digits_differ: the page reads '{shown}' where the quote has other digits"
+    if quote.digits:
+        words = idx.words_in_text_span(ta, tb)
+        after, before = idx.neighbour(words[-1], 1), idx.neighbour(words[0], -1)
+        if hay[b - 1:b].isdigit() and after is not None and _THOUSANDS_GROUP.fullmatch(after.text.rstrip(MARKS)):
+            return f"digits_differ: the number continues on the page ('{idx.text[ta:tb]} {after.text}')"
+        if hay[a:a + 1].isdigit() and before is not None and re.search(r"(?:^|\D)\d{1,3}$", before.text) \
+                and _THOUSANDS_GROUP.fullmatch(idx.unit.words[words[0]].text.rstrip(MARKS)):
+            return f"digits_differ: the number starts earlier on the page ('{before.text} {idx.text[ta:tb]}')"
+    return None
+
+
+def match_strict(quote: Quote, idx: UnitIndex, rtl: bool = True) -> tuple[Match | None, str | None]:
+    """Exact or normalised match of the quote on one unit (word-aligned occurrences first), or the
+    reason the candidates were rejected."""
+    reason = None
+    if not quote.norm or not idx.unit.words:
+        return None, None
     q = quote.text
-    if not q or not idx.unit.words:
+    for space, needles, kind in (("text", [q], "exact"), ("norm", quote.norms, "normalised")):
+        hay, (starts, ends) = (idx.text, idx.word_bounds) if space == "text" else (idx.norm, idx.norm_bounds)
+        passing = None
+        for needle in needles:
+            for pos in _occurrences(hay, needle):
+                end = pos + len(needle)
+                why = check_span(quote, idx, pos, end, space, quote.may_cut_end)
+                if why:
+                    reason = reason or why
+                    continue
+                if pos in starts and end in ends:
+                    passing = (pos, end)
+                    break
+                passing = passing or (pos, end)
+            if passing:
+                break
+        if passing:
+            a, b = passing
+            words = idx.words_in_text_span(a, b) if space == "text" else sorted(set(idx.norm_word[a:b]))
+            return Match(kind, 1.0 if kind == "exact" else 0.98, words, idx, passing, space), None
+    if rtl and idx.rtl:
+        for alt in quote.rtl_variants:
+            m, _ = match_strict(alt, idx, rtl=False)
+            if m:
+                return Match("normalised", 0.97, m.words, idx, m.span, m.space), None
+    return None, reason
+
+
+def match_parts(quote: Quote, idx: UnitIndex) -> Match | None:
+    """An ellipsis quote: every part matched (exact or normalised) in order on one unit."""
+    if not quote.parts or not idx.unit.words:
         return None
-    pos = find_aligned(idx.text, q, *idx.word_bounds)
-    if pos >= 0:
-        span = (pos, pos + len(q))
-        return Match("exact", 1.0, idx.words_in_text_span(*span), idx, span, "text")
+    pos, groups = 0, []
+    for part in quote.parts:
+        found = None
+        for needle in part.norms:
+            for p in _occurrences(idx.norm, needle, pos):
+                if check_span(part, idx, p, p + len(needle), "norm", part.may_cut_end) is None:
+                    found = (p, p + len(needle))
+                    break
+            if found:
+                break
+        if not found:
+            return None
+        groups.append(sorted(set(idx.norm_word[found[0]:found[1]])))
+        pos = found[1]
+    words = sorted({w for g in groups for w in g})
+    return Match("normalised", 0.95, words, idx, None, "norm", groups)
+
+
+def match_lenient(quote: Quote, idx: UnitIndex, cutoff: float = FUZZY_CUTOFF,
+                  relocating: bool = False) -> tuple[Match | None, str | None]:
+    """Folded, edge-trimmed (`partial`) or aligned (`fuzzy`) match on one unit, or the reason the
+    candidates were rejected."""
     nq = quote.norm
-    if not nq:
-        return None
-    for nv in quote.norms:
-        pos = find_aligned(idx.norm, nv, *idx.norm_bounds)
-        if pos >= 0:
-            return Match("normalised", 0.98, sorted(set(idx.norm_word[pos:pos + len(nv)])), idx, (pos, pos + len(nv)))
-    if not fuzzy:
-        return None
-    fq = quote.fold
-    if len(fq) >= MIN_FOLD_CHARS:  # only OCR-style confusions or punctuation differ
-        m = match_folded(nq, fq, idx)
+    if not nq or not idx.unit.words:
+        return None, None
+    reason = None
+    if len(quote.fold) >= MIN_FOLD_CHARS:  # only OCR-style confusions or punctuation differ
+        m, why = match_folded(quote, idx)
         if m:
-            return m
-    for nv in quote.variants:  # an extra or repeated word at either edge
-        pos = find_aligned(idx.norm, nv, *idx.norm_bounds)
-        if pos >= 0:
-            return Match("fuzzy", round(0.95 * len(nv) / len(nq), 4), sorted(set(idx.norm_word[pos:pos + len(nv)])), idx,
-                         (pos, pos + len(nv)))
-    if len(nq) < MIN_FUZZY_CHARS:
-        return None
+            return m, None
+        reason = why
+    for kind, nv, first, last in quote.trims:
+        if relocating and kind == "partial" and len(nv) < MIN_RELOCATED_FUZZY_CHARS:
+            continue
+        for pos in _occurrences(idx.norm, nv):
+            end = pos + len(nv)
+            why = check_span(quote, idx, pos, end, "norm") or _near_miss(idx, pos, end, first, last)
+            if why:
+                reason = reason or why
+                continue
+            words = sorted(set(idx.norm_word[pos:end]))
+            return Match(kind, round(0.95 * len(nv) / len(nq), 4), words, idx, (pos, end)), None
+    if len(nq) < MIN_FUZZY_CHARS or len(nq) > 2 * len(idx.norm) + 8:
+        return None, reason
     al = fuzz.partial_ratio_alignment(nq, idx.norm, score_cutoff=cutoff)
     if al is None or al.dest_end <= al.dest_start:
-        return None
+        return None, reason
     words = sorted(set(idx.norm_word[al.dest_start:al.dest_end]))
-    m = Match("fuzzy", round(al.score / 100.0, 4), words, idx, (al.dest_start, al.dest_end))
-    return drop_grazed_edges(m) if words else None
+    if not words:
+        return None, reason
+    m = drop_grazed_edges(Match("fuzzy", round(al.score / 100.0, 4), words, idx, (al.dest_start, al.dest_end)))
+    a, b = idx.norm_first[m.words[0]], idx.norm_first[m.words[-1] + 1]
+    a, b = max(a, al.dest_start), min(b, al.dest_end)
+    ta, tb = idx.norm_to_text(a, b)
+    if idx.span_digits(ta, tb) != quote.digits:
+        return None, f"digits_differ: the closest text on the page, '{idx.text[ta:tb][:60]}', has other digits"
+    region = fold_confusables("".join(idx.token(w) for w in range(m.words[0], min(m.words[-1] + 2, len(idx.unit.words)))))
+    missing = [n for n in quote.names if n and n not in region]
+    if missing:
+        return None, f"words_differ: the closest text on the page, '{idx.text[ta:tb][:60]}', does not have the quote's names"
+    return m, None
 
 
-def match_folded(nq: str, fq: str, idx: UnitIndex, limit: int = 50) -> Match | None:
-    """Where the folded quote occurs on the unit: of its occurrences (word-aligned ones first), the one
-    whose marks are closest to the quote's, so "in 2004." prefers "in 2004." over "in 2004,"."""
+def _near_miss(idx: UnitIndex, a: int, b: int, first: str, last: str) -> str | None:
+    """A dropped edge word that the page has, altered, right where it would be: a misquote, not an
+    extra word."""
+    for dropped, word in ((first, idx.norm_word[a] - 1), (last, idx.norm_word[b - 1] + 1)):
+        if dropped and 0 <= word < len(idx.unit.words):
+            a_, b_ = fold_confusables(normalise(dropped)), fold_confusables(idx.token(word))
+            if a_ and b_ and a_ != b_ and fuzz.ratio(a_, b_) >= NEAR_MISS_RATIO:
+                return f"words_differ: the page reads '{idx.unit.words[word].text}' where the quote has '{dropped}'"
+    return None
+
+
+def match_folded(quote: Quote, idx: UnitIndex, limit: int = 50) -> tuple[Match | None, str | None]:
+    """Where the folded quote occurs on the unit: of its acceptable occurrences (word-aligned ones
+    first), the one whose marks are closest to the quote's, so "in 2004." prefers "in 2004." over
+    "in 2004,"."""
     f = idx.folded
-    marked = fold_confusables(nq, drop_marks=False)
-    best, best_key = None, None
-    pos = f.text.find(fq)
-    while pos >= 0 and limit:
+    fq = quote.fold
+    marked = fold_confusables(quote.norm, drop_marks=False)
+    best, best_key, reason = None, None, None
+    for pos in _occurrences(f.text, fq, limit=limit):
         end = pos + len(fq)
         a, b = idx.fold_to_norm(pos, end)
-        while a and idx.norm[a - 1] in _MARKS:  # with the marks the fold dropped on either side
+        why = check_span(quote, idx, a, b, "norm", quote.may_cut_end)
+        if why:
+            reason = reason or why
+            continue
+        while a and idx.norm[a - 1] in MARKS:  # with the marks the fold dropped on either side
             a -= 1
-        while b < len(idx.norm) and idx.norm[b] in _MARKS:
+        while b < len(idx.norm) and idx.norm[b] in MARKS:
             b += 1
         key = (pos in f.bounds[0] and end in f.bounds[1], fuzz.ratio(marked, fold_confusables(idx.norm[a:b], drop_marks=False)))
         if best_key is None or key > best_key:
             best, best_key = (pos, end), key
-        pos, limit = f.text.find(fq, pos + 1), limit - 1
     if best is None:
-        return None
-    return Match("fuzzy", 0.95, sorted(set(f.owners[best[0]:best[1]])), idx, best, "fold")
+        return None, reason
+    return Match("fuzzy", 0.95, sorted(set(f.owners[best[0]:best[1]])), idx, best, "fold"), None
 
 
 def drop_grazed_edges(m: Match) -> Match:
@@ -291,33 +514,6 @@ def drop_grazed_edges(m: Match) -> Match:
     return Match(m.kind, m.score, words, m.index, m.span, m.space)
 
 
-def edge_trims(quote: str, min_chars: int = 12) -> list[str]:
-    """The quote with a repeated word collapsed, or without its first word, its last word, or both,
-    when enough is left to stay specific."""
-    words = quote.split()
-    out = []
-    deduped = [w for k, w in enumerate(words) if k == 0 or normalise(w) != normalise(words[k - 1])]
-    if len(deduped) < len(words) and len(normalise(" ".join(deduped))) >= MIN_FOLD_CHARS:
-        out.append(" ".join(deduped))  # a word the model repeated ("requirements. requirements.")
-    drops = []
-    if len(words) >= 3:
-        drops += [" ".join(words[1:]), " ".join(words[:-1])]
-    if len(words) >= 4:
-        drops.append(" ".join(words[1:-1]))
-    return out + [v for v in drops if len(normalise(v)) >= min_chars]
-
-
-def find_aligned(hay: str, needle: str, starts: set[int], ends: set[int]) -> int:
-    """First occurrence of `needle` that begins and ends on word boundaries, else the first occurrence
-    at all (a quote may cut a word), else -1."""
-    first = pos = hay.find(needle)
-    while pos >= 0:
-        if pos in starts and pos + len(needle) in ends:
-            return pos
-        pos = hay.find(needle, pos + 1)
-    return first
-
-
 class DocumentGrounder:
     """Grounds citations against one document's units; indexes are built once per document."""
 
@@ -328,7 +524,12 @@ class DocumentGrounder:
     def _find_unit(self, claim: ClaimedCitation) -> int | None:
         if claim.t_seconds is not None:
             frames = [(abs(u.t_seconds - claim.t_seconds), i) for i, u in enumerate(self.units) if isinstance(u, FrameUnit)]
-            return min(frames)[1] if frames else None
+            if not frames:
+                return None
+            times = [self.units[i].t_seconds for _, i in frames]
+            if not min(times) - FRAME_SLACK_S <= claim.t_seconds <= max(times) + FRAME_SLACK_S:
+                return None
+            return min(frames)[1]
         for i, u in enumerate(self.units):
             if isinstance(u, PageUnit) and u.page == claim.page:
                 return i
@@ -357,39 +558,68 @@ class DocumentGrounder:
         rank = {j: r for r, j in enumerate(among)}
         return sorted((j for j in counts if j in allowed), key=lambda j: (-counts[j], rank[j]))[:n]
 
-    def ground(self, claim: ClaimedCitation) -> Citation:
-        base = dict(doc_id=claim.doc_id, quote=claim.quote, claimed_page=claim.page, claimed_t_seconds=claim.t_seconds)
-        quote = Quote(claim.quote)
-        i = self._find_unit(claim)
-        if i is not None:
-            m = match_unit(quote, self.indexes[i])
-            if m:
-                return self._citation(m, m.kind, base)
-        # relocation: exact / normalised everywhere, nearest first; fuzzy on the most similar pages
+    def locate(self, quote: Quote, i: int | None) -> tuple[Match | None, bool, str | None]:
+        """(match, relocated, reason when there is none): strict here, strict elsewhere, ellipsis parts,
+        lenient here, lenient on the most similar other units."""
         order = self._nearest_first(i)
-        for j in order:
-            m = match_unit(quote, self.indexes[j], fuzzy=False)
+        here = [i] if i is not None else []
+        reasons: list[str] = []
+        for j in here + order:
+            m, why = match_strict(quote, self.indexes[j])
             if m:
-                return self._citation(m, "relocated", base)
+                return m, j != i, None
+            if why and j == i:
+                reasons.append(why)
+        for j in here + order:
+            m = match_parts(quote, self.indexes[j])
+            if m:
+                return m, j != i, None
+        if i is not None:
+            m, why = match_lenient(quote, self.indexes[i])
+            if m:
+                return m, False, None
+            if why:
+                reasons.append(why)
         if len(quote.norm) >= MIN_RELOCATED_FUZZY_CHARS and order:
             best = None
             for j in self._most_similar(quote.norm, order, CANDIDATE_PAGES):
-                m = match_unit(quote, self.indexes[j], cutoff=relocated_cutoff(len(quote.norm)))
+                m, _ = match_lenient(quote, self.indexes[j], cutoff=relocated_cutoff(len(quote.norm)), relocating=True)
                 if m and (best is None or m.score > best.score):
                     best = m
             if best:
-                return self._citation(best, "relocated", base)
-        return self._unverified(claim, i, base)
+                return best, True, None
+        digits = [r for r in reasons if r.startswith("digits_differ")]
+        return None, False, (digits or reasons or [None])[0]
 
-    def _unverified(self, claim: ClaimedCitation, i: int | None, base: dict) -> Citation:
-        if i is None:
+    def ground(self, claim: ClaimedCitation, value: Any = UNSET) -> Citation:
+        """Verify one claimed citation; with `value`, also whether the matched words support it."""
+        base = dict(doc_id=claim.doc_id, quote=claim.quote, claimed_page=claim.page, claimed_t_seconds=claim.t_seconds)
+        quote = Quote(claim.quote)
+        i = self._find_unit(claim)
+        if quote.problem:
+            return self._unverified(claim, i, base, quote.problem)
+        m, relocated, why = self.locate(quote, i)
+        if m is None:
+            return self._unverified(claim, i, base, why)
+        cit = self._citation(m, "relocated" if relocated else m.kind, base)
+        if value is not UNSET:
+            supported = value_supported(value, " ".join(m.index.unit.words[w].text for w in m.words))
+            cit.value_supported = supported
+            if supported is False:
+                cit.reason = f"value_not_supported: {str(value)[:60]!r} is not in the matched words"
+        return cit
+
+    def _unverified(self, claim: ClaimedCitation, i: int | None, base: dict, why: str | None = None) -> Citation:
+        if why and not why.startswith("inside_word"):
+            reason = why
+        elif i is None:
             where = f"t={format_timestamp(claim.t_seconds)}" if claim.t_seconds is not None else f"page {claim.page}"
             reason = f"cited {where} is not in the document, and the quote was not found on any unit"
         elif not self.units[i].words:
             reason = ("frame has no OCR text; citation is timestamp-only" if isinstance(self.units[i], FrameUnit)
                       else "cited page has no text layer or OCR words")
         else:
-            reason = "quote not found on the cited unit or elsewhere in the document"
+            reason = why or "quote not found on the cited unit or elsewhere in the document"
         unit = self.units[i] if i is not None else None
         return Citation(**base, match="unverified", score=0.0, reason=reason,
                         page=unit.page if isinstance(unit, PageUnit) else claim.page,
@@ -398,7 +628,10 @@ class DocumentGrounder:
     def _citation(self, m: Match, kind: str, base: dict) -> Citation:
         idx = m.index
         u = idx.unit
-        boxes = line_boxes(u, m.words, trimmed_edges(m))
+        if m.groups:
+            boxes = [b for g in m.groups for b in line_boxes(u, g)]
+        else:
+            boxes = line_boxes(u, m.words, trimmed_edges(m))
         start = idx.starts[m.words[0]]
         end = idx.starts[m.words[-1]] + len(u.words[m.words[-1]].text)
         w, h = max(u.width, 1e-9), max(u.height, 1e-9)

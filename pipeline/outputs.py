@@ -37,7 +37,8 @@ SCHEMAS: dict[str, pa.Schema] = {
                             ("page", _i), ("t_seconds", _f), ("quote", _s), ("match", _s), ("score", _f),
                             ("x0", _f), ("y0", _f), ("x1", _f), ("y1", _f), ("x0_norm", _f), ("y0_norm", _f),
                             ("x1_norm", _f), ("y1_norm", _f), ("boxes_json", _s), ("claimed_page", _i),
-                            ("claimed_t_seconds", _f), ("char_start", _i), ("char_end", _i), ("reason", _s)]),
+                            ("claimed_t_seconds", _f), ("char_start", _i), ("char_end", _i), ("reason", _s),
+                            ("value_supported", pa.bool_())]),
     "errors": pa.schema([("run_id", _s), ("work_key", _s), ("doc_id", _s), ("path", _s), ("stage", _s), ("kind", _s),
                          ("severity", _s), ("message", _s), ("permanent", pa.bool_()), ("model_id", _s)]),
     "runs": pa.schema([("run_id", _s), ("started_at", _s), ("finished_at", _s), ("model_id", _s), ("schema_name", _s),
@@ -105,14 +106,14 @@ def rows_for(results: list[DocumentResult], run_id: str, errors: list[ErrorRecor
             status=r.status, schema_name=r.schema_name, model_id=r.model_id, pages=r.pages, frames=r.frames,
             text_pdf=r.text_sources.get("pdf", 0), text_ocr=r.text_sources.get("ocr", 0), text_none=r.text_sources.get("none", 0),
             extractions=len(r.extractions), citations=len(cites),
-            verified_citations=sum(1 for c in cites if c.match != "unverified"), errors=len(r.errors),
+            verified_citations=sum(1 for c in cites if c.located and c.value_supported is not False), errors=len(r.errors),
             requests=r.requests, tokens_in=r.tokens_in, tokens_out=r.tokens_out, padding_tokens=r.padding_tokens,
             seconds=r.seconds, answer_json=json.dumps(r.answer, ensure_ascii=False) if r.answer is not None else None))
         for e in r.extractions:
             rows["extractions"].append(dict(
                 run_id=run_id, work_key=r.work_key, doc_id=r.doc_id, schema_name=r.schema_name, model_id=r.model_id,
                 field=e.field, value_json=json.dumps(e.value, ensure_ascii=False), value_text=_text(e.value),
-                citations=len(e.citations), verified=any(c.match != "unverified" for c in e.citations),
+                citations=len(e.citations), verified=e.verified,
                 conflicts_json=json.dumps(e.conflicts, ensure_ascii=False) if e.conflicts else None))
             for c in e.citations:
                 b = _union(c.boxes)
@@ -122,7 +123,8 @@ def rows_for(results: list[DocumentResult], run_id: str, errors: list[ErrorRecor
                     t_seconds=c.t_seconds, quote=c.quote, match=c.match, score=c.score,
                     x0=b[0], y0=b[1], x1=b[2], y1=b[3], x0_norm=bn[0], y0_norm=bn[1], x1_norm=bn[2], y1_norm=bn[3],
                     boxes_json=json.dumps([bx.model_dump() for bx in c.boxes]), claimed_page=c.claimed_page,
-                    claimed_t_seconds=c.claimed_t_seconds, char_start=c.char_start, char_end=c.char_end, reason=c.reason))
+                    claimed_t_seconds=c.claimed_t_seconds, char_start=c.char_start, char_end=c.char_end, reason=c.reason,
+                    value_supported=c.value_supported))
         for err in r.errors:
             rows["errors"].append(_error_row(err, run_id, r.work_key, r.model_id))
     for err in errors:

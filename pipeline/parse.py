@@ -35,7 +35,7 @@ def parse_generation(gen: Generation) -> Any:
 
 def citation_weight(e: Extraction) -> float:
     """How well a value is supported: sum of its citations' match scores (unverified count 0)."""
-    return sum(c.score for c in e.citations if c.match != "unverified")
+    return sum(c.score for c in e.citations if c.located and c.value_supported is not False)
 
 
 def _canon(v: Any) -> str:

@@ -244,7 +244,7 @@ class Extractor:
                     g = grounders.get(claim.doc_id)
                     if g is None:
                         g = grounders[claim.doc_id] = DocumentGrounder(units_by_doc[claim.doc_id])
-                    cites.append(g.ground(claim))
+                    cites.append(g.ground(claim, value=leaf.value))
                 if cites or len(request.doc_ids) == 1:
                     rows.append(Extraction(doc_id=doc.doc_id, field=leaf.path, value=leaf.value, citations=cites))
             windows.append(rows)

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 IMAGE_BUDGETS = (70, 140, 280, 560, 1120)
 DEFAULT_MODEL_ID = "google/gemma-4-26B-A4B-it"
 TINY_MODEL = "tiny-random"
-PIPELINE_VERSION = "0.1.0"
+PIPELINE_VERSION = "0.2.0"  # 0.2.0: digits exact, word boundaries, value support, partial matches
 
 
 class RunOptions(BaseModel):

@@ -9,7 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 MediaType = Literal["pdf", "image", "video"]
 TextSource = Literal["pdf", "ocr", "none"]
-MatchKind = Literal["exact", "normalised", "fuzzy", "relocated", "unverified"]
+# partial: the quote has words the page lacks at an edge (LangExtract's MATCH_LESSER); the rest matched
+MatchKind = Literal["exact", "normalised", "fuzzy", "partial", "relocated", "unverified"]
 Status = Literal["ok", "partial", "failed", "skipped"]
 Stage = Literal["discover", "ingest", "plan", "model", "parse", "grounding", "outputs", "flow"]
 
@@ -188,6 +189,11 @@ class Citation(Record):
     claimed_page: int | None = None
     claimed_t_seconds: float | None = None
     reason: str | None = None
+    value_supported: bool | None = None  # the matched words hold the value; None: not checkable (or not asked)
+
+    @property
+    def located(self) -> bool:
+        return self.match != "unverified"
 
 
 class Extraction(Record):
@@ -196,6 +202,11 @@ class Extraction(Record):
     value: Any = None
     citations: list[Citation] = []
     conflicts: list[Any] = []  # other values seen for a scalar field across windows
+
+    @property
+    def verified(self) -> bool:
+        """At least one citation is located and its words do not contradict the value."""
+        return any(c.located and c.value_supported is not False for c in self.citations)
 
 
 class ErrorRecord(Record):

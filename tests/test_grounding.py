@@ -78,10 +78,12 @@ def test_relocation_to_the_right_page():
     assert c.match == "relocated" and c.page == 3 and c.claimed_page == 9
 
 
-def test_a_short_misquote_is_trusted_on_the_cited_page_only():
-    assert ground("laws of Englnd", 3).match == "fuzzy"
-    assert ground("laws of Englnd", 1).match == "unverified"  # nothing on page 1: too short to relocate
-    c = ground("Governed by the laws of Englnd", 1)  # long enough to be specific
+def test_a_misquoted_name_is_never_verified_but_a_misquoted_common_word_is():
+    c = ground("laws of Englnd", 3)  # one letter of a name changed: a near miss, not a match
+    assert c.match == "unverified" and c.reason.startswith("words_differ")
+    assert ground("Governed by the laws of Englnd", 1).match == "unverified"
+    assert ground("the lams of England and Wales", 3).match == "fuzzy"  # a misread lowercase word
+    c = ground("Governed by the lams of England", 1)  # long enough to be specific away from the cited page
     assert c.match == "relocated" and c.page == 3
 
 
@@ -229,3 +231,135 @@ def test_fuzzy_alignment_does_not_graze_neighbouring_words():
     units = ocr_page(["tristique", "senectus", "et", "netus"], ["sit", "amet", "consectetuer", "adipiscing"])
     c = ground("s sit amet consectetur adipiscing", 1, units=units)  # its "s" aligns with the end of "netus"
     assert c.match == "fuzzy" and len(c.boxes) == 1 and c.boxes[0].y0 == 120
+
+
+# --- "verified" means the value is on the page (issue 11) -------------------------------------------
+
+def corpus_units(name):
+    doc = pymupdf.open(CORPUS / "docs" / name)
+    return [PageUnit(doc_id="d", page=i + 1, width=p.rect.width, height=p.rect.height, image=REF, image_width=1,
+                     image_height=1, words=pdf_words(p), text_source="pdf") for i, p in enumerate(doc)]
+
+
+def test_one_changed_digit_is_never_verified():
+    assert ground("Total due: EUR 6,738.00", 3).match == "unverified"  # the page says 6,783.00
+    c = ground("Total due: EUR 6,738.00", 3)
+    assert c.reason.startswith("digits_differ")
+    assert ground("Total due: EUR 6,783.00", 3).match == "exact"
+    c = ground("Total due: EUR 6783.00", 3)  # separators aside
+    assert c.match == "fuzzy" and c.page == 3
+    assert ground("monthly fee of EUR 4,500.01", 2).match == "unverified"
+    assert ground("dated 3 March 2025", 1).match == "unverified"
+
+
+@needs_corpus()
+def test_real_iban_and_invoice_numbers_digit_for_digit():
+    units = corpus_units("invoice2data_QualityHosting.pdf")
+    assert ground("IBAN DE30507500940000048567", 1, units=units).match == "exact"
+    c = ground("IBAN DE30507500940000048557", 1, units=units)  # one digit changed
+    assert c.match == "unverified" and c.reason.startswith("digits_differ")
+    assert ground("Blz: 507 500 94", 1, units=units).match == "exact"
+    assert ground("Blz: 507500 94", 1, units=units).match == "normalised"
+    assert ground("Blz: 507 500 95", 1, units=units).match == "unverified"
+    azure = corpus_units("invoice2data_AzureInterior.pdf")
+    assert ground("Invoice INV/2023/03/0008", 1, units=azure).match == "exact"
+    assert ground("Invoice INV/2023/03/0080", 1, units=azure).match == "unverified"
+    assert ground("Tax 15% on $ 112.90", 1, units=azure).match == "exact"
+    assert ground("Tax 15% on $ 112.09", 1, units=azure).match == "unverified"
+
+
+def test_a_quote_never_matches_inside_a_longer_word_or_number():
+    units = [page(1, ["Siège: 12 rue Garibaldi, 69006 VILLEURBANNE", "SIRET 53084813400012 montant 5,700.00 EUR",
+                      "Réf. 2026-03-15"])]
+    assert ground("5", 1, units=units).match == "unverified"  # inside 5,700.00
+    assert ground("530848134", 1, units=units).match == "unverified"  # a SIREN inside a SIRET
+    assert ground("URB", 1, units=units).match == "unverified"
+    assert ground("EUR", 1, units=units).match == "exact"  # the whole token, not inside VILLEURBANNE
+    c = ground("EUR", 1, units=units)
+    assert c.boxes[0].y0 == 120  # the second line
+    assert ground("2026-03", 1, units=units).match == "unverified"  # a date cut short
+    assert ground("5,700.00", 1, units=units).match == "exact"
+    spaced = [page(1, ["SIREN 530 848 134", "Capital 6 783,00 EUR", "TVA 530 848 134 001"])]
+    assert ground("530 848 134", 1, units=spaced).page == 1
+    assert ground("530848134", 1, units=spaced).match == "normalised"
+    assert ground("6 783", 1, units=spaced).match == "unverified"  # the page continues: 6 783,00
+
+
+def test_exact_elsewhere_beats_fuzzy_on_the_cited_page():
+    units = [page(1, ["Figure 1: Throughput of the parser on scanned pages"]),
+             page(2, ["Some other text here"]),
+             page(3, ["Figure 2: Throughput of the parser on scanned pages"])]
+    c = ground("Figure 2: Throughput of the parser on scanned pages", 1, units=units)
+    assert c.match == "relocated" and c.page == 3 and c.claimed_page == 1
+
+
+def test_ellipsis_quote_matches_its_parts_in_order_each_boxed():
+    c = ground("The Customer pays a monthly fee … on the first business day", 2)
+    assert c.match == "normalised" and c.page == 2
+    assert len(c.boxes) == 2 and c.boxes[0].y0 < c.boxes[1].y0
+    assert ground("on the first business day ... The Customer pays", 2).match == "unverified"  # out of order
+    assert ground("... monthly fee of EUR 4,500.00", 2).match == "exact"  # a leading ellipsis is dropped
+
+
+def test_short_quote_with_one_extra_edge_word_is_partial():
+    c = ground("approximately Contoso Retail", 1)
+    assert c.match == "partial" and 0 < c.score < 1 and c.boxes
+    assert ground("Contoso Retail GmbH total", 1).match == "partial"
+    assert ground("Cantoso Retail", 1).match == "unverified"  # a changed letter in a name, not an extra word
+
+
+def test_persian_and_arabic_forms_and_digits():
+    units = [page(1, ["شركة الكتب العربية", "المبلغ 1250 دينار بتاريخ 2024/05/17"])]
+    assert ground("شرکة الکتب العربیة", 1, units=units).match == "normalised"  # Persian kaf and yeh
+    assert ground("المبلغ ١٢٥٠ دينار", 1, units=units).match == "normalised"  # Arabic-Indic digits
+    assert ground("المبلغ ۱۲۵۰ دينار", 1, units=units).match == "normalised"  # Persian digits
+    assert ground("المبلغ ١٢٦٠ دينار", 1, units=units).match == "unverified"
+    # a right-to-left text layer that stores a date backwards, either way round
+    reversed_layer = [page(1, ["بتاريخ 71/50/4202", "المرجع 2024/05/17"])]
+    assert ground("بتاريخ 2024/05/17", 1, units=reversed_layer).match in ("normalised", "exact")
+    assert ground("بتاريخ 2024/05/18", 1, units=reversed_layer).match == "unverified"
+
+
+def test_bad_quotes_and_citations_are_unverified_with_a_reason():
+    for quote in ["", "   ", "\x00\x01\x02", "... ,;:", "—"]:
+        c = ground(quote, 2)
+        assert c.match == "unverified" and c.reason
+    c = ground("word " * 3000, 2)
+    assert c.match == "unverified" and c.reason
+    c = ground("monthly fee", 99)
+    assert c.match == "relocated" and c.page == 2
+    frames = [FrameUnit(doc_id="d", index=i, t_seconds=float(i), image=REF, image_width=10, image_height=10, width=320,
+                        height=240, words=[Word(text="Revenue", x0=1, y0=1, x1=50, y1=10)]) for i in range(3)]
+    c = ground("Revenue", t=600.0, units=frames)  # ten minutes into a three-second video
+    assert c.match == "relocated" and "not in the document" not in (c.reason or "")
+    c = ground("Profit", t=600.0, units=frames)
+    assert c.match == "unverified" and "not in the document" in c.reason
+
+
+def test_value_support_checks_numbers_dates_and_short_strings():
+    g = DocumentGrounder(PAGES)
+
+    def cite(quote, page_no, value):
+        return g.ground(ClaimedCitation(doc_id="d", page=page_no, quote=quote), value=value)
+
+    assert cite("Total due: EUR 6,783.00", 3, 6783.0).value_supported is True
+    assert cite("Total due: EUR 6,783.00", 3, "6.783,00").value_supported is True
+    c = cite("Total due: EUR 6,783.00", 3, 6738.0)  # right quote, wrong value
+    assert c.match == "exact" and c.value_supported is False and c.reason.startswith("value_not_supported")
+    assert cite("dated 3 March 2026", 1, "2026-03-03").value_supported is True
+    assert cite("dated 3 March 2026", 1, "2026-03-04").value_supported is False
+    assert cite("Contoso Retail GmbH", 1, "Contoso Retail GmbH").value_supported is True
+    assert cite("Contoso Retail GmbH", 1, "Fabrikam Retail GmbH").value_supported is False
+    assert cite("Contoso Retail GmbH", 1, True).value_supported is None  # not checkable against words
+
+
+def test_extraction_is_verified_only_when_located_and_supported():
+    from schemas.records import Extraction
+
+    g = DocumentGrounder(PAGES)
+    good = g.ground(ClaimedCitation(doc_id="d", page=3, quote="Total due: EUR 6,783.00"), value=6783.0)
+    wrong_value = g.ground(ClaimedCitation(doc_id="d", page=3, quote="Total due: EUR 6,783.00"), value=6738.0)
+    missing = g.ground(ClaimedCitation(doc_id="d", page=3, quote="Total due: EUR 6,738.00"), value=6738.0)
+    assert Extraction(doc_id="d", field="total", value=6783.0, citations=[good]).verified
+    assert not Extraction(doc_id="d", field="total", value=6738.0, citations=[wrong_value, missing]).verified
+    assert not Extraction(doc_id="d", field="total", value=None, citations=[]).verified

@@ -93,7 +93,7 @@ def _read(image) -> tuple[list, float]:
 
 
 def ocr_words(image, line_offset: int = 0, scale: float = 1.0) -> list[Word]:
-    """OCR an RGB numpy image; words in reading order, with boxes (and character edges) in the image's
+    """OCR an RGB numpy image; words in reading order (columns grouped, see `layout.reading_order`), with boxes (and character edges) in the image's
     pixel coordinates times `scale`. A page that reads poorly is also read rotated by 180 degrees, and
     the better reading is kept (boxes mapped back to the image as given). RapidOCR turns tall line crops
     one way, so this also reads pages turned a quarter either way."""
@@ -113,7 +113,10 @@ def ocr_words(image, line_offset: int = 0, scale: float = 1.0) -> list[Word]:
             xs, ys = [w - x for x in xs], [h - y for y in ys]
         return min(xs) * scale, min(ys) * scale, max(xs) * scale, max(ys) * scale
 
+    from pipeline.ingest.layout import reading_order
+
     words: list[Word] = []
+    lines = [lines[k] for k in reading_order([bounds(quad) for quad, _, _, _ in lines])]  # columns, then rows
     for n, (quad, text, _score, char_quads) in enumerate(lines):
         char_boxes = [bounds(q) for q in char_quads] if char_quads else None
         words.extend(line_to_words(text, bounds(quad), line_offset + n, char_boxes, upside_down=flipped))
