@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HAS_GPU := $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 && echo 1)
 TORCH_SPEC := $(if $(HAS_GPU),torch,torch==2.13.0)
 
-.PHONY: setup run test test-fast lint bench-cpu clean
+.PHONY: setup run test test-fast lint bench bench-setup bench-cpu clean
 
 setup: $(STAMP)
 
@@ -27,6 +27,16 @@ test: setup
 
 test-fast: setup
 	$(PY) -m pytest -q -m "not slow"
+
+bench-setup: setup
+	command -v pdftoppm >/dev/null && command -v ffmpeg >/dev/null || (apt-get update -q && apt-get install -y -q poppler-utils ffmpeg)
+	$(PY) -c "import langextract" 2>/dev/null || $(PIP) install -q langextract
+
+bench: bench-setup
+	$(PY) bench/ingest.py
+	$(PY) bench/grounding.py
+	$(PY) bench/scale.py --docs 1000
+	$(PY) bench/gpu_throughput.py --tiny
 
 bench-cpu: setup
 	$(PY) bench/gpu_throughput.py --tiny

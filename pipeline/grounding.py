@@ -7,10 +7,11 @@ Stages, first hit wins:
    whitespace, line-end hyphenation, ligatures, quote/dash variants, Persian/Arabic letter forms and
    digits; compared without spaces, so CJK text and any spacing difference match);
 2. strict on the other units, nearest first (`relocated`): an exact match elsewhere beats a near one here;
-3. a quote with an ellipsis: its parts in order on one unit, each part boxed;
-4. lenient on the cited unit: folded (m/rn, 0/o, 1/l/i, periods and commas ignored), a repeated word,
-   an extra edge word (`partial`), then a rapidfuzz alignment (`fuzzy`);
-5. lenient on the most similar other units, for quotes long enough to be specific (`relocated`).
+3. on the cited unit, a quote with an ellipsis: its parts in order, each part boxed; then lenient:
+   folded (m/rn, 0/o, 1/l/i, periods and commas ignored), a repeated word, an extra edge word
+   (`partial`), then a rapidfuzz alignment (`fuzzy`);
+4. the ellipsis parts on the other units, then lenient on the most similar other units, for quotes
+   long enough to be specific (`relocated`).
 
 Every candidate must respect word boundaries (a quote never matches inside a longer word or number),
 its digits must be the page's digits exactly (separators aside; one changed digit is `digits_differ`),
@@ -189,9 +190,26 @@ class UnitIndex:
         out = []
         for w in self.words_in_text_span(a, b):
             s, text = self.starts[w], self.unit.words[w].text
+            runs = number_runs(text)
             lo, hi = max(a - s, 0), min(b - s, len(text))
-            out += [k for r0, r1, k in number_runs(text) if r1 > lo and r0 < hi]
+            if (lo, hi) != (0, len(text)) and runs:
+                scale = max(r1 for _, r1, _ in runs) / max(1, len(text)) if len(text) else 1.0  # offsets after NFKC
+                scale = max(scale, 1.0)
+                lo, hi = lo * scale, hi * scale
+                runs = [r for r in runs if r[1] > lo and r[0] < hi]
+            out += [k for _, _, k in runs]
         return "".join(out)
+
+    def spaced_group(self, word: int, step: int) -> Word | None:
+        """The neighbouring word on the same line when it is set one space away, as the digit groups of
+        "530 848 134" or "399 000" are (table cells sit further apart)."""
+        other = self.neighbour(word, step)
+        if other is None:
+            return None
+        w = self.unit.words[word]
+        char_w = (w.x1 - w.x0) / max(1, len(w.text))
+        gap = other.x0 - w.x1 if step > 0 else w.x0 - other.x1
+        return other if gap <= char_w else None
 
     def neighbour(self, word: int, step: int) -> Word | None:
         """The word before (step -1) or after (+1) on the same line, if any."""
@@ -226,6 +244,7 @@ class Quote:
         self.digits = digits_key(self.text)
         words = self.text.split()
         self.may_cut_end = len(words) >= 2 and len(self.norm) >= MIN_CUT_CHARS and not has_digit(words[-1])
+        self.may_cut_number = len(words) >= 2 and len(self.norm) >= MIN_CUT_CHARS and has_digit(words[-1])
 
     @cached_property
     def problem(self) -> str | None:
@@ -243,11 +262,16 @@ class Quote:
         return fold_confusables(self.norm)
 
     @cached_property
+    def folds(self) -> list[str]:
+        """Folded forms of the quote, with and without a line-end hyphen it copied."""
+        return list(dict.fromkeys(fold_confusables(n) for n in self.norms))
+
+    @cached_property
     def names(self) -> list[str]:
         """Folded capitalised words (3+ letters, no digits): names and terms a fuzzy match may not alter."""
         out = []
         for w in self.text.split():
-            core = w.strip(MARKS + "()[]{}!?")
+            core = "".join(ch for ch in w if ch.isalnum())
             if core[:1].isupper() and sum(ch.isalpha() for ch in core) >= 3 and not has_digit(core):
                 out.append(fold_confusables(normalise(core)))
         return out
@@ -259,14 +283,13 @@ class Quote:
         return [Quote(p) for p in pieces] if len(pieces) > 1 else []
 
     @cached_property
-    def trims(self) -> list[tuple[str, str, str, str]]:
-        """(kind, normalised variant, word dropped at the start, word dropped at the end): the quote
-        with a repeated word collapsed, or without an extra edge word (`partial`). Words with digits are
-        never dropped."""
+    def trims(self) -> list[tuple[str, str, str, str, str]]:
+        """(kind, normalised variant, word dropped at the start, word dropped at the end, its digits): the quote
+        with a repeated word collapsed, or without an extra edge word (`partial`); see `edge_trims`."""
         out = []
         for kind, v, first, last in edge_trims(self.text):
             for n in dict.fromkeys((normalise(v), normalise(_LINE_END_HYPHEN.sub("", v)))):
-                out.append((kind, n, first, last))
+                out.append((kind, n, first, last, digits_key(v)))
         return out
 
     @cached_property
@@ -287,7 +310,9 @@ class Quote:
 def edge_trims(quote: str, min_chars: int = 12) -> list[tuple[str, str, str, str]]:
     """(kind, variant, dropped first word, dropped last word): a repeated word collapsed ("fuzzy"), or
     the first, the last or both edge words dropped ("partial") when enough is left to stay specific:
-    `min_chars` for longer quotes, `MIN_PARTIAL_CHARS` and half the quote for a quote of 2-3 words."""
+    `min_chars` for longer quotes, `MIN_PARTIAL_CHARS` for a quote of three words (whose rest must then
+    occur once on the unit and be specific, see `match_lenient`). Words with digits and capitalised words (names) are
+    never dropped."""
     words = quote.split()
     out = []
     deduped = [w for k, w in enumerate(words) if k == 0 or normalise(w) != normalise(words[k - 1])]
@@ -295,15 +320,14 @@ def edge_trims(quote: str, min_chars: int = 12) -> list[tuple[str, str, str, str
         out.append(("fuzzy", " ".join(deduped), "", ""))  # a word the model repeated ("requirements. requirements.")
     if len(words) < 2:
         return out
-    n = len(normalise(quote))
-    drops = [(words[1:], words[0], ""), (words[:-1], "", words[-1])]
+    drops = [(words[1:], words[0], ""), (words[:-1], "", words[-1])] if len(words) >= 3 else []
     if len(words) >= 4:
         drops.append((words[1:-1], words[0], words[-1]))
     for kept, first, last in drops:
-        if has_digit(first) or has_digit(last):
-            continue
+        if any(has_digit(w) or w[:1].isupper() for w in (first, last)):
+            continue  # an extra number or name is a different value, never an extra word
         k = len(normalise(" ".join(kept)))
-        if k >= min_chars if len(words) >= 4 else (k >= MIN_PARTIAL_CHARS and 2 * k >= n):
+        if k >= (min_chars if len(words) >= 4 else MIN_PARTIAL_CHARS):
             out.append(("partial", " ".join(kept), first, last))
     return out
 
@@ -327,30 +351,39 @@ def _on_boundary(hay: str, p: int, bounds: set[int]) -> bool:
     return p in bounds or p <= 0 or p >= len(hay) or not (word_char(hay[p - 1]) and word_char(hay[p]))
 
 
+CUT_NUMBER = "cut_number"  # check_span's verdict for a long quote cut inside its last number: a partial match
+
+
 def check_span(quote: Quote, idx: UnitIndex, a: int, b: int, space: str, may_cut_end: bool = False,
-               digits: bool = True) -> str | None:
+               digits: str | None = None, check_digits: bool = True) -> str | None:
     """Why the span [a, b) of `space` ('text' or 'norm') cannot be the quote's match, or None: it starts
-    or ends inside a word or number, a number continues past it, or its digits differ from the quote's."""
+    or ends inside a word or number, a number continues past it, or its digits differ from the quote's
+    (or `digits`, for a variant of the quote). `CUT_NUMBER` when a quote that may be cut ends inside its
+    last number, as truncated quotes do. `check_digits=False` checks word boundaries only (a folded
+    match, whose folded text already keeps every digit but 0/1 apart from its look-alikes)."""
+    expected = quote.digits if digits is None else digits
     hay, (starts, ends) = (idx.text, idx.word_bounds) if space == "text" else (idx.norm, idx.norm_bounds)
     run_together = idx.unit.text_source == "ocr" and (len(quote.norm) >= MIN_FUZZY_CHARS or " " in quote.text)  # OCR joins words
-    if run_together:
-        pass
-    elif not _on_boundary(hay, a, starts):
+    if not run_together and not _on_boundary(hay, a, starts):
         return "inside_word: the quote starts inside a longer word or number on the page"
+    cut = False
     if not run_together and not _on_boundary(hay, b, ends):
-        letters = hay[b - 1].isalpha() and hay[b].isalpha()
-        if not (may_cut_end and letters):
+        cut = quote.may_cut_number and not hay[b].isalpha()
+        if not (may_cut_end and hay[b - 1].isalpha() and hay[b].isalpha()) and not cut:
             return "inside_word: the quote ends inside a longer word or number on the page"
     ta, tb = (a, b) if space == "text" else idx.norm_to_text(a, b)
-    if not digits:
-        return None
     page = idx.span_digits(ta, tb)
-    if page != quote.digits:
-        shown = idx.text[ta:tb][:60]
-        return f"digits_differ: the page reads '{shown}' where the quote has other digits"
-    if quote.digits:
+    if not check_digits:
+        if page != digits_key(idx.text[ta:tb]):
+            return f"inside_number: the quote ends inside a number on the page ('{idx.text[ta:tb][:60]}')"
+        return None
+    if page != expected:
+        if quote.may_cut_number and expected and page.startswith(expected):
+            return CUT_NUMBER
+        return f"digits_differ: the page reads '{idx.text[ta:tb][:60]}' where the quote has other digits"
+    if expected:
         words = idx.words_in_text_span(ta, tb)
-        after, before = idx.neighbour(words[-1], 1), idx.neighbour(words[0], -1)
+        after, before = idx.spaced_group(words[-1], 1), idx.spaced_group(words[0], -1)
         if hay[b - 1:b].isdigit() and after is not None and _THOUSANDS_GROUP.fullmatch(after.text.rstrip(MARKS)):
             return f"digits_differ: the number continues on the page ('{idx.text[ta:tb]} {after.text}')"
         if hay[a:a + 1].isdigit() and before is not None and re.search(r"(?:^|\D)\d{1,3}$", before.text) \
@@ -366,6 +399,7 @@ def match_strict(quote: Quote, idx: UnitIndex, rtl: bool = True) -> tuple[Match 
     if not quote.norm or not idx.unit.words:
         return None, None
     q = quote.text
+    cut = None  # a quote cut inside its last number: located, but `partial`
     for space, needles, kind in (("text", [q], "exact"), ("norm", quote.norms, "normalised")):
         hay, (starts, ends) = (idx.text, idx.word_bounds) if space == "text" else (idx.norm, idx.norm_bounds)
         passing = None
@@ -373,6 +407,9 @@ def match_strict(quote: Quote, idx: UnitIndex, rtl: bool = True) -> tuple[Match 
             for pos in _occurrences(hay, needle):
                 end = pos + len(needle)
                 why = check_span(quote, idx, pos, end, space, quote.may_cut_end)
+                if why == CUT_NUMBER:
+                    cut = cut or (space, pos, end)
+                    continue
                 if why:
                     reason = reason or why
                     continue
@@ -391,29 +428,44 @@ def match_strict(quote: Quote, idx: UnitIndex, rtl: bool = True) -> tuple[Match 
             m, _ = match_strict(alt, idx, rtl=False)
             if m:
                 return Match("normalised", 0.97, m.words, idx, m.span, m.space), None
+    if cut:
+        space, a, b = cut
+        words = idx.words_in_text_span(a, b) if space == "text" else sorted(set(idx.norm_word[a:b]))
+        return Match("partial", 0.9, words, idx, (a, b), space), None
     return None, reason
 
 
-def match_parts(quote: Quote, idx: UnitIndex) -> Match | None:
-    """An ellipsis quote: every part matched (exact or normalised) in order on one unit."""
+def match_parts(quote: Quote, idx: UnitIndex, limit: int = 16) -> Match | None:
+    """An ellipsis quote: every part matched (exact or normalised) in order on one unit; of the places
+    where the first part occurs, the one from which the rest follows most closely."""
     if not quote.parts or not idx.unit.words:
         return None
-    pos, groups = 0, []
-    for part in quote.parts:
-        found = None
+
+    def find(part: Quote, start: int) -> tuple[int, int] | None:
         for needle in part.norms:
-            for p in _occurrences(idx.norm, needle, pos):
+            for p in _occurrences(idx.norm, needle, start):
                 if check_span(part, idx, p, p + len(needle), "norm", part.may_cut_end) is None:
-                    found = (p, p + len(needle))
+                    return p, p + len(needle)
+        return None
+
+    best = None
+    first = quote.parts[0]
+    for needle in first.norms:
+        for p in _occurrences(idx.norm, needle, limit=limit):
+            if check_span(first, idx, p, p + len(needle), "norm", first.may_cut_end) is not None:
+                continue
+            spans = [(p, p + len(needle))]
+            for part in quote.parts[1:]:
+                nxt = find(part, spans[-1][1])
+                if nxt is None:
                     break
-            if found:
-                break
-        if not found:
-            return None
-        groups.append(sorted(set(idx.norm_word[found[0]:found[1]])))
-        pos = found[1]
-    words = sorted({w for g in groups for w in g})
-    return Match("normalised", 0.95, words, idx, None, "norm", groups)
+                spans.append(nxt)
+            if len(spans) == len(quote.parts) and (best is None or spans[-1][1] - spans[0][0] < best[-1][1] - best[0][0]):
+                best = spans
+    if best is None:
+        return None
+    groups = [sorted(set(idx.norm_word[a:b])) for a, b in best]
+    return Match("normalised", 0.95, sorted({w for g in groups for w in g}), idx, None, "norm", groups)
 
 
 def match_lenient(quote: Quote, idx: UnitIndex, cutoff: float = FUZZY_CUTOFF,
@@ -429,14 +481,18 @@ def match_lenient(quote: Quote, idx: UnitIndex, cutoff: float = FUZZY_CUTOFF,
         if m:
             return m, None
         reason = why
-    for kind, nv, first, last in quote.trims:
+    short = len(quote.text.split()) < 4
+    for kind, nv, first, last, digits in quote.trims:
         if relocating and kind == "partial" and len(nv) < MIN_RELOCATED_FUZZY_CHARS:
             continue
-        for pos in _occurrences(idx.norm, nv):
+        found = list(_occurrences(idx.norm, nv))
+        if kind == "partial" and short and (len(found) > 1 or not _specific(nv, quote.text, first or last)):
+            continue  # a short quote's rest must be specific and single out one place
+        for pos in found:
             end = pos + len(nv)
-            why = check_span(quote, idx, pos, end, "norm") or _near_miss(idx, pos, end, first, last)
+            why = check_span(quote, idx, pos, end, "norm", digits=digits) or _near_miss(idx, pos, end, first, last)
             if why:
-                reason = reason or why
+                reason = reason or (why if why != CUT_NUMBER else None)
                 continue
             words = sorted(set(idx.norm_word[pos:end]))
             return Match(kind, round(0.95 * len(nv) / len(nq), 4), words, idx, (pos, end)), None
@@ -461,6 +517,14 @@ def match_lenient(quote: Quote, idx: UnitIndex, cutoff: float = FUZZY_CUTOFF,
     return m, None
 
 
+def _specific(rest_norm: str, quote: str, dropped: str) -> bool:
+    """What is left of a short quote names something: it holds a number or a capitalised word, or is
+    long enough (`MIN_CUT_CHARS`) not to be a common pair of words."""
+    kept = quote.split()
+    kept.remove(dropped)
+    return has_digit(rest_norm) or any(w[:1].isupper() for w in kept) or len(rest_norm) >= MIN_CUT_CHARS
+
+
 def _near_miss(idx: UnitIndex, a: int, b: int, first: str, last: str) -> str | None:
     """A dropped edge word that the page has, altered, right where it would be: a misquote, not an
     extra word."""
@@ -477,13 +541,11 @@ def match_folded(quote: Quote, idx: UnitIndex, limit: int = 50) -> tuple[Match |
     first), the one whose marks are closest to the quote's, so "in 2004." prefers "in 2004." over
     "in 2004,"."""
     f = idx.folded
-    fq = quote.fold
     marked = fold_confusables(quote.norm, drop_marks=False)
     best, best_key, reason = None, None, None
-    for pos in _occurrences(f.text, fq, limit=limit):
-        end = pos + len(fq)
+    for pos, end in ((p, p + len(fq)) for fq in quote.folds for p in _occurrences(f.text, fq, limit=limit)):
         a, b = idx.fold_to_norm(pos, end)
-        why = check_span(quote, idx, a, b, "norm", quote.may_cut_end)
+        why = check_span(quote, idx, a, b, "norm", quote.may_cut_end, check_digits=False)
         if why:
             reason = reason or why
             continue
@@ -570,16 +632,19 @@ class DocumentGrounder:
                 return m, j != i, None
             if why and j == i:
                 reasons.append(why)
-        for j in here + order:
-            m = match_parts(quote, self.indexes[j])
-            if m:
-                return m, j != i, None
         if i is not None:
+            m = match_parts(quote, self.indexes[i])
+            if m:
+                return m, False, None
             m, why = match_lenient(quote, self.indexes[i])
             if m:
                 return m, False, None
             if why:
                 reasons.append(why)
+        for j in order:
+            m = match_parts(quote, self.indexes[j])
+            if m:
+                return m, True, None
         if len(quote.norm) >= MIN_RELOCATED_FUZZY_CHARS and order:
             best = None
             for j in self._most_similar(quote.norm, order, CANDIDATE_PAGES):

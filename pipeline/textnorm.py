@@ -73,7 +73,16 @@ def number_runs(token: str) -> list[tuple[int, int, str]]:
         while b > a and not token[b - 1].isalnum():
             b -= 1
         return [(a, b, token[a:b].translate(_RUN_KEY))]
-    return [(m.start(), m.end(), m.group().translate(_RUN_KEY)) for m in _RUN.finditer(token)]
+    out = []
+    for m in _RUN.finditer(token):
+        a, b = m.start(), m.end()
+        before, after = token[a - 1:a], token[b:b + 1]
+        if set(m.group()) <= set("01") and (before.isalpha() or after.isalpha()) and (len(m.group()) == 1 or (before.isalpha() and after.isalpha())):
+            continue  # "tab1es", "FR0M", "inte11igence": a letter OCR or a model read as a digit
+        while a > 0 and token[a - 1] in "oli|" and not token[a - 2:a - 1].isalpha():
+            a -= 1  # "(l28)": a look-alike that opens the number
+        out.append((a, b, token[a:b].translate(_RUN_KEY)))
+    return out
 
 
 def digits_key(text: str) -> str:

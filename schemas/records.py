@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
 MediaType = Literal["pdf", "image", "video"]
 TextSource = Literal["pdf", "ocr", "none"]
@@ -203,6 +203,15 @@ class Extraction(Record):
     citations: list[Citation] = []
     conflicts: list[Any] = []  # other values seen for a scalar field across windows
 
+    @model_validator(mode="before")
+    @classmethod
+    def _derived_fields_in(cls, data: Any) -> Any:
+        """`verified` is derived from the citations: accepted on input (JSON round trips), recomputed."""
+        if isinstance(data, dict) and "verified" in data:
+            data = {k: v for k, v in data.items() if k != "verified"}
+        return data
+
+    @computed_field
     @property
     def verified(self) -> bool:
         """At least one citation is located and its words do not contradict the value."""

@@ -72,7 +72,9 @@ def test_json_files_validate_and_match_tables(flow_run):
         n_cite += sum(len(e.citations) for e in result.extractions)
         pages = set(range(1, result.pages + 1))
         times = {float(t) for t in range(result.frames)}
-        for e in result.extractions:
+        table_verified = extractions[extractions.doc_id == row.doc_id].set_index("field")["verified"].to_dict()
+        for e, raw in zip(result.extractions, data["extractions"]):
+            assert raw["verified"] == e.verified == table_verified[e.field]  # located and the value not contradicted
             assert e.citations, e.field  # every extracted value carries a citation
             for c in e.citations:
                 assert c.doc_id == result.doc_id and c.quote
@@ -80,7 +82,7 @@ def test_json_files_validate_and_match_tables(flow_run):
                     assert c.t_seconds in times
                 else:
                     assert c.page in pages
-                assert c.match in ("exact", "normalised", "fuzzy", "relocated", "unverified")
+                assert c.match in ("exact", "normalised", "fuzzy", "partial", "relocated", "unverified")
                 if c.match != "unverified":
                     assert c.boxes
     assert n_ex == len(extractions) and n_cite == len(citations)

@@ -27,15 +27,15 @@ class _Layout:
         self.page_width = page_width
 
     def order(self, ids: list[int]) -> list[int]:
-        cut = self.column_cut(ids)
-        if cut is not None:
-            return self.order([i for i in ids if self.boxes[i][2] <= cut]) + self.order([i for i in ids if self.boxes[i][0] >= cut])
+        columns = self.columns(ids)
+        if columns:
+            return [i for col in columns for i in self.order(col)]
         bands = self.bands(ids)
         # consecutive bands laid out in columns (paragraphs side by side) form one column block;
         # a band with a full-width line (a title) stands alone
         groups: list[tuple[bool, list[int]]] = []
         for band in bands:
-            columnar = self.column_cut(band, min_lines=1) is not None
+            columnar = self.columns(band, min_lines=1) is not None
             if columnar and groups and groups[-1][0]:
                 groups[-1][1].extend(band)
             else:
@@ -71,25 +71,30 @@ class _Layout:
                 bottom = max(bottom, self.boxes[i][3])
         return out
 
-    def column_cut(self, ids: list[int], min_lines: int = MIN_COLUMN_LINES) -> float | None:
-        """x of the widest vertical gap that no line crosses, with a text column on each side, or None."""
+    def columns(self, ids: list[int], min_lines: int = MIN_COLUMN_LINES) -> list[list[int]] | None:
+        """The lines split at every vertical gap that no line crosses, left to right, when every part
+        is a text column; else None."""
         if len(ids) < 2 * min_lines:
             return None
-        spans = sorted((self.boxes[i][0], self.boxes[i][2]) for i in ids)
         heights = sorted(self.boxes[i][3] - self.boxes[i][1] for i in ids)
         min_gap = 0.5 * heights[len(heights) // 2]
-        best, best_width = None, 0.0
-        reach = spans[0][1]
-        for x0, x1 in spans[1:]:
-            if x0 - reach >= min_gap and x0 - reach > best_width:
-                cut = (reach + x0) / 2
-                if self.is_column(ids, cut, True, min_lines) and self.is_column(ids, cut, False, min_lines):
-                    best, best_width = cut, x0 - reach
-            reach = max(reach, x1)
-        return best
+        parts: list[list[int]] = []
+        reach = None
+        for i in sorted(ids, key=lambda i: self.boxes[i][0]):
+            x0, _, x1, _ = self.boxes[i]
+            if reach is None or x0 - reach >= min_gap:
+                parts.append([i])
+                reach = x1
+            else:
+                parts[-1].append(i)
+                reach = max(reach, x1)
+        if len(parts) < 2 or not all(self.is_column(p, min_lines) for p in parts):
+            return None
+        return parts
 
-    def is_column(self, ids: list[int], cut: float, left: bool, min_lines: int) -> bool:
-        side = [self.boxes[i] for i in ids if (self.boxes[i][2] <= cut) == left]
+    def is_column(self, ids: list[int], min_lines: int) -> bool:
+        """Enough lines that mostly fill the part's width, and are wide on the page (not table cells)."""
+        side = [self.boxes[i] for i in ids]
         if len(side) < min_lines:
             return False
         width = max(b[2] for b in side) - min(b[0] for b in side)
