@@ -188,6 +188,17 @@ def raise_if_unavailable(e: BaseException) -> None:
         raise e
 
 
+def load_model(options: RunOptions):
+    """Load (or reuse) the run's backend; `auto` becomes tiny-random when no real weights are present.
+    Returns (options, backend). Raises ModelUnavailable."""
+    from schemas.options import TINY_MODEL
+
+    backend = get_backend(options.model, **_load_kwargs(options))
+    if options.model == "auto" and backend.is_random:
+        options = options.model_copy(update={"model": TINY_MODEL})
+    return options, backend
+
+
 def run_batch(inputs: list[str], out: str, options: RunOptions) -> RunRecord:
     """Run the flow in-process (ephemeral Prefect API unless PREFECT_API_URL is set)."""
     runner = ThreadPoolTaskRunner(max_workers=options.max_workers)

@@ -106,18 +106,15 @@ def run(
 
     with console.status("loading model ..."):
         try:
-            from flows.batch import _load_kwargs
-            from model.registry import get_backend
+            from flows.batch import load_model
 
-            backend = get_backend(model, **_load_kwargs(options))
+            options, backend = load_model(options)
         except ModelUnavailable as e:
             console.print(f"[red]error:[/] {e}")
             raise typer.Exit(3)
     console.print(f"model: [bold]{backend.model_id}[/]")
     if backend.is_random:
         console.print(RANDOM_WARNING.format(model=backend.model_id))
-    if model == "auto":
-        options = options.model_copy(update={"model": TINY_MODEL if backend.is_random else options.model})
 
     from flows.batch import run_batch
     from flows.progress import set_reporter
@@ -234,6 +231,73 @@ def status(out: Path = typer.Argument(Path("out"), help="Output folder of earlie
         console.print(f"[bold]current failures ({len(errors)})[/]")
         for r in errors.tail(30).itertuples():
             console.print(f"{Path(r.path).name}: {r.stage}/{r.kind}: {r.message}")
+
+
+@app.command()
+def verify(
+    doc: Path = typer.Argument(..., help="The PDF, image or video the citations point into."),
+    citations: str = typer.Option("-", "--citations", "-c",
+                                  help="JSON lines of {quote, page|t, value?} (or LangExtract annotated documents, or "
+                                       "{field: {value, quote, page}} objects); '-' reads standard input."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the verdicts here as JSON lines (default: standard output)."),
+    input_format: str = typer.Option("auto", "--format", help="auto | citations | langextract | fields."),
+    ocr: str = typer.Option("auto", "--ocr", help="auto (only pages without a usable text layer) | off | force."),
+    password: Optional[str] = typer.Option(None, "--password", help="Password of an encrypted PDF."),
+) -> None:
+    """Verify citations made by any tool against DOC: where each quote is, its boxes, and whether the
+    words there hold the value. One verdict line per citation; exit 0 whatever the verdicts."""
+    import contextlib
+    import json
+    import sys
+
+    from rich.table import Table
+
+    import gemmadoc
+    from pipeline.verify import citations_from_line
+
+    console = _console()
+    if input_format not in ("auto", "citations", "langextract", "fields"):
+        console.print(f"[red]error:[/] --format must be auto, citations, langextract or fields, not {input_format!r}")
+        raise typer.Exit(2)
+    try:
+        source = sys.stdin if citations == "-" else open(citations, encoding="utf-8")
+    except OSError as e:
+        console.print(f"[red]error:[/] cannot read --citations {citations}: {e.strerror}")
+        raise typer.Exit(2)
+    try:
+        with console.status(f"opening {doc.name} ..."):
+            document = gemmadoc.open_document(doc, ocr=ocr, password=password)
+    except (gemmadoc.DocumentError, ValueError) as e:
+        console.print(f"[red]error:[/] {e}")
+        raise typer.Exit(2)
+    lines: list[dict] = []  # one output line per input citation, or per bad input line
+    items: list[tuple[int, dict]] = []
+    with source:
+        for n, line in enumerate(source, 1):
+            if not line.strip():
+                continue
+            try:
+                found = citations_from_line(line, "auto" if input_format == "citations" else input_format)
+            except ValueError as e:
+                lines.append({"line": n, "error": str(e)})
+                continue
+            for c in found:
+                items.append((len(lines), c))
+                lines.append({"line": n})
+    verdicts = gemmadoc.verify(document, [c for _, c in items])
+    for (slot, _), v in zip(items, verdicts):
+        lines[slot] = {"line": lines[slot]["line"], **v.model_dump(mode="json", exclude={"index"})}
+    sink = open(out, "w", encoding="utf-8") if out else sys.stdout
+    with sink if out else contextlib.nullcontext():
+        for row in lines:
+            sink.write(json.dumps(row, ensure_ascii=False) + "\n")
+    counts: dict[str, int] = {}
+    for v in verdicts:
+        counts[v.match] = counts.get(v.match, 0) + 1
+    t = Table("citations", "verified", "value not supported", "bad lines", *sorted(counts), title=document.name)
+    t.add_row(str(len(verdicts)), str(sum(v.verified for v in verdicts)), str(sum(v.value_supported is False for v in verdicts)),
+              str(sum("error" in r for r in lines)), *(str(counts[k]) for k in sorted(counts)))
+    console.print(t)
 
 
 @app.command()

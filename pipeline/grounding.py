@@ -677,6 +677,8 @@ class DocumentGrounder:
     def _unverified(self, claim: ClaimedCitation, i: int | None, base: dict, why: str | None = None) -> Citation:
         if why and not why.startswith("inside_word"):
             reason = why
+        elif i is None and claim.page is None and claim.t_seconds is None:
+            reason = "quote not found in the document"
         elif i is None:
             where = f"t={format_timestamp(claim.t_seconds)}" if claim.t_seconds is not None else f"page {claim.page}"
             reason = f"cited {where} is not in the document, and the quote was not found on any unit"
