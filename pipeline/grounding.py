@@ -51,6 +51,7 @@ MIN_RELOCATED_FUZZY_CHARS = 16  # away from the cited page, a short quote must m
 MIN_FOLD_CHARS = 4
 MIN_CUT_CHARS = 12  # a quote at least this long may end inside a word (letters only), as truncated quotes do
 MIN_PARTIAL_CHARS = 6  # what is left of a short quote without its extra edge word
+MIN_SPECIFIC_CHARS = 8  # ... and, when it has no number or name, at least this long
 NEAR_MISS_RATIO = 60.0  # a dropped edge word this similar to the page's word in its place is a misquote
 CANDIDATE_PAGES = 4
 MAX_QUOTE_CHARS = 4000
@@ -244,7 +245,9 @@ class Quote:
         self.digits = digits_key(self.text)
         words = self.text.split()
         self.may_cut_end = len(words) >= 2 and len(self.norm) >= MIN_CUT_CHARS and not has_digit(words[-1])
-        self.may_cut_number = len(words) >= 2 and len(self.norm) >= MIN_CUT_CHARS and has_digit(words[-1])
+        # a quote may end inside its last number when it is long, or plainly unfinished ("Date: 04/04/", "EUR 165.")
+        self.may_cut_number = len(words) >= 2 and has_digit(words[-1]) and (
+            len(self.norm) >= MIN_CUT_CHARS or re.search(r"\d[.,/:\-]$", self.text) is not None)
 
     @cached_property
     def problem(self) -> str | None:
@@ -519,10 +522,10 @@ def match_lenient(quote: Quote, idx: UnitIndex, cutoff: float = FUZZY_CUTOFF,
 
 def _specific(rest_norm: str, quote: str, dropped: str) -> bool:
     """What is left of a short quote names something: it holds a number or a capitalised word, or is
-    long enough (`MIN_CUT_CHARS`) not to be a common pair of words."""
+    long enough (`MIN_SPECIFIC_CHARS`) not to be a common pair of words."""
     kept = quote.split()
     kept.remove(dropped)
-    return has_digit(rest_norm) or any(w[:1].isupper() for w in kept) or len(rest_norm) >= MIN_CUT_CHARS
+    return has_digit(rest_norm) or any(w[:1].isupper() for w in kept) or len(rest_norm) >= MIN_SPECIFIC_CHARS
 
 
 def _near_miss(idx: UnitIndex, a: int, b: int, first: str, last: str) -> str | None:
@@ -597,10 +600,9 @@ class DocumentGrounder:
                 return i
         return None
 
-    def _nearest_first(self, origin: int | None) -> list[int]:
-        """The other units, nearest to the cited one first."""
-        return sorted((i for i in range(len(self.units)) if i != origin),
-                      key=lambda i: (abs(i - origin) if origin is not None else i, i))
+    def _nearest_first(self, units, origin: int | None) -> list[int]:
+        """`units` other than the cited one, nearest to it first."""
+        return sorted((j for j in units if j != origin), key=lambda j: (abs(j - origin) if origin is not None else j, j))
 
     @cached_property
     def _pages_by_shingle(self) -> dict[str, list[int]]:
@@ -611,22 +613,40 @@ class DocumentGrounder:
                 index.setdefault(gram, []).append(j)
         return index
 
-    def _most_similar(self, norm: str, among: list[int], n: int) -> list[int]:
-        """The `n` units of `among` sharing the most 4-character shingles with `norm`."""
+    @cached_property
+    def _rtl_units(self) -> set[int]:
+        return {j for j, idx in enumerate(self.indexes) if idx.rtl}
+
+    def _may_hold(self, quote: Quote) -> set[int] | range:
+        """The units that hold every one of the quote's three rarest 4-character shingles (for some
+        normalised form of it), and right-to-left units (numbers may be stored backwards there): only
+        these can match it strictly."""
+        grams_of = [{n[k:k + 4] for k in range(len(n) - 3)} for n in quote.norms]
+        if any(not grams for grams in grams_of):
+            return range(len(self.units))
+        index = self._pages_by_shingle
+        possible: set[int] = set(self._rtl_units)
+        for grams in grams_of:
+            rare = sorted(grams, key=lambda g: len(index.get(g, ())))[:3]
+            possible |= set.intersection(*(set(index.get(g, ())) for g in rare))
+        return possible
+
+    def _most_similar(self, norm: str, origin: int | None, n: int) -> list[int]:
+        """The `n` units other than `origin` sharing the most 4-character shingles with `norm`, the
+        nearer first among equals."""
         counts: Counter[int] = Counter()
         for gram in {norm[k:k + 4] for k in range(len(norm) - 3)}:
             counts.update(self._pages_by_shingle.get(gram, ()))
-        allowed = set(among)
-        rank = {j: r for r, j in enumerate(among)}
-        return sorted((j for j in counts if j in allowed), key=lambda j: (-counts[j], rank[j]))[:n]
+        counts.pop(origin, None)
+        near = (lambda j: abs(j - origin)) if origin is not None else (lambda j: j)
+        return sorted(counts, key=lambda j: (-counts[j], near(j), j))[:n]
 
     def locate(self, quote: Quote, i: int | None) -> tuple[Match | None, bool, str | None]:
-        """(match, relocated, reason when there is none): strict here, strict elsewhere, ellipsis parts,
-        lenient here, lenient on the most similar other units."""
-        order = self._nearest_first(i)
+        """(match, relocated, reason when there is none): strict here, strict elsewhere, ellipsis parts
+        and lenient here, ellipsis parts elsewhere, lenient on the most similar other units."""
         here = [i] if i is not None else []
         reasons: list[str] = []
-        for j in here + order:
+        for j in here + self._nearest_first(self._may_hold(quote), i):
             m, why = match_strict(quote, self.indexes[j])
             if m:
                 return m, j != i, None
@@ -641,13 +661,14 @@ class DocumentGrounder:
                 return m, False, None
             if why:
                 reasons.append(why)
-        for j in order:
-            m = match_parts(quote, self.indexes[j])
-            if m:
-                return m, True, None
-        if len(quote.norm) >= MIN_RELOCATED_FUZZY_CHARS and order:
+        if quote.parts:
+            for j in self._nearest_first(self._may_hold(quote.parts[0]), i):
+                m = match_parts(quote, self.indexes[j])
+                if m:
+                    return m, True, None
+        if len(quote.norm) >= MIN_RELOCATED_FUZZY_CHARS and len(self.units) > 1:
             best = None
-            for j in self._most_similar(quote.norm, order, CANDIDATE_PAGES):
+            for j in self._most_similar(quote.norm, i, CANDIDATE_PAGES):
                 m, _ = match_lenient(quote, self.indexes[j], cutoff=relocated_cutoff(len(quote.norm)), relocating=True)
                 if m and (best is None or m.score > best.score):
                     best = m
