@@ -116,7 +116,11 @@ def ocr_words(image, line_offset: int = 0, scale: float = 1.0) -> list[Word]:
     from pipeline.ingest.layout import reading_order
 
     words: list[Word] = []
-    lines = [lines[k] for k in reading_order([bounds(quad) for quad, _, _, _ in lines])]  # columns, then rows
+    def as_read(quad) -> tuple[float, float, float, float]:  # in the image as OCR read it (turned or not)
+        xs, ys = [p[0] for p in quad], [p[1] for p in quad]
+        return min(xs), min(ys), max(xs), max(ys)
+
+    lines = [lines[k] for k in reading_order([as_read(quad) for quad, _, _, _ in lines])]  # columns, then rows
     for n, (quad, text, _score, char_quads) in enumerate(lines):
         char_boxes = [bounds(q) for q in char_quads] if char_quads else None
         words.extend(line_to_words(text, bounds(quad), line_offset + n, char_boxes, upside_down=flipped))
