@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HAS_GPU := $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 && echo 1)
 TORCH_SPEC := $(if $(HAS_GPU),torch,torch==2.13.0)
 
-.PHONY: setup run test test-fast lint bench bench-setup bench-cpu clean
+.PHONY: setup run eval test test-fast lint bench bench-setup bench-cpu clean
 
 setup: $(STAMP)
 
@@ -20,6 +20,9 @@ $(STAMP): pyproject.toml Makefile
 
 run: setup
 	$(VENV)/bin/gemmadoc run data/samples --out out --model auto
+
+eval: run
+	$(VENV)/bin/gemmadoc eval out --gold data/samples/gold.jsonl
 
 test: setup
 	$(VENV)/bin/lint-imports

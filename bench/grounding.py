@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import re
 import sys
 import time
 from collections import defaultdict
@@ -101,8 +102,24 @@ def char_span(unit: PageUnit, i: int, j: int) -> tuple[int, int]:
     return starts[i], starts[j] + len(unit.words[j].text)
 
 
+def whole_numbers(words: list[Word], i: int, j: int) -> tuple[int, int]:
+    """The span widened so that it does not cut a number whose digit groups are set apart by spaces
+    ("530 848 134", "1 422"): a gold quote is a whole value."""
+    group = re.compile(r"\d{3}(?:[.,]\d+)?[.,;:]?")
+    lead = re.compile(r"(?:^|\D)\d{1,3}$")
+    while i > 0 and words[i - 1].line == words[i].line and lead.search(words[i - 1].text) and group.fullmatch(words[i].text):
+        i -= 1
+    while j + 1 < len(words) and words[j + 1].line == words[j].line and lead.search(words[j].text) and group.fullmatch(words[j + 1].text):
+        j += 1
+    return i, j
+
+
 def sample_spans(unit: PageUnit, rng: random.Random, n: int) -> list[tuple[str, int, int]]:
-    """(span kind, first word, last word) of gold spans on one page."""
+    """(span kind, first word, last word) of gold spans on one page, never cutting a spaced number."""
+    return [(kind, *whole_numbers(unit.words, i, j)) for kind, i, j in _sample_spans(unit, rng, n)]
+
+
+def _sample_spans(unit: PageUnit, rng: random.Random, n: int) -> list[tuple[str, int, int]]:
     words = unit.words
     out = []
     if len(words) < 8:

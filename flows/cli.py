@@ -300,6 +300,46 @@ def verify(
     console.print(t)
 
 
+@app.command(name="eval")
+def eval_cmd(
+    outs: list[Path] = typer.Argument(..., help="An output folder to score, or two to compare field by field."),
+    gold: Path = typer.Option(..., "--gold", "-g", help="gold.jsonl (one document a line), or a gemmadoc output folder used as gold."),
+    report: Optional[Path] = typer.Option(None, "--report", "-r", help="Folder for eval_fields/eval_documents Parquet, report.html and accuracy.png (default OUT/eval)."),
+    schema: Optional[str] = typer.Option(None, "--schema", "-s", help="Schema of the answers (default: the one each document was run with)."),
+) -> None:
+    """Score extractions and their citations against labelled documents: accuracy per field, citation
+    page and box against gold evidence, and whether `verified` means right."""
+    from evaluate.gold import GoldError, load_gold
+    from evaluate.report import compare_runs, print_summary, write_html, write_png, write_tables
+    from evaluate.score import evaluate
+    from schemas.catalog import SchemaError
+
+    console = _console()
+    if len(outs) > 2:
+        console.print("[red]error:[/] give one output folder, or two to compare")
+        raise typer.Exit(2)
+    for out in outs:
+        if not (out / "tables" / "documents").is_dir():
+            console.print(f"[red]error:[/] {out} is not a gemmadoc output folder (no tables/documents)")
+            raise typer.Exit(2)
+    try:
+        labels = load_gold(gold)
+        results = [evaluate(out, labels, schema) for out in outs]
+    except (GoldError, SchemaError) as e:
+        console.print(f"[red]error:[/] {e}")
+        raise typer.Exit(2)
+    for out, res in zip(outs, results):
+        console.print(f"[bold]{out}[/] against {gold} ({len(labels)} labelled documents)")
+        print_summary(res, console)
+        folder = report if (report and len(outs) == 1) else (report / out.name if report else out / "eval")
+        write_tables(res, folder)
+        page = write_html(res, folder, title=f"gemmadoc eval: {out}")
+        write_png(res, folder / "accuracy.png")
+        console.print(f"report: {page}")
+    if len(outs) == 2:
+        compare_runs(results[0], results[1], console, (str(outs[0]), str(outs[1])))
+
+
 @app.command()
 def doctor() -> None:
     """Report torch, GPU, weights, OCR and Prefect set-up."""
