@@ -64,6 +64,7 @@ def make(out: Path, gold: Path, n: int, rng: random.Random) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--docs", type=int, default=10000)
+    ap.add_argument("--png", help="also draw the accuracy chart here (docs/eval_accuracy.png in the README)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         out, gold = Path(tmp) / "out", Path(tmp) / "gold.jsonl"
@@ -73,6 +74,10 @@ def main() -> None:
         t0 = time.perf_counter()
         res = evaluate(out, load_gold(gold))
         seconds = time.perf_counter() - t0
+    if args.png:
+        from evaluate.report import write_png
+
+        write_png(res, Path(args.png))
     acc = res.accuracy_by_field()
     scalar = {k: v for k, v in acc.items() if k in ("invoice_number", "seller", "total")}
     measured_wrong = 1 - sum(c for c, _ in scalar.values()) / sum(n for _, n in scalar.values())
