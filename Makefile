@@ -22,7 +22,7 @@ run: setup
 	$(VENV)/bin/gemmadoc run data/samples --out out --model auto
 
 eval: run
-	$(VENV)/bin/gemmadoc eval out --gold data/samples/gold.jsonl
+	$(VENV)/bin/gemmadoc eval out --gold data/gold/samples.jsonl
 
 test: setup
 	$(VENV)/bin/lint-imports

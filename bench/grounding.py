@@ -402,7 +402,7 @@ def langextract_doc_eval(docs, cases, rng: random.Random, per_kind: int = 40):
     return stats
 
 
-def column_pages(docs, rng, n_pages: int):
+def column_pages(docs, rng, n_pages: int, show_misses: bool = False):
     """Scans of two- and three-column pages: corpus text laid out in columns with PyMuPDF, rendered at
     150 dpi and OCR'd. Gold spans are paragraph passages inside one column that cross lines: in a
     reading order that jumps between columns they have no contiguous counterpart."""
@@ -448,6 +448,9 @@ def column_pages(docs, rng, n_pages: int):
             ok = cit.match != "unverified" and bool(cit.boxes) and iou(
                 union([Word(text="", x0=b.x0, y0=b.y0, x1=b.x1, y1=b.y1) for b in cit.boxes]), gold) >= 0.5
             stats[f"{cols}_columns"][0] += ok
+            if show_misses and not ok:
+                boxes = [tuple(round(v) for v in (b.x0, b.y0, b.x1, b.y1)) for b in cit.boxes]
+                print(f"  column miss {cols} cols: {q!r} -> {cit.match} {cit.reason or ''} {boxes} gold {tuple(round(v) for v in gold)}")
             stats[f"{cols}_columns"][1] += 1
     return stats
 
@@ -509,7 +512,7 @@ def summarise(ours, negative_stats, lx=None):
     return exact, perturbed, allneg, near_rate
 
 
-def ocr_eval(docs, rng, n_pages: int, corpus: Path):
+def ocr_eval(docs, rng, n_pages: int, corpus: Path, show_misses: bool = False):
     """Render born-digital pages, OCR them, ground exact and perturbed quotes on the OCR words."""
     import numpy as np
 
@@ -544,6 +547,8 @@ def ocr_eval(docs, rng, n_pages: int, corpus: Path):
                 ok = cit.match != "unverified" and bool(cit.boxes) and iou(
                     union([Word(text="", x0=b.x0, y0=b.y0, x1=b.x1, y1=b.y1) for b in cit.boxes]), gold) >= 0.5
                 stats[kind][0] += ok
+                if show_misses and not ok:
+                    print(f"  OCR miss {kind} {name} p{unit.page}: {q!r} -> {cit.match} {cit.reason or ''}")
                 stats[kind][1] += 1
     return stats
 
@@ -593,6 +598,7 @@ def main() -> None:
     ap.add_argument("--per-page", type=int, default=3)
     ap.add_argument("--ocr-pages", type=int, default=40)
     ap.add_argument("--column-pages", type=int, default=6)
+    ap.add_argument("--show-misses", action="store_true", help="print every OCR-path quote that was not located")
     ap.add_argument("--lx-doc-per-kind", type=int, default=25, help="quotes per kind for LangExtract on whole documents")
     ap.add_argument("--corpus", default=str(ROOT.parent / "shared" / "corpus"))
     args = ap.parse_args()
@@ -622,10 +628,10 @@ def main() -> None:
     report("held-out documents (never tuned on)", held, h_cases, h_neg, h_ours, h_negstats)
     h_exact, h_perturbed, h_fv, h_near = summarise(h_ours, h_negstats)
 
-    ocr = ocr_eval(docs, rng, args.ocr_pages, corpus)
+    ocr = ocr_eval(docs, rng, args.ocr_pages, corpus, args.show_misses)
     for kind, (ok, n) in ocr.items():
         print(f"OCR path {kind:15s} {n:5d} located {ok / n:.3f}")
-    cols = column_pages(docs, rng, args.column_pages)
+    cols = column_pages(docs, rng, args.column_pages, args.show_misses)
     for kind, (ok, n) in cols.items():
         print(f"OCR path {kind:15s} {n:5d} located {ok / n:.3f} (scans laid out in columns)")
     ocr_all = list(ocr.values()) + list(cols.values())

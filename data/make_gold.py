@@ -1,6 +1,6 @@
-"""Write data/corpus_gold.jsonl: gold labels for a slice of ../shared/corpus made from its own ground
+"""Write data/gold/corpus_<schema>.jsonl: gold labels for a slice of ../shared/corpus made from its own ground
 truth (SROIE key files -> receipt schema, invoice2data expected JSON -> invoice schema, FUNSD QA pairs ->
-key_facts title), with the converters of `gemmadoc eval`. Paths are relative to this folder.
+key_facts title), with the converters of `gemmadoc eval`. Paths are relative to data/gold/.
 
     python data/make_gold.py [--corpus ../shared/corpus]
 """
@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+GOLD = HERE / "gold"
 sys.path.insert(0, str(HERE.parent))
 
 from evaluate.gold import from_funsd_qa, from_invoice2data, from_sroie  # noqa: E402
@@ -32,10 +33,10 @@ def main() -> None:
     for qa in sorted(gt.glob("funsd_qa_pairs_*.json")):
         lines["key_facts"].append(from_funsd_qa(qa, docs / f"funsd_{qa.stem.removeprefix('funsd_qa_pairs_')}.png"))
     for schema, items in lines.items():
-        path = HERE / f"corpus_gold_{schema}.jsonl"
+        path = GOLD / f"corpus_{schema}.jsonl"
         with open(path, "w", encoding="utf-8") as f:
             for item in items:
-                item["path"] = os.path.relpath(item["path"], HERE)
+                item["path"] = os.path.relpath(item["path"], GOLD)
                 f.write(json.dumps(item, ensure_ascii=False) + "\n")
         print(f"{path.name}: {len(items)} documents")
 

@@ -2,6 +2,7 @@
 known-wrong values with known citations), scored against gold; every metric checked by hand."""
 
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -184,3 +185,14 @@ def test_public_label_converters():
     assert f["invoice_number"] == "INV/2023/03/0008" and f["total"] == 279.84 and f["issue_date"] == "2023-03-20"
     assert "seller" not in f  # its label names the customer as the issuer
     assert [i["description"] for i in f["line_items"]] == ["Beeswax XL", "Office Chair", "Olive Oil", "Luxury Truffles"]
+
+
+def test_shipped_gold_files_point_at_real_documents():
+    from tests.conftest import ROOT
+
+    samples = load_gold(ROOT / "data" / "gold" / "samples.jsonl")
+    assert len(samples) == 3 and all(Path(g.path).is_file() for g in samples)
+    if CORPUS.exists():
+        for name in ("corpus_receipt.jsonl", "corpus_invoice.jsonl", "corpus_key_facts.jsonl"):
+            gold = load_gold(ROOT / "data" / "gold" / name)
+            assert gold and all(Path(g.path).is_file() and g.fields for g in gold), name

@@ -267,6 +267,11 @@ def test_real_iban_and_invoice_numbers_digit_for_digit():
     assert ground("Invoice INV/2023/03/0080", 1, units=azure).match == "unverified"
     assert ground("Tax 15% on $ 112.90", 1, units=azure).match == "exact"
     assert ground("Tax 15% on $ 112.09", 1, units=azure).match == "unverified"
+    # names: one changed letter is a different person, however long the rest of the quote
+    assert ground("Vorstand: Christian Heit (Vorsitz), Markus Oestreicher", 1, units=units).match == "exact"
+    c = ground("Vorstand: Christian Heit (Vorsitz), Markus Oestreichar", 1, units=units)
+    assert c.match == "unverified" and c.reason.startswith("words_differ")
+    assert ground("Vorstand: Christian Hait", 1, units=units).match == "unverified"
 
 
 def test_a_quote_never_matches_inside_a_longer_word_or_number():
