@@ -196,6 +196,8 @@ def perturb(kind: str, words: list[str], rng: random.Random, hyphen_join: str | 
         short = words[:2] if len(words) >= 2 else words
         if len(normalise(" ".join(short))) < 6:
             return None
+        if len(words) > 2 and re.fullmatch(r"\d{3}(?:[.,]\d+)?", words[2]) and re.search(r"\d{1,3}$", words[1]):
+            return None  # the first two words would cut a spaced number ("419 240" of "419 240 921")
         extra = rng.choice(EXTRA_WORDS)
         return " ".join([extra] + short if rng.random() < 0.5 else short + [extra])
     if kind == "script_variant":  # Persian letter forms or Arabic-Indic / Persian digits for the same text
