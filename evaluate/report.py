@@ -45,6 +45,9 @@ def print_summary(res: EvalResult, console) -> None:
     console.print(t)
     wrong, right, nv, nu = calibration_text(res)
     console.print(f"verified values that are wrong: {wrong} (of {nv}); unverified values that are right: {right} (of {nu})")
+    for name, (right, gold_n, pred_n) in sorted(res.list_scores().items()):
+        console.print(f"{name}: {right} items right of {gold_n} in gold and {pred_n} predicted: "
+                      f"precision {right / pred_n if pred_n else 0:.3f}, recall {right / gold_n if gold_n else 0:.3f}")
     pages = [r["page_ok"] for r in res.fields if r["page_ok"] is not None]
     ious = [r["box_iou"] for r in res.fields if r["box_iou"] is not None]
     if pages:

@@ -48,6 +48,30 @@ class EvalResult:
             acc[1] += 1
         return {k: (v[0], v[1]) for k, v in out.items()}
 
+    def list_scores(self) -> dict[str, tuple[int, int, int]]:
+        """list field -> (items fully right, gold items, predicted items): precision is the first over
+        the third, recall the first over the second. Items are paired by optimal assignment."""
+        items: dict[tuple[str, int, str], list[bool]] = {}  # (list, gold line, gold index) -> [all right, paired]
+        predicted: dict[str, int] = {}
+        for r in self.fields:
+            m = re.match(r"(.*?)\[(\d*)\]", r["path"])
+            if m is None or r["status"] == "not_in_schema":
+                continue
+            name = m.group(1) + "[]"
+            if r["status"] == "spurious":
+                predicted[name] = predicted.get(name, 0) + 1
+                continue
+            item = items.setdefault((name, r["gold_line"], m.group(2)), [True, False])
+            item[0] = item[0] and bool(r["correct"])
+            item[1] = item[1] or r["status"] != "missing"
+        out: dict[str, list[int]] = {}
+        for (name, _, _), (right, paired) in items.items():
+            acc = out.setdefault(name, [0, 0, predicted.get(name, 0)])
+            acc[0] += right and paired
+            acc[1] += 1
+            acc[2] += paired
+        return {k: (v[0], v[1], v[2]) for k, v in out.items()}
+
     def calibration(self) -> tuple[float | None, float | None, int, int]:
         """(share of verified values that are wrong, share of unverified values that are right,
         verified count, unverified count), over predicted non-null values."""

@@ -148,3 +148,12 @@ def test_cli_verify_with_langextract_and_field_inputs(tmp_path):
     assert rows[1]["field"] == "iban" and rows[1]["verified"] and rows[1]["page"] == 1 and rows[1]["boxes"]  # page found for it
     assert "error" in rows[2] and "not JSON" in rows[2]["error"]
     assert rows[3]["field"] == "bank.blz" and rows[3]["match"] == "relocated" and rows[3]["page"] == 1
+
+
+@pytest.mark.slow
+def test_run_from_python(tmp_path, prefect_harness):
+    record = gemmadoc.run(SAMPLES, tmp_path / "out", model="fake:", ocr="off")
+    assert isinstance(record, gemmadoc.RunRecord) and record.documents == 3 and record.failed == 0
+    assert (tmp_path / "out" / "tables" / "extractions").is_dir()
+    with pytest.raises(ValueError):
+        gemmadoc.run(SAMPLES, tmp_path / "out2", image_tokens_min=71)

@@ -94,6 +94,7 @@ def test_each_metric_as_computed_by_hand(scored):
     assert acc["issue_date"] == (1, 1) and acc["subtotal"] == (1, 1)
     assert acc["due_date"] == (0, 1) and acc["tax"] == (1, 1)  # gold null: a predicted value is wrong, none is right
     assert acc["line_items[].description"] == (2, 2) and acc["line_items[].amount"] == (2, 2)  # matched out of order
+    assert res.list_scores() == {"line_items[]": (2, 2, 3)}  # precision 2/3, recall 2/2
     spurious = [r for r in res.fields if r["status"] == "spurious"]
     assert [r["pred_path"] for r in spurious] == ["line_items[2]"]  # the extra item lowers precision only
     assert acc["total"] == (0, 1) and "total" not in [r["field"] for r in res.fields if r["gold_line"] == 2 and r["correct"]]
@@ -140,6 +141,7 @@ def test_cli_writes_tables_report_and_compares_runs(scored, tmp_path):
     res = CliRunner().invoke(app, ["eval", str(out), "--gold", str(gold), "--report", str(tmp_path / "rep")])
     assert res.exit_code == 0, res.output
     assert "accuracy per field" in res.output and "verified values that are wrong: 0.222" in res.output
+    assert "line_items[]: 2 items right of 2 in gold and 3 predicted: precision 0.667, recall 1.000" in " ".join(res.output.split())
     fields = pd.read_parquet(tmp_path / "rep" / "eval_fields.parquet")
     assert len(fields) == 14 and fields["correct"].sum() == 9  # 11 scored + po_number + a spurious item + document 2
     assert pd.read_parquet(tmp_path / "rep" / "eval_documents.parquet").shape[0] == 2
