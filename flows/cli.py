@@ -244,8 +244,9 @@ def verify(
     ocr: str = typer.Option("auto", "--ocr", help="auto (only pages without a usable text layer) | off | force."),
     password: Optional[str] = typer.Option(None, "--password", help="Password of an encrypted PDF."),
 ) -> None:
-    """Verify citations made by any tool against DOC: where each quote is, its boxes, and whether the
-    words there hold the value. One verdict line per citation; exit 0 whatever the verdicts."""
+    """Verify citations made by any tool against DOC: where each quote is, its boxes, whether it holds the value.
+
+    One verdict line per citation; exit 0 whatever the verdicts."""
     import contextlib
     import json
     import sys
@@ -307,8 +308,9 @@ def eval_cmd(
     report: Optional[Path] = typer.Option(None, "--report", "-r", help="Folder for eval_fields/eval_documents Parquet, report.html and accuracy.png (default OUT/eval)."),
     schema: Optional[str] = typer.Option(None, "--schema", "-s", help="Schema of the answers (default: the one each document was run with)."),
 ) -> None:
-    """Score extractions and their citations against labelled documents: accuracy per field, citation
-    page and box against gold evidence, and whether `verified` means right."""
+    """Score extractions and their citations against labelled documents (gold), or compare two runs.
+
+    Accuracy per field, citation page and box against gold evidence, and whether `verified` means right."""
     from evaluate.gold import GoldError, load_gold
     from evaluate.report import compare_runs, print_summary, write_html, write_png, write_tables
     from evaluate.score import evaluate
