@@ -278,7 +278,7 @@ def verify(
             if not line.strip():
                 continue
             try:
-                found = citations_from_line(line, "auto" if input_format == "citations" else input_format)
+                found = citations_from_line(line, input_format)
             except ValueError as e:
                 lines.append({"line": n, "error": str(e)})
                 continue

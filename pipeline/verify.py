@@ -118,6 +118,8 @@ def citations_from_line(line: str, kind: str = "auto") -> list[dict]:
         raise ValueError(f"not JSON ({e.msg} at column {e.colno})") from None
     if not isinstance(obj, Mapping):
         raise ValueError("a line must be a JSON object")
+    if kind == "citations":
+        return [dict(obj)]
     if kind == "langextract" or (kind == "auto" and "extractions" in obj):
         return from_langextract(obj)
     if kind == "fields" or (kind == "auto" and "quote" not in obj):
