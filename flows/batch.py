@@ -99,7 +99,7 @@ def batch_flow(inputs: list[str], out: str, options: RunOptions | dict) -> RunRe
         rep.note(f"{skipped} unchanged document(s) skipped (already done; --force to redo)")
     write_task(results=[], errors=found.errors + found.warnings, out=out, run_id=run_id)
     counts = {"ok": 0, "partial": 0, "failed": 0}
-    pages = frames = 0
+    pages = frames = values = verified_values = 0
     totals: dict = {"requests": 0, "tokens_in": 0, "tokens_out": 0, "padding_tokens": 0, "context_tokens": 0,
                     "oom_retries": 0, "images_per_budget": {}}
     spool = Path(tempfile.mkdtemp(prefix=f"spool-{os.getpid()}-", dir=_spool_root(out_dir)))
@@ -128,6 +128,8 @@ def batch_flow(inputs: list[str], out: str, options: RunOptions | dict) -> RunRe
                     totals[k] += v
             for r in results:
                 counts[r.status] = counts.get(r.status, 0) + 1
+                values += len(r.extractions)
+                verified_values += sum(e.verified for e in r.extractions)
                 pages += r.pages
                 frames += r.frames
                 rep.advance(1, r.pages, r.frames, r.status)
@@ -141,7 +143,7 @@ def batch_flow(inputs: list[str], out: str, options: RunOptions | dict) -> RunRe
         run_id=run_id, started_at=started, finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         model_id=model_id, schema_name=schema.name, options=options.model_dump(mode="json"),
         documents=len(found.documents), ok=counts["ok"], partial=counts["partial"], failed=counts["failed"] + len(found.errors),
-        skipped=skipped, processed=len(todo), pages=pages, frames=frames, seconds=round(seconds, 3),
+        skipped=skipped, processed=len(todo), values=values, verified_values=verified_values, pages=pages, frames=frames, seconds=round(seconds, 3),
         context_utilisation=round(ctx / (totals["requests"] * options.max_context), 4) if totals["requests"] else 0.0,
         pages_per_s=round((pages + frames) / seconds, 3) if seconds else 0.0, **totals)
     writer.compact()  # the chunks' parts, so the changes below read one current row set per key

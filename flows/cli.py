@@ -136,7 +136,8 @@ def _summary(console, record, out: Path, random_model: bool) -> None:
     t.add_column("metric")
     t.add_column("value", justify="right")
     for name, value in (("documents", record.documents), ("ok", record.ok), ("partial", record.partial),
-                        ("failed", record.failed), ("skipped (unchanged)", record.skipped), ("pages", record.pages),
+                        ("failed", record.failed), ("skipped (unchanged)", record.skipped),
+                        ("values extracted", record.values), ("values verified", record.verified_values), ("pages", record.pages),
                         ("frames", record.frames), ("requests", record.requests), ("tokens in", record.tokens_in),
                         ("tokens out", record.tokens_out), ("seconds", f"{record.seconds:.1f}")):
         t.add_row(name, str(value))

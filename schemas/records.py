@@ -264,6 +264,8 @@ class RunRecord(Record):
     failed: int = 0
     skipped: int = 0
     processed: int = 0
+    values: int = 0  # extracted values (leaves) of the documents processed in this run
+    verified_values: int = 0  # ... located and not contradicted by their words
     pages: int = 0
     frames: int = 0
     requests: int = 0

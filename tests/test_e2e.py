@@ -45,6 +45,8 @@ def test_run_record_and_tables(flow_run):
     assert docs.set_index("name").loc["corrupt.pdf", "status"] == "failed"
     runs = pd.read_parquet(out / "tables" / "runs")
     assert len(runs) == 1 and runs.loc[0, "requests"] >= 3
+    extractions = pd.read_parquet(out / "tables" / "extractions")
+    assert runs.loc[0, "values"] == len(extractions) and runs.loc[0, "verified_values"] == extractions["verified"].sum()
     assert json.loads(runs.loc[0, "images_per_budget_json"])
 
 
