@@ -53,11 +53,36 @@ SCHEMAS: dict[str, pa.Schema] = {
 WRITE_ORDER = ("runs", "changes", "errors", "citations", "extractions", "documents")
 
 
+def _umask() -> int:
+    """The process umask, read without changing it where /proc allows (os.umask sets it, even briefly)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+FILE_MODE = 0o666 & ~_umask()  # what open() would give: a shared output folder stays readable to others
+
+
+def _temp_beside(target: Path) -> str:
+    """A temporary file next to `target` (same file system, for an atomic rename), with the mode an
+    ordinary file would get under the umask (mkstemp alone gives 0600)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.fchmod(fd, FILE_MODE)
+    os.close(fd)
+    return tmp
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = _temp_beside(path)
     try:
-        with os.fdopen(fd, "wb") as f:
+        with open(tmp, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
@@ -70,8 +95,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 def atomic_write_table(path: Path, table: pa.Table) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    tmp = _temp_beside(path)
     try:
         pq.write_table(table, tmp)
         os.replace(tmp, path)
@@ -183,8 +207,7 @@ def _rewrite(folder: Path, parts: list[Path], masks: list[list[bool]]) -> None:
     """Stream the kept rows of every part into one new part (one part in memory at a time), then
     remove the old parts. The new part takes the newest part's time stamp, so later parts sort after it."""
     target = folder / f"part-{parts[-1].name[5:25]}-compact.parquet"
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
-    os.close(fd)
+    tmp = _temp_beside(target)
     try:
         writer = None
         for p, mask in zip(parts, masks):

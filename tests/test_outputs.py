@@ -1,6 +1,7 @@
 import json
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline.outputs import SCHEMAS, TableWriter, compact, done_keys, read_table, rows_for, write_document_json
@@ -84,3 +85,19 @@ def test_every_table_is_readable_even_without_rows(tmp_path):
     TableWriter(tmp_path, "run2").append(rows_for([result("k1", value="new")], "run2"))
     compact(tmp_path / "tables")
     assert read_table(tmp_path, "extractions")["value_text"].tolist() == ["new"]
+
+
+def test_files_are_written_with_the_umask_not_0600(tmp_path):
+    import os
+    import stat
+
+    from pipeline.outputs import FILE_MODE, atomic_write_bytes, atomic_write_table
+
+    atomic_write_bytes(tmp_path / "a.json", b"{}")
+    atomic_write_table(tmp_path / "t" / "part-1.parquet", pa.table({"x": [1]}))
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert FILE_MODE == 0o666 & ~mask
+    for p in (tmp_path / "a.json", tmp_path / "t" / "part-1.parquet"):
+        assert stat.S_IMODE(p.stat().st_mode) == FILE_MODE
+    assert not [p for p in tmp_path.rglob(".*.tmp")]
