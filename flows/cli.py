@@ -75,8 +75,8 @@ def run(
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Redo only documents that failed last time."),
     dtype: str = typer.Option("auto", "--dtype", help="auto | bfloat16 | float16 | float32."),
     device_map: Optional[str] = typer.Option(None, "--device-map", help="accelerate device map, e.g. auto or cuda:0."),
-    attn: str = typer.Option("sdpa", "--attn", help="Attention implementation (sdpa, eager, flash_attention_2 ...)."),
-    experts: Optional[str] = typer.Option(None, "--experts", help="MoE experts implementation (grouped_mm, batched_mm, eager ...)."),
+    attn: str = typer.Option("sdpa", "--attn", help="Attention implementation: sdpa | eager | flex_attention (Gemma 4 refuses flash_attention_2)."),
+    experts: Optional[str] = typer.Option(None, "--experts", help="MoE experts implementation: grouped_mm | batched_mm | eager | deepgemm | sonicmoe (the last two on GPUs)."),
 ) -> None:
     """Extract structured data with citations from every document under INPUTS."""
     console = _console()
@@ -94,7 +94,10 @@ def run(
                              max_workers=workers, chunk_docs=chunk_docs, force=force, retry_failed=retry_failed, dtype=dtype,
                              device_map=device_map, attn_implementation=attn, experts_implementation=experts)
         load_schema(schema)  # an invalid schema stops here, before any model work
-    except (SchemaError, ValidationError, ValueError) as e:
+    except ValidationError as e:
+        console.print(f"[red]error:[/] {_option_errors(e)}")
+        raise typer.Exit(2)
+    except (SchemaError, ValueError) as e:
         console.print(f"[red]error:[/] {e}")
         raise typer.Exit(2)
     missing = [str(p) for p in inputs if not os.path.lexists(p)]
@@ -127,6 +130,21 @@ def run(
         rep.stop()
     _summary(console, record, out, backend.is_random)
     raise typer.Exit(1 if record.failed else 0)
+
+
+FLAGS = {"attn_implementation": "--attn", "experts_implementation": "--experts", "image_tokens_min": "--image-tokens",
+         "image_tokens_max": "--image-tokens", "dedup_threshold": "--dedup", "max_workers": "--workers",
+         "generate_timeout_s": "--generate-timeout", "passwords": "--password", "schema_name": "--schema"}
+
+
+def _option_errors(e) -> str:
+    """A pydantic error on RunOptions as the CLI flags the user typed, with the allowed values."""
+    parts = []
+    for err in e.errors():
+        name = str(err["loc"][0]) if err["loc"] else ""
+        flag = FLAGS.get(name, "--" + name.replace("_", "-")) if name else "options"
+        parts.append(f"{flag}: {err['msg']}")
+    return "; ".join(parts)
 
 
 def _summary(console, record, out: Path, random_model: bool) -> None:

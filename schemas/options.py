@@ -55,8 +55,8 @@ class RunOptions(BaseModel):
     # runtime
     dtype: Literal["auto", "bfloat16", "float16", "float32"] = "auto"
     device_map: str | None = None
-    attn_implementation: str = "sdpa"
-    experts_implementation: str | None = None
+    attn_implementation: Literal["sdpa", "eager", "flex_attention"] = "sdpa"  # Gemma 4 refuses flash_attention_2
+    experts_implementation: Literal["eager", "grouped_mm", "batched_mm", "deepgemm", "sonicmoe"] | None = None
     max_workers: int = Field(2, ge=1)
     chunk_docs: int = Field(16, ge=1)  # documents per ingest -> model -> write round (bounds memory)
     retries: int = Field(2, ge=0)

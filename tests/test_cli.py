@@ -61,3 +61,12 @@ def test_cli_run_with_scripted_backend(tmp_path, prefect_harness):
     docs = pd.read_parquet(out / "tables" / "documents")
     answer = json.loads(docs.set_index("name").loc["contract_and_invoice.pdf", "answer_json"])
     assert "invoice_number" in answer
+
+
+@pytest.mark.parametrize("flag, value, allowed", [("--attn", "flash_attention_2", "'sdpa', 'eager' or 'flex_attention'"),
+                                                  ("--experts", "fast", "'grouped_mm'")])
+def test_bad_attention_or_experts_value_exits_2_naming_the_allowed_values(tmp_path, flag, value, allowed):
+    r = runner.invoke(app, ["run", str(SAMPLES), "--out", str(tmp_path / "o"), "--model", "fake:", flag, value])
+    text = " ".join(r.output.split())
+    assert r.exit_code == 2 and f"{flag}:" in text and allowed in text
+    assert not (tmp_path / "o").exists()  # stopped before any work, not reported as missing weights
