@@ -83,7 +83,8 @@ def batch_flow(inputs: list[str], out: str, options: RunOptions | dict) -> RunRe
         model_id = get_backend(options.model).model_id
     else:
         _, model_id, _ = resolve(options.model)
-    found = discover(inputs, options.max_file_mb)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    found = discover(inputs, options.max_file_mb, exclude=[out_dir])  # an output folder inside an input is not input
     keys = {d.doc_id: work_key(d.doc_id, schema, model_id, options) for d in found.documents}
     done = done_keys(out_dir)
     todo, skipped = [], 0

@@ -64,9 +64,17 @@ def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def iter_files(inputs: list[str | Path], errors: list[ErrorRecord]):
-    """Yield regular files under the inputs, following directory links once (no cycles)."""
+def iter_files(inputs: list[str | Path], errors: list[ErrorRecord], exclude: list[str | Path] = ()):
+    """Yield regular files under the inputs, following directory links once (no cycles), never entering
+    the `exclude` folders (the run's own output folder, when it lies inside an input)."""
     seen_dirs: set[tuple[int, int]] = set()
+    skip: set[tuple[int, int]] = set()
+    for ex in exclude:
+        try:
+            st = os.stat(ex)
+            skip.add((st.st_dev, st.st_ino))
+        except OSError:
+            continue
     for raw in inputs:
         root = Path(raw)
         if not os.path.lexists(root):
@@ -83,6 +91,9 @@ def iter_files(inputs: list[str | Path], errors: list[ErrorRecord]):
                 dirnames[:] = []
                 continue
             key = (st.st_dev, st.st_ino)
+            if key in skip:
+                dirnames[:] = []
+                continue
             if key in seen_dirs:
                 errors.append(ErrorRecord(path=dirpath, stage="discover", kind="symlink_loop",
                                           message=f"directory visited twice through a symlink: {dirpath}"))
@@ -95,11 +106,12 @@ def iter_files(inputs: list[str | Path], errors: list[ErrorRecord]):
                     yield Path(dirpath) / name
 
 
-def discover(inputs: list[str | Path], max_file_mb: float = 1024.0) -> Discovery:
-    """Find supported documents under `inputs`; unreadable or unsupported files become error records."""
+def discover(inputs: list[str | Path], max_file_mb: float = 1024.0, exclude: list[str | Path] = ()) -> Discovery:
+    """Find supported documents under `inputs` (not under `exclude`); unreadable or unsupported files
+    become error records."""
     out = Discovery()
     seen_ids: dict[str, str] = {}
-    for path in iter_files(inputs, out.errors):
+    for path in iter_files(inputs, out.errors, exclude):
         spath = str(path)
         try:
             st = path.stat()  # follows links: raises ELOOP for a symlink loop

@@ -70,3 +70,19 @@ def test_bad_attention_or_experts_value_exits_2_naming_the_allowed_values(tmp_pa
     text = " ".join(r.output.split())
     assert r.exit_code == 2 and f"{flag}:" in text and allowed in text
     assert not (tmp_path / "o").exists()  # stopped before any work, not reported as missing weights
+
+
+@pytest.mark.slow
+def test_an_output_folder_inside_the_input_is_never_read_as_input(tmp_path, prefect_harness):
+    import shutil
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    shutil.copy(SAMPLES / "contract_and_invoice.pdf", inbox)
+    out = inbox / "out"
+    for _ in range(2):  # the second run would find the first run's JSON and Parquet files
+        r = runner.invoke(app, ["run", str(inbox), "--out", str(out), "--model", "fake:", "--ocr", "off", "--force"])
+        assert r.exit_code == 0, r.output
+    runs = pd.read_parquet(out / "tables" / "runs")
+    assert list(runs["documents"]) == [1, 1] and list(runs["failed"]) == [0, 0]
+    assert not len(pd.read_parquet(out / "tables" / "errors"))
