@@ -144,7 +144,7 @@ def batch_flow(inputs: list[str], out: str, options: RunOptions | dict) -> RunRe
         run_id=run_id, started_at=started, finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         model_id=model_id, schema_name=schema.name, options=options.model_dump(mode="json"),
         documents=len(found.documents), ok=counts["ok"], partial=counts["partial"], failed=counts["failed"] + len(found.errors),
-        skipped=skipped, processed=len(todo), values=values, verified_values=verified_values, pages=pages, frames=frames, seconds=round(seconds, 3),
+        skipped=skipped, warnings=len(found.warnings), processed=len(todo), values=values, verified_values=verified_values, pages=pages, frames=frames, seconds=round(seconds, 3),
         context_utilisation=round(ctx / (totals["requests"] * options.max_context), 4) if totals["requests"] else 0.0,
         pages_per_s=round((pages + frames) / seconds, 3) if seconds else 0.0, **totals)
     writer.compact()  # the chunks' parts, so the changes below read one current row set per key

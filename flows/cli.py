@@ -155,6 +155,7 @@ def _summary(console, record, out: Path, random_model: bool) -> None:
     t.add_column("value", justify="right")
     for name, value in (("documents", record.documents), ("ok", record.ok), ("partial", record.partial),
                         ("failed", record.failed), ("skipped (unchanged)", record.skipped),
+                        ("warnings (files skipped)", record.warnings),
                         ("values extracted", record.values), ("values verified", record.verified_values), ("pages", record.pages),
                         ("frames", record.frames), ("requests", record.requests), ("tokens in", record.tokens_in),
                         ("tokens out", record.tokens_out), ("seconds", f"{record.seconds:.1f}")):

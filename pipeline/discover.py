@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,6 +47,17 @@ def sniff(head: bytes) -> tuple[str, str] | None:
     if b"%PDF-" in head[:1024]:
         return "pdf", "application/pdf"
     return None
+
+
+SUPPORTED_EXTENSIONS = set().union(*EXTENSIONS.values())
+
+
+def _file_kind(mode: int) -> str:
+    for test, name in ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"), (stat.S_ISDIR, "a folder")):
+        if test(mode):
+            return name
+    return "not a regular file"
 
 
 def describe_unknown(head: bytes) -> str:
@@ -119,6 +131,10 @@ def discover(inputs: list[str | Path], max_file_mb: float = 1024.0, exclude: lis
             kind = "symlink_loop" if e.errno == 40 else "unreadable"
             out.errors.append(ErrorRecord(path=spath, stage="discover", kind=kind, message=f"cannot read {path.name}: {e.strerror}"))
             continue
+        if not stat.S_ISREG(st.st_mode):  # reading a FIFO would block the run for ever
+            out.warnings.append(ErrorRecord(path=spath, stage="discover", kind="not_a_file", severity="warning",
+                                            message=f"skipped {path.name}: it is {_file_kind(st.st_mode)}, not a file"))
+            continue
         if st.st_size == 0:
             out.errors.append(ErrorRecord(path=spath, stage="discover", kind="empty", message=f"{path.name} is an empty file (0 bytes)"))
             continue
@@ -135,8 +151,12 @@ def discover(inputs: list[str | Path], max_file_mb: float = 1024.0, exclude: lis
             continue
         kind = sniff(head)
         if kind is None:
-            out.errors.append(ErrorRecord(doc_id=doc_id, path=spath, stage="discover", kind="unsupported_type",
-                                          message=f"{path.name} is {describe_unknown(head)}"))
+            if path.suffix.lower() in SUPPORTED_EXTENSIONS:  # named as a document but is not one: a failure
+                out.errors.append(ErrorRecord(doc_id=doc_id, path=spath, stage="discover", kind="unsupported_type",
+                                              message=f"{path.name} is {describe_unknown(head)}"))
+            else:  # a stray file (notes.txt, a .docx): noted, and the night does not fail for it
+                out.warnings.append(ErrorRecord(doc_id=doc_id, path=spath, stage="discover", kind="unsupported_type",
+                                                severity="warning", message=f"skipped {path.name}: {describe_unknown(head)}"))
             continue
         media_type, mime = kind
         if doc_id in seen_ids:

@@ -43,7 +43,7 @@ SCHEMAS: dict[str, pa.Schema] = {
                          ("severity", _s), ("message", _s), ("permanent", pa.bool_()), ("model_id", _s)]),
     "runs": pa.schema([("run_id", _s), ("started_at", _s), ("finished_at", _s), ("model_id", _s), ("schema_name", _s),
                        ("options_json", _s), ("documents", _i), ("ok", _i), ("partial", _i), ("failed", _i),
-                       ("skipped", _i), ("processed", _i), ("values", _i), ("verified_values", _i), ("pages", _i), ("frames", _i), ("requests", _i), ("tokens_in", _i),
+                       ("skipped", _i), ("warnings", _i), ("processed", _i), ("values", _i), ("verified_values", _i), ("pages", _i), ("frames", _i), ("requests", _i), ("tokens_in", _i),
                        ("tokens_out", _i), ("padding_tokens", _i), ("oom_retries", _i), ("context_utilisation", _f),
                        ("images_per_budget_json", _s), ("seconds", _f), ("pages_per_s", _f)]),
     "changes": pa.schema([("run_id", _s), ("path", _s), ("doc_id", _s), ("change", _s), ("field", _s),

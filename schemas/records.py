@@ -263,6 +263,7 @@ class RunRecord(Record):
     partial: int = 0
     failed: int = 0
     skipped: int = 0
+    warnings: int = 0  # files noted and skipped at discovery (stray files, FIFOs, duplicates): not failures
     processed: int = 0
     values: int = 0  # extracted values (leaves) of the documents processed in this run
     verified_values: int = 0  # ... located and not contradicted by their words

@@ -79,10 +79,12 @@ def test_an_output_folder_inside_the_input_is_never_read_as_input(tmp_path, pref
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     shutil.copy(SAMPLES / "contract_and_invoice.pdf", inbox)
+    (inbox / "notes.txt").write_text("a stray file: a warning, not a failed night")
     out = inbox / "out"
     for _ in range(2):  # the second run would find the first run's JSON and Parquet files
         r = runner.invoke(app, ["run", str(inbox), "--out", str(out), "--model", "fake:", "--ocr", "off", "--force"])
         assert r.exit_code == 0, r.output
     runs = pd.read_parquet(out / "tables" / "runs")
-    assert list(runs["documents"]) == [1, 1] and list(runs["failed"]) == [0, 0]
-    assert not len(pd.read_parquet(out / "tables" / "errors"))
+    assert list(runs["documents"]) == [1, 1] and list(runs["failed"]) == [0, 0] and list(runs["warnings"]) == [1, 1]
+    errors = pd.read_parquet(out / "tables" / "errors")
+    assert set(errors["severity"]) == {"warning"} and set(errors["path"].map(os.path.basename)) == {"notes.txt"}

@@ -67,3 +67,16 @@ def test_corpus_hostile_discovery():
     assert by_name["pdfplumber_empty_0bytes.pdf"] == "empty"
     jpeg = next(d for d in found.documents if d.name == "derived_jpeg_receipt_named_as.pdf")
     assert jpeg.media_type == "image"
+
+
+def test_stray_files_and_fifos_are_warnings_not_failures(tmp_path):
+    (tmp_path / "notes.txt").write_text("call the supplier")
+    (tmp_path / "report.docx").write_bytes(b"PK\x03\x04rest of a zip")
+    (tmp_path / "broken.pdf").write_bytes(b"not a pdf at all")
+    os.mkfifo(tmp_path / "pipe")
+    found = discover([tmp_path])
+    warned = {os.path.basename(w.path): w for w in found.warnings}
+    assert warned["notes.txt"].kind == "unsupported_type" and warned["notes.txt"].severity == "warning"
+    assert "ZIP container" in warned["report.docx"].message
+    assert warned["pipe"].kind == "not_a_file" and "named pipe (FIFO)" in warned["pipe"].message
+    assert [os.path.basename(e.path) for e in found.errors] == ["broken.pdf"]  # named as a document: a failure
