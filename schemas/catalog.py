@@ -79,24 +79,35 @@ def check_schema(schema: Any, name: str) -> None:
     _check_node(schema, schema, name, "$")
 
 
-def _check_node(node: dict, root: dict, name: str, path: str) -> None:
+MAX_DEPTH = 24  # nesting deeper than this is a recursive schema (a model that contains itself)
+
+
+def _check_node(node: dict, root: dict, name: str, path: str, depth: int = 0) -> None:
+    if depth > MAX_DEPTH:
+        raise SchemaError(f"schema {name}: {path} nests more than {MAX_DEPTH} levels; recursive schemas "
+                          "(a $ref that contains itself) are not supported")
+    if not isinstance(node, dict):
+        raise SchemaError(f"schema {name}: {path} must be a schema object")
     node = resolve_ref(node, root)
     t = node.get("type")
+    if isinstance(t, list):
+        raise SchemaError(f"schema {name}: {path} has the types {t}; give one type per field "
+                          "(every field may be null already: a value not in the document is null)")
     if "enum" in node or t in LEAF_TYPES:
         return
     if t == "object":
         for key, sub in (node.get("properties") or {}).items():
-            _check_node(sub, root, name, f"{path}.{key}")
+            _check_node(sub, root, name, f"{path}.{key}", depth + 1)
         return
     if t == "array":
         if not isinstance(node.get("items"), dict):
             raise SchemaError(f"schema {name}: array at {path} needs an `items` schema")
-        _check_node(node["items"], root, name, f"{path}[]")
+        _check_node(node["items"], root, name, f"{path}[]", depth + 1)
         return
     if "anyOf" in node:  # Optional[X] from pydantic: anyOf [X, null]
         subs = [s for s in node["anyOf"] if s.get("type") != "null"]
         if len(subs) == 1:
-            _check_node(subs[0], root, name, path)
+            _check_node(subs[0], root, name, path, depth + 1)
             return
     raise SchemaError(f"schema {name}: unsupported node at {path} (need object, array, string, number, integer, boolean or enum)")
 
@@ -110,11 +121,16 @@ def resolve_ref(node: dict, root: dict) -> dict:
             raise SchemaError(f"only local $ref is supported, got {ref}")
         target: Any = root
         for part in ref[2:].split("/"):
+            if not isinstance(target, dict) or part not in target:
+                raise SchemaError(f"$ref {ref} points to nothing in the schema")
             target = target[part]
         node = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
         seen += 1
         if seen > 32:
             raise SchemaError("recursive $ref chain")
+    t = node.get("type")
+    if isinstance(t, list) and "null" in t and len(t) == 2:  # "type": ["string", "null"]: every field is nullable
+        node = {**node, "type": next(x for x in t if x != "null")}
     if "anyOf" in node:
         subs = [s for s in node["anyOf"] if s.get("type") != "null"]
         if len(subs) == 1 and len(node["anyOf"]) == 2:

@@ -88,3 +88,34 @@ def test_an_output_folder_inside_the_input_is_never_read_as_input(tmp_path, pref
     assert list(runs["documents"]) == [1, 1] and list(runs["failed"]) == [0, 0] and list(runs["warnings"]) == [1, 1]
     errors = pd.read_parquet(out / "tables" / "errors")
     assert set(errors["severity"]) == {"warning"} and set(errors["path"].map(os.path.basename)) == {"notes.txt"}
+
+
+NULLABLE = {"type": "object", "properties": {"total": {"type": ["number", "null"]}, "name": {"type": ["string", "null"]},
+                                             "items": {"type": ["array", "null"], "items": {"type": "string"}}}}
+BAD_SCHEMAS = {
+    "union": ({"type": "object", "properties": {"x": {"type": ["string", "number"]}}}, "give one type per field"),
+    "missing_ref": ({"type": "object", "properties": {"x": {"$ref": "#/$defs/Nope"}}}, "points to nothing"),
+    "recursive": ({"type": "object", "properties": {"node": {"$ref": "#/$defs/Node"}},
+                   "$defs": {"Node": {"type": "object", "properties": {"child": {"$ref": "#/$defs/Node"}}}}},
+                  "recursive schemas"),
+}
+
+
+@pytest.mark.slow
+def test_nullable_types_run_end_to_end(tmp_path, prefect_harness):
+    path = tmp_path / "nullable.json"
+    path.write_text(json.dumps(NULLABLE))
+    r = runner.invoke(app, ["run", str(SAMPLES / "contract_and_invoice.pdf"), "--out", str(tmp_path / "o"), "--model", "fake:",
+                            "--schema", str(path), "--ocr", "off"])
+    assert r.exit_code == 0, r.output
+    fields = set(pd.read_parquet(tmp_path / "o" / "tables" / "extractions")["field"])
+    assert {"total", "name", "items[0]"} <= fields
+
+
+@pytest.mark.parametrize("case", sorted(BAD_SCHEMAS))
+def test_unusable_schemas_exit_2_with_a_message(tmp_path, case):
+    schema, message = BAD_SCHEMAS[case]
+    path = tmp_path / f"{case}.json"
+    path.write_text(json.dumps(schema))
+    r = runner.invoke(app, ["run", str(SAMPLES), "--out", str(tmp_path / "o"), "--model", "fake:", "--schema", str(path)])
+    assert r.exit_code == 2 and message in " ".join(r.output.split()) and "Traceback" not in r.output
