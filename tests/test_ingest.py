@@ -1,4 +1,5 @@
 import fractions
+import os
 import time
 
 import numpy as np
@@ -284,3 +285,18 @@ def test_scan_turned_a_quarter_is_read_with_boxes_on_the_image_as_given(quarter_
     else:  # clockwise: (x, y) -> (h - y, x)
         expected = (h - up.y1, up.x0, h - up.y0, up.x1)
     assert all(abs(a - b) < 8 for a, b in zip((turned.x0, turned.y0, turned.x1, turned.y1), expected))
+
+
+def test_ocr_writes_nothing_in_the_home_folder(tmp_path):
+    """onnxruntime's telemetry would leave a device id and a database under ~/.cache/Microsoft."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    code = ("import numpy as np; from pipeline.ingest.ocr import ocr_words; "
+            "from PIL import Image; ocr_words(np.asarray(Image.open('data/samples/scanned_receipt.png').convert('RGB')))")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ORT_")}
+    env["HOME"] = str(tmp_path)
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True, capture_output=True)
+    assert not list(tmp_path.rglob("*")), [str(p) for p in tmp_path.rglob("*")]

@@ -19,7 +19,12 @@ def engine():
     with _lock:
         if _engine is None:
             import logging
+            import os
 
+            # onnxruntime's telemetry writes a device id and a growing database under ~/.cache/Microsoft:
+            # gemmadoc writes nothing outside its output folder and cache (1.32 reads the first name)
+            os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+            os.environ.setdefault("ORT_TELEMETRY_DISABLED", "1")
             from rapidocr_onnxruntime import RapidOCR
 
             _engine = RapidOCR()
