@@ -30,7 +30,7 @@ from model.registry import get_backend, resolve  # noqa: E402
 from pipeline.changes import PriorState, change_rows  # noqa: E402
 from pipeline.discover import discover  # noqa: E402
 from pipeline.errors import StageError  # noqa: E402
-from pipeline.outputs import TableWriter, done_keys, rows_for, run_row, write_document_json  # noqa: E402
+from pipeline.outputs import TableWriter, done_keys, needs_work, rows_for, run_row, write_document_json  # noqa: E402
 from pipeline.process import Extractor, Prepared, prepare_chunk, work_key  # noqa: E402
 from schemas.catalog import load_schema  # noqa: E402
 from schemas.options import RunOptions  # noqa: E402
@@ -90,7 +90,7 @@ def batch_flow(inputs: list[str], out: str, options: RunOptions | dict) -> RunRe
     todo, skipped = [], 0
     for d in found.documents:
         status = done.get(keys[d.doc_id])
-        if options.force or status is None or (options.retry_failed and status == "failed"):
+        if needs_work(status, options):
             todo.append(d)
         else:
             skipped += 1

@@ -72,7 +72,7 @@ def run(
     workers: int = typer.Option(2, "--workers", help="Documents ingested in parallel."),
     chunk_docs: int = typer.Option(16, "--chunk-docs", help="Documents per ingest -> model -> write round (bounds memory; each round is committed)."),
     force: bool = typer.Option(False, "--force", help="Redo documents that are already done."),
-    retry_failed: bool = typer.Option(False, "--retry-failed", help="Redo only documents that failed last time."),
+    retry_failed: bool = typer.Option(False, "--retry-failed", help="Redo only documents that failed or came out partial last time."),
     dtype: str = typer.Option("auto", "--dtype", help="auto | bfloat16 | float16 | float32."),
     device_map: Optional[str] = typer.Option(None, "--device-map", help="accelerate device map, e.g. auto or cuda:0."),
     attn: str = typer.Option("sdpa", "--attn", help="Attention implementation: sdpa | eager | flex_attention (Gemma 4 refuses flash_attention_2)."),

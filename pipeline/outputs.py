@@ -289,6 +289,13 @@ def read_table(out: Path, name: str):
     return pd.read_parquet(folder)
 
 
+def needs_work(status: str | None, options) -> bool:
+    """Whether a document whose work key has `status` in the tables (None: never done) is processed
+    again: always with --force, never once done, and with --retry-failed when it failed or came out
+    partial (a page or a window failed)."""
+    return options.force or status is None or (options.retry_failed and status in ("failed", "partial"))
+
+
 def done_keys(out: Path) -> dict[str, str]:
     """work_key -> status of documents already in the tables."""
     folder = out / "tables" / "documents"

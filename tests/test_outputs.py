@@ -101,3 +101,13 @@ def test_files_are_written_with_the_umask_not_0600(tmp_path):
     for p in (tmp_path / "a.json", tmp_path / "t" / "part-1.parquet"):
         assert stat.S_IMODE(p.stat().st_mode) == FILE_MODE
     assert not [p for p in tmp_path.rglob(".*.tmp")]
+
+
+def test_retry_failed_redoes_failed_and_partial_documents():
+    from pipeline.outputs import needs_work
+    from schemas.options import RunOptions
+
+    plain, retry, force = RunOptions(), RunOptions(retry_failed=True), RunOptions(force=True)
+    assert [needs_work(s, plain) for s in (None, "ok", "partial", "failed")] == [True, False, False, False]
+    assert [needs_work(s, retry) for s in (None, "ok", "partial", "failed")] == [True, False, True, True]
+    assert all(needs_work(s, force) for s in (None, "ok", "partial", "failed"))
