@@ -55,10 +55,11 @@ def extract_task(prepared: list[Prepared], options: RunOptions, keys: dict[str, 
 
 
 @task(name="write", cache_policy=NO_CACHE, retries=1)
-def write_task(results: list[DocumentResult], errors: list[ErrorRecord], out: str, run_id: str) -> None:
+def write_task(results: list[DocumentResult], errors: list[ErrorRecord], out: str, run_id: str, stamp: int) -> None:
+    """Write a chunk. `stamp` is chosen by the caller once per chunk, so a retry rewrites the same parts."""
     for r in results:
         write_document_json(Path(out), r, run_id)
-    TableWriter(Path(out), run_id).append(rows_for(results, run_id, errors))
+    TableWriter(Path(out), run_id).append(rows_for(results, run_id, errors), stamp=stamp)
 
 
 def _load_kwargs(options: RunOptions) -> dict:
@@ -98,7 +99,7 @@ def batch_flow(inputs: list[str], out: str, options: RunOptions | dict) -> RunRe
     rep.start(len(todo))
     if skipped:
         rep.note(f"{skipped} unchanged document(s) skipped (already done; --force to redo)")
-    write_task(results=[], errors=found.errors + found.warnings, out=out, run_id=run_id)
+    write_task(results=[], errors=found.errors + found.warnings, out=out, run_id=run_id, stamp=time.time_ns())
     counts = {"ok": 0, "partial": 0, "failed": 0}
     pages = frames = values = verified_values = 0
     totals: dict = {"requests": 0, "tokens_in": 0, "tokens_out": 0, "padding_tokens": 0, "context_tokens": 0,
@@ -120,7 +121,7 @@ def batch_flow(inputs: list[str], out: str, options: RunOptions | dict) -> RunRe
                                           schema_name=schema.name, model_id=model_id,
                                           errors=p.errors + [_crash(p.doc, "model", e)]) for p in prepared]
                 stats = {}
-            write_task(results=quote(results), errors=[], out=out, run_id=run_id)
+            write_task(results=quote(results), errors=[], out=out, run_id=run_id, stamp=time.time_ns())
             for k, v in stats.items():
                 if k == "images_per_budget":
                     for b, n in v.items():

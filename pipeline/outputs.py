@@ -181,8 +181,10 @@ class TableWriter:
         self.root = out / "tables"
         self.run_id = run_id
 
-    def append(self, rows: dict[str, list[dict]]) -> None:
-        stamp = time.time_ns()
+    def append(self, rows: dict[str, list[dict]], stamp: int | None = None) -> None:
+        """One part per table. Give the same `stamp` when writing the same rows again (a retried write
+        task, an at-least-once delivery): the parts are replaced, never duplicated."""
+        stamp = time.time_ns() if stamp is None else stamp
         for name in WRITE_ORDER:
             if rows.get(name):
                 table = pa.Table.from_pylist(rows[name], schema=SCHEMAS[name])

@@ -111,3 +111,27 @@ def test_retry_failed_redoes_failed_and_partial_documents():
     assert [needs_work(s, plain) for s in (None, "ok", "partial", "failed")] == [True, False, False, False]
     assert [needs_work(s, retry) for s in (None, "ok", "partial", "failed")] == [True, False, True, True]
     assert all(needs_work(s, force) for s in (None, "ok", "partial", "failed"))
+
+
+def test_a_retried_write_replaces_its_parts_instead_of_duplicating_rows(tmp_path, monkeypatch):
+    import pipeline.outputs as outputs
+
+    results = [DocumentResult(doc_id="d1", path="/x.pdf", name="x.pdf", media_type="pdf", status="ok", work_key="k1",
+                              extractions=[Extraction(doc_id="d1", field="total", value=1.0, citations=[])])]
+    real = outputs.atomic_write_table
+    calls = []
+
+    def fail_on_documents_once(path, table):
+        if "documents" in str(path) and not calls:
+            calls.append(path)
+            raise OSError("disk hiccup")
+        real(path, table)
+
+    monkeypatch.setattr(outputs, "atomic_write_table", fail_on_documents_once)
+    writer = TableWriter(tmp_path, "run1")
+    stamp = 1_000
+    try:
+        writer.append(rows_for(results, "run1"), stamp=stamp)  # extractions written, documents not
+    except OSError:
+        writer.append(rows_for(results, "run1"), stamp=stamp)  # the task's retry
+    assert len(read_table(tmp_path, "extractions")) == 1 and len(read_table(tmp_path, "documents")) == 1
