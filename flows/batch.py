@@ -85,7 +85,7 @@ def batch_flow(inputs: list[str], out: str, options: RunOptions | dict) -> RunRe
     else:
         _, model_id, _ = resolve(options.model)
     out_dir.mkdir(parents=True, exist_ok=True)
-    found = discover(inputs, options.max_file_mb, exclude=[out_dir])  # an output folder inside an input is not input
+    found = discover(inputs, options.max_file_mb, exclude=[out_dir], follow_symlinks=options.follow_symlinks)  # an output folder inside an input is not input
     keys = {d.doc_id: work_key(d.doc_id, schema, model_id, options) for d in found.documents}
     done = done_keys(out_dir)
     todo, skipped = [], 0

@@ -72,6 +72,7 @@ def run(
     workers: int = typer.Option(2, "--workers", help="Documents ingested in parallel."),
     chunk_docs: int = typer.Option(16, "--chunk-docs", help="Documents per ingest -> model -> write round (bounds memory; each round is committed)."),
     force: bool = typer.Option(False, "--force", help="Redo documents that are already done."),
+    follow_symlinks: bool = typer.Option(False, "--follow-symlinks", help="Read files and folders that links inside the inputs point to outside them (skipped with a warning by default)."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Redo only documents that failed or came out partial last time."),
     dtype: str = typer.Option("auto", "--dtype", help="auto | bfloat16 | float16 | float32."),
     device_map: Optional[str] = typer.Option(None, "--device-map", help="accelerate device map, e.g. auto or cuda:0."),
@@ -92,6 +93,7 @@ def run(
                              generate_timeout_s=generate_timeout,
                              collection=collection, passwords=password, ocr=ocr, dedup_threshold=dedup,
                              max_workers=workers, chunk_docs=chunk_docs, force=force, retry_failed=retry_failed, dtype=dtype,
+                             follow_symlinks=follow_symlinks,
                              device_map=device_map, attn_implementation=attn, experts_implementation=experts)
         load_schema(schema)  # an invalid schema stops here, before any model work
     except ValidationError as e:

@@ -76,9 +76,13 @@ def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def iter_files(inputs: list[str | Path], errors: list[ErrorRecord], exclude: list[str | Path] = ()):
+def iter_files(inputs: list[str | Path], errors: list[ErrorRecord], exclude: list[str | Path] = (),
+               warnings: list[ErrorRecord] | None = None, follow_symlinks: bool = False):
     """Yield regular files under the inputs, following directory links once (no cycles), never entering
-    the `exclude` folders (the run's own output folder, when it lies inside an input)."""
+    the `exclude` folders (the run's own output folder, when it lies inside an input), and never
+    leaving the input folders through a symbolic link unless `follow_symlinks` (such a link becomes a
+    warning)."""
+    warnings = warnings if warnings is not None else errors
     seen_dirs: set[tuple[int, int]] = set()
     skip: set[tuple[int, int]] = set()
     for ex in exclude:
@@ -87,6 +91,19 @@ def iter_files(inputs: list[str | Path], errors: list[ErrorRecord], exclude: lis
             skip.add((st.st_dev, st.st_ino))
         except OSError:
             continue
+    roots = [os.path.realpath(r) for r in inputs if os.path.isdir(r)]
+
+    def outside(link: str) -> bool:
+        if follow_symlinks or not os.path.islink(link):
+            return False
+        target = os.path.realpath(link)
+        if any(target == r or target.startswith(r.rstrip(os.sep) + os.sep) for r in roots):
+            return False
+        warnings.append(ErrorRecord(path=link, stage="discover", kind="symlink_outside", severity="warning",
+                                    message=f"skipped {os.path.basename(link)}: a link to {target}, outside the input "
+                                            "folders (--follow-symlinks to read it)"))
+        return True
+
     for raw in inputs:
         root = Path(raw)
         if not os.path.lexists(root):
@@ -112,18 +129,19 @@ def iter_files(inputs: list[str | Path], errors: list[ErrorRecord], exclude: lis
                 dirnames[:] = []
                 continue
             seen_dirs.add(key)
-            dirnames.sort()
+            dirnames[:] = sorted(d for d in dirnames if not outside(os.path.join(dirpath, d)))
             for name in sorted(filenames):
-                if not name.startswith("."):
+                if not name.startswith(".") and not outside(os.path.join(dirpath, name)):
                     yield Path(dirpath) / name
 
 
-def discover(inputs: list[str | Path], max_file_mb: float = 1024.0, exclude: list[str | Path] = ()) -> Discovery:
-    """Find supported documents under `inputs` (not under `exclude`); unreadable or unsupported files
-    become error records."""
+def discover(inputs: list[str | Path], max_file_mb: float = 1024.0, exclude: list[str | Path] = (),
+             follow_symlinks: bool = False) -> Discovery:
+    """Find supported documents under `inputs` (not under `exclude`, not through links that leave the
+    inputs unless `follow_symlinks`); unreadable or unsupported files become error records."""
     out = Discovery()
     seen_ids: dict[str, str] = {}
-    for path in iter_files(inputs, out.errors, exclude):
+    for path in iter_files(inputs, out.errors, exclude, out.warnings, follow_symlinks):
         spath = str(path)
         try:
             st = path.stat()  # follows links: raises ELOOP for a symlink loop

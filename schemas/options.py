@@ -39,6 +39,7 @@ class RunOptions(BaseModel):
     dpi: int = Field(150, ge=36, le=600)
     max_side_px: int = Field(1600, ge=256)
     ocr: Literal["auto", "off", "force"] = "auto"
+    follow_symlinks: bool = False  # read files that links inside the inputs point to outside them
     passwords: list[str] = []
     video_fps: float = Field(1.0, gt=0)
     dedup_threshold: float = Field(0.0, ge=0.0, le=1.0)  # 0 = keep every frame

@@ -80,3 +80,22 @@ def test_stray_files_and_fifos_are_warnings_not_failures(tmp_path):
     assert "ZIP container" in warned["report.docx"].message
     assert warned["pipe"].kind == "not_a_file" and "named pipe (FIFO)" in warned["pipe"].message
     assert [os.path.basename(e.path) for e in found.errors] == ["broken.pdf"]  # named as a document: a failure
+
+
+def test_links_never_leave_the_input_folders_unless_asked(tmp_path):
+    inbox, outside = tmp_path / "inbox", tmp_path / "outside"
+    inbox.mkdir()
+    outside.mkdir()
+    data = open(SAMPLES / "scanned_receipt.png", "rb").read()
+    (outside / "secret.png").write_bytes(data)
+    (inbox / "mine.png").write_bytes(open(SAMPLES / "contract_and_invoice.pdf", "rb").read())
+    os.symlink(outside / "secret.png", inbox / "secret.png")  # a file outside
+    os.symlink(tmp_path, inbox / "up")  # a link to the parent: the whole parent would be walked
+    os.symlink(inbox / "mine.png", inbox / "alias.png")  # inside: fine (processed once, as a duplicate)
+    found = discover([inbox])
+    assert len(found.documents) == 1  # mine.png and its alias inside the folder: one document
+    warned = {os.path.basename(w.path): w.kind for w in found.warnings}
+    assert warned["secret.png"] == "symlink_outside" and warned["up"] == "symlink_outside"
+    assert not any("secret" in d.path for d in found.documents)
+    followed = discover([inbox], follow_symlinks=True)
+    assert any(d.name == "secret.png" for d in followed.documents)
