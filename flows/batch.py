@@ -30,7 +30,7 @@ from model.registry import get_backend, resolve  # noqa: E402
 from pipeline.changes import PriorState, change_rows  # noqa: E402
 from pipeline.discover import discover  # noqa: E402
 from pipeline.errors import StageError  # noqa: E402
-from pipeline.outputs import TableWriter, done_keys, needs_work, rows_for, run_row, write_document_json  # noqa: E402
+from pipeline.outputs import TableWriter, done_keys, needs_work, rows_for, run_row, text_of, write_document_json  # noqa: E402
 from pipeline.process import Extractor, Prepared, prepare_chunk, work_key  # noqa: E402
 from schemas.catalog import load_schema  # noqa: E402
 from schemas.options import RunOptions  # noqa: E402
@@ -149,7 +149,7 @@ def batch_flow(inputs: list[str], out: str, options: RunOptions | dict) -> RunRe
         context_utilisation=round(ctx / (totals["requests"] * options.max_context), 4) if totals["requests"] else 0.0,
         pages_per_s=round((pages + frames) / seconds, 3) if seconds else 0.0, **totals)
     writer.compact()  # the chunks' parts, so the changes below read one current row set per key
-    current = {d.path: (d.doc_id, keys[d.doc_id]) for d in found.documents}
+    current = {text_of(d.path): (d.doc_id, keys[d.doc_id]) for d in found.documents}  # as the tables store paths
     writer.append({"runs": [run_row(run)], "changes": change_rows(out_dir, run_id, prior, current, inputs)})
     writer.compact()
     writer.ensure_tables()

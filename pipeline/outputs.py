@@ -24,7 +24,7 @@ _f = pa.float64()
 _s = pa.string()
 _i = pa.int64()
 SCHEMAS: dict[str, pa.Schema] = {
-    "documents": pa.schema([("run_id", _s), ("work_key", _s), ("doc_id", _s), ("path", _s), ("name", _s),
+    "documents": pa.schema([("run_id", _s), ("work_key", _s), ("doc_id", _s), ("path", _s), ("path_bytes_hex", _s), ("name", _s),
                             ("media_type", _s), ("status", _s), ("schema_name", _s), ("model_id", _s), ("pages", _i),
                             ("frames", _i), ("text_pdf", _i), ("text_ocr", _i), ("text_none", _i), ("extractions", _i),
                             ("citations", _i), ("verified_citations", _i), ("errors", _i), ("requests", _i),
@@ -39,7 +39,7 @@ SCHEMAS: dict[str, pa.Schema] = {
                             ("x1_norm", _f), ("y1_norm", _f), ("boxes_json", _s), ("claimed_page", _i),
                             ("claimed_t_seconds", _f), ("char_start", _i), ("char_end", _i), ("reason", _s),
                             ("value_supported", pa.bool_())]),
-    "errors": pa.schema([("run_id", _s), ("work_key", _s), ("doc_id", _s), ("path", _s), ("stage", _s), ("kind", _s),
+    "errors": pa.schema([("run_id", _s), ("work_key", _s), ("doc_id", _s), ("path", _s), ("path_bytes_hex", _s), ("stage", _s), ("kind", _s),
                          ("severity", _s), ("message", _s), ("permanent", pa.bool_()), ("model_id", _s)]),
     "runs": pa.schema([("run_id", _s), ("started_at", _s), ("finished_at", _s), ("model_id", _s), ("schema_name", _s),
                        ("options_json", _s), ("documents", _i), ("ok", _i), ("partial", _i), ("failed", _i),
@@ -51,6 +51,33 @@ SCHEMAS: dict[str, pa.Schema] = {
 }
 # `documents` is written last in every append: a document row is the commit marker of its other rows
 WRITE_ORDER = ("runs", "changes", "errors", "citations", "extractions", "documents")
+
+
+def text_of(value: str) -> str:
+    """A string that UTF-8 can store: a file name that is not valid UTF-8 arrives surrogate-escaped
+    (os.fsdecode); its undecodable bytes become U+FFFD here (the exact bytes go to `path_bytes_hex`)."""
+    if value.isascii():
+        return value
+    try:
+        value.encode("utf-8")
+        return value
+    except UnicodeEncodeError:
+        return os.fsencode(value).decode("utf-8", "replace")
+
+
+def path_bytes_hex(path: str) -> str | None:
+    """The path's bytes in hex when its name is not valid UTF-8 (so it can be found again), else None."""
+    return os.fsencode(path).hex() if text_of(path) != path else None
+
+
+def _clean(value):
+    if isinstance(value, str):
+        return text_of(value)
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return value
 
 
 def _umask() -> int:
@@ -106,7 +133,7 @@ def atomic_write_table(path: Path, table: pa.Table) -> None:
 
 
 def document_json(result: DocumentResult, run_id: str) -> bytes:
-    payload = {"run_id": run_id, **result.model_dump(mode="json")}
+    payload = _clean({"run_id": run_id, **result.model_dump(mode="json") | {"path_bytes_hex": path_bytes_hex(result.path)}})
     return json.dumps(payload, indent=2, ensure_ascii=False).encode()
 
 
@@ -127,6 +154,7 @@ def rows_for(results: list[DocumentResult], run_id: str, errors: list[ErrorRecor
         cites = [c for e in r.extractions for c in e.citations]
         rows["documents"].append(dict(
             run_id=run_id, work_key=r.work_key, doc_id=r.doc_id, path=r.path, name=r.name, media_type=r.media_type,
+            path_bytes_hex=path_bytes_hex(r.path),
             status=r.status, schema_name=r.schema_name, model_id=r.model_id, pages=r.pages, frames=r.frames,
             text_pdf=r.text_sources.get("pdf", 0), text_ocr=r.text_sources.get("ocr", 0), text_none=r.text_sources.get("none", 0),
             extractions=len(r.extractions), citations=len(cites),
@@ -157,7 +185,8 @@ def rows_for(results: list[DocumentResult], run_id: str, errors: list[ErrorRecor
 
 
 def _error_row(err: ErrorRecord, run_id: str, work_key: str | None, model_id: str | None) -> dict:
-    return dict(run_id=run_id, work_key=work_key, doc_id=err.doc_id, path=err.path, stage=err.stage, kind=err.kind,
+    return dict(run_id=run_id, work_key=work_key, doc_id=err.doc_id, path=err.path, path_bytes_hex=path_bytes_hex(err.path),
+                stage=err.stage, kind=err.kind,
                 severity=err.severity, message=err.message, permanent=err.permanent, model_id=model_id)
 
 
@@ -187,7 +216,7 @@ class TableWriter:
         stamp = time.time_ns() if stamp is None else stamp
         for name in WRITE_ORDER:
             if rows.get(name):
-                table = pa.Table.from_pylist(rows[name], schema=SCHEMAS[name])
+                table = pa.Table.from_pylist([_clean(r) for r in rows[name]], schema=SCHEMAS[name])
                 atomic_write_table(self.root / name / f"part-{stamp:020d}-{self.run_id}.parquet", table)
 
     def compact(self) -> None:

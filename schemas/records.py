@@ -232,6 +232,7 @@ class DocumentResult(Record):
     doc_id: str
     path: str
     name: str
+    path_bytes_hex: str | None = None  # in outputs: the path's bytes when the name is not valid UTF-8
     media_type: str
     status: Status
     work_key: str = ""

@@ -119,3 +119,26 @@ def test_unusable_schemas_exit_2_with_a_message(tmp_path, case):
     path.write_text(json.dumps(schema))
     r = runner.invoke(app, ["run", str(SAMPLES), "--out", str(tmp_path / "o"), "--model", "fake:", "--schema", str(path)])
     assert r.exit_code == 2 and message in " ".join(r.output.split()) and "Traceback" not in r.output
+
+
+@pytest.mark.slow
+def test_a_file_name_that_is_not_utf8_is_processed_and_stored_losslessly(tmp_path, prefect_harness):
+    import shutil
+
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    shutil.copy(SAMPLES / "contract_and_invoice.pdf", inbox / "good.pdf")
+    raw = os.fsencode(inbox) + b"/caf\xe9.png"  # Latin-1 bytes, as an old archive or SMB share leaves them
+    shutil.copy(SAMPLES / "scanned_receipt.png", raw)
+    out = tmp_path / "out"
+    for _ in range(2):
+        r = runner.invoke(app, ["run", str(inbox), "--out", str(out), "--model", "fake:", "--ocr", "off"])
+        assert r.exit_code == 0, r.output
+    docs = pd.read_parquet(out / "tables" / "documents")
+    assert len(docs) == 2 and set(docs["status"]) == {"ok"}
+    odd = docs[docs["path_bytes_hex"].notna()].iloc[0]
+    assert bytes.fromhex(odd["path_bytes_hex"]) == raw and "\ufffd" in odd["path"]
+    assert json.loads((out / "json" / f"{odd['doc_id']}.json").read_text())["path_bytes_hex"] == raw.hex()
+    runs = pd.read_parquet(out / "tables" / "runs").sort_values("started_at")
+    assert list(runs["skipped"]) == [0, 2]
+    assert len(pd.read_parquet(out / "tables" / "changes")) == 2  # both new in the first run, nothing after
