@@ -30,6 +30,7 @@ from model.registry import get_backend, resolve  # noqa: E402
 from pipeline.changes import PriorState, change_rows  # noqa: E402
 from pipeline.discover import discover  # noqa: E402
 from pipeline.errors import StageError  # noqa: E402
+from pipeline.lock import OutputLock, describe  # noqa: E402
 from pipeline.outputs import TableWriter, done_keys, needs_work, rows_for, run_row, text_of, write_document_json  # noqa: E402
 from pipeline.process import Extractor, Prepared, prepare_chunk, work_key  # noqa: E402
 from schemas.catalog import load_schema  # noqa: E402
@@ -70,8 +71,17 @@ def _load_kwargs(options: RunOptions) -> dict:
 @flow(name="gemmadoc-batch", log_prints=False, validate_parameters=False,
       task_runner=ThreadPoolTaskRunner(max_workers=2))
 def batch_flow(inputs: list[str], out: str, options: RunOptions | dict) -> RunRecord:
-    """Discover, skip documents already done, then ingest -> extract -> write chunk by chunk."""
+    """Lock the output folder (one run at a time), then run the batch."""
     options = RunOptions.model_validate(options)  # deployments pass options as a plain dict
+    with OutputLock(Path(out), options.wait_lock_s) as lock:
+        if lock.previous:
+            reporter().note(f"took over the output folder's lock from a run that ended without releasing it "
+                            f"({describe(lock.previous)})")
+        return _batch(inputs, out, options)
+
+
+def _batch(inputs: list[str], out: str, options: RunOptions) -> RunRecord:
+    """Discover, skip documents already done, then ingest -> extract -> write chunk by chunk."""
     t0 = time.perf_counter()
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]

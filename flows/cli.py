@@ -72,6 +72,7 @@ def run(
     workers: int = typer.Option(2, "--workers", help="Documents ingested in parallel."),
     chunk_docs: int = typer.Option(16, "--chunk-docs", help="Documents per ingest -> model -> write round (bounds memory; each round is committed)."),
     force: bool = typer.Option(False, "--force", help="Redo documents that are already done."),
+    wait_lock: float = typer.Option(0.0, "--wait-lock", help="Seconds to wait when another run is writing to --out (default: exit 2 at once)."),
     follow_symlinks: bool = typer.Option(False, "--follow-symlinks", help="Read files and folders that links inside the inputs point to outside them (skipped with a warning by default)."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Redo only documents that failed or came out partial last time."),
     dtype: str = typer.Option("auto", "--dtype", help="auto | bfloat16 | float16 | float32."),
@@ -93,7 +94,7 @@ def run(
                              generate_timeout_s=generate_timeout,
                              collection=collection, passwords=password, ocr=ocr, dedup_threshold=dedup,
                              max_workers=workers, chunk_docs=chunk_docs, force=force, retry_failed=retry_failed, dtype=dtype,
-                             follow_symlinks=follow_symlinks,
+                             follow_symlinks=follow_symlinks, wait_lock_s=wait_lock,
                              device_map=device_map, attn_implementation=attn, experts_implementation=experts)
         load_schema(schema)  # an invalid schema stops here, before any model work
     except ValidationError as e:
@@ -124,10 +125,15 @@ def run(
     from flows.batch import run_batch
     from flows.progress import set_reporter
 
+    from pipeline.lock import OutputLocked
+
     rep = RichReporter(console)
     set_reporter(rep)
     try:
         record = run_batch([str(p) for p in inputs], str(out), options)
+    except OutputLocked as e:
+        console.print(f"[red]error:[/] {e}")
+        raise typer.Exit(2)
     finally:
         rep.stop()
     _summary(console, record, out, backend.is_random)

@@ -61,6 +61,7 @@ class RunOptions(BaseModel):
     max_workers: int = Field(2, ge=1)
     chunk_docs: int = Field(16, ge=1)  # documents per ingest -> model -> write round (bounds memory)
     retries: int = Field(2, ge=0)
+    wait_lock_s: float = Field(0.0, ge=0)  # wait this long for another run to release the output folder
     force: bool = False
     retry_failed: bool = False
 

@@ -142,3 +142,26 @@ def test_a_file_name_that_is_not_utf8_is_processed_and_stored_losslessly(tmp_pat
     runs = pd.read_parquet(out / "tables" / "runs").sort_values("started_at")
     assert list(runs["skipped"]) == [0, 2]
     assert len(pd.read_parquet(out / "tables" / "changes")) == 2  # both new in the first run, nothing after
+
+
+@pytest.mark.slow
+def test_one_run_at_a_time_per_output_folder(tmp_path, prefect_harness):
+    import time
+
+    from pipeline.lock import LOCK_NAME, OutputLock
+
+    out = tmp_path / "out"
+    args = ["run", str(SAMPLES / "contract_and_invoice.pdf"), "--out", str(out), "--model", "fake:", "--ocr", "off"]
+    with OutputLock(out):  # another run is writing here
+        r = runner.invoke(app, args)
+        assert r.exit_code == 2 and f"pid {os.getpid()}" in " ".join(r.output.split())
+        t0 = time.monotonic()
+        r = runner.invoke(app, args + ["--wait-lock", "1"])
+        assert r.exit_code == 2 and time.monotonic() - t0 >= 1.0
+    assert not (out / "tables" / "documents").exists()  # nothing was written under the other run
+    # a run killed with -9 leaves its details but no lock: the next run takes over and says so
+    (out / LOCK_NAME).write_text(json.dumps({"host": "node7", "pid": 999999, "started_at": "2026-12-01T02:00:00+00:00"}))
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0, r.output
+    assert "took over" in r.output and "pid 999999 on node7" in " ".join(r.output.split())
+    assert (out / LOCK_NAME).read_text() == ""  # released
