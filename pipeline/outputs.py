@@ -41,7 +41,7 @@ SCHEMAS: dict[str, pa.Schema] = {
                             ("value_supported", pa.bool_())]),
     "errors": pa.schema([("run_id", _s), ("work_key", _s), ("doc_id", _s), ("path", _s), ("path_bytes_hex", _s), ("stage", _s), ("kind", _s),
                          ("severity", _s), ("message", _s), ("permanent", pa.bool_()), ("model_id", _s)]),
-    "runs": pa.schema([("run_id", _s), ("started_at", _s), ("finished_at", _s), ("model_id", _s), ("schema_name", _s),
+    "runs": pa.schema([("run_id", _s), ("status", _s), ("started_at", _s), ("finished_at", _s), ("model_id", _s), ("schema_name", _s),
                        ("options_json", _s), ("documents", _i), ("ok", _i), ("partial", _i), ("failed", _i),
                        ("skipped", _i), ("warnings", _i), ("processed", _i), ("values", _i), ("verified_values", _i), ("pages", _i), ("frames", _i), ("requests", _i), ("tokens_in", _i),
                        ("tokens_out", _i), ("padding_tokens", _i), ("oom_retries", _i), ("context_utilisation", _f),

@@ -254,6 +254,7 @@ class DocumentResult(Record):
 
 class RunRecord(Record):
     run_id: str
+    status: Literal["completed", "aborted"] = "completed"  # aborted: written by the next run for a killed one
     started_at: str
     finished_at: str
     model_id: str

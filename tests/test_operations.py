@@ -111,6 +111,13 @@ def test_sigkill_then_rerun_equals_clean_run(tmp_path, many_docs, prefect_server
         assert p.returncode in (0, 1), out
         assert snapshot(target) == want, f"seed {seed}"
         assert not [f for f in target.rglob("*.tmp")]
+        # the killed run gets a runs row from the re-run, and what it committed is reported as new
+        runs = pd.read_parquet(target / "tables" / "runs")
+        docs = pd.read_parquet(target / "tables" / "documents")
+        assert set(docs["run_id"]) <= set(runs["run_id"]) and set(runs["status"]) <= {"completed", "aborted"}
+        assert set(runs.loc[runs["status"] == "aborted", "run_id"]) == set(docs["run_id"]) - set(runs.loc[runs["status"] == "completed", "run_id"])
+        changes = pd.read_parquet(target / "tables" / "changes")  # (the killed run may have finished first)
+        assert set(changes.loc[changes["change"] == "new", "path"]) == set(docs["path"]), f"seed {seed}"
 
 
 def test_rerun_change_and_retry_failed(tmp_path, many_docs, prefect_server):
