@@ -4,9 +4,13 @@ and converters from public label formats (SROIE key files, invoice2data expected
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+
+_INDEX = re.compile(r"\[\d+\]")
 
 
 class GoldError(ValueError):
@@ -90,7 +94,7 @@ def gold_from_output(out: Path) -> list[GoldDoc]:
     cites = read_table(out, "citations")
     evidence: dict[str, dict[str, Evidence]] = {}
     for r in cites[cites["match"] != "unverified"].itertuples():
-        evidence.setdefault(r.doc_id, {}).setdefault(_pattern(r.field), Evidence(
+        evidence.setdefault(r.doc_id, {}).setdefault(field_pattern(r.field), Evidence(
             page=None if r.page != r.page or r.page is None else int(r.page),
             t_seconds=None if r.t_seconds != r.t_seconds else r.t_seconds, box=(r.x0, r.y0, r.x1, r.y1)))
     out_docs = []
@@ -101,10 +105,10 @@ def gold_from_output(out: Path) -> list[GoldDoc]:
     return out_docs
 
 
-def _pattern(path: str) -> str:
-    import re
-
-    return re.sub(r"\[\d+\]", "[]", path)
+def field_pattern(path: str) -> str:
+    """A leaf path with its list indexes blanked (`line_items[2].amount` -> `line_items[].amount`): the
+    field that accuracy is reported for."""
+    return _INDEX.sub("[]", path)
 
 
 # --- converters from public label formats ------------------------------------------------------------

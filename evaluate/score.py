@@ -11,10 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from evaluate.compare import assign, compare
-from evaluate.gold import Evidence, GoldDoc
+from evaluate.gold import Evidence, GoldDoc, field_pattern
 from schemas.catalog import load_schema, resolve_ref
 
-_INDEX = re.compile(r"\[\d+\]")
 
 
 @dataclass
@@ -200,7 +199,7 @@ def _walk(gold: Any, pred: Any, node: dict, root: dict, path: str, pred_path: st
         return
     v = compare(gold, pred, t)
     verified = p.verified.get(pred_path) if p and pred is not None else None
-    page_ok, iou = _evidence(g.evidence.get(path) or g.evidence.get(_INDEX.sub("[]", path)),
+    page_ok, iou = _evidence(g.evidence.get(path) or g.evidence.get(field_pattern(path)),
                              p.cites.get(pred_path, []) if p else [])
     status = "correct" if v.correct else ("missing" if pred is None else "wrong")
     rows.append(_row(path, pred_path, gold, pred, v.correct, status, verified, page_ok, iou, v.similarity, v.how))
@@ -239,7 +238,7 @@ def _iou(a, b) -> float:
 
 
 def _row(path, pred_path, gold, pred, correct, status, verified, page_ok, iou, similarity=0.0, how="") -> dict:
-    return dict(field=_INDEX.sub("[]", path), path=path, pred_path=pred_path,
+    return dict(field=field_pattern(path), path=path, pred_path=pred_path,
                 gold_json=json.dumps(gold, ensure_ascii=False), pred_json=json.dumps(pred, ensure_ascii=False),
                 correct=bool(correct), status=status, how=how, similarity=float(similarity), verified=verified,
                 page_ok=page_ok, box_iou=iou)

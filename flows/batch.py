@@ -27,7 +27,7 @@ from prefect.utilities.annotations import quote  # noqa: E402
 
 from flows.progress import reporter  # noqa: E402
 from model.registry import get_backend, resolve  # noqa: E402
-from pipeline.changes import aborted_run_rows, aborted_runs, PriorState, change_rows  # noqa: E402
+from pipeline.changes import PriorState, change_rows  # noqa: E402
 from pipeline.discover import discover  # noqa: E402
 from pipeline.errors import StageError  # noqa: E402
 from pipeline.lock import OutputLock, describe  # noqa: E402
@@ -88,8 +88,7 @@ def _batch(inputs: list[str], out: str, options: RunOptions) -> RunRecord:
     out_dir = Path(out)
     writer = TableWriter(out_dir, run_id)
     writer.compact()  # finish what a killed run left
-    aborted = aborted_runs(out_dir)  # killed runs: they get a runs row, and what they committed counts as new
-    prior = PriorState.read(out_dir, ignore_runs=set(aborted))
+    prior = PriorState.read(out_dir)  # killed runs get a runs row below, and what they committed counts as new
     schema = load_schema(options.schema_name)
     if options.model.startswith("fake:"):
         model_id = get_backend(options.model).model_id
@@ -161,7 +160,7 @@ def _batch(inputs: list[str], out: str, options: RunOptions) -> RunRecord:
         pages_per_s=round((pages + frames) / seconds, 3) if seconds else 0.0, **totals)
     writer.compact()  # the chunks' parts, so the changes below read one current row set per key
     current = {text_of(d.path): (d.doc_id, keys[d.doc_id]) for d in found.documents}  # as the tables store paths
-    writer.append({"runs": aborted_run_rows(aborted, model_id, schema.name) + [run_row(run)],
+    writer.append({"runs": [run_row(r) for r in prior.aborted_runs(model_id, schema.name)] + [run_row(run)],
                    "changes": change_rows(out_dir, run_id, prior, current, inputs)})
     writer.compact()
     writer.ensure_tables()

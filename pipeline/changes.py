@@ -4,75 +4,61 @@ extracted values that differ. Computed from the tables themselves, so it survive
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from schemas.records import RunRecord
 
-def _run_ids(out: Path) -> set[str]:
-    folder = out / "tables" / "runs"
+
+def _table(out: Path, name: str, columns: list[str]) -> list[dict]:
+    folder = out / "tables" / name
     if not folder.exists() or not any(folder.glob("part-*.parquet")):
-        return set()
-    return set(pq.read_table(folder, columns=["run_id"]).column("run_id").to_pylist())
-
-
-def aborted_runs(out: Path) -> dict[str, dict[str, int]]:
-    """Runs that committed documents but never wrote their runs row (killed, or the machine died):
-    run_id -> document counts by status."""
-    folder = out / "tables" / "documents"
-    if not folder.exists() or not any(folder.glob("part-*.parquet")):
-        return {}
-    finished = _run_ids(out)
-    out_runs: dict[str, dict[str, int]] = {}
-    t = pq.read_table(folder, columns=["run_id", "status"])
-    for run_id, status in zip(t.column("run_id").to_pylist(), t.column("status").to_pylist()):
-        if run_id not in finished:
-            counts = out_runs.setdefault(run_id, {})
-            counts[status] = counts.get(status, 0) + 1
-    return out_runs
-
-
-def aborted_run_rows(aborted: dict[str, dict[str, int]], model_id: str, schema_name: str) -> list[dict]:
-    """Runs-table rows for runs that ended without their own (status "aborted"): what they committed."""
-    from datetime import datetime, timezone
-
-    rows = []
-    for run_id, counts in sorted(aborted.items()):
-        try:
-            started = datetime.strptime(run_id[:15], "%Y%m%dT%H%M%S").replace(tzinfo=timezone.utc).isoformat()
-        except ValueError:
-            started = ""
-        n = sum(counts.values())
-        rows.append(dict(run_id=run_id, status="aborted", started_at=started, finished_at="", model_id=model_id,
-                         schema_name=schema_name, options_json="{}", documents=n, ok=counts.get("ok", 0),
-                         partial=counts.get("partial", 0), failed=counts.get("failed", 0), skipped=0, warnings=0,
-                         processed=n, values=0, verified_values=0, pages=0, frames=0, requests=0, tokens_in=0,
-                         tokens_out=0, padding_tokens=0, oom_retries=0, context_utilisation=0.0,
-                         images_per_budget_json="{}", seconds=0.0, pages_per_s=0.0))
-    return rows
+        return []
+    return pq.read_table(folder, columns=columns).to_pylist()
 
 
 @dataclass
 class PriorState:
-    """path -> (doc_id, work_key) of the newest documents row per path before this run, as reported by
-    finished runs: what an aborted run committed was never reported, so it counts as new now."""
+    """What the tables held before this run: path -> (doc_id, work_key) of the newest documents row per
+    path as reported by finished runs, and the runs that committed documents but never wrote their runs
+    row (killed, or the machine died): run_id -> document counts by status. What an aborted run
+    committed was never reported, so it counts as new now."""
 
     by_path: dict[str, tuple[str, str]]
+    aborted: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @classmethod
-    def read(cls, out: Path, ignore_runs: set[str] = frozenset()) -> "PriorState":
-        folder = out / "tables" / "documents"
-        if not folder.exists() or not any(folder.glob("part-*.parquet")):
-            return cls({})
-        t = [r for r in pq.read_table(folder, columns=["path", "doc_id", "work_key", "run_id"]).to_pylist()
-             if r["run_id"] not in ignore_runs]
+    def read(cls, out: Path) -> "PriorState":
+        docs = _table(out, "documents", ["path", "doc_id", "work_key", "run_id", "status"])
+        finished = {r["run_id"] for r in _table(out, "runs", ["run_id"])} if docs else set()
+        aborted: dict[str, dict[str, int]] = {}
         latest: dict[str, dict] = {}
-        for row in t:
+        for row in docs:
+            if row["run_id"] not in finished:
+                counts = aborted.setdefault(row["run_id"], {})
+                counts[row["status"]] = counts.get(row["status"], 0) + 1
+                continue
             old = latest.get(row["path"])
             if old is None or row["run_id"] >= old["run_id"]:
                 latest[row["path"]] = row
-        return cls({p: (r["doc_id"], r["work_key"]) for p, r in latest.items()})
+        return cls({p: (r["doc_id"], r["work_key"]) for p, r in latest.items()}, aborted)
+
+    def aborted_runs(self, model_id: str, schema_name: str) -> list[RunRecord]:
+        """Runs records for the aborted runs (status "aborted"): what they committed."""
+        out = []
+        for run_id, counts in sorted(self.aborted.items()):
+            try:
+                started = datetime.strptime(run_id[:15], "%Y%m%dT%H%M%S").replace(tzinfo=timezone.utc).isoformat()
+            except ValueError:
+                started = ""
+            n = sum(counts.values())
+            out.append(RunRecord(run_id=run_id, status="aborted", started_at=started, finished_at="", model_id=model_id,
+                                 schema_name=schema_name, options={}, documents=n, processed=n, ok=counts.get("ok", 0),
+                                 partial=counts.get("partial", 0), failed=counts.get("failed", 0)))
+        return out
 
 
 def _values(out: Path, work_keys: set[str]) -> dict[str, dict[str, str]]:

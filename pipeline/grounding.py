@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_right
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -37,6 +38,7 @@ from pipeline.textnorm import (
     fold_confusables,
     has_digit,
     normalise,
+    number_form,
     number_runs,
     right_to_left,
     word_char,
@@ -184,7 +186,24 @@ class UnitIndex:
         return ta, tb
 
     def words_in_text_span(self, start: int, end: int) -> list[int]:
-        return [i for i, s in enumerate(self.starts) if s < end and s + len(self.unit.words[i].text) > start]
+        """The words whose characters overlap the `text` span [start, end) (`starts` is sorted)."""
+        first = max(0, bisect_right(self.starts, start) - 1)
+        words = self.unit.words
+        out = []
+        for i in range(first, len(words)):
+            if self.starts[i] >= end:
+                break
+            if self.starts[i] + len(words[i].text) > start:
+                out.append(i)
+        return out
+
+    def words_in(self, space: str, a: int, b: int) -> list[int]:
+        """The words of the span [a, b) of the `text` or `norm` string."""
+        return self.words_in_text_span(a, b) if space == "text" else sorted(set(self.norm_word[a:b]))
+
+    def string(self, space: str) -> tuple[str, tuple[set[int], set[int]]]:
+        """The `text` or `norm` string with its word start and end offsets."""
+        return (self.text, self.word_bounds) if space == "text" else (self.norm, self.norm_bounds)
 
     def span_digits(self, a: int, b: int) -> str:
         """Digits of every number the `text` span [a, b) touches, each number taken whole."""
@@ -193,11 +212,9 @@ class UnitIndex:
             s, text = self.starts[w], self.unit.words[w].text
             runs = number_runs(text)
             lo, hi = max(a - s, 0), min(b - s, len(text))
-            if (lo, hi) != (0, len(text)) and runs:
-                scale = max(r1 for _, r1, _ in runs) / max(1, len(text)) if len(text) else 1.0  # offsets after NFKC
-                scale = max(scale, 1.0)
-                lo, hi = lo * scale, hi * scale
-                runs = [r for r in runs if r[1] > lo and r[0] < hi]
+            if (lo, hi) != (0, len(text)) and runs:  # partly covered: runs it touches, offsets scaled to number_form
+                scale = len(number_form(text)) / len(text)
+                runs = [r for r in runs if r[1] > lo * scale and r[0] < hi * scale]
             out += [k for _, _, k in runs]
         return "".join(out)
 
@@ -365,7 +382,7 @@ def check_span(quote: Quote, idx: UnitIndex, a: int, b: int, space: str, may_cut
     last number, as truncated quotes do. `check_digits=False` checks word boundaries only (a folded
     match, whose folded text already keeps every digit but 0/1 apart from its look-alikes)."""
     expected = quote.digits if digits is None else digits
-    hay, (starts, ends) = (idx.text, idx.word_bounds) if space == "text" else (idx.norm, idx.norm_bounds)
+    hay, (starts, ends) = idx.string(space)
     run_together = idx.unit.text_source == "ocr" and (len(quote.norm) >= MIN_FUZZY_CHARS or " " in quote.text)  # OCR joins words
     if not run_together and not _on_boundary(hay, a, starts):
         return "inside_word: the quote starts inside a longer word or number on the page"
@@ -404,7 +421,7 @@ def match_strict(quote: Quote, idx: UnitIndex, rtl: bool = True) -> tuple[Match 
     q = quote.text
     cut = None  # a quote cut inside its last number: located, but `partial`
     for space, needles, kind in (("text", [q], "exact"), ("norm", quote.norms, "normalised")):
-        hay, (starts, ends) = (idx.text, idx.word_bounds) if space == "text" else (idx.norm, idx.norm_bounds)
+        hay, (starts, ends) = idx.string(space)
         passing = None
         for needle in needles:
             for pos in _occurrences(hay, needle):
@@ -423,9 +440,7 @@ def match_strict(quote: Quote, idx: UnitIndex, rtl: bool = True) -> tuple[Match 
             if passing:
                 break
         if passing:
-            a, b = passing
-            words = idx.words_in_text_span(a, b) if space == "text" else sorted(set(idx.norm_word[a:b]))
-            return Match(kind, 1.0 if kind == "exact" else 0.98, words, idx, passing, space), None
+            return Match(kind, 1.0 if kind == "exact" else 0.98, idx.words_in(space, *passing), idx, passing, space), None
     if rtl and idx.rtl:
         for alt in quote.rtl_variants:
             m, _ = match_strict(alt, idx, rtl=False)
@@ -433,8 +448,7 @@ def match_strict(quote: Quote, idx: UnitIndex, rtl: bool = True) -> tuple[Match 
                 return Match("normalised", 0.97, m.words, idx, m.span, m.space), None
     if cut:
         space, a, b = cut
-        words = idx.words_in_text_span(a, b) if space == "text" else sorted(set(idx.norm_word[a:b]))
-        return Match("partial", 0.9, words, idx, (a, b), space), None
+        return Match("partial", 0.9, idx.words_in(space, a, b), idx, (a, b), space), None
     return None, reason
 
 
@@ -467,7 +481,7 @@ def match_parts(quote: Quote, idx: UnitIndex, limit: int = 16) -> Match | None:
                 best = spans
     if best is None:
         return None
-    groups = [sorted(set(idx.norm_word[a:b])) for a, b in best]
+    groups = [idx.words_in("norm", a, b) for a, b in best]
     return Match("normalised", 0.95, sorted({w for g in groups for w in g}), idx, None, "norm", groups)
 
 
@@ -497,14 +511,14 @@ def match_lenient(quote: Quote, idx: UnitIndex, cutoff: float = FUZZY_CUTOFF,
             if why:
                 reason = reason or (why if why != CUT_NUMBER else None)
                 continue
-            words = sorted(set(idx.norm_word[pos:end]))
+            words = idx.words_in("norm", pos, end)
             return Match(kind, round(0.95 * len(nv) / len(nq), 4), words, idx, (pos, end)), None
     if len(nq) < MIN_FUZZY_CHARS or len(nq) > 2 * len(idx.norm) + 8:
         return None, reason
     al = fuzz.partial_ratio_alignment(nq, idx.norm, score_cutoff=cutoff)
     if al is None or al.dest_end <= al.dest_start:
         return None, reason
-    words = sorted(set(idx.norm_word[al.dest_start:al.dest_end]))
+    words = idx.words_in("norm", al.dest_start, al.dest_end)
     if not words:
         return None, reason
     m = drop_grazed_edges(Match("fuzzy", round(al.score / 100.0, 4), words, idx, (al.dest_start, al.dest_end)))

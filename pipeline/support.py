@@ -90,7 +90,7 @@ def value_supported(value: Any, matched_text: str) -> bool | None:
     if nv and nv in nm:
         return True
     if has_digit(text):  # identifiers, amounts, phone numbers: every number of the value, digit for digit
-        wanted = [n for n in _NUMBER.findall(text)]
+        wanted = _NUMBER.findall(text)
         have = number_values(matched_text)
         numbers_ok = all(_readings(n) & have for n in wanted)
         return numbers_ok and (digits_key(text) in digits_key(matched_text) or bool(dates) or _amount_like(text))

@@ -57,13 +57,19 @@ _RUN_KEY = str.maketrans({"o": "0", "l": "1", "i": "1", "|": "1", ".": None, ","
                           ":": None, "-": None})
 
 
+def number_form(token: str) -> str:
+    """The form of a word that `number_runs` reads (NFKC, unified digits and marks, casefolded); its
+    offsets are in this form."""
+    return unicodedata.normalize("NFKC", token).translate(_TRANSLATE).casefold()
+
+
 def number_runs(token: str) -> list[tuple[int, int, str]]:
-    """(start, end, key) of each run of digits in one word, in the word's own characters: a word that is
+    """(start, end, key) of each run of digits in one word (offsets in `number_form`): a word that is
     all digits, separators and digit look-alikes is one run ("2OO4." -> "2004"); otherwise runs are
     digits with separators or look-alikes between them ("1o0falsevalues" -> "100"). The key keeps only
     the digits, so "6,783.00", "6783.00" and "6 783,00" (joined over words) agree, and one changed digit
     never does."""
-    token = unicodedata.normalize("NFKC", token).translate(_TRANSLATE).casefold()  # offsets are in this form
+    token = number_form(token)
     if not has_digit(token):
         return []
     if _DIGITISH_TOKEN.fullmatch(token):
