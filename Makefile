@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HAS_GPU := $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 && echo 1)
 TORCH_SPEC := $(if $(HAS_GPU),torch,torch==2.13.0)
 
-.PHONY: setup run eval test test-fast lint bench bench-setup bench-cpu clean
+.PHONY: setup run eval review test test-fast lint bench bench-setup bench-cpu clean
 
 setup: $(STAMP)
 
@@ -21,12 +21,16 @@ $(STAMP): pyproject.toml Makefile
 run: setup
 	$(VENV)/bin/gemmadoc run data/samples --out out --model auto
 
+review: run
+	$(VENV)/bin/gemmadoc review out
+
 eval: run
 	$(VENV)/bin/gemmadoc eval out --gold data/gold/samples.jsonl
 
+# the review-site tests drive Debian's headless Chromium (installed here when missing; never `playwright install`)
 test: setup
 	$(VENV)/bin/lint-imports
-	$(PY) -m pytest -q
+	CHROMIUM_BIN="$${CHROMIUM_BIN:-$$(sh tools/ensure_browser.sh)}" $(PY) -m pytest -q
 
 test-fast: setup
 	$(PY) -m pytest -q -m "not slow"
@@ -39,6 +43,7 @@ bench: bench-setup
 	$(PY) bench/ingest.py
 	$(PY) bench/grounding.py
 	$(PY) bench/scale.py --docs 1000
+	CHROMIUM_BIN="$${CHROMIUM_BIN:-$$(sh tools/ensure_browser.sh)}" $(PY) bench/review.py
 	$(PY) bench/gpu_throughput.py --tiny
 
 bench-cpu: setup

@@ -8,6 +8,7 @@ per-document tasks); per chunk it is a few ms per document. Failures stay per do
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import tempfile
@@ -22,6 +23,7 @@ configure()
 
 from prefect import flow, task  # noqa: E402
 from prefect.cache_policies import NO_CACHE  # noqa: E402
+from prefect.states import Failed  # noqa: E402
 from prefect.task_runners import ThreadPoolTaskRunner  # noqa: E402
 from prefect.utilities.annotations import quote  # noqa: E402
 
@@ -30,8 +32,9 @@ from model.registry import get_backend, resolve  # noqa: E402
 from pipeline.changes import PriorState, change_rows  # noqa: E402
 from pipeline.discover import discover  # noqa: E402
 from pipeline.errors import StageError  # noqa: E402
-from pipeline.lock import OutputLock, describe  # noqa: E402
+from pipeline.lock import OutputLock, OutputLocked, describe  # noqa: E402
 from pipeline.outputs import TableWriter, done_keys, needs_work, rows_for, run_row, text_of, write_document_json  # noqa: E402
+from pipeline.pageimages import keep_page_images  # noqa: E402
 from pipeline.process import Extractor, Prepared, prepare_chunk, work_key  # noqa: E402
 from schemas.catalog import load_schema  # noqa: E402
 from schemas.options import RunOptions  # noqa: E402
@@ -73,11 +76,26 @@ def _load_kwargs(options: RunOptions) -> dict:
 def batch_flow(inputs: list[str], out: str, options: RunOptions | dict) -> RunRecord:
     """Lock the output folder (one run at a time), then run the batch."""
     options = RunOptions.model_validate(options)  # deployments pass options as a plain dict
-    with OutputLock(Path(out), options.wait_lock_s) as lock:
-        if lock.previous:
-            reporter().note(f"took over the output folder's lock from a run that ended without releasing it "
-                            f"({describe(lock.previous)})")
-        return _batch(inputs, out, options)
+    try:
+        with OutputLock(Path(out), options.wait_lock_s) as lock:
+            if lock.previous:
+                reporter().note(f"took over the output folder's lock from a run that ended without releasing it "
+                                f"({describe(lock.previous)})")
+            return _batch(inputs, out, options)
+    except OutputLocked as e:  # failed states, not raised errors: Prefect logs no traceback, the caller gets the error
+        return Failed(message=str(e), data=e)
+    except OSError as e:
+        if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        return Failed(message=f"disk full writing to {out}: {e.strerror}", data=DiskFull(out, e.strerror))
+
+
+class DiskFull(Exception):
+    """The output folder's file system is full; what was committed before stays intact."""
+
+    def __init__(self, out: str, reason: str):
+        super().__init__(f"the disk holding {out} is full ({reason})")
+        self.out, self.reason = out, reason
 
 
 def _batch(inputs: list[str], out: str, options: RunOptions) -> RunRecord:
@@ -95,7 +113,8 @@ def _batch(inputs: list[str], out: str, options: RunOptions) -> RunRecord:
     else:
         _, model_id, _ = resolve(options.model)
     out_dir.mkdir(parents=True, exist_ok=True)
-    found = discover(inputs, options.max_file_mb, exclude=[out_dir], follow_symlinks=options.follow_symlinks)  # an output folder inside an input is not input
+    found = discover(inputs, options.max_file_mb, exclude=[out_dir], follow_symlinks=options.follow_symlinks,
+                     max_video_seconds=options.max_video_seconds)  # an output folder inside an input is not input
     keys = {d.doc_id: work_key(d.doc_id, schema, model_id, options) for d in found.documents}
     done = done_keys(out_dir)
     todo, skipped = [], 0
@@ -131,6 +150,10 @@ def _batch(inputs: list[str], out: str, options: RunOptions) -> RunRecord:
                                           schema_name=schema.name, model_id=model_id,
                                           errors=p.errors + [_crash(p.doc, "model", e)]) for p in prepared]
                 stats = {}
+            if options.keep_page_images:  # before the commit: a committed document has its review images
+                units = {p.doc.doc_id: p.units for p in prepared}
+                for r in results:
+                    keep_page_images(out_dir, r, units.get(r.doc_id, []))
             write_task(results=quote(results), errors=[], out=out, run_id=run_id, stamp=time.time_ns())
             for k, v in stats.items():
                 if k == "images_per_budget":

@@ -75,6 +75,16 @@ def run(
     wait_lock: float = typer.Option(0.0, "--wait-lock", help="Seconds to wait when another run is writing to --out (default: exit 2 at once)."),
     follow_symlinks: bool = typer.Option(False, "--follow-symlinks", help="Read files and folders that links inside the inputs point to outside them (skipped with a warning by default)."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Redo only documents that failed or came out partial last time."),
+    max_pages: int = typer.Option(2000, "--max-pages", help="Pages (or image frames) read per document; the rest are skipped with an error row."),
+    max_pixels: int = typer.Option(100_000_000, "--max-pixels", help="Largest image (width x height) that is decoded."),
+    max_image_mb: float = typer.Option(512.0, "--max-image-mb", help="Largest decoded size of one image frame, judged from its header before decoding."),
+    max_page_memory_mb: int = typer.Option(2048, "--max-page-memory-mb", help="Address space of the PDF page worker; a page needing more (a decompression bomb) fails alone. 0: no cap."),
+    max_file_mb: float = typer.Option(1024.0, "--max-file-mb", help="Larger files are not read (error row)."),
+    max_video_seconds: float = typer.Option(3600.0, "--max-video-seconds", help="Video read up to this time; longer videos get a warning at discovery."),
+    doc_timeout: float = typer.Option(900.0, "--doc-timeout", help="Seconds of ingest per document; later pages are skipped with an error row."),
+    page_timeout: float = typer.Option(60.0, "--page-timeout", help="Seconds one PDF page may take to read; a hang kills the page worker."),
+    keep_page_images: bool = typer.Option(True, "--keep-page-images/--no-keep-page-images",
+                                          help="Keep ~1000 px copies of cited pages and frames in OUT/pages for `gemmadoc review`."),
     dtype: str = typer.Option("auto", "--dtype", help="auto | bfloat16 | float16 | float32."),
     device_map: Optional[str] = typer.Option(None, "--device-map", help="accelerate device map, e.g. auto or cuda:0."),
     attn: str = typer.Option("sdpa", "--attn", help="Attention implementation: sdpa | eager | flex_attention (Gemma 4 refuses flash_attention_2)."),
@@ -94,7 +104,10 @@ def run(
                              generate_timeout_s=generate_timeout,
                              collection=collection, passwords=password, ocr=ocr, dedup_threshold=dedup,
                              max_workers=workers, chunk_docs=chunk_docs, force=force, retry_failed=retry_failed, dtype=dtype,
-                             follow_symlinks=follow_symlinks, wait_lock_s=wait_lock,
+                             follow_symlinks=follow_symlinks, wait_lock_s=wait_lock, max_pages=max_pages,
+                             max_pixels=max_pixels, max_image_mb=max_image_mb, max_page_memory_mb=max_page_memory_mb,
+                             max_file_mb=max_file_mb, max_video_seconds=max_video_seconds, doc_timeout_s=doc_timeout,
+                             page_timeout_s=page_timeout, keep_page_images=keep_page_images,
                              device_map=device_map, attn_implementation=attn, experts_implementation=experts)
         load_schema(schema)  # an invalid schema stops here, before any model work
     except ValidationError as e:
@@ -106,6 +119,12 @@ def run(
     missing = [str(p) for p in inputs if not os.path.lexists(p)]
     if missing:
         console.print(f"[red]error:[/] input not found: {', '.join(missing)}")
+        raise typer.Exit(2)
+    from pipeline.discover import unreadable_roots
+
+    unreadable = unreadable_roots(inputs)
+    if unreadable:
+        console.print(f"[red]error:[/] cannot read input: {'; '.join(unreadable)}")
         raise typer.Exit(2)
 
     from model.backend import ModelUnavailable
@@ -122,7 +141,7 @@ def run(
     if backend.is_random:
         console.print(RANDOM_WARNING.format(model=backend.model_id))
 
-    from flows.batch import run_batch
+    from flows.batch import DiskFull, run_batch
     from flows.progress import set_reporter
 
     from pipeline.lock import OutputLocked
@@ -134,6 +153,10 @@ def run(
     except OutputLocked as e:
         console.print(f"[red]error:[/] {e}")
         raise typer.Exit(2)
+    except DiskFull as e:
+        console.print(f"[red]error:[/] {e}; this run's unwritten results were dropped, earlier outputs are intact. "
+                      "Free some space and run again: finished documents are skipped.")
+        raise typer.Exit(1)
     finally:
         rep.stop()
     _summary(console, record, out, backend.is_random)
@@ -142,7 +165,7 @@ def run(
 
 FLAGS = {"attn_implementation": "--attn", "experts_implementation": "--experts", "image_tokens_min": "--image-tokens",
          "image_tokens_max": "--image-tokens", "dedup_threshold": "--dedup", "max_workers": "--workers",
-         "generate_timeout_s": "--generate-timeout", "passwords": "--password", "schema_name": "--schema"}
+         "generate_timeout_s": "--generate-timeout", "doc_timeout_s": "--doc-timeout", "page_timeout_s": "--page-timeout", "passwords": "--password", "schema_name": "--schema"}
 
 
 def _option_errors(e) -> str:
@@ -368,6 +391,50 @@ def eval_cmd(
         console.print(f"report: {page}")
     if len(outs) == 2:
         compare_runs(results[0], results[1], console, (str(outs[0]), str(outs[1])))
+
+
+@app.command()
+def review(
+    out: Path = typer.Argument(..., help="Output folder of a run."),
+    open_browser: bool = typer.Option(False, "--open", help="Open the site in the default browser when built."),
+    only: Optional[str] = typer.Option(None, "--only", help="Only documents with an unverified value, an unsupported value, or a failure: unverified | unsupported | failed."),
+    apply: Optional[Path] = typer.Option(None, "--apply", help="Instead of building: add the decisions exported from the site (decisions.json) to OUT/tables/reviews."),
+    reviewer: Optional[str] = typer.Option(None, "--reviewer", help="With --apply: the name for decisions that carry none."),
+) -> None:
+    """Build OUT/review/: every value with its citations boxed on the page (or the frame, with the video
+    at that second), and a review queue whose decisions come back with --apply."""
+    console = _console()
+    if not out.is_dir():
+        console.print(f"[red]error:[/] {out} is not a folder (give the --out folder of a run)")
+        raise typer.Exit(2)
+    if apply is not None:
+        from review.apply import DecisionsError, apply_decisions, load_decisions
+
+        try:
+            added = apply_decisions(out, load_decisions(apply), reviewer)
+        except DecisionsError as e:
+            console.print(f"[red]error:[/] {e}")
+            raise typer.Exit(2)
+        console.print(f"{added} new decision(s) added to {out}/tables/reviews "
+                      f"(pandas.read_parquet('{out}/tables/reviews'))")
+        return
+    if only is not None and only not in ("unverified", "unsupported", "failed"):
+        console.print(f"[red]error:[/] --only must be unverified, unsupported or failed, not {only!r}")
+        raise typer.Exit(2)
+    from rich.progress import Progress
+
+    from review.build import build_site
+
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task("building review pages", total=None)
+        built = build_site(out, only, progress=lambda done, total: bar.update(task, completed=done, total=total))
+    for gap in built.gaps[:10]:
+        console.print(f"[yellow]gap:[/] {gap}")
+    console.print(f"{built.documents} document page(s), {built.queue} value(s) in the review queue: {built.index}")
+    if open_browser:
+        import webbrowser
+
+        webbrowser.open(built.index.resolve().as_uri())
 
 
 @app.command()

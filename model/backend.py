@@ -31,6 +31,9 @@ class Backend(Protocol):
     def count_tokens(self, request: Request) -> int:
         """Exact prompt length of `request` as the processor will encode it."""
 
+    def control_tokens(self) -> list[str]:
+        """The tokenizer's special and added tokens: document text must never spell them."""
+
     def generate(self, requests: list[Request], max_seconds: float | None = None) -> list[Generation]:
         """Generate answers for one batch of requests (same order). Generation stops after `max_seconds`
         of wall-clock time; rows that had not finished then come back with finish_reason "time"."""

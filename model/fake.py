@@ -31,6 +31,9 @@ class ScriptedBackend:
     def image_tokens(self, width: int, height: int, budget: int) -> int:
         return budget + 2
 
+    def control_tokens(self) -> list[str]:
+        return []
+
     def text_tokens(self, text: str) -> int:
         return max(1, len(text) // 4)
 

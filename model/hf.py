@@ -76,6 +76,10 @@ class TransformersBackend:
                                                       images_kwargs={"max_soft_tokens": budget})["num_image_tokens"][0]
         return n + 2  # begin/end-of-image markers
 
+    def control_tokens(self) -> list[str]:
+        tok = self.tokenizer
+        return sorted(set(tok.all_special_tokens) | set(tok.get_added_vocab()))
+
     def text_tokens(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 

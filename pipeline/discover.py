@@ -112,7 +112,11 @@ def iter_files(inputs: list[str | Path], errors: list[ErrorRecord], exclude: lis
         if not root.is_dir():
             yield root
             continue
-        for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        def unreadable(e: OSError) -> None:  # os.walk skips folders it cannot list unless told
+            errors.append(ErrorRecord(path=e.filename or str(root), stage="discover", kind="unreadable",
+                                      message=f"cannot read folder {e.filename}: {e.strerror}; its files were not processed"))
+
+        for dirpath, dirnames, filenames in os.walk(root, followlinks=True, onerror=unreadable):
             try:
                 st = os.stat(dirpath)
             except OSError as e:
@@ -135,10 +139,40 @@ def iter_files(inputs: list[str | Path], errors: list[ErrorRecord], exclude: lis
                     yield Path(dirpath) / name
 
 
+def unreadable_roots(inputs: list[str | Path]) -> list[str]:
+    """Inputs that exist but cannot be read (a folder that cannot be listed, a file that cannot be opened),
+    each with the reason: the run cannot do what was asked, so the CLI stops before any work."""
+    bad = []
+    for raw in inputs:
+        try:
+            if os.path.isdir(raw):
+                with os.scandir(raw):
+                    pass
+            elif os.path.lexists(raw):
+                with open(raw, "rb"):
+                    pass
+        except OSError as e:
+            bad.append(f"{raw}: {e.strerror}")
+    return bad
+
+
+def video_seconds(path: str) -> float | None:
+    """Duration the container states (frames / fps), or None when it states none; cheap (headers only)."""
+    import cv2
+
+    cap = cv2.VideoCapture(path)
+    try:
+        fps, count = cap.get(cv2.CAP_PROP_FPS) or 0.0, cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0.0
+    finally:
+        cap.release()
+    return count / fps if 0 < fps < 1000 and 0 < count < 1e9 else None
+
+
 def discover(inputs: list[str | Path], max_file_mb: float = 1024.0, exclude: list[str | Path] = (),
-             follow_symlinks: bool = False) -> Discovery:
+             follow_symlinks: bool = False, max_video_seconds: float | None = None) -> Discovery:
     """Find supported documents under `inputs` (not under `exclude`, not through links that leave the
-    inputs unless `follow_symlinks`); unreadable or unsupported files become error records."""
+    inputs unless `follow_symlinks`); unreadable or unsupported files become error records, and videos
+    longer than `max_video_seconds` a warning (only their beginning will be read)."""
     out = Discovery()
     seen_ids: dict[str, str] = {}
     for path in iter_files(inputs, out.errors, exclude, out.warnings, follow_symlinks):
@@ -186,6 +220,12 @@ def discover(inputs: list[str | Path], max_file_mb: float = 1024.0, exclude: lis
         if ext and ext not in EXTENSIONS[media_type]:
             out.warnings.append(ErrorRecord(doc_id=doc_id, path=spath, stage="discover", kind="wrong_extension",
                                             message=f"{path.name} has extension {ext} but its content is {mime}; read as {media_type}", severity="warning"))
+        if media_type == "video" and max_video_seconds:
+            seconds = video_seconds(spath)
+            if seconds is not None and seconds > max_video_seconds:
+                out.warnings.append(ErrorRecord(doc_id=doc_id, path=spath, stage="discover", kind="limit_duration", severity="warning",
+                                                message=f"{path.name} is {seconds / 60:.0f} min long; only its first "
+                                                        f"{max_video_seconds:g} s will be read (--max-video-seconds)"))
         out.documents.append(SourceDocument(doc_id=doc_id, path=spath, name=path.name, media_type=media_type,
                                             mime=mime, size_bytes=st.st_size))
     return out

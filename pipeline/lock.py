@@ -45,8 +45,13 @@ class OutputLock:
         self.previous = _read(fd) or None  # a holder that died without releasing
         me = {"host": socket.gethostname(), "pid": os.getpid(),
               "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps(me).encode(), 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps(me).encode(), 0)  # a full disk fails here: let go, or the lock stays held
+        except OSError:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+            raise
         self.fd = fd
         return self
 

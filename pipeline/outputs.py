@@ -26,7 +26,7 @@ _i = pa.int64()
 SCHEMAS: dict[str, pa.Schema] = {
     "documents": pa.schema([("run_id", _s), ("work_key", _s), ("doc_id", _s), ("path", _s), ("path_bytes_hex", _s), ("name", _s),
                             ("media_type", _s), ("status", _s), ("schema_name", _s), ("model_id", _s), ("pages", _i),
-                            ("frames", _i), ("text_pdf", _i), ("text_ocr", _i), ("text_none", _i), ("extractions", _i),
+                            ("frames", _i), ("text_pdf", _i), ("text_ocr", _i), ("text_none", _i), ("frames_ocr_reused", _i), ("extractions", _i),
                             ("citations", _i), ("verified_citations", _i), ("errors", _i), ("requests", _i),
                             ("tokens_in", _i), ("tokens_out", _i), ("padding_tokens", _i), ("seconds", _f),
                             ("answer_json", _s)]),
@@ -49,6 +49,10 @@ SCHEMAS: dict[str, pa.Schema] = {
     "changes": pa.schema([("run_id", _s), ("path", _s), ("doc_id", _s), ("change", _s), ("field", _s),
                           ("old_value", _s), ("new_value", _s)]),
 }
+# reviewers' decisions (`gemmadoc review --apply`): history, never compacted or rewritten by a run
+REVIEWS_SCHEMA = pa.schema([("doc_id", _s), ("field", _s), ("decision", _s), ("corrected_value_json", _s), ("reviewer", _s),
+                            ("decided_at", _s), ("source_out", _s)])
+SCHEMAS["reviews"] = REVIEWS_SCHEMA
 # `documents` is written last in every append: a document row is the commit marker of its other rows
 WRITE_ORDER = ("runs", "changes", "errors", "citations", "extractions", "documents")
 
@@ -157,7 +161,7 @@ def rows_for(results: list[DocumentResult], run_id: str, errors: list[ErrorRecor
             path_bytes_hex=path_bytes_hex(r.path),
             status=r.status, schema_name=r.schema_name, model_id=r.model_id, pages=r.pages, frames=r.frames,
             text_pdf=r.text_sources.get("pdf", 0), text_ocr=r.text_sources.get("ocr", 0), text_none=r.text_sources.get("none", 0),
-            extractions=len(r.extractions), citations=len(cites),
+            frames_ocr_reused=r.frames_ocr_reused, extractions=len(r.extractions), citations=len(cites),
             verified_citations=sum(1 for c in cites if c.located and c.value_supported is not False), errors=len(r.errors),
             requests=r.requests, tokens_in=r.tokens_in, tokens_out=r.tokens_out, padding_tokens=r.padding_tokens,
             seconds=r.seconds, answer_json=json.dumps(r.answer, ensure_ascii=False) if r.answer is not None else None))
@@ -225,7 +229,7 @@ class TableWriter:
     def ensure_tables(self) -> None:
         """Give every table at least an empty, typed part, so `pd.read_parquet(out/"tables"/name)` works
         even for a table this output folder has no rows in yet (e.g. errors after a clean run)."""
-        for name in TABLES:
+        for name in SCHEMAS:  # the run's tables and `reviews`
             if not _parts(self.root / name):
                 atomic_write_table(self.root / name / f"part-{0:020d}-empty.parquet", SCHEMAS[name].empty_table())
 

@@ -11,7 +11,7 @@ from typing import Sequence
 
 from model.backend import Backend
 from pipeline.batching import group_by_length
-from pipeline.prompt import document_header, system_prompt, unit_segments
+from pipeline.prompt import control_pattern, document_header, system_prompt, unit_segments
 from pipeline.wrap import CitationTargets, wrap_schema
 from schemas.options import RunOptions
 from schemas.records import FrameUnit, PageUnit, Request, SourceDocument, format_timestamp
@@ -57,6 +57,7 @@ class Planner:
         self.schema = schema
         self.schema_name = schema_name
         self.room = prompt_room(options)
+        self.control = control_pattern(backend.control_tokens())  # the tokenizer's own tokens
         self._fixed: dict[tuple[bool, bool], int] = {}
 
     # ------------------------------------------------------------------ costs
@@ -68,7 +69,7 @@ class Planner:
 
     def unit_cost(self, unit: Unit, budget: int) -> int:
         n = self.backend.image_tokens(unit.image_width, unit.image_height, budget) + 8
-        for seg in unit_segments(unit, budget, self.options.include_text_layer):
+        for seg in unit_segments(unit, budget, self.options.include_text_layer, self.control):
             if seg.kind == "text":
                 n += self.backend.text_tokens(seg.text) + 2
         return n
@@ -144,11 +145,12 @@ class Planner:
         pages: set[int] = set()
         stamps: list[str] = []
         video = False
-        for item in items:
+        names = document_labels([i.doc for i in items]) if collection else [items[0].doc.name]
+        for item, name in zip(items, names):
             units = item.units[start:end]
-            segments.append(document_header(item.doc.name))
+            segments.append(document_header(name, self.control))
             for u in units:
-                segments.extend(unit_segments(u, budget, self.options.include_text_layer))
+                segments.extend(unit_segments(u, budget, self.options.include_text_layer, self.control))
                 labels.append(u.label)
                 if isinstance(u, FrameUnit):
                     video = True
@@ -156,15 +158,34 @@ class Planner:
                 else:
                     pages.add(u.page)
         targets = CitationTargets(pages=tuple(sorted(pages)), timestamps=tuple(dict.fromkeys(stamps)) if video else (),
-                                  docs=tuple(i.doc.name for i in items) if collection else ())
+                                  docs=tuple(names) if collection else ())
         request = Request(
-            request_id=rid, doc_ids=[i.doc.doc_id for i in items],
+            request_id=rid, doc_ids=[i.doc.doc_id for i in items], doc_labels=names,
             system=system_prompt(self.schema, self.schema_name, video, collection), segments=segments,
             unit_labels=labels, response_schema=wrap_schema(self.schema, targets), thinking=self.options.thinking,
             max_new_tokens=self.options.max_new_tokens,
             window=(start, (end if end is not None else len(items[0].units)) - 1) if split else None)
         request.n_tokens = self.backend.count_tokens(request)
         return request
+
+
+def document_labels(docs: Sequence[SourceDocument]) -> list[str]:
+    """One distinct label per document of a collection, as the prompt shows it and citations name it:
+    the file name, lengthened by parent folders where names repeat (`a/invoice.pdf`, `b/invoice.pdf`),
+    and numbered when even the paths are equal."""
+    parts = [d.path.replace("\\", "/").split("/") for d in docs]
+    labels = [d.name for d in docs]
+    depth = 1
+    while len(set(labels)) < len(labels) and depth < max(len(p) for p in parts):
+        depth += 1
+        counts = {label: labels.count(label) for label in labels}
+        labels = ["/".join(p[-depth:]) if counts[label] > 1 else label for p, label in zip(parts, labels)]
+    seen: dict[str, int] = {}
+    for i, label in enumerate(labels):
+        seen[label] = seen.get(label, 0) + 1
+        if seen[label] > 1:
+            labels[i] = f"{label} #{seen[label]}"
+    return labels
 
 
 def make_batches(requests: list[Request], batch_tokens: int) -> list[list[Request]]:

@@ -208,11 +208,11 @@ class Extractor:
             doc_id=doc.doc_id, path=doc.path, name=doc.name, media_type=doc.media_type, status="failed", work_key=key,
             schema_name=self.schema.name, model_id=self.backend.model_id,
             pages=sum(1 for u in p.units if isinstance(u, PageUnit)), frames=sum(1 for u in p.units if isinstance(u, FrameUnit)),
+            frames_ocr_reused=sum(1 for u in p.units if isinstance(u, FrameUnit) and u.ocr_reused),
             text_sources=dict(Counter(u.text_source for u in p.units)), seconds=p.seconds)
         if p.failed:
             result.errors = errors
             return result
-        names = {q.doc.name: q.doc.doc_id for q in prepared}
         units_by_doc = {q.doc.doc_id: q.units for q in prepared}
         grounders: dict[str, DocumentGrounder] = {}
         windows: list[list[Extraction]] = []
@@ -234,6 +234,7 @@ class Extractor:
             except StageError as e:
                 errors.append(e.record(doc.path, doc.doc_id))
                 continue
+            names = dict(zip(request.doc_labels, request.doc_ids))  # as this request's prompt named them
             _, leaves = unwrap(answer, self.schema.json_schema, names, doc.doc_id)
             rows = []
             for leaf in leaves:

@@ -1,21 +1,38 @@
 """Prompt construction: system turn with task, schema and citation rules; user turn interleaving
-`Document: name`, unit labels, images and (optionally) the text layer. Document text is data: any
-sequence that looks like a control token is defused before it reaches the tokenizer."""
+`Document: name`, unit labels, images and (optionally) the text layer. Document text is data: every
+special or added token of the loaded tokenizer, and anything shaped like one, is defused before it
+reaches the tokenizer."""
 
 from __future__ import annotations
 
 import json
 import re
+from typing import Sequence
 
 from schemas.records import FrameUnit, ImageSegment, PageUnit, Segment, TextSegment
 
-CONTROL = re.compile(r"<\|[^<>\s]{0,24}>|<[^<>\s]{0,24}\|>|<(?:bos|eos|pad|unk|mask|start_of_turn|end_of_turn)>")
+SHAPED = r"<\|[^<>\s]{0,24}>|<[^<>\s]{0,24}\|>|<(?:bos|eos|pad|unk|mask|start_of_turn|end_of_turn)>"
+CONTROL = re.compile(SHAPED)
 MAX_TEXT_LAYER_CHARS = 6000
+WORD_JOINER = "\u2060"
 
 
-def sanitize(text: str) -> str:
-    """Defuse control-token look-alikes (`<|image|>`, `<turn|>`, `<bos>` ...) in document text."""
-    text = CONTROL.sub(lambda m: m.group(0).replace("<", "‹").replace(">", "›"), text)
+def control_pattern(tokens: Sequence[str] = ()) -> re.Pattern:
+    """One pattern for the tokenizer's own control tokens (longest first) and the generic shapes."""
+    words = sorted({t for t in tokens if t.strip() and len(t) > 1}, key=len, reverse=True)
+    return re.compile("|".join([re.escape(t) for t in words] + [SHAPED])) if words else CONTROL
+
+
+def _defuse(token: str) -> str:
+    if "<" in token or ">" in token:
+        return token.replace("<", "‹").replace(">", "›")
+    return token[0] + WORD_JOINER + token[1:]  # e.g. [multimodal]: a joiner breaks the token, the text reads the same
+
+
+def sanitize(text: str, pattern: re.Pattern = CONTROL) -> str:
+    """Defuse control tokens in document text (`pattern` from `control_pattern(tokenizer tokens)`) and
+    drop control characters other than newline and tab."""
+    text = pattern.sub(lambda m: _defuse(m.group(0)), text)
     return "".join(ch for ch in text if ch in "\n\t" or ord(ch) >= 32)
 
 
@@ -33,12 +50,12 @@ def system_prompt(schema: dict, schema_name: str, video: bool, collection: bool)
     )
 
 
-def unit_segments(unit: PageUnit | FrameUnit, budget: int, include_text: bool) -> list[Segment]:
+def unit_segments(unit: PageUnit | FrameUnit, budget: int, include_text: bool, pattern: re.Pattern = CONTROL) -> list[Segment]:
     """Label, image and text layer of one unit."""
     segs: list[Segment] = [TextSegment(text=unit.label),
                            ImageSegment(image=unit.image, width=unit.image_width, height=unit.image_height, budget=budget)]
     if include_text and unit.words:
-        text = sanitize(layer_text(unit))[:MAX_TEXT_LAYER_CHARS]
+        text = sanitize(layer_text(unit), pattern)[:MAX_TEXT_LAYER_CHARS]
         segs.append(TextSegment(text=f"Text layer: {text}"))
     return segs
 
@@ -56,5 +73,5 @@ def layer_text(unit: PageUnit | FrameUnit) -> str:
     return "\n".join(lines)
 
 
-def document_header(name: str) -> TextSegment:
-    return TextSegment(text=f"Document: {sanitize(name)}")
+def document_header(name: str, pattern: re.Pattern = CONTROL) -> TextSegment:
+    return TextSegment(text=f"Document: {sanitize(name, pattern)}")

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 IMAGE_BUDGETS = (70, 140, 280, 560, 1120)
 DEFAULT_MODEL_ID = "google/gemma-4-26B-A4B-it"
 TINY_MODEL = "tiny-random"
-PIPELINE_VERSION = "0.2.0"  # 0.2.0: digits exact, word boundaries, value support, partial matches
+PIPELINE_VERSION = "0.3.0"  # 0.3.0: page text read in the capped worker, strip-decoded images, distinct collection labels, OCR reuse in videos; 0.2.0: digits exact, word boundaries, value support, partial matches
 
 
 class RunOptions(BaseModel):
@@ -47,11 +47,16 @@ class RunOptions(BaseModel):
     # limits (hostile input)
     max_pages: int = Field(2000, ge=1)
     max_pixels: int = Field(100_000_000, ge=1)
+    max_image_mb: float = Field(512.0, gt=0)  # one image frame decoded in its own mode (checked from the header)
+    max_page_memory_mb: int = Field(2048, ge=0)  # address space of the PDF page worker (0: no cap)
     max_file_mb: float = Field(1024.0, gt=0)
     max_video_seconds: float = Field(3600.0, gt=0)
     doc_timeout_s: float = Field(900.0, gt=0)
     page_timeout_s: float = Field(60.0, gt=0)  # one page render; a hang kills the render worker
     generate_timeout_s: float = Field(900.0, gt=0)  # one generation batch; rows still writing become errors
+
+    # outputs
+    keep_page_images: bool = True  # light copies of cited pages/frames in OUT/pages/ for `gemmadoc review`
 
     # runtime
     dtype: Literal["auto", "bfloat16", "float16", "float32"] = "auto"

@@ -92,8 +92,9 @@ class FrameUnit(Record):
     height: float
     words: list[Word] = []
     text_source: TextSource = "none"
-    exact: bool = True  # decoded at exactly t_seconds (False: nearest decodable frame)
+    exact: bool = True  # decoded at exactly t_seconds (False: nearest decodable frame, or times derived)
     density: float = 0.0
+    ocr_reused: bool = False  # the picture had not changed since the last OCR'd frame: its words were reused
 
     @property
     def label(self) -> str:
@@ -141,6 +142,7 @@ class Request(Record):
 
     request_id: str
     doc_ids: list[str]
+    doc_labels: list[str] = []  # the names the prompt gives doc_ids (distinct within a collection)
     system: str
     segments: list[Segment]
     unit_labels: list[str]
@@ -240,6 +242,7 @@ class DocumentResult(Record):
     model_id: str = ""
     pages: int = 0
     frames: int = 0
+    frames_ocr_reused: int = 0  # frames whose OCR was skipped because the picture had not changed
     text_sources: dict[str, int] = {}
     answer: dict[str, Any] | None = None  # unwrapped answer (values only), validated against the schema
     extractions: list[Extraction] = []

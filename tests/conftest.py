@@ -51,3 +51,56 @@ def spool(tmp_path):
 
 def needs_corpus():
     return pytest.mark.skipif(not (CORPUS / "MANIFEST.tsv").exists(), reason="shared corpus not present")
+
+
+# ---------------------------------------------------------------- a real headless browser
+# Debian's Chromium driven by Playwright (never `playwright install`: it downloads from outside the
+# package registries). Flags for a closed network; file:// pages may read their own video frames.
+CHROMIUM_ARGS = ["--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--allow-file-access-from-files"]
+
+
+def find_chromium() -> str | None:
+    """CHROMIUM_BIN, else Debian's chromium-headless-shell, else chromium, on PATH."""
+    import shutil
+
+    if os.environ.get("CHROMIUM_BIN"):
+        return os.environ["CHROMIUM_BIN"]
+    return shutil.which("chromium-headless-shell") or shutil.which("chromium")
+
+
+@pytest.fixture(scope="session")
+def chromium_bin():
+    path = find_chromium()
+    if path is None:
+        message = "no headless Chromium: run `sh tools/ensure_browser.sh` (make test does)"
+        if os.environ.get("CI"):
+            pytest.fail(message)  # CI never goes green by skipping the browser tests
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_bin):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium_bin, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture()
+def page(browser):
+    """A fresh page that fails the test on any console error, page error or failed request."""
+    context = browser.new_context(viewport={"width": 1100, "height": 700}, accept_downloads=True)
+    pg = context.new_page()
+    pg.set_default_timeout(15_000)
+    errors: list[str] = []
+    pg.on("console", lambda m: errors.append(f"console.{m.type}: {m.text}") if m.type == "error" else None)
+    pg.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
+    pg.on("requestfailed", lambda r: errors.append(f"requestfailed: {r.url} {r.failure}"))
+    yield pg
+    context.close()
+    if errors:
+        pytest.fail("browser errors:\n" + "\n".join(errors))

@@ -34,6 +34,40 @@ def to_rgb(im):
     return im.convert("RGB")
 
 
+BYTES_PER_PIXEL = {"1": 0.125, "L": 1, "P": 1, "LA": 2, "PA": 2, "I;16": 2, "I;16B": 2, "I;16L": 2, "RGB": 3,
+                   "YCbCr": 3, "LAB": 3, "HSV": 3, "RGBA": 4, "RGBX": 4, "CMYK": 4, "I": 4, "F": 4}
+STRIP_MODES = {"1", "L", "P", "LA", "PA", "RGB", "RGBA", "RGBX", "CMYK", "YCbCr"}  # converted strip by strip
+
+
+def decoded_mb(mode: str, width: int, height: int) -> float:
+    """Memory one frame takes once decoded in its own mode (before any conversion)."""
+    return width * height * BYTES_PER_PIXEL.get(mode, 4) / 2**20
+
+
+def shrink_to_rgb(im, max_side: int):
+    """8-bit RGB no longer than `max_side`, built strip by strip for large images: peak memory is the
+    decoded frame plus one strip, never a full-size RGBA/RGB copy (a 9990x9990 palette PNG needs ~100 MB
+    decoded, not 2 GB of conversions)."""
+    from PIL import Image
+
+    w, h = im.size
+    factor = max(w, h) // max_side  # integer box reduction first, exact resize after
+    if factor < 2 or im.mode not in STRIP_MODES:
+        rgb = to_rgb(im)
+    else:
+        ow, oh = -(-w // factor), -(-h // factor)
+        rgb = Image.new("RGB", (ow, oh), (255, 255, 255))
+        rows = factor * max(1, (8 << 20) // (w * 4 * factor))  # ~8 MB of RGBA per strip
+        for y in range(0, h, rows):
+            strip = to_rgb(im.crop((0, y, w, min(h, y + rows))))
+            rgb.paste(strip.reduce(factor), (0, y // factor))
+    w, h = rgb.size
+    scale = min(1.0, max_side / max(w, h))
+    if scale < 1:
+        rgb = rgb.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.LANCZOS)
+    return rgb
+
+
 def ingest_image(doc: SourceDocument, options: RunOptions, spool: Path, deadline: float) -> IngestResult:
     import numpy as np
     from PIL import Image, ImageOps, ImageSequence
@@ -59,13 +93,19 @@ def ingest_image(doc: SourceDocument, options: RunOptions, spool: Path, deadline
             w, h = frame.size
             if w * h > options.max_pixels:
                 raise StageError("ingest", "limit_pixels", f"{w}x{h} px is above --max-pixels {options.max_pixels}")
+            need = decoded_mb(frame.mode, w, h)
+            if need > options.max_image_mb:  # checked from the header, before a byte is decoded
+                raise StageError("ingest", "limit_memory", f"{w}x{h} px in mode {frame.mode} decodes to {need:.0f} MB, "
+                                 f"above --max-image-mb {options.max_image_mb:g}")
+            if index == 0 and im.getexif().get(0x0112) in (5, 6, 7, 8):  # EXIF turns it a quarter: the page is upright
+                w, h = h, w
             try:
-                rgb = to_rgb(ImageOps.exif_transpose(frame) if index == 0 else frame)
+                if index == 0 and im.format == "JPEG":
+                    frame.draft("RGB", (options.max_side_px, options.max_side_px))  # JPEG decodes at 1/2..1/8 scale
+                shown = shrink_to_rgb(ImageOps.exif_transpose(frame) if index == 0 else frame, options.max_side_px)
             except Exception as e:  # noqa: BLE001
                 raise StageError("ingest", "corrupt", f"cannot decode image frame {index + 1}: {e}") from e
-            w, h = rgb.size
-            scale = min(1.0, options.max_side_px / max(w, h))
-            shown = rgb.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.LANCZOS) if scale < 1 else rgb
+            scale = shown.size[0] / w  # page coordinates stay those of the full-size upright image
             out = spool_path(spool, doc.doc_id, f"p{index + 1:05d}.jpg")
             shown.save(out, quality=90)
             words = []

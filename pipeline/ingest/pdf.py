@@ -8,9 +8,8 @@ from pathlib import Path
 
 from pipeline.errors import StageError
 from pipeline.ingest.ocr import ocr_words
-from pipeline.ingest.render import RenderFailed, RenderTimeout, spool_path, thread_guard
+from pipeline.ingest.render import RenderFailed, RenderOutOfMemory, RenderTimeout, spool_path, thread_guard
 from pipeline.ingest.result import IngestResult, word_density
-from pipeline.ingest.textlayer import pdf_words, usable_text
 from schemas.options import RunOptions
 from schemas.records import ErrorRecord, ImageRef, PageUnit, SourceDocument, Word
 
@@ -60,7 +59,7 @@ def ingest_pdf(doc: SourceDocument, options: RunOptions, spool: Path, deadline: 
         if n > options.max_pages:
             err("limit_pages", f"{n} pages, above --max-pages {options.max_pages}; only the first {options.max_pages} read")
             n = options.max_pages
-        guard = thread_guard()
+        guard = thread_guard(options.max_page_memory_mb)
         for i in range(n):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -71,6 +70,9 @@ def ingest_pdf(doc: SourceDocument, options: RunOptions, spool: Path, deadline: 
             except RenderTimeout as e:
                 err("render_timeout", f"{e}; the remaining {n - i - 1} pages were not tried (they share the broken structure)")
                 break
+            except RenderOutOfMemory as e:
+                err("limit_memory", str(e))
+                continue
             except RenderFailed as e:
                 err("render_failed", str(e))
                 continue
@@ -88,16 +90,12 @@ def ingest_pdf(doc: SourceDocument, options: RunOptions, spool: Path, deadline: 
 
 
 def _ingest_page(doc, pdf, i, options, spool, guard, timeout, password) -> PageUnit:
-    page = pdf[i]
+    page = pdf[i]  # page size and rotation only: its content is read in the guarded worker
     width, height = page.rect.width, page.rect.height
-    try:
-        words = pdf_words(page)
-    except Exception:  # noqa: BLE001 - broken text layer: fall back to OCR
-        words = []
-    usable, _ = usable_text(words, page)
     zoom = page_zoom(width, height, options)
-    rendered = guard.render(doc.path, i, zoom, spool_path(spool, doc.doc_id, f"p{i + 1:05d}.jpg"), timeout, password)
-    text_source = "pdf" if usable and options.ocr != "force" else "none"
+    read = guard.read(doc.path, i, zoom, spool_path(spool, doc.doc_id, f"p{i + 1:05d}.jpg"), timeout, password)
+    words, rendered = read.words, read.rendered
+    text_source = "pdf" if read.usable and options.ocr != "force" else "none"
     if text_source == "none":
         words = []
         if options.ocr != "off":

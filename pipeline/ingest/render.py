@@ -1,8 +1,11 @@
-"""PDF page rendering in a guarded worker process.
+"""PDF page reading (text layer and image) in a guarded worker process.
 
 MuPDF can hang forever inside `get_pixmap` on hostile files (the corpus has one), and a C call cannot be
-interrupted from Python. Each calling thread therefore owns one worker process; a page that does not
-render within the timeout kills the worker (a fresh one starts on the next call) and fails that page."""
+interrupted from Python. A content stream can also inflate to gigabytes (a decompression bomb), which
+MuPDF buffers while interpreting it. Each calling thread therefore owns one worker process that runs
+under an address-space limit; a page that does not finish within the timeout kills the worker (a fresh
+one starts on the next call) and fails that page, and a page that needs more memory than the limit fails
+alone, without taking the run with it."""
 
 from __future__ import annotations
 
@@ -21,12 +24,29 @@ class Rendered:
     ink: float  # share of dark pixels (0..1), a cheap density signal for scans
 
 
+@dataclass
+class PageRead:
+    """What the worker read from one page: its text-layer words (and whether they are usable text) and
+    the rendered image."""
+
+    words: list  # list[schemas.records.Word]
+    usable: bool
+    rendered: Rendered
+
+
 class RenderTimeout(Exception):
     pass
 
 
 class RenderFailed(Exception):
     pass
+
+
+class RenderOutOfMemory(RenderFailed):
+    pass
+
+
+OOM_MARKERS = ("MemoryError", "alloc", "out of memory")
 
 
 def _open(path: str, password: str | None, cache: dict):
@@ -60,9 +80,33 @@ def render_page(doc, index: int, zoom: float, out_path: str, quality: int = 90) 
     return Rendered(out_path, pix.w, pix.h, ink)
 
 
-def _worker(conn) -> None:
+def read_page(doc, index: int, zoom: float, out_path: str) -> PageRead:
+    """Text-layer words of one page, whether they are usable, and the page rendered to `out_path`."""
+    from pipeline.ingest.textlayer import pdf_words, usable_text
+
+    page = doc[index]
+    try:
+        words = pdf_words(page)
+    except Exception:  # noqa: BLE001 - a broken text layer: the caller falls back to OCR
+        words = []
+    usable, _ = usable_text(words, page)
+    return PageRead(words, usable, render_page(doc, index, zoom, out_path))
+
+
+def _limit_memory(max_mb: int) -> None:
+    """Cap this process's address space, so that a bomb fails here with MemoryError, not the machine."""
+    import resource
+
+    if max_mb > 0:
+        limit = max_mb * 2**20
+        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        resource.setrlimit(resource.RLIMIT_AS, (limit if hard == resource.RLIM_INFINITY else min(limit, hard), hard))
+
+
+def _worker(conn, max_mb: int) -> None:
     import pymupdf
 
+    _limit_memory(max_mb)
     pymupdf.TOOLS.mupdf_display_errors(False)
     pymupdf.TOOLS.mupdf_display_warnings(False)
     cache: dict = {}
@@ -75,28 +119,34 @@ def _worker(conn) -> None:
             return
         path, password, index, zoom, out_path = msg
         try:
-            conn.send(("ok", render_page(_open(path, password, cache), index, zoom, out_path)))
+            conn.send(("ok", read_page(_open(path, password, cache), index, zoom, out_path)))
+        except MemoryError:  # free what the bomb took before answering
+            cache.clear()
+            conn.send(("oom", "MemoryError"))
         except Exception as e:  # noqa: BLE001 - reported to the parent as a page failure
-            conn.send(("err", f"{type(e).__name__}: {e}"))
+            text = f"{type(e).__name__}: {e}"
+            conn.send(("oom" if any(m in text for m in OOM_MARKERS) else "err", text))
 
 
 class RenderGuard:
-    """One worker process that renders pages with a timeout; restarted after a hang or a crash."""
+    """One worker process that reads pages with a timeout and a memory cap (`max_mb` of address space,
+    0 for none); restarted after a hang, a crash or a bomb."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_mb: int = 0) -> None:
+        self.max_mb = max_mb
         self._proc = None
         self._conn = None
 
     def _start(self) -> None:
         ctx = mp.get_context("spawn")
         parent, child = ctx.Pipe()
-        self._proc = ctx.Process(target=_worker, args=(child,), daemon=True, name="gemmadoc-render")
+        self._proc = ctx.Process(target=_worker, args=(child, self.max_mb), daemon=True, name="gemmadoc-render")
         self._proc.start()
         child.close()
         self._conn = parent
 
-    def render(self, path: str, index: int, zoom: float, out_path: str, timeout: float,
-               password: str | None = None) -> Rendered:
+    def read(self, path: str, index: int, zoom: float, out_path: str, timeout: float,
+             password: str | None = None) -> PageRead:
         if self._proc is None or not self._proc.is_alive():
             self._start()
         self._conn.send((path, password, index, zoom, out_path))
@@ -106,11 +156,21 @@ class RenderGuard:
         try:
             status, payload = self._conn.recv()
         except (EOFError, OSError) as e:
+            code = self._proc.exitcode if self._proc is not None else None
             self.kill()
+            if self.max_mb and code is not None and code < 0:  # a native abort under the cap is most often an allocation
+                raise RenderOutOfMemory(self._oom_message(index)) from e
             raise RenderFailed(f"render worker died on page {index + 1}: {e}") from e
+        if status == "oom":
+            self.kill()  # start clean: the bomb may have fragmented the worker's heap
+            raise RenderOutOfMemory(self._oom_message(index))
         if status != "ok":
             raise RenderFailed(f"page {index + 1} failed to render: {payload}")
         return payload
+
+    def _oom_message(self, index: int) -> str:
+        return (f"page {index + 1} needs more than --max-page-memory-mb {self.max_mb} MB to read "
+                "(a decompression bomb, or a page far larger than any document page); page skipped")
 
     def kill(self) -> None:
         if self._proc is not None:
@@ -131,11 +191,13 @@ class RenderGuard:
 _local = threading.local()
 
 
-def thread_guard() -> RenderGuard:
-    """The calling thread's render worker (created on first use)."""
+def thread_guard(max_mb: int = 0) -> RenderGuard:
+    """The calling thread's page worker (created on first use; replaced when the memory cap changes)."""
     guard = getattr(_local, "guard", None)
-    if guard is None:
-        guard = _local.guard = RenderGuard()
+    if guard is None or guard.max_mb != max_mb:
+        if guard is not None:
+            guard.close()
+        guard = _local.guard = RenderGuard(max_mb)
     return guard
 
 

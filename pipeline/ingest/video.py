@@ -18,6 +18,8 @@ from schemas.options import RunOptions
 from schemas.records import ErrorRecord, FrameUnit, ImageRef, SourceDocument
 
 EXACT_TOLERANCE_S = 0.02  # a frame within 20 ms of its sampling time counts as decoded exactly there
+OCR_SAME_PICTURE = 0.001  # share of changed pixels (256-px grey thumbnail) under which a frame reuses the last OCR
+PLAUSIBLE_FPS = (1.0, 240.0)  # a stated frame rate outside this range is a container artefact
 
 os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
@@ -35,6 +37,22 @@ def frame_difference(a, b) -> float:
     return float(abs(a - b).mean() / 255.0)
 
 
+def text_signature(frame):
+    """256-px-wide greyscale thumbnail: fine enough that a changed line of text shows."""
+    import cv2
+
+    h, w = frame.shape[:2]
+    size = (256, max(1, round(256 * h / w)))
+    return cv2.resize(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), size, interpolation=cv2.INTER_AREA).astype("int16")
+
+
+def changed_share(a, b) -> float:
+    """Share of thumbnail pixels that changed by more than compression noise (24 grey levels)."""
+    if a.shape != b.shape:
+        return 1.0
+    return float((abs(a - b) > 24).mean())
+
+
 def ingest_video(doc: SourceDocument, options: RunOptions, spool: Path, deadline: float,
                  ocr_frames: bool = True) -> IngestResult:
     import cv2
@@ -47,10 +65,12 @@ def ingest_video(doc: SourceDocument, options: RunOptions, spool: Path, deadline
         fps = cap.get(cv2.CAP_PROP_FPS) or 0.0
         count = cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0.0
         duration = count / fps if fps > 0 and 0 < count < 1e9 else None
-        src_interval = 1.0 / fps if 0 < fps < 1000 else 1.0 / 30
+        plausible = PLAUSIBLE_FPS[0] <= fps <= PLAUSIBLE_FPS[1]
+        src_interval = 1.0 / fps if plausible else 1.0 / 30
         step = 1.0 / options.video_fps
         next_t, last_ts, last_sig = 0.0, -1.0, None
-        decoded = 0
+        ocr_sig, ocr_words_last = None, []  # the last frame that was OCR'd, and its words
+        decoded = stalled = 0
         while True:
             if time.monotonic() > deadline:
                 res.errors.append(ErrorRecord(doc_id=doc.doc_id, path=doc.path, stage="ingest", kind="timeout",
@@ -60,8 +80,9 @@ def ingest_video(doc: SourceDocument, options: RunOptions, spool: Path, deadline
                 break
             decoded += 1
             ts = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
-            if ts <= last_ts:  # some containers report no timestamps: derive them from the frame rate
+            if ts <= last_ts:  # no usable timestamp (zero-duration frames): derived from the frame rate, and said
                 ts = last_ts + src_interval
+                stalled += 1
             last_ts = ts
             if ts > options.max_video_seconds:
                 res.errors.append(ErrorRecord(doc_id=doc.doc_id, path=doc.path, stage="ingest", kind="limit_duration",
@@ -86,15 +107,27 @@ def ingest_video(doc: SourceDocument, options: RunOptions, spool: Path, deadline
             scale = min(1.0, options.max_side_px / max(w, h))
             shown = cv2.resize(frame, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA) if scale < 1 else frame
             cv2.imwrite(out, shown, [cv2.IMWRITE_JPEG_QUALITY, 90])
-            words = []
+            words, reused = [], False
             if ocr_frames and options.ocr != "off":
-                rgb = cv2.cvtColor(shown, cv2.COLOR_BGR2RGB)
-                words = ocr_words(rgb, scale=1 / scale)
+                text_sig = text_signature(shown)
+                if ocr_sig is not None and changed_share(text_sig, ocr_sig) < OCR_SAME_PICTURE:
+                    words, reused = [w.model_copy() for w in ocr_words_last], True  # same picture: same text
+                else:
+                    words = ocr_words(cv2.cvtColor(shown, cv2.COLOR_BGR2RGB), scale=1 / scale)
+                    ocr_sig, ocr_words_last = text_sig, words
             res.units.append(FrameUnit(
                 doc_id=doc.doc_id, index=index, t_seconds=round(target, 3), image=ImageRef(kind="file", path=out),
                 image_width=shown.shape[1], image_height=shown.shape[0], width=float(w), height=float(h),
                 words=words, text_source="ocr" if words else "none",
-                exact=abs(ts - target) <= EXACT_TOLERANCE_S, density=word_density(words, w, h)))
+                exact=abs(ts - target) <= EXACT_TOLERANCE_S and not stalled, density=word_density(words, w, h),
+                ocr_reused=reused))
+        if stalled or not plausible:
+            why = (f"{stalled} of {decoded} decoded frames carry no advancing timestamp (zero-duration frames)" if stalled
+                   else f"the container states {fps:g} fps")
+            res.errors.append(ErrorRecord(doc_id=doc.doc_id, path=doc.path, stage="ingest", kind="unreliable_timestamps",
+                                          severity="warning",
+                                          message=f"{why}; frame times were derived at {1 / src_interval:g} fps, so cited "
+                                                  "seconds may be off (remux the file to repair its timestamps)"))
         if duration is not None and last_ts + 2 * src_interval < duration - step and res.units:
             res.errors.append(ErrorRecord(doc_id=doc.doc_id, path=doc.path, stage="ingest", kind="truncated",
                                           message=f"decoding stopped at {last_ts:.1f} s of {duration:.1f} s; frames before it kept"))
