@@ -43,6 +43,7 @@ bench: bench-setup
 	$(PY) bench/ingest.py
 	$(PY) bench/grounding.py
 	$(PY) bench/scale.py --docs 1000
+	$(PY) bench/hostile_memory.py
 	CHROMIUM_BIN="$${CHROMIUM_BIN:-$$(sh tools/ensure_browser.sh)}" $(PY) bench/review.py
 	$(PY) bench/gpu_throughput.py --tiny
 
