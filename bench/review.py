@@ -21,6 +21,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+os.environ["GEMMADOC_BACKEND_PLUGINS"] = "tests.doubles"  # the documented double: `--model scripted:` (tests/doubles.py)
 os.environ.setdefault("GEMMADOC_CACHE", str(ROOT / ".cache" / "gemmadoc"))
 
 
@@ -35,7 +36,7 @@ def make_output(work: Path, docs: int) -> Path:
     from pipeline.outputs import SCHEMAS
 
     out = work / "out"
-    r = CliRunner().invoke(app, ["run", str(ROOT / "data" / "samples"), "--out", str(out), "--model", "fake:"])
+    r = CliRunner().invoke(app, ["run", str(ROOT / "data" / "samples"), "--out", str(out), "--model", "scripted:"])
     assert r.exit_code == 0, r.output
     base = pd.read_parquet(out / "tables" / "documents")
     rows = []

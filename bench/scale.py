@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Batch operations at scale: N small synthetic documents (one-page PDFs and PNGs) through the real
-Prefect flow and writers with the scripted fake backend.
+Prefect flow and writers with the scripted backend (tests/doubles.py, registered through GEMMADOC_BACKEND_PLUGINS).
 
 Reports, each run in a fresh process so peak memory is its own:
 * orchestration overhead per document: (flow wall time - the same stage functions called in a plain
@@ -26,6 +26,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+os.environ["GEMMADOC_BACKEND_PLUGINS"] = "tests.doubles"  # the documented double: `--model scripted:` (tests/doubles.py)
 
 
 def make_docs(folder: Path, n: int) -> None:
@@ -71,7 +72,9 @@ def child(mode: str, inputs: str, out: str, options_json: str) -> None:
         from model.registry import get_backend
         from pipeline.discover import discover
         from pipeline.outputs import TableWriter, rows_for, write_document_json
-        from pipeline.process import Extractor, prepare_document, work_key
+        from pipeline.extract import Extractor
+        from pipeline.keys import work_key
+        from pipeline.prepare import prepare_document
         from schemas.catalog import load_schema
 
         schema = load_schema(options.schema_name)
@@ -118,7 +121,7 @@ def main() -> None:
         return
     from schemas.options import RunOptions
 
-    options = RunOptions(model="fake:", schema_name="invoice", ocr="off", chunk_docs=64, max_workers=2)
+    options = RunOptions(model="scripted:", schema_name="invoice", ocr="off", chunk_docs=64, max_workers=2)
     work = Path(tempfile.mkdtemp(prefix="gemmadoc-scale-"))
     small_n = min(1000, args.docs)
     t0 = time.perf_counter()

@@ -28,14 +28,16 @@ from prefect.task_runners import ThreadPoolTaskRunner  # noqa: E402
 from prefect.utilities.annotations import quote  # noqa: E402
 
 from flows.progress import reporter  # noqa: E402
-from model.registry import get_backend, resolve  # noqa: E402
+from model.registry import get_backend, model_id_of  # noqa: E402
 from pipeline.changes import PriorState, change_rows  # noqa: E402
 from pipeline.discover import discover  # noqa: E402
 from pipeline.errors import StageError  # noqa: E402
 from pipeline.lock import OutputLock, OutputLocked, describe  # noqa: E402
 from pipeline.outputs import TableWriter, done_keys, needs_work, rows_for, run_row, text_of, write_document_json  # noqa: E402
 from pipeline.pageimages import keep_page_images  # noqa: E402
-from pipeline.process import Extractor, Prepared, prepare_chunk, work_key  # noqa: E402
+from pipeline.extract import Extractor  # noqa: E402
+from pipeline.keys import work_key  # noqa: E402
+from pipeline.prepare import Prepared, prepare_chunk  # noqa: E402
 from schemas.catalog import load_schema  # noqa: E402
 from schemas.options import RunOptions  # noqa: E402
 from schemas.records import DocumentResult, ErrorRecord, RunRecord, SourceDocument  # noqa: E402
@@ -108,10 +110,7 @@ def _batch(inputs: list[str], out: str, options: RunOptions) -> RunRecord:
     writer.compact()  # finish what a killed run left
     prior = PriorState.read(out_dir)  # killed runs get a runs row below, and what they committed counts as new
     schema = load_schema(options.schema_name)
-    if options.model.startswith("fake:"):
-        model_id = get_backend(options.model).model_id
-    else:
-        _, model_id, _ = resolve(options.model)
+    model_id = model_id_of(options.model)
     out_dir.mkdir(parents=True, exist_ok=True)
     found = discover(inputs, options.max_file_mb, exclude=[out_dir], follow_symlinks=options.follow_symlinks,
                      max_video_seconds=options.max_video_seconds)  # an output folder inside an input is not input

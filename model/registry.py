@@ -1,10 +1,16 @@
-"""Resolve `--model` and keep one loaded backend per process (never one per document)."""
+"""Resolve `--model` and keep one loaded backend per process (never one per document).
+
+Other backends plug in by URI scheme (`--model SCHEME:...`): `register_backend(scheme, factory)` from a
+module named in the `gemmadoc.backends` entry-point group of an installed package, or in
+`$GEMMADOC_BACKEND_PLUGINS` (comma-separated module names, imported on first use). The test suite and the
+benchmarks register their scripted double this way (`tests/doubles.py`); production code knows none."""
 
 from __future__ import annotations
 
 import os
 import threading
 from pathlib import Path
+from typing import Callable
 
 from model.backend import Backend, ModelUnavailable
 from schemas.options import DEFAULT_MODEL_ID
@@ -14,6 +20,31 @@ AUTO = "auto"
 
 _lock = threading.Lock()
 _loaded: dict[tuple, Backend] = {}
+_factories: dict[str, Callable[[str], Backend]] = {}
+_plugins_loaded = False
+
+
+def register_backend(scheme: str, factory: Callable[[str], Backend]) -> None:
+    """Make `--model SCHEME:ARGS` build its backend with `factory("SCHEME:ARGS")`."""
+    _factories[scheme] = factory
+
+
+def _plugin_factory(spec: str) -> Callable[[str], Backend] | None:
+    """The registered factory for `spec`'s scheme, loading the plugins on first use."""
+    global _plugins_loaded
+    scheme, sep, _ = spec.partition(":")
+    if not sep or len(scheme) < 2 or "/" in scheme:  # a hub id or a path, not a scheme (C:\... is a path)
+        return None
+    if not _plugins_loaded:
+        import importlib
+        from importlib.metadata import entry_points
+
+        for ep in entry_points(group="gemmadoc.backends"):
+            ep.load()
+        for name in filter(None, os.environ.get("GEMMADOC_BACKEND_PLUGINS", "").split(",")):
+            importlib.import_module(name.strip())
+        _plugins_loaded = True
+    return _factories.get(scheme)
 
 
 def weights_available(model_id: str) -> bool:
@@ -68,12 +99,17 @@ def resolve(spec: str) -> tuple[str, str, bool]:
     return spec, spec, False
 
 
+def model_id_of(spec: str) -> str:
+    """The model id a run with `--model spec` records, without loading weights."""
+    factory = _plugin_factory(spec)
+    return factory(spec).model_id if factory else resolve(spec)[1]
+
+
 def get_backend(spec: str, **load_kwargs) -> Backend:
     """The process-wide backend for `spec`, loaded on first use."""
-    if spec.startswith("fake:"):
-        from model.fake import ScriptedBackend
-
-        return ScriptedBackend.from_spec(spec)
+    factory = _plugin_factory(spec)
+    if factory is not None:
+        return factory(spec)
     path, model_id, is_random = resolve(spec)
     key = (path, tuple(sorted(load_kwargs.items())))
     with _lock:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from schemas.errors import ErrorKind
 from schemas.records import ErrorRecord, Stage
 
 
@@ -10,10 +11,10 @@ class StageError(Exception):
 
     `permanent` errors (a corrupt or encrypted file) are never retried; transient ones may be."""
 
-    def __init__(self, stage: Stage, kind: str, message: str, permanent: bool = True):
+    def __init__(self, stage: Stage, kind: ErrorKind | str, message: str, permanent: bool = True):
         super().__init__(message)
         self.stage = stage
-        self.kind = kind
+        self.kind = ErrorKind(kind)  # an unknown kind fails here, where it is raised
         self.message = message
         self.permanent = permanent
 

@@ -728,18 +728,14 @@ class DocumentGrounder:
                         t_seconds=unit.t_seconds if isinstance(unit, FrameUnit) else claim.t_seconds)
 
     def _citation(self, m: Match, kind: str, base: dict) -> Citation:
-        idx = m.index
-        u = idx.unit
+        u = m.index.unit
         if m.groups:
             boxes = [b for g in m.groups for b in line_boxes(u, g)]
         else:
             boxes = line_boxes(u, m.words, trimmed_edges(m))
-        start = idx.starts[m.words[0]]
-        end = idx.starts[m.words[-1]] + len(u.words[m.words[-1]].text)
         w, h = max(u.width, 1e-9), max(u.height, 1e-9)
         return Citation(**base, match=kind, score=m.score, boxes=boxes,
                         boxes_norm=[Box(x0=b.x0 / w, y0=b.y0 / h, x1=b.x1 / w, y1=b.y1 / h) for b in boxes],
-                        char_start=start, char_end=end,
                         page=u.page if isinstance(u, PageUnit) else None,
                         t_seconds=u.t_seconds if isinstance(u, FrameUnit) else None)
 

@@ -37,10 +37,11 @@ SCHEMAS: dict[str, pa.Schema] = {
                             ("page", _i), ("t_seconds", _f), ("quote", _s), ("match", _s), ("score", _f),
                             ("x0", _f), ("y0", _f), ("x1", _f), ("y1", _f), ("x0_norm", _f), ("y0_norm", _f),
                             ("x1_norm", _f), ("y1_norm", _f), ("boxes_json", _s), ("claimed_page", _i),
-                            ("claimed_t_seconds", _f), ("char_start", _i), ("char_end", _i), ("reason", _s),
+                            ("claimed_t_seconds", _f), ("reason", _s),
                             ("value_supported", pa.bool_())]),
     "errors": pa.schema([("run_id", _s), ("work_key", _s), ("doc_id", _s), ("path", _s), ("path_bytes_hex", _s), ("stage", _s), ("kind", _s),
-                         ("severity", _s), ("message", _s), ("permanent", pa.bool_()), ("model_id", _s)]),
+                         ("severity", _s), ("message", _s), ("permanent", pa.bool_()), ("model_id", _s), ("category", _s),
+                         ("page", _i), ("t_seconds", _f)]),
     "runs": pa.schema([("run_id", _s), ("status", _s), ("started_at", _s), ("finished_at", _s), ("model_id", _s), ("schema_name", _s),
                        ("options_json", _s), ("documents", _i), ("ok", _i), ("partial", _i), ("failed", _i),
                        ("skipped", _i), ("warnings", _i), ("processed", _i), ("values", _i), ("verified_values", _i), ("pages", _i), ("frames", _i), ("requests", _i), ("tokens_in", _i),
@@ -179,7 +180,7 @@ def rows_for(results: list[DocumentResult], run_id: str, errors: list[ErrorRecor
                     t_seconds=c.t_seconds, quote=c.quote, match=c.match, score=c.score,
                     x0=b[0], y0=b[1], x1=b[2], y1=b[3], x0_norm=bn[0], y0_norm=bn[1], x1_norm=bn[2], y1_norm=bn[3],
                     boxes_json=json.dumps([bx.model_dump() for bx in c.boxes]), claimed_page=c.claimed_page,
-                    claimed_t_seconds=c.claimed_t_seconds, char_start=c.char_start, char_end=c.char_end, reason=c.reason,
+                    claimed_t_seconds=c.claimed_t_seconds, reason=c.reason,
                     value_supported=c.value_supported))
         for err in r.errors:
             rows["errors"].append(_error_row(err, run_id, r.work_key, r.model_id))
@@ -190,7 +191,7 @@ def rows_for(results: list[DocumentResult], run_id: str, errors: list[ErrorRecor
 
 def _error_row(err: ErrorRecord, run_id: str, work_key: str | None, model_id: str | None) -> dict:
     return dict(run_id=run_id, work_key=work_key, doc_id=err.doc_id, path=err.path, path_bytes_hex=path_bytes_hex(err.path),
-                stage=err.stage, kind=err.kind,
+                stage=err.stage, kind=str(err.kind), category=err.category, page=err.page, t_seconds=err.t_seconds,
                 severity=err.severity, message=err.message, permanent=err.permanent, model_id=model_id)
 
 

@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
+from schemas.errors import ErrorKind, category_of
+
 MediaType = Literal["pdf", "image", "video"]
 TextSource = Literal["pdf", "ocr", "none"]
 # partial: the quote has words the page lacks at an edge (LangExtract's MATCH_LESSER); the rest matched
@@ -186,8 +188,6 @@ class Citation(Record):
     score: float = 0.0
     boxes: list[Box] = []
     boxes_norm: list[Box] = []
-    char_start: int | None = None
-    char_end: int | None = None
     claimed_page: int | None = None
     claimed_t_seconds: float | None = None
     reason: str | None = None
@@ -224,10 +224,16 @@ class ErrorRecord(Record):
     doc_id: str | None = None
     path: str
     stage: Stage
-    kind: str
+    kind: ErrorKind  # schemas/errors.py: every kind, its category and what to do
     message: str
     permanent: bool = True
     severity: Literal["error", "warning"] = "error"
+    page: int | None = None  # the page (or image frame) the failure belongs to, when it belongs to one
+    t_seconds: float | None = None  # the video time it belongs to
+
+    @property
+    def category(self) -> str:
+        return category_of(self.kind)
 
 
 class DocumentResult(Record):

@@ -13,6 +13,7 @@ SAMPLES = ROOT / "data" / "samples"
 CORPUS = Path(os.environ.get("GEMMADOC_CORPUS", ROOT.parent / "shared" / "corpus"))
 
 os.environ.setdefault("GEMMADOC_CACHE", str(ROOT / ".cache" / "gemmadoc"))
+os.environ["GEMMADOC_BACKEND_PLUGINS"] = "tests.doubles"  # `--model scripted:` in this process and in CLI subprocesses
 
 from flows.prefect_env import configure  # noqa: E402
 

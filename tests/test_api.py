@@ -152,7 +152,7 @@ def test_cli_verify_with_langextract_and_field_inputs(tmp_path):
 
 @pytest.mark.slow
 def test_run_from_python(tmp_path, prefect_harness):
-    record = gemmadoc.run(SAMPLES, tmp_path / "out", model="fake:", ocr="off")
+    record = gemmadoc.run(SAMPLES, tmp_path / "out", model="scripted:", ocr="off")
     assert isinstance(record, gemmadoc.RunRecord) and record.documents == 3 and record.failed == 0
     assert (tmp_path / "out" / "tables" / "extractions").is_dir()
     with pytest.raises(ValueError):

@@ -50,14 +50,14 @@ def test_missing_weights_give_a_clear_message(tmp_path):
 @pytest.mark.slow
 def test_cli_run_with_scripted_backend(tmp_path, prefect_harness):
     out = tmp_path / "o"
-    r = runner.invoke(app, ["run", str(SAMPLES), "--out", str(out), "--model", "fake:", "--schema", "invoice"])
+    r = runner.invoke(app, ["run", str(SAMPLES), "--out", str(out), "--model", "scripted:", "--schema", "invoice"])
     assert r.exit_code == 0, r.output
     assert "documents" in r.output and "tokens in" in r.output
     ex = pd.read_parquet(out / "tables" / "extractions")
     cites = pd.read_parquet(out / "tables" / "citations")
     assert len(ex) > 0 and (cites["match"] != "unverified").mean() > 0.5  # fake quotes come from the text layer
     r = runner.invoke(app, ["status", str(out)])
-    assert r.exit_code == 0 and "fake-scripted" in r.output
+    assert r.exit_code == 0 and "scripted" in r.output
     docs = pd.read_parquet(out / "tables" / "documents")
     answer = json.loads(docs.set_index("name").loc["contract_and_invoice.pdf", "answer_json"])
     assert "invoice_number" in answer

@@ -1,12 +1,14 @@
-"""The model stage's downstream (plan -> generate -> parse -> ground -> merge) with the scripted fake
+"""The model stage's downstream (plan -> generate -> parse -> ground -> merge) with the scripted
 backend: windows of a long document, collections of documents, failures."""
 
 import pymupdf
 import pytest
 
-from model.fake import ScriptedBackend
+from tests.doubles import ScriptedBackend
 from pipeline.discover import discover
-from pipeline.process import Extractor, prepare_chunk, work_key
+from pipeline.extract import Extractor
+from pipeline.keys import work_key
+from pipeline.prepare import prepare_chunk
 from schemas.catalog import load_schema
 from schemas.options import RunOptions
 from tests.conftest import SAMPLES
@@ -102,3 +104,31 @@ def test_context_overflow_is_an_error_not_a_crash(tmp_path):
     results, _ = run([SAMPLES / "contract_and_invoice.pdf"], opts)
     assert results[0].status == "failed"
     assert {e.kind for e in results[0].errors} == {"context_overflow"}
+
+
+def test_scripted_answers_feed_exact_malformed_truncated_and_wrong_outputs(tmp_path):
+    from tests.doubles import Scripted
+
+    pdf = SAMPLES / "contract_and_invoice.pdf"
+    good = ('{"invoice_number": {"value": "INV-2026-0342", "citations": [{"page": 3, "quote": "Invoice number: '
+            'INV-2026-0342"}]}}')
+    cases = {
+        "malformed": (["{not json"], "failed"),
+        "truncated then whole": ([Scripted(good[:40], "length"), good], "ok"),
+        "wrong page, right quote": ([good.replace('"page": 3', '"page": 1')], "ok"),
+        "a value the page does not hold": ([good.replace('"value": "INV-2026-0342"', '"value": "INV-2026-9999"')], "ok"),
+    }
+    got = {}
+    for name, (answers, status) in cases.items():
+        backend = ScriptedBackend(answers=answers)
+        (result,), _ = run([pdf], RunOptions(ocr="off"), schema="invoice", backend=backend)
+        assert result.status == status, (name, result.errors)
+        assert not backend.answers  # every scripted answer was asked for
+        got[name] = result
+    assert {e.kind for e in got["malformed"].errors} & {"malformed_output", "parse_failed", "invalid_json"}
+    (ex,) = [e for e in got["truncated then whole"].extractions if e.field == "invoice_number"]
+    assert ex.value == "INV-2026-0342" and ex.verified
+    (ex,) = [e for e in got["wrong page, right quote"].extractions if e.field == "invoice_number"]
+    assert ex.citations[0].match == "relocated" and ex.citations[0].page == 3 and ex.citations[0].claimed_page == 1
+    (ex,) = [e for e in got["a value the page does not hold"].extractions if e.field == "invoice_number"]
+    assert not ex.verified and ex.citations[0].value_supported is False

@@ -39,7 +39,7 @@ def snapshot(root: Path, out: Path) -> dict[str, tuple[int, int]]:
 def run_cli(args: list[str], root: Path, out: Path):
     """Invoke `gemmadoc run ARGS --out OUT`, checking that nothing under `root` outside `out` changed."""
     before = snapshot(root, out)
-    result = runner.invoke(app, ["run", *args, "--out", str(out), "--model", "fake:"])
+    result = runner.invoke(app, ["run", *args, "--out", str(out), "--model", "scripted:"])
     assert snapshot(root, out) == before, "files outside --out were written"
     return result
 
@@ -61,7 +61,7 @@ def inbox_with_good(tmp_path: Path) -> Path:
 @pytest.mark.parametrize("flag, value, allowed", [("--attn", "flash_attention_2", "'sdpa', 'eager' or 'flex_attention'"),
                                                   ("--experts", "fast", "'grouped_mm'")])
 def test_bad_attention_or_experts_value_exits_2_naming_the_allowed_values(tmp_path, flag, value, allowed):
-    r = runner.invoke(app, ["run", str(SAMPLES), "--out", str(tmp_path / "o"), "--model", "fake:", flag, value])
+    r = runner.invoke(app, ["run", str(SAMPLES), "--out", str(tmp_path / "o"), "--model", "scripted:", flag, value])
     text = " ".join(r.output.split())
     assert r.exit_code == 2 and f"{flag}:" in text and allowed in text
     assert not (tmp_path / "o").exists()  # stopped before any work, not reported as missing weights
@@ -77,7 +77,7 @@ def test_an_output_folder_inside_the_input_is_never_read_as_input(tmp_path, pref
     (inbox / "notes.txt").write_text("a stray file: a warning, not a failed night")
     out = inbox / "out"
     for _ in range(2):  # the second run would find the first run's JSON and Parquet files
-        r = runner.invoke(app, ["run", str(inbox), "--out", str(out), "--model", "fake:", "--ocr", "off", "--force"])
+        r = runner.invoke(app, ["run", str(inbox), "--out", str(out), "--model", "scripted:", "--ocr", "off", "--force"])
         assert r.exit_code == 0, r.output
     runs = pd.read_parquet(out / "tables" / "runs")
     assert list(runs["documents"]) == [1, 1] and list(runs["failed"]) == [0, 0] and list(runs["warnings"]) == [1, 1]
@@ -100,7 +100,7 @@ BAD_SCHEMAS = {
 def test_nullable_types_run_end_to_end(tmp_path, prefect_harness):
     path = tmp_path / "nullable.json"
     path.write_text(json.dumps(NULLABLE))
-    r = runner.invoke(app, ["run", str(SAMPLES / "contract_and_invoice.pdf"), "--out", str(tmp_path / "o"), "--model", "fake:",
+    r = runner.invoke(app, ["run", str(SAMPLES / "contract_and_invoice.pdf"), "--out", str(tmp_path / "o"), "--model", "scripted:",
                             "--schema", str(path), "--ocr", "off"])
     assert r.exit_code == 0, r.output
     fields = set(pd.read_parquet(tmp_path / "o" / "tables" / "extractions")["field"])
@@ -112,7 +112,7 @@ def test_unusable_schemas_exit_2_with_a_message(tmp_path, case):
     schema, message = BAD_SCHEMAS[case]
     path = tmp_path / f"{case}.json"
     path.write_text(json.dumps(schema))
-    r = runner.invoke(app, ["run", str(SAMPLES), "--out", str(tmp_path / "o"), "--model", "fake:", "--schema", str(path)])
+    r = runner.invoke(app, ["run", str(SAMPLES), "--out", str(tmp_path / "o"), "--model", "scripted:", "--schema", str(path)])
     assert r.exit_code == 2 and message in " ".join(r.output.split()) and "Traceback" not in r.output
 
 
@@ -127,7 +127,7 @@ def test_a_file_name_that_is_not_utf8_is_processed_and_stored_losslessly(tmp_pat
     shutil.copy(SAMPLES / "scanned_receipt.png", raw)
     out = tmp_path / "out"
     for _ in range(2):
-        r = runner.invoke(app, ["run", str(inbox), "--out", str(out), "--model", "fake:", "--ocr", "off"])
+        r = runner.invoke(app, ["run", str(inbox), "--out", str(out), "--model", "scripted:", "--ocr", "off"])
         assert r.exit_code == 0, r.output
     docs = pd.read_parquet(out / "tables" / "documents")
     assert len(docs) == 2 and set(docs["status"]) == {"ok"}
@@ -146,7 +146,7 @@ def test_one_run_at_a_time_per_output_folder(tmp_path, prefect_harness):
     from pipeline.lock import LOCK_NAME, OutputLock
 
     out = tmp_path / "out"
-    args = ["run", str(SAMPLES / "contract_and_invoice.pdf"), "--out", str(out), "--model", "fake:", "--ocr", "off"]
+    args = ["run", str(SAMPLES / "contract_and_invoice.pdf"), "--out", str(out), "--model", "scripted:", "--ocr", "off"]
     with OutputLock(out):  # another run is writing here
         r = runner.invoke(app, args)
         assert r.exit_code == 2 and f"pid {os.getpid()}" in " ".join(r.output.split())
@@ -201,7 +201,7 @@ def test_unreadable_files_and_folders_are_error_rows_and_an_unreadable_root_exit
     out = tmp_path / "out"
     cli = [*_without_root_powers(), sys.executable, "-m", "flows.cli", "run"]
     try:
-        done = subprocess.run([*cli, str(inbox), "--out", str(out), "--model", "fake:", "--ocr", "off"],
+        done = subprocess.run([*cli, str(inbox), "--out", str(out), "--model", "scripted:", "--ocr", "off"],
                               cwd=ROOT, capture_output=True, text=True, timeout=300)
         assert done.returncode == 1, done.stdout + done.stderr  # two inputs could not be read: a failed night
         good_document_complete(out)
@@ -211,7 +211,7 @@ def test_unreadable_files_and_folders_are_error_rows_and_an_unreadable_root_exit
         assert (unreadable["severity"] == "error").all()
         runs = pd.read_parquet(out / "tables" / "runs")
         assert runs["failed"].iloc[0] == 2 and runs["ok"].iloc[0] == 1
-        done = subprocess.run([*cli, str(inbox / "sealed"), "--out", str(tmp_path / "o2"), "--model", "fake:"],
+        done = subprocess.run([*cli, str(inbox / "sealed"), "--out", str(tmp_path / "o2"), "--model", "scripted:"],
                               cwd=ROOT, capture_output=True, text=True, timeout=120)
         said = " ".join(done.stderr.replace("│", " ").split())
         assert done.returncode == 2 and ("is not readable" in said or "Permission denied" in said), said
@@ -306,9 +306,11 @@ def test_a_long_video_is_flagged_at_discovery_and_ocr_skips_are_counted(tmp_path
 def test_documents_with_the_same_name_keep_their_own_citations(tmp_path):
     import pymupdf
 
-    from model.fake import ScriptedBackend
+    from tests.doubles import ScriptedBackend
     from pipeline.discover import discover
-    from pipeline.process import Extractor, prepare_chunk, work_key
+    from pipeline.extract import Extractor
+    from pipeline.keys import work_key
+    from pipeline.prepare import prepare_chunk
     from schemas.catalog import load_schema
     from schemas.options import RunOptions
 

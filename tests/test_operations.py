@@ -87,7 +87,7 @@ def snapshot(out: Path) -> dict:
     }
 
 
-ARGS = ["--model", "fake:delay=0.1", "--schema", "invoice", "--workers", "2", "--chunk-docs", "4"]
+ARGS = ["--model", "scripted:delay=0.1", "--schema", "invoice", "--workers", "2", "--chunk-docs", "4"]
 
 
 def test_sigkill_then_rerun_equals_clean_run(tmp_path, many_docs, prefect_server):
@@ -155,7 +155,7 @@ def test_rerun_change_and_retry_failed(tmp_path, many_docs, prefect_server):
 
 def test_scheduled_deployment_runs(tmp_path, prefect_server):
     out = tmp_path / "out"
-    serve = cli(["schedule", str(SAMPLES), "--out", str(out), "--interval", "5", "--model", "fake:", "--schema", "receipt",
+    serve = cli(["schedule", str(SAMPLES), "--out", str(out), "--interval", "5", "--model", "scripted:", "--schema", "receipt",
                  "--name", "test-nightly"], prefect_server, start_new_session=True)
     try:
         deadline = time.monotonic() + 180

@@ -45,7 +45,7 @@ def site(tmp_path_factory, prefect_harness):
     _hostile_pdf(inbox / HOSTILE_NAME)
     (inbox / "broken.pdf").write_bytes(b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\n% truncated")
     out = root / "out"
-    r = runner.invoke(app, ["run", str(inbox), "--out", str(out), "--model", "fake:", "--max-pages", "3", "--schema", "invoice"])
+    r = runner.invoke(app, ["run", str(inbox), "--out", str(out), "--model", "scripted:", "--max-pages", "3", "--schema", "invoice"])
     assert r.exit_code in (0, 1), r.output
     r = runner.invoke(app, ["review", str(out)])
     assert r.exit_code == 0, r.output
@@ -144,7 +144,7 @@ def test_decisions_exported_from_the_page_come_back_as_the_reviews_table(site, p
     key = (rows[0].get_attribute("data-doc"), rows[0].get_attribute("data-field"))
     assert key in set(zip(reviews["doc_id"], reviews["field"]))
     r = runner.invoke(app, ["run", str(site.parent / "in" / "contract_and_invoice.pdf"), "--out", str(site), "--schema", "invoice", "--max-pages", "3",
-                            "--model", "fake:", "--force"])
+                            "--model", "scripted:", "--force"])
     assert r.exit_code == 0, r.output
     assert len(pd.read_parquet(site / "tables" / "reviews")) == 3  # a re-run never loses reviews
 

@@ -51,8 +51,8 @@ def page_zoom(width_pt: float, height_pt: float, options: RunOptions) -> float:
 def ingest_pdf(doc: SourceDocument, options: RunOptions, spool: Path, deadline: float) -> IngestResult:
     res = IngestResult()
     pdf, password = open_pdf(doc.path, options.passwords)
-    err = lambda kind, msg, sev="error": res.errors.append(  # noqa: E731
-        ErrorRecord(doc_id=doc.doc_id, path=doc.path, stage="ingest", kind=kind, message=msg, severity=sev))
+    err = lambda kind, msg, sev="error", page=None: res.errors.append(  # noqa: E731
+        ErrorRecord(doc_id=doc.doc_id, path=doc.path, stage="ingest", kind=kind, message=msg, severity=sev, page=page))
     try:
         repaired = pdf.is_repaired
         n = pdf.page_count
@@ -68,16 +68,16 @@ def ingest_pdf(doc: SourceDocument, options: RunOptions, spool: Path, deadline: 
             try:
                 unit = _ingest_page(doc, pdf, i, options, spool, guard, min(options.page_timeout_s, remaining), password)
             except RenderTimeout as e:
-                err("render_timeout", f"{e}; the remaining {n - i - 1} pages were not tried (they share the broken structure)")
+                err("render_timeout", f"{e}; the remaining {n - i - 1} pages were not tried (they share the broken structure)", page=i + 1)
                 break
             except RenderOutOfMemory as e:
-                err("limit_memory", str(e))
+                err("limit_memory", str(e), page=i + 1)
                 continue
             except RenderFailed as e:
-                err("render_failed", str(e))
+                err("render_failed", str(e), page=i + 1)
                 continue
             except Exception as e:  # noqa: BLE001 - one bad page must not lose the others
-                err("page_failed", f"page {i + 1}: {type(e).__name__}: {e}")
+                err("page_failed", f"page {i + 1}: {type(e).__name__}: {e}", page=i + 1)
                 continue
             res.units.append(unit)
         if repaired:

@@ -74,7 +74,7 @@ def ingest_video(doc: SourceDocument, options: RunOptions, spool: Path, deadline
         while True:
             if time.monotonic() > deadline:
                 res.errors.append(ErrorRecord(doc_id=doc.doc_id, path=doc.path, stage="ingest", kind="timeout",
-                                              message=f"stopped at {last_ts:.1f} s: over --doc-timeout"))
+                                              message=f"stopped at {last_ts:.1f} s: over --doc-timeout", t_seconds=round(max(last_ts, 0.0), 3)))
                 break
             if not cap.grab():
                 break
@@ -86,7 +86,8 @@ def ingest_video(doc: SourceDocument, options: RunOptions, spool: Path, deadline
             last_ts = ts
             if ts > options.max_video_seconds:
                 res.errors.append(ErrorRecord(doc_id=doc.doc_id, path=doc.path, stage="ingest", kind="limit_duration",
-                                              message=f"video longer than --max-video-seconds {options.max_video_seconds:g}; rest skipped"))
+                                              message=f"video longer than --max-video-seconds {options.max_video_seconds:g}; rest skipped",
+                                              t_seconds=options.max_video_seconds))
                 break
             if ts < next_t - EXACT_TOLERANCE_S:
                 continue
@@ -130,7 +131,8 @@ def ingest_video(doc: SourceDocument, options: RunOptions, spool: Path, deadline
                                                   "seconds may be off (remux the file to repair its timestamps)"))
         if duration is not None and last_ts + 2 * src_interval < duration - step and res.units:
             res.errors.append(ErrorRecord(doc_id=doc.doc_id, path=doc.path, stage="ingest", kind="truncated",
-                                          message=f"decoding stopped at {last_ts:.1f} s of {duration:.1f} s; frames before it kept"))
+                                          message=f"decoding stopped at {last_ts:.1f} s of {duration:.1f} s; frames before it kept",
+                                          t_seconds=round(last_ts, 3)))
         if not res.units:
             raise StageError("ingest", "unreadable_video", f"no frame could be decoded ({decoded} read)")
     finally:

@@ -1,31 +1,55 @@
-"""A scripted backend for tests of what happens after the model (parsing, grounding, outputs, flows).
+"""The scripted backend: a test double for what happens after the model (parsing, grounding, outputs,
+flows), registered as `--model scripted:...` by the test suite and the benchmarks, never by production.
 
-It answers every request with valid JSON for the request's schema, quoting words from the request's own
-text layer, so downstream stages see realistic citations; token counts are character-based."""
+Two modes. With a queue of scripted answers (`ScriptedBackend(answers=[...])`) each request takes the
+next one: a string (the raw answer text, however malformed) or a `Scripted` (text plus finish reason), so
+a test can feed one exact wrong, malformed or truncated answer. With the queue empty it fills the
+request's schema with valid JSON, quoting words from the request's own text layer, so downstream stages
+see realistic citations (the scale benchmark uses this). Token counts are character-based.
+
+    GEMMADOC_BACKEND_PLUGINS=tests.doubles gemmadoc run data/samples --model scripted:
+    --model scripted:delay=0.01,fail=NAME    (seconds per request; raise when the prompt names NAME)"""
 
 from __future__ import annotations
 
 import json
 import re
 import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Literal
 
 from model.backend import timeout_message
+from model.registry import register_backend
 from schemas.records import Generation, ImageSegment, Request, TextSegment
+
+SCHEME = "scripted"
+
+
+@dataclass
+class Scripted:
+    """One scripted answer: its raw text and how generation ended."""
+
+    text: str
+    finish_reason: Literal["stop", "length", "time", "error"] = "stop"
 
 
 class ScriptedBackend:
     is_random = False
 
-    def __init__(self, model_id: str = "fake-scripted", delay_s: float = 0.0, fail_on: str | None = None):
+    def __init__(self, model_id: str = "scripted", delay_s: float = 0.0, fail_on: str | None = None,
+                 answers: list[str | Scripted] = ()):
         self.model_id = model_id
         self.delay_s = delay_s
         self.fail_on = fail_on  # a document name substring that makes generation raise (transient error tests)
+        self.answers = deque(Scripted(a) if isinstance(a, str) else a for a in answers)
         self.calls = 0
+        self.requests: list[Request] = []  # every request seen, for assertions on prompts
 
     @classmethod
     def from_spec(cls, spec: str) -> "ScriptedBackend":
-        """`fake:` or `fake:delay=0.01,fail=name`."""
-        opts = dict(kv.split("=", 1) for kv in spec.removeprefix("fake:").split(",") if "=" in kv)
+        """`scripted:` or `scripted:delay=0.01,fail=name`."""
+        opts = dict(kv.split("=", 1) for kv in spec.partition(":")[2].split(",") if "=" in kv)
         return cls(delay_s=float(opts.get("delay", 0)), fail_on=opts.get("fail"))
 
     def image_tokens(self, width: int, height: int, budget: int) -> int:
@@ -49,11 +73,18 @@ class ScriptedBackend:
         start = time.monotonic()
         for r in requests:
             self.calls += 1
+            self.requests.append(r)
             if self.delay_s:
                 time.sleep(self.delay_s)
             text = "\n".join(s.text for s in r.segments if isinstance(s, TextSegment))
             if self.fail_on and self.fail_on in text:
                 raise RuntimeError(f"scripted failure for {self.fail_on}")
+            if self.answers:
+                scripted = self.answers.popleft()
+                out.append(Generation(request_id=r.request_id, text=scripted.text, prompt_tokens=self.count_tokens(r),
+                                      output_tokens=max(1, len(scripted.text) // 4), model_id=self.model_id,
+                                      finish_reason=scripted.finish_reason))
+                continue
             answer = fill(r.response_schema, r.response_schema, _Quotes(text))
             body = json.dumps(answer)
             elapsed = time.monotonic() - start
@@ -146,3 +177,6 @@ def _leaf(props: dict, root: dict, quotes: _Quotes):
         docs = cprops["doc"].get("enum", [])
         cite["doc"] = doc if doc in docs else (docs[0] if docs else "")
     return {"value": value, "citations": [cite]}
+
+
+register_backend(SCHEME, ScriptedBackend.from_spec)

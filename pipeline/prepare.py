@@ -1,0 +1,62 @@
+"""Ingest a chunk of documents in parallel, with retries for the unexpected: the first stage of a chunk."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipeline.errors import StageError
+from pipeline.ingest import ingest_document
+from schemas.options import RunOptions
+from schemas.records import ErrorRecord, FrameUnit, PageUnit, SourceDocument
+
+log = logging.getLogger("gemmadoc.pipeline")
+
+
+@dataclass
+class Prepared:
+    doc: SourceDocument
+    units: list[PageUnit | FrameUnit] = field(default_factory=list)
+    errors: list[ErrorRecord] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> bool:
+        return not self.units
+
+
+def prepare_document(doc: SourceDocument, options: RunOptions, spool: Path) -> Prepared:
+    """Ingest one document. Expected failures become error records; unexpected ones propagate (retried)."""
+    t0 = time.perf_counter()
+    try:
+        res = ingest_document(doc, options, spool)
+    except StageError as e:
+        return Prepared(doc=doc, errors=[e.record(doc.path, doc.doc_id)], seconds=time.perf_counter() - t0)
+    return Prepared(doc=doc, units=res.units, errors=res.errors, seconds=time.perf_counter() - t0)
+
+
+def prepare_chunk(docs: list[SourceDocument], options: RunOptions, spool: Path) -> list[Prepared]:
+    """Ingest documents in parallel (options.max_workers threads; rendering and OCR release the GIL).
+    Unexpected errors are transient: retried with backoff, then recorded; StageErrors are not retried."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(doc: SourceDocument) -> Prepared:
+        delays = [1.0, 5.0, 15.0][: options.retries]
+        for attempt in range(len(delays) + 1):
+            try:
+                return prepare_document(doc, options, spool)
+            except Exception as e:  # noqa: BLE001 - anything unexpected: retry, then record
+                if attempt == len(delays):
+                    return Prepared(doc=doc, errors=[ErrorRecord(
+                        doc_id=doc.doc_id, path=doc.path, stage="ingest", kind="internal_error",
+                        message=f"{type(e).__name__}: {e} (after {attempt + 1} attempts)", permanent=False)])
+                log.warning("ingest of %s failed (%s); retrying in %.0f s", doc.name, e, delays[attempt])
+                time.sleep(delays[attempt])
+        raise AssertionError("unreachable")
+
+    if options.max_workers == 1 or len(docs) == 1:
+        return [one(d) for d in docs]
+    with ThreadPoolExecutor(max_workers=options.max_workers, thread_name_prefix="ingest") as pool:
+        return list(pool.map(one, docs))

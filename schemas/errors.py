@@ -1,0 +1,95 @@
+"""Every kind of error or warning row gemmadoc writes, its category, and what the user should do.
+
+The README's table of error kinds is this module's `KINDS`, and a test keeps the two the same."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal, NamedTuple
+
+Category = Literal["input", "ingest", "model", "grounding", "output"]
+
+
+class ErrorKind(StrEnum):
+    # input: what discovery finds
+    NOT_FOUND = "not_found"
+    UNREADABLE = "unreadable"
+    SYMLINK_LOOP = "symlink_loop"
+    SYMLINK_OUTSIDE = "symlink_outside"
+    NOT_A_FILE = "not_a_file"
+    EMPTY = "empty"
+    LIMIT_FILE_SIZE = "limit_file_size"
+    UNSUPPORTED_TYPE = "unsupported_type"
+    DUPLICATE_CONTENT = "duplicate_content"
+    WRONG_EXTENSION = "wrong_extension"
+    # ingest: turning a file into pages or frames
+    CORRUPT = "corrupt"
+    ENCRYPTED = "encrypted"
+    ZERO_PAGES = "zero_pages"
+    REPAIRED = "repaired"
+    LIMIT_PAGES = "limit_pages"
+    LIMIT_PIXELS = "limit_pixels"
+    LIMIT_MEMORY = "limit_memory"
+    LIMIT_DURATION = "limit_duration"
+    TIMEOUT = "timeout"
+    RENDER_TIMEOUT = "render_timeout"
+    RENDER_FAILED = "render_failed"
+    PAGE_FAILED = "page_failed"
+    UNREADABLE_VIDEO = "unreadable_video"
+    TRUNCATED = "truncated"
+    UNRELIABLE_TIMESTAMPS = "unreliable_timestamps"
+    INTERNAL_ERROR = "internal_error"
+    # model: planning requests, generating, reading the answer
+    PLAN_FAILED = "plan_failed"
+    CONTEXT_OVERFLOW = "context_overflow"
+    GENERATION_FAILED = "generation_failed"
+    GENERATION_TIMEOUT = "generation_timeout"
+    TRUNCATED_OUTPUT = "truncated_output"
+    INVALID_JSON = "invalid_json"
+    SCHEMA_VIOLATION = "schema_violation"
+
+
+class KindInfo(NamedTuple):
+    category: Category
+    action: str  # what the user should do
+
+
+KINDS: dict[ErrorKind, KindInfo] = {
+    ErrorKind.NOT_FOUND: KindInfo("input", "Check the path given on the command line."),
+    ErrorKind.UNREADABLE: KindInfo("input", "Give the run's user read access to the file or folder (its files were not processed)."),
+    ErrorKind.SYMLINK_LOOP: KindInfo("input", "Remove the link that points back into its own folder."),
+    ErrorKind.SYMLINK_OUTSIDE: KindInfo("input", "A link leaves the input folders; copy the file in, or pass --follow-symlinks."),
+    ErrorKind.NOT_A_FILE: KindInfo("input", "A FIFO, socket or device sits among the inputs; nothing to do unless it should be a file."),
+    ErrorKind.EMPTY: KindInfo("input", "The file has 0 bytes or no content: re-export or re-copy it."),
+    ErrorKind.LIMIT_FILE_SIZE: KindInfo("input", "Raise --max-file-mb if the file is genuine."),
+    ErrorKind.UNSUPPORTED_TYPE: KindInfo("input", "Convert it to PDF, PNG, JPEG, TIFF, WebP or a common video format; a stray file is only a warning."),
+    ErrorKind.DUPLICATE_CONTENT: KindInfo("input", "Nothing: the same bytes were processed once, under the other name."),
+    ErrorKind.WRONG_EXTENSION: KindInfo("input", "Nothing: read by its content; rename it to match."),
+    ErrorKind.CORRUPT: KindInfo("ingest", "The file cannot be decoded: get an intact copy."),
+    ErrorKind.ENCRYPTED: KindInfo("ingest", "Pass its password with --password (repeatable)."),
+    ErrorKind.ZERO_PAGES: KindInfo("ingest", "The PDF has no pages (or an unrecoverable page tree): get an intact copy."),
+    ErrorKind.REPAIRED: KindInfo("ingest", "MuPDF repaired a damaged file: check the pages it reports without text."),
+    ErrorKind.LIMIT_PAGES: KindInfo("ingest", "Only the first --max-pages pages were read: raise it if the rest matter."),
+    ErrorKind.LIMIT_PIXELS: KindInfo("ingest", "The image is larger than --max-pixels: raise it if the image is genuine."),
+    ErrorKind.LIMIT_MEMORY: KindInfo("ingest", "A decompression bomb or a huge page: raise --max-image-mb or --max-page-memory-mb only for a trusted file."),
+    ErrorKind.LIMIT_DURATION: KindInfo("ingest", "Only the first --max-video-seconds were read: raise it, or cut the video."),
+    ErrorKind.TIMEOUT: KindInfo("ingest", "Ingest ran over --doc-timeout: raise it for very long documents."),
+    ErrorKind.RENDER_TIMEOUT: KindInfo("ingest", "A page hung MuPDF (--page-timeout): the file is malformed; re-save it with another tool."),
+    ErrorKind.RENDER_FAILED: KindInfo("ingest", "One page could not be rendered: the others were kept; re-save the file."),
+    ErrorKind.PAGE_FAILED: KindInfo("ingest", "One page failed unexpectedly: the others were kept; report the file if it is not broken."),
+    ErrorKind.UNREADABLE_VIDEO: KindInfo("ingest", "OpenCV cannot decode it: remux or re-encode it (for example to H.264 MP4)."),
+    ErrorKind.TRUNCATED: KindInfo("ingest", "The video stops early: frames before the break were kept; get an intact copy."),
+    ErrorKind.UNRELIABLE_TIMESTAMPS: KindInfo("ingest", "Frame times are derived: remux the video to repair its timestamps if cited seconds matter."),
+    ErrorKind.INTERNAL_ERROR: KindInfo("ingest", "An unexpected error (retried): report it with the file if it persists."),
+    ErrorKind.PLAN_FAILED: KindInfo("model", "Planning the requests failed unexpectedly: report it with the document."),
+    ErrorKind.CONTEXT_OVERFLOW: KindInfo("model", "One page does not fit: raise --max-context or lower --image-tokens."),
+    ErrorKind.GENERATION_FAILED: KindInfo("model", "The model failed on this batch: rerun with --retry-failed."),
+    ErrorKind.GENERATION_TIMEOUT: KindInfo("model", "Generation ran over --generate-timeout: raise it, or rerun with --retry-failed."),
+    ErrorKind.TRUNCATED_OUTPUT: KindInfo("model", "The answer hit --max-new-tokens twice: raise it."),
+    ErrorKind.INVALID_JSON: KindInfo("model", "The answer did not parse (rare under constrained decoding): rerun with --retry-failed."),
+    ErrorKind.SCHEMA_VIOLATION: KindInfo("model", "The answer misses something the schema requires (a warning): check the values."),
+}
+
+
+def category_of(kind: str) -> Category:
+    return KINDS[ErrorKind(kind)].category
