@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from model.backend import Backend
 from pipeline.errors import StageError
 from pipeline.grounding import DocumentGrounder
-from pipeline.packing import DocumentUnits, Planner, make_batches, prompt_room
+from pipeline.packing import Planner, make_batches, prompt_room
 from pipeline.parse import merge_windows, parse_generation, values_from_extractions
 from pipeline.prepare import Prepared
 from pipeline.validate import answer_problem, answer_validator
@@ -55,7 +55,7 @@ class Extractor:
         self.stats = ChunkStats()
 
     def run(self, prepared: list[Prepared], keys: dict[str, str]) -> list[DocumentResult]:
-        items = [DocumentUnits(p.doc, p.units) for p in prepared if not p.failed]
+        items = [p for p in prepared if not p.failed]
         by_doc: dict[str, list[tuple[Request, Generation | None, ErrorRecord | None]]] = {p.doc.doc_id: [] for p in prepared}
         if items:
             try:

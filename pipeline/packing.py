@@ -6,11 +6,11 @@ shrunk (lower budget, then a shorter window) until it fits, so no request ever e
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Sequence
 
 from model.backend import Backend
 from pipeline.batching import group_by_length
+from pipeline.prepare import Prepared
 from pipeline.prompt import control_pattern, document_header, system_prompt, unit_segments
 from pipeline.wrap import CitationTargets, wrap_schema
 from schemas.options import RunOptions
@@ -18,12 +18,6 @@ from schemas.records import FrameUnit, PageUnit, Request, SourceDocument, format
 
 Unit = PageUnit | FrameUnit
 THINK_RESERVE = 520  # thought budget plus the end-of-thought marker
-
-
-@dataclass
-class DocumentUnits:
-    doc: SourceDocument
-    units: list[Unit]
 
 
 def density_budget(density: float) -> int:
@@ -75,7 +69,7 @@ class Planner:
         return n
 
     # ------------------------------------------------------------------ planning
-    def plan(self, items: Sequence[DocumentUnits]) -> list[Request]:
+    def plan(self, items: Sequence[Prepared]) -> list[Request]:
         """Requests for documents, each document alone (split into windows when too long)."""
         requests: list[Request] = []
         for item in items:
@@ -83,7 +77,7 @@ class Planner:
                 requests.extend(self.plan_document(item))
         return requests
 
-    def plan_document(self, item: DocumentUnits) -> list[Request]:
+    def plan_document(self, item: Prepared) -> list[Request]:
         units = item.units
         video = isinstance(units[0], FrameUnit)
         fixed = self.fixed_cost(video, False) + self.backend.text_tokens(f"Document: {item.doc.name}") + 2
@@ -109,7 +103,7 @@ class Planner:
             out.extend(self._fit([item], s, e, f"{item.doc.doc_id[:12]}-w{k}" if split else item.doc.doc_id[:12], split))
         return out
 
-    def plan_collection(self, items: Sequence[DocumentUnits]) -> list[Request]:
+    def plan_collection(self, items: Sequence[Prepared]) -> list[Request]:
         """Several documents in one request (cross-document schemas); falls back to one per document
         when the collection does not fit."""
         items = [i for i in items if i.units]
@@ -123,7 +117,7 @@ class Planner:
             return self.plan(items)
         return self._fit(list(items), 0, None, "coll-" + items[0].doc.doc_id[:8], False)
 
-    def _fit(self, items: list[DocumentUnits], start: int, end: int | None, rid: str, split: bool) -> list[Request]:
+    def _fit(self, items: list[Prepared], start: int, end: int | None, rid: str, split: bool) -> list[Request]:
         """Build a request at the densest wanted budget, lowering it until the exact count fits."""
         units = [u for i in items for u in i.units[start:end]]
         want = clamp_budget(max(density_budget(u.density) for u in units), self.options)
@@ -138,7 +132,7 @@ class Planner:
         request = self.build(items, start, end, budgets[0], rid, split)
         return [request]  # a single unit above the context: the caller records a context error
 
-    def build(self, items: list[DocumentUnits], start: int, end: int | None, budget: int, rid: str, split: bool) -> Request:
+    def build(self, items: list[Prepared], start: int, end: int | None, budget: int, rid: str, split: bool) -> Request:
         collection = len(items) > 1
         segments = []
         labels: list[str] = []

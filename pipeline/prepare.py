@@ -17,6 +17,9 @@ log = logging.getLogger("gemmadoc.pipeline")
 
 @dataclass
 class Prepared:
+    """A document and its units: what ingest made of it (pages or frames, with words), its errors so far,
+    and the ingest time. The one record the model stage plans, generates and grounds with."""
+
     doc: SourceDocument
     units: list[PageUnit | FrameUnit] = field(default_factory=list)
     errors: list[ErrorRecord] = field(default_factory=list)

@@ -324,18 +324,12 @@ def test_documents_with_the_same_name_keep_their_own_citations(tmp_path):
     prepared = prepare_chunk(discover([tmp_path]).documents, options, tmp_path)
     keys = {p.doc.doc_id: work_key(p.doc.doc_id, schema, backend.model_id, options) for p in prepared}
     extractor = Extractor(backend, options, schema)
-    (request,) = extractor.planner.plan_collection([_units(p) for p in prepared])
+    (request,) = extractor.planner.plan_collection(prepared)
     assert sorted(request.doc_labels) == ["north/invoice.pdf", "south/invoice.pdf"]
     results = extractor.run(prepared, keys)
     for result in results:  # each document has citations, and each is found on that document's own page
         cites = [c for e in result.extractions for c in e.citations]
         assert cites and all(c.match != "unverified" for c in cites), [(c.quote, c.match) for c in cites]
-
-
-def _units(p):
-    from pipeline.packing import DocumentUnits
-
-    return DocumentUnits(p.doc, p.units)
 
 
 def test_every_control_token_of_the_loaded_tokenizer_is_defused(tiny_backend, tmp_path):

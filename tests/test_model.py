@@ -10,7 +10,8 @@ import torch
 
 from pipeline.discover import discover
 from pipeline.ingest import ingest_document
-from pipeline.packing import DocumentUnits, Planner, make_batches, prompt_room
+from pipeline.packing import Planner, make_batches, prompt_room
+from pipeline.prepare import Prepared
 from pipeline.prompt import sanitize
 from schemas.catalog import load_schema
 from schemas.options import RunOptions
@@ -45,7 +46,7 @@ OPTS = RunOptions(model="tiny-random", ocr="off", max_new_tokens=768, image_toke
 def sample_units(tmp_path_factory):
     spool = tmp_path_factory.mktemp("spool")
     found = discover([SAMPLES])
-    return [DocumentUnits(d, ingest_document(d, OPTS, spool).units) for d in found.documents]
+    return [Prepared(d, ingest_document(d, OPTS, spool).units) for d in found.documents]
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +59,7 @@ def long_doc(tmp_path_factory):
             p.insert_text((50, 60 + 22 * k), f"Clause {i + 1}.{k + 1}: the supplier delivers item {i * 100 + k} on time.")
     doc.save(d / "long.pdf")
     found = discover([d / "long.pdf"])
-    return DocumentUnits(found.documents[0], ingest_document(found.documents[0], OPTS, d).units)
+    return Prepared(found.documents[0], ingest_document(found.documents[0], OPTS, d).units)
 
 
 def test_planner_counts_equal_processor_length(tiny_backend, sample_units):
