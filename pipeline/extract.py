@@ -33,13 +33,24 @@ log = logging.getLogger("gemmadoc.pipeline")
 
 
 @dataclass
-class ChunkStats:
+class Usage:
+    """What a document's requests cost."""
+
     requests: int = 0
     tokens_in: int = 0
     tokens_out: int = 0
     padding_tokens: int = 0
-    context_tokens: int = 0  # sum of request lengths, for context utilisation
     images_per_budget: Counter = field(default_factory=Counter)
+
+    def totals(self) -> tuple[int, int, int, int]:
+        return self.requests, self.tokens_in, self.tokens_out, self.padding_tokens
+
+
+@dataclass
+class ChunkStats(Usage):
+    """What a chunk's requests cost, for the runs table."""
+
+    context_tokens: int = 0  # sum of request lengths, for context utilisation
     oom_retries: int = 0
 
 
@@ -157,20 +168,6 @@ class Answered:
 
     request: Request
     answer: dict
-
-
-@dataclass
-class Usage:
-    """What a document's requests cost."""
-
-    requests: int = 0
-    tokens_in: int = 0
-    tokens_out: int = 0
-    padding_tokens: int = 0
-    images_per_budget: Counter = field(default_factory=Counter)
-
-    def totals(self) -> tuple[int, int, int, int]:
-        return self.requests, self.tokens_in, self.tokens_out, self.padding_tokens
 
 
 def new_result(p: Prepared, key: str, schema_name: str, model_id: str) -> DocumentResult:
