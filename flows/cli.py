@@ -13,6 +13,17 @@ from schemas.options import DEFAULT_MODEL_ID, TINY_MODEL
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="gemmadoc: structured extraction with verified citations from PDFs, images and videos.")
 
+def _option(field: str, *flags: str):
+    """A `run` option whose default and help text are the RunOptions field's (one source for both)."""
+    from schemas.options import RunOptions
+
+    info = RunOptions.model_fields[field]
+    default = info.get_default(call_default_factory=True)
+    if default is True:  # a switch that is on unless turned off
+        flags = tuple(f"{f}/--no-{f[2:]}" for f in flags)
+    return typer.Option(default, *flags, help=info.description)
+
+
 RANDOM_WARNING = ("[bold yellow]Model {model} has RANDOM weights: extracted values and quotes are meaningless. "
                   "It exercises the real pipeline offline; pass --model PATH to real Gemma 4 weights for real results.[/]")
 
@@ -59,36 +70,34 @@ def run(
     schema: str = typer.Option("key_facts", "--schema", "-s", help="Built-in schema name, a JSON Schema file, or module:Class."),
     model: str = typer.Option(DEFAULT_MODEL_ID, "--model", "-m",
                               help="Hub id, local checkpoint folder, 'tiny-random' (offline demo), or 'auto' (default weights if present, else tiny-random)."),
-    thinking: bool = typer.Option(False, "--thinking", help="Switch on Gemma 4's thinking mode (thought kept out of the answer)."),
+    thinking: bool = _option("thinking", "--thinking"),
     image_tokens: str = typer.Option("70..1120", "--image-tokens", help="Image token budget floor..ceiling (70/140/280/560/1120), or one value."),
-    max_context: int = typer.Option(32768, "--max-context", help="Context tokens per request (the model reads up to 262144)."),
-    max_new_tokens: int = typer.Option(1024, "--max-new-tokens", help="Answer tokens per request."),
-    generate_timeout: float = typer.Option(900.0, "--generate-timeout",
-                                           help="Seconds one generation batch may take; answers still unfinished become error rows."),
-    collection: bool = typer.Option(False, "--collection", help="Pack several documents into one request (cross-document schemas)."),
-    password: list[str] = typer.Option([], "--password", help="Password to try on encrypted PDFs (repeatable)."),
-    ocr: str = typer.Option("auto", "--ocr", help="auto (only pages without a usable text layer) | off | force."),
-    dedup: float = typer.Option(0.0, "--dedup", help="Skip video frames differing from the last kept one by less than this (0..1; 0 keeps all)."),
-    workers: int = typer.Option(2, "--workers", help="Documents ingested in parallel."),
-    chunk_docs: int = typer.Option(16, "--chunk-docs", help="Documents per ingest -> model -> write round (bounds memory; each round is committed)."),
-    force: bool = typer.Option(False, "--force", help="Redo documents that are already done."),
-    wait_lock: float = typer.Option(0.0, "--wait-lock", help="Seconds to wait when another run is writing to --out (default: exit 2 at once)."),
-    follow_symlinks: bool = typer.Option(False, "--follow-symlinks", help="Read files and folders that links inside the inputs point to outside them (skipped with a warning by default)."),
-    retry_failed: bool = typer.Option(False, "--retry-failed", help="Redo only documents that failed or came out partial last time."),
-    max_pages: int = typer.Option(2000, "--max-pages", help="Pages (or image frames) read per document; the rest are skipped with an error row."),
-    max_pixels: int = typer.Option(100_000_000, "--max-pixels", help="Largest image (width x height) that is decoded."),
-    max_image_mb: float = typer.Option(512.0, "--max-image-mb", help="Largest decoded size of one image frame, judged from its header before decoding."),
-    max_page_memory_mb: int = typer.Option(2048, "--max-page-memory-mb", help="Address space of the PDF page worker; a page needing more (a decompression bomb) fails alone. 0: no cap."),
-    max_file_mb: float = typer.Option(1024.0, "--max-file-mb", help="Larger files are not read (error row)."),
-    max_video_seconds: float = typer.Option(3600.0, "--max-video-seconds", help="Video read up to this time; longer videos get a warning at discovery."),
-    doc_timeout: float = typer.Option(900.0, "--doc-timeout", help="Seconds of ingest per document; later pages are skipped with an error row."),
-    page_timeout: float = typer.Option(60.0, "--page-timeout", help="Seconds one PDF page may take to read; a hang kills the page worker."),
-    keep_page_images: bool = typer.Option(True, "--keep-page-images/--no-keep-page-images",
-                                          help="Keep ~1000 px copies of cited pages and frames in OUT/pages for `gemmadoc review`."),
-    dtype: str = typer.Option("auto", "--dtype", help="auto | bfloat16 | float16 | float32."),
-    device_map: Optional[str] = typer.Option(None, "--device-map", help="accelerate device map, e.g. auto or cuda:0."),
-    attn: str = typer.Option("sdpa", "--attn", help="Attention implementation: sdpa | eager | flex_attention (Gemma 4 refuses flash_attention_2)."),
-    experts: Optional[str] = typer.Option(None, "--experts", help="MoE experts implementation: grouped_mm | batched_mm | eager | deepgemm | sonicmoe (the last two on GPUs)."),
+    max_context: int = _option("max_context", "--max-context"),
+    max_new_tokens: int = _option("max_new_tokens", "--max-new-tokens"),
+    generate_timeout: float = _option("generate_timeout_s", "--generate-timeout"),
+    collection: bool = _option("collection", "--collection"),
+    password: list[str] = _option("passwords", "--password"),
+    ocr: str = _option("ocr", "--ocr"),
+    dedup: float = _option("dedup_threshold", "--dedup"),
+    workers: int = _option("max_workers", "--workers"),
+    chunk_docs: int = _option("chunk_docs", "--chunk-docs"),
+    force: bool = _option("force", "--force"),
+    wait_lock: float = _option("wait_lock_s", "--wait-lock"),
+    follow_symlinks: bool = _option("follow_symlinks", "--follow-symlinks"),
+    retry_failed: bool = _option("retry_failed", "--retry-failed"),
+    max_pages: int = _option("max_pages", "--max-pages"),
+    max_pixels: int = _option("max_pixels", "--max-pixels"),
+    max_image_mb: float = _option("max_image_mb", "--max-image-mb"),
+    max_page_memory_mb: int = _option("max_page_memory_mb", "--max-page-memory-mb"),
+    max_file_mb: float = _option("max_file_mb", "--max-file-mb"),
+    max_video_seconds: float = _option("max_video_seconds", "--max-video-seconds"),
+    doc_timeout: float = _option("doc_timeout_s", "--doc-timeout"),
+    page_timeout: float = _option("page_timeout_s", "--page-timeout"),
+    keep_page_images: bool = _option("keep_page_images", "--keep-page-images"),
+    dtype: str = _option("dtype", "--dtype"),
+    device_map: Optional[str] = _option("device_map", "--device-map"),
+    attn: str = _option("attn_implementation", "--attn"),
+    experts: Optional[str] = _option("experts_implementation", "--experts"),
 ) -> None:
     """Extract structured data with citations from every document under INPUTS."""
     console = _console()
@@ -292,7 +301,7 @@ def verify(
                                        "{field: {value, quote, page}} objects); '-' reads standard input."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the verdicts here as JSON lines (default: standard output)."),
     input_format: str = typer.Option("auto", "--format", help="auto | citations | langextract | fields."),
-    ocr: str = typer.Option("auto", "--ocr", help="auto (only pages without a usable text layer) | off | force."),
+    ocr: str = _option("ocr", "--ocr"),
     password: Optional[str] = typer.Option(None, "--password", help="Password of an encrypted PDF."),
 ) -> None:
     """Verify citations made by any tool against DOC: where each quote is, its boxes, whether it holds the value.

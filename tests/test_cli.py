@@ -61,3 +61,18 @@ def test_cli_run_with_scripted_backend(tmp_path, prefect_harness):
     docs = pd.read_parquet(out / "tables" / "documents")
     answer = json.loads(docs.set_index("name").loc["contract_and_invoice.pdf", "answer_json"])
     assert "invoice_number" in answer
+
+
+def test_run_options_help_and_defaults_come_from_run_options():
+    import typer.main
+
+    from schemas.options import RunOptions
+
+    run = typer.main.get_command(app).commands["run"]
+    described = {name: f for name, f in RunOptions.model_fields.items() if f.description}
+    helps = {p.help: p for p in run.params if getattr(p, "help", None)}
+    assert len(described) >= 25
+    for name, info in described.items():
+        param = helps.get(info.description)
+        assert param is not None, f"RunOptions.{name}: no --option shows its description"
+        assert param.default == info.get_default(call_default_factory=True), name
