@@ -33,7 +33,16 @@ from pipeline.changes import PriorState, change_rows  # noqa: E402
 from pipeline.discover import discover  # noqa: E402
 from pipeline.errors import StageError  # noqa: E402
 from pipeline.lock import OutputLock, OutputLocked, describe  # noqa: E402
-from pipeline.outputs import TableWriter, done_keys, needs_work, rows_for, run_row, text_of, write_document_json  # noqa: E402
+from pipeline.outputs import (  # noqa: E402
+    TableWriter,
+    done_keys,
+    needs_work,
+    remove_stale_temps,
+    rows_for,
+    run_row,
+    text_of,
+    write_document_json,
+)
 from pipeline.pageimages import keep_page_images  # noqa: E402
 from pipeline.extract import Extractor  # noqa: E402
 from pipeline.keys import work_key  # noqa: E402
@@ -107,6 +116,7 @@ def _batch(inputs: list[str], out: str, options: RunOptions) -> RunRecord:
     run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
     out_dir = Path(out)
     writer = TableWriter(out_dir, run_id)
+    remove_stale_temps(out_dir)  # we hold the lock: temporary files here are a killed run's
     writer.compact()  # finish what a killed run left
     prior = PriorState.read(out_dir)  # killed runs get a runs row below, and what they committed counts as new
     schema = load_schema(options.schema_name)

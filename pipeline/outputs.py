@@ -110,6 +110,17 @@ def _temp_beside(target: Path) -> str:
     return tmp
 
 
+def remove_stale_temps(out: Path) -> int:
+    """Delete temporary files a killed run left (`.<name>.<random>.tmp` beside tables, JSON and page
+    images). Call only while holding the output folder's lock: then no live writer owns one."""
+    removed = 0
+    for pattern in ("tables/*/.*.tmp", "json/.*.tmp", "pages/*/.*.tmp"):
+        for tmp in out.glob(pattern):
+            tmp.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = _temp_beside(path)

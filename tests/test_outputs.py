@@ -135,3 +135,16 @@ def test_a_retried_write_replaces_its_parts_instead_of_duplicating_rows(tmp_path
     except OSError:
         writer.append(rows_for(results, "run1"), stamp=stamp)  # the task's retry
     assert len(read_table(tmp_path, "extractions")) == 1 and len(read_table(tmp_path, "documents")) == 1
+
+
+def test_temporary_files_of_a_killed_run_are_removed_by_the_next(tmp_path):
+    from pipeline.outputs import remove_stale_temps
+
+    w = TableWriter(tmp_path, "run1")
+    w.append(rows_for([result("k1")], "run1"))
+    (tmp_path / "json").mkdir()
+    left = [tmp_path / "tables" / "documents" / ".part-01-compact.parquet.x1y2.tmp", tmp_path / "json" / ".abc.json.q9.tmp"]
+    for f in left:
+        f.write_bytes(b"half")
+    assert remove_stale_temps(tmp_path) == 2
+    assert not any(f.exists() for f in left) and list((tmp_path / "tables" / "documents").glob("part-*.parquet"))
