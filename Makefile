@@ -45,9 +45,11 @@ bench: bench-setup
 	$(PY) bench/scale.py --docs 1000
 	$(PY) bench/hostile_memory.py
 	CHROMIUM_BIN="$${CHROMIUM_BIN:-$$(sh tools/ensure_browser.sh)}" $(PY) bench/review.py
+	$(PY) bench/gpu_throughput.py --meta
 	$(PY) bench/gpu_throughput.py --tiny
 
 bench-cpu: setup
+	$(PY) bench/gpu_throughput.py --meta
 	$(PY) bench/gpu_throughput.py --tiny
 
 clean:

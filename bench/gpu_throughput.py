@@ -9,6 +9,7 @@ Pages at image budget 280, a ~300-token prompt, 256 forced output tokens (EOS ig
 
     python bench/gpu_throughput.py            # on a GPU (H100/H200), ~5-8 minutes
     python bench/gpu_throughput.py --tiny     # CPU smoke test with the tiny random Gemma 4
+    python bench/gpu_throughput.py --meta     # the real config on the meta device: parameter counts, no GPU
 
 Needs only torch, transformers and pillow (no pydantic), so it runs on the device image as is.
 Ends with: RESULT device=... pages_per_s=... speedup_vs_naive=... output_tok_per_s=... padding_share=... peak_gpu_gb=...
@@ -49,6 +50,39 @@ def real_config():
                         boi_token_id=BOI_ID, eoi_token_id=EOI_ID, tie_word_embeddings=True)
 
 
+def import_no_init_weights():
+    """transformers 5.x moved `no_init_weights` from modeling_utils to initialization."""
+    try:
+        from transformers.initialization import no_init_weights
+    except ImportError:
+        from transformers.modeling_utils import no_init_weights
+    return no_init_weights
+
+
+def meta_check() -> dict:
+    """The real 26B-A4B model built on the meta device (no memory, no GPU): total parameters and those
+    active per token (8 of 128 routed experts; the dense shared MLP, attention and embeddings always)."""
+    from transformers import Gemma4ForConditionalGeneration
+
+    cfg = real_config()
+    with torch.device("meta"), import_no_init_weights()():
+        model = Gemma4ForConditionalGeneration(cfg)
+    total = experts = vision = embed = 0
+    for name, p in model.named_parameters():
+        total += p.numel()
+        if ".experts." in name:
+            experts += p.numel()
+        if "vision" in name:
+            vision += p.numel()
+        elif "embed_tokens" in name:
+            embed += p.numel()
+    t = cfg.text_config
+    lm = total - vision - embed  # the usual count: without the (tied) token embedding table
+    active_lm = lm - experts * (1 - t.top_k_experts / t.num_experts)
+    return {"total_b": total / 1e9, "lm_b": lm / 1e9, "active_lm_b": active_lm / 1e9, "vision_b": vision / 1e9,
+            "embed_b": embed / 1e9}
+
+
 def build_model(args):
     if args.tiny:
         from transformers import AutoModelForImageTextToText
@@ -59,8 +93,8 @@ def build_model(args):
         model = AutoModelForImageTextToText.from_pretrained(path, dtype=torch.float32, attn_implementation=args.attn).eval()
         return model, "cpu"
     from transformers import Gemma4ForConditionalGeneration
-    from transformers.modeling_utils import no_init_weights
 
+    no_init_weights = import_no_init_weights()
     torch.set_default_dtype(torch.bfloat16)
     cfg = real_config()
     with torch.device("cuda"), no_init_weights():
@@ -129,6 +163,7 @@ def run_batch(model, device, reqs, pixels, positions, out_tokens, vocab_ids):
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--tiny", action="store_true", help="CPU smoke test with the tiny random model")
+    ap.add_argument("--meta", action="store_true", help="build the real config on the meta device and count parameters (no GPU)")
     ap.add_argument("--docs", type=int, default=None, help="documents in the workload (default 96 GPU / 6 tiny)")
     ap.add_argument("--naive-pages", type=int, default=None, help="pages timed for the naive baseline (default 6 GPU / 3 tiny)")
     ap.add_argument("--budget", type=int, default=280)
@@ -138,6 +173,14 @@ def main() -> None:
     ap.add_argument("--attn", default="sdpa")
     ap.add_argument("--experts", default=None, help="experts implementation (grouped_mm, batched_mm, ...)")
     args = ap.parse_args()
+    if args.meta:
+        c = meta_check()
+        print(f"Gemma 4 26B-A4B on the meta device: {c['total_b']:.2f}B parameters: language model {c['lm_b']:.2f}B "
+              f"without its {c['embed_b']:.2f}B token embeddings, vision {c['vision_b']:.3f}B; "
+              f"{c['active_lm_b']:.2f}B active per token (8 of 128 experts)")
+        print(f"RESULT device=meta total_params_b={c['total_b']:.2f} lm_params_b={c['lm_b']:.2f} "
+              f"active_params_b={c['active_lm_b']:.2f}")
+        return
     tiny = args.tiny
     docs = args.docs or (6 if tiny else 96)
     naive_pages = args.naive_pages or (3 if tiny else 6)

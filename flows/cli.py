@@ -129,12 +129,6 @@ def run(
     if missing:
         console.print(f"[red]error:[/] input not found: {', '.join(missing)}")
         raise typer.Exit(2)
-    from pipeline.discover import unreadable_roots
-
-    unreadable = unreadable_roots(inputs)
-    if unreadable:
-        console.print(f"[red]error:[/] cannot read input: {'; '.join(unreadable)}")
-        raise typer.Exit(2)
 
     from model.backend import ModelUnavailable
 

@@ -139,33 +139,17 @@ def iter_files(inputs: list[str | Path], errors: list[ErrorRecord], exclude: lis
                     yield Path(dirpath) / name
 
 
-def unreadable_roots(inputs: list[str | Path]) -> list[str]:
-    """Inputs that exist but cannot be read (a folder that cannot be listed, a file that cannot be opened),
-    each with the reason: the run cannot do what was asked, so the CLI stops before any work."""
-    bad = []
-    for raw in inputs:
-        try:
-            if os.path.isdir(raw):
-                with os.scandir(raw):
-                    pass
-            elif os.path.lexists(raw):
-                with open(raw, "rb"):
-                    pass
-        except OSError as e:
-            bad.append(f"{raw}: {e.strerror}")
-    return bad
-
-
 def video_seconds(path: str) -> float | None:
-    """Duration the container states (frames / fps), or None when it states none; cheap (headers only)."""
+    """Duration the container states, or None when it states none; cheap (headers only)."""
     import cv2
+
+    from pipeline.ingest.video import stated_seconds
 
     cap = cv2.VideoCapture(path)
     try:
-        fps, count = cap.get(cv2.CAP_PROP_FPS) or 0.0, cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0.0
+        return stated_seconds(cap)
     finally:
         cap.release()
-    return count / fps if 0 < fps < 1000 and 0 < count < 1e9 else None
 
 
 def discover(inputs: list[str | Path], max_file_mb: float = 1024.0, exclude: list[str | Path] = (),

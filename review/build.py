@@ -79,8 +79,8 @@ def _document_rows(out: Path, gaps: list[str]) -> list[dict]:
     table = out / "tables" / "documents"
     if table.is_dir() and any(table.glob("part-*.parquet")):
         docs = read_table(out, "documents")
-        docs = docs.drop_duplicates("doc_id", keep="last")
-        return [{k: _plain(v) for k, v in r.items()} for r in docs.to_dict("records")]
+        docs = docs.drop_duplicates("doc_id", keep="last")[["doc_id", "name", "path", "media_type", "status"]]
+        return docs.astype(object).where(docs.notna(), None).to_dict("records")
     gaps.append(f"no documents table in {out}/tables: documents listed from {out}/json")
     rows = []
     for path in sorted((out / "json").glob("*.json")) if (out / "json").is_dir() else []:
@@ -91,17 +91,6 @@ def _document_rows(out: Path, gaps: list[str]) -> list[dict]:
         except (OSError, ValueError, KeyError) as e:
             gaps.append(f"{path.name}: unreadable ({e})")
     return rows
-
-
-def _plain(v):
-    try:
-        import pandas as pd
-
-        if v is None or (not isinstance(v, (list, dict, str)) and pd.isna(v)):
-            return None
-    except (TypeError, ValueError):
-        pass
-    return v.item() if hasattr(v, "item") else v
 
 
 def _load_result(out: Path, doc_id: str) -> DocumentResult | None:
@@ -219,11 +208,11 @@ def _render(source: str, media_type: str, where, target: Path) -> None:
     if media_type == "pdf":
         import pymupdf
 
+        from pipeline.ingest.render import render_page
+
         with pymupdf.open(source) as pdf:
             page = pdf[int(where) - 1]
-            zoom = KEEP_MAX_SIDE / max(page.rect.width, page.rect.height, 1.0)
-            pix = page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), alpha=False, colorspace=pymupdf.csRGB)
-            Image.frombuffer("RGB", (pix.w, pix.h), pix.samples_mv, "raw", "RGB", pix.stride, 1).save(target, quality=80)
+            render_page(pdf, int(where) - 1, KEEP_MAX_SIDE / max(page.rect.width, page.rect.height, 1.0), str(target), quality=80)
     elif media_type == "video":
         import cv2
 

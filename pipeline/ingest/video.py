@@ -37,6 +37,14 @@ def frame_difference(a, b) -> float:
     return float(abs(a - b).mean() / 255.0)
 
 
+def stated_seconds(cap) -> float | None:
+    """Duration an opened capture's container states (frame count / frame rate), or None."""
+    import cv2
+
+    fps, count = cap.get(cv2.CAP_PROP_FPS) or 0.0, cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0.0
+    return count / fps if fps > 0 and 0 < count < 1e9 else None
+
+
 def text_signature(frame):
     """256-px-wide greyscale thumbnail: fine enough that a changed line of text shows."""
     import cv2
@@ -63,8 +71,7 @@ def ingest_video(doc: SourceDocument, options: RunOptions, spool: Path, deadline
         raise StageError("ingest", "unreadable_video", "OpenCV cannot open this video (unsupported codec, or header/moov atom missing)")
     try:
         fps = cap.get(cv2.CAP_PROP_FPS) or 0.0
-        count = cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0.0
-        duration = count / fps if fps > 0 and 0 < count < 1e9 else None
+        duration = stated_seconds(cap)
         plausible = PLAUSIBLE_FPS[0] <= fps <= PLAUSIBLE_FPS[1]
         src_interval = 1.0 / fps if plausible else 1.0 / 30
         step = 1.0 / options.video_fps
