@@ -22,7 +22,7 @@ sys.path.insert(0, sys.argv[1])
 import psutil
 from pipeline.discover import discover
 from pipeline.ingest import ingest_document
-from schemas.options import RunOptions
+from schemas.options import IngestOptions
 
 def watch(stop, peak):
     me = psutil.Process()
@@ -38,7 +38,7 @@ if __name__ == "__main__":
     watcher.start()
     t0 = time.perf_counter()
     try:
-        res = ingest_document(doc, RunOptions(ocr="off"), Path(sys.argv[3]))
+        res = ingest_document(doc, IngestOptions(ocr="off"), Path(sys.argv[3]))
         what = f"units={len(res.units)} errors={[e.kind for e in res.errors]}"
     except Exception as e:
         what = f"{type(e).__name__}: {e}"[:160]

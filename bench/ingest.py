@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from pipeline.discover import discover  # noqa: E402
 from pipeline.ingest import ingest_document  # noqa: E402
-from schemas.options import RunOptions  # noqa: E402
+from schemas.options import IngestOptions  # noqa: E402
 
 
 def rss_mb() -> float:
@@ -75,7 +75,7 @@ def main() -> None:
     corpus = Path(args.corpus)
     pdfs = [d for d in discover([corpus / "docs"]).documents if d.media_type == "pdf"]
     videos = [d for d in discover([corpus / "video"]).documents if d.media_type == "video"]
-    opts = RunOptions(ocr="off", dpi=args.dpi, max_side_px=100_000)
+    opts = IngestOptions(ocr="off", dpi=args.dpi, max_side_px=100_000)
     work = Path(tempfile.mkdtemp(prefix="gemmadoc-bench-"))
 
     # warm both paths once (worker start, imports) outside the timings

@@ -62,7 +62,7 @@ def child(mode: str, inputs: str, out: str, options_json: str) -> None:
 
         run_batch([inputs], out, options)  # warm: starts the ephemeral API, imports, first flow run
         t0 = time.perf_counter()
-        rec = run_batch([inputs], out, options.model_copy(update={"force": True}))
+        rec = run_batch([inputs], out, options.replace(force=True))
         seconds = time.perf_counter() - t0
         t0 = time.perf_counter()
         again = run_batch([inputs], out, options)
@@ -78,17 +78,17 @@ def child(mode: str, inputs: str, out: str, options_json: str) -> None:
         from schemas.catalog import load_schema
 
         schema = load_schema(options.schema_name)
-        backend = get_backend(options.model)
+        backend = get_backend(options.backend)
         found = discover([inputs])
         spool = Path(tempfile.mkdtemp())
         writer = TableWriter(Path(out), "loop")
         t0 = time.perf_counter()
         docs = found.documents
-        for k in range(0, len(docs), options.chunk_docs):
-            chunk = docs[k:k + options.chunk_docs]
-            prepared = [prepare_document(d, options, spool) for d in chunk]
+        for k in range(0, len(docs), options.output.chunk_docs):
+            chunk = docs[k:k + options.output.chunk_docs]
+            prepared = [prepare_document(d, options.ingest, spool) for d in chunk]
             keys = {p.doc.doc_id: work_key(p.doc.doc_id, schema, backend.model_id, options) for p in prepared}
-            results = Extractor(backend, options, schema).run(prepared, keys)
+            results = Extractor(backend, options.plan, schema).run(prepared, keys)
             for r in results:
                 write_document_json(Path(out), r, "loop")
             writer.append(rows_for(results, "loop"))

@@ -55,13 +55,13 @@ from schemas.records import DocumentResult, ErrorRecord, RunRecord, SourceDocume
 @task(name="ingest", cache_policy=NO_CACHE)
 def ingest_task(docs: list[SourceDocument], options: RunOptions, spool: str) -> list[Prepared]:
     """Ingest one chunk; transient per-document errors are retried inside, with backoff."""
-    return prepare_chunk(docs, options, Path(spool))
+    return prepare_chunk(docs, options.ingest, Path(spool))
 
 
 @task(name="extract", cache_policy=NO_CACHE)
 def extract_task(prepared: list[Prepared], options: RunOptions, keys: dict[str, str]) -> tuple[list[DocumentResult], dict]:
-    backend = get_backend(options.model, **_load_kwargs(options))
-    extractor = Extractor(backend, options, load_schema(options.schema_name))
+    backend = get_backend(options.backend)
+    extractor = Extractor(backend, options.plan, load_schema(options.schema_name), options.grounding)
     results = extractor.run(prepared, keys)
     s = extractor.stats
     return results, {"requests": s.requests, "tokens_in": s.tokens_in, "tokens_out": s.tokens_out,
@@ -77,18 +77,13 @@ def write_task(results: list[DocumentResult], errors: list[ErrorRecord], out: st
     TableWriter(Path(out), run_id).append(rows_for(results, run_id, errors), stamp=stamp)
 
 
-def _load_kwargs(options: RunOptions) -> dict:
-    return dict(revision=options.revision, dtype=options.dtype, device_map=options.device_map,
-                attn_implementation=options.attn_implementation, experts_implementation=options.experts_implementation)
-
-
 @flow(name="gemmadoc-batch", log_prints=False, validate_parameters=False,
       task_runner=ThreadPoolTaskRunner(max_workers=2))
 def batch_flow(inputs: list[str], out: str, options: RunOptions | dict) -> RunRecord:
     """Lock the output folder (one run at a time), then run the batch."""
     options = RunOptions.model_validate(options)  # deployments pass options as a plain dict
     try:
-        with OutputLock(Path(out), options.wait_lock_s) as lock:
+        with OutputLock(Path(out), options.output.wait_lock_s) as lock:
             if lock.previous:
                 reporter().note(f"took over the output folder's lock from a run that ended without releasing it "
                                 f"({describe(lock.previous)})")
@@ -120,16 +115,16 @@ def _batch(inputs: list[str], out: str, options: RunOptions) -> RunRecord:
     writer.compact()  # finish what a killed run left
     prior = PriorState.read(out_dir)  # killed runs get a runs row below, and what they committed counts as new
     schema = load_schema(options.schema_name)
-    model_id = model_id_of(options.model)
+    model_id = model_id_of(options.backend)
     out_dir.mkdir(parents=True, exist_ok=True)
-    found = discover(inputs, options.max_file_mb, exclude=[out_dir], follow_symlinks=options.follow_symlinks,
-                     max_video_seconds=options.max_video_seconds)  # an output folder inside an input is not input
+    found = discover(inputs, options.ingest.max_file_mb, exclude=[out_dir], follow_symlinks=options.ingest.follow_symlinks,
+                     max_video_seconds=options.ingest.max_video_seconds)  # an output folder inside an input is not input
     keys = {d.doc_id: work_key(d.doc_id, schema, model_id, options) for d in found.documents}
     done = done_keys(out_dir)
     todo, skipped = [], 0
     for d in found.documents:
         status = done.get(keys[d.doc_id])
-        if needs_work(status, options):
+        if needs_work(status, options.output):
             todo.append(d)
         else:
             skipped += 1
@@ -144,8 +139,8 @@ def _batch(inputs: list[str], out: str, options: RunOptions) -> RunRecord:
                     "oom_retries": 0, "images_per_budget": {}}
     spool = Path(tempfile.mkdtemp(prefix=f"spool-{os.getpid()}-", dir=_spool_root(out_dir)))
     try:
-        for start in range(0, len(todo), options.chunk_docs):
-            chunk = todo[start:start + options.chunk_docs]
+        for start in range(0, len(todo), options.output.chunk_docs):
+            chunk = todo[start:start + options.output.chunk_docs]
             try:
                 prepared = ingest_task(quote(chunk), options, str(spool))  # quote: Prefect need not walk the records
             except Exception as e:  # noqa: BLE001 - the chunk's documents fail, the batch goes on
@@ -159,7 +154,7 @@ def _batch(inputs: list[str], out: str, options: RunOptions) -> RunRecord:
                                           schema_name=schema.name, model_id=model_id,
                                           errors=p.errors + [_crash(p.doc, "model", e)]) for p in prepared]
                 stats = {}
-            if options.keep_page_images:  # before the commit: a committed document has its review images
+            if options.output.keep_page_images:  # before the commit: a committed document has its review images
                 units = {p.doc.doc_id: p.units for p in prepared}
                 for r in results:
                     keep_page_images(out_dir, r, units.get(r.doc_id, []))
@@ -188,7 +183,7 @@ def _batch(inputs: list[str], out: str, options: RunOptions) -> RunRecord:
         model_id=model_id, schema_name=schema.name, options=options.model_dump(mode="json"),
         documents=len(found.documents), ok=counts["ok"], partial=counts["partial"], failed=counts["failed"] + len(found.errors),
         skipped=skipped, warnings=len(found.warnings), processed=len(todo), values=values, verified_values=verified_values, pages=pages, frames=frames, seconds=round(seconds, 3),
-        context_utilisation=round(ctx / (totals["requests"] * options.max_context), 4) if totals["requests"] else 0.0,
+        context_utilisation=round(ctx / (totals["requests"] * options.plan.max_context), 4) if totals["requests"] else 0.0,
         pages_per_s=round((pages + frames) / seconds, 3) if seconds else 0.0, **totals)
     writer.compact()  # the chunks' parts, so the changes below read one current row set per key
     current = {text_of(d.path): (d.doc_id, keys[d.doc_id]) for d in found.documents}  # as the tables store paths
@@ -240,15 +235,15 @@ def load_model(options: RunOptions):
     Returns (options, backend). Raises ModelUnavailable."""
     from schemas.options import TINY_MODEL
 
-    backend = get_backend(options.model, **_load_kwargs(options))
-    if options.model == "auto" and backend.is_random:
-        options = options.model_copy(update={"model": TINY_MODEL})
+    backend = get_backend(options.backend)
+    if options.backend.model == "auto" and backend.is_random:
+        options = options.replace(model=TINY_MODEL)
     return options, backend
 
 
 def run_batch(inputs: list[str], out: str, options: RunOptions) -> RunRecord:
     """Run the flow in-process (ephemeral Prefect API unless PREFECT_API_URL is set)."""
-    runner = ThreadPoolTaskRunner(max_workers=options.max_workers)
+    runner = ThreadPoolTaskRunner(max_workers=options.ingest.max_workers)
     return batch_flow.with_options(task_runner=runner)(inputs=inputs, out=out, options=options)
 
 

@@ -13,12 +13,18 @@ from schemas.options import DEFAULT_MODEL_ID, TINY_MODEL
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="gemmadoc: structured extraction with verified citations from PDFs, images and videos.")
 
-def _option(field: str, *flags: str):
-    """A `run` option whose default and help text are the RunOptions field's (one source for both)."""
-    from schemas.options import RunOptions
+def _option(field: str, *flags: str, when_set: bool = False):
+    """A `run` option whose default and help text are the RunOptions field's (one source for both).
 
-    info = RunOptions.model_fields[field]
+    `when_set`: the flag defaults to None and is passed on only when given (backend options, whose
+    backend may not take it); its help still names the default."""
+    from schemas.options import field_info
+
+    info = field_info(field)
     default = info.get_default(call_default_factory=True)
+    if when_set:
+        shown = "" if default is None else f" [default: {default}]"
+        return typer.Option(None, *flags, help=f"{info.description}{shown}", show_default=False)
     if default is True:  # a switch that is on unless turned off
         flags = tuple(f"{f}/--no-{f[2:]}" for f in flags)
     return typer.Option(default, *flags, help=info.description)
@@ -67,19 +73,28 @@ class RichReporter:
 def run(
     inputs: list[Path] = typer.Argument(..., help="Files or folders to process."),
     out: Path = typer.Option(Path("out"), "--out", "-o", help="Output folder (json/ and tables/)."),
-    schema: str = typer.Option("key_facts", "--schema", "-s", help="Built-in schema name, a JSON Schema file, or module:Class."),
-    model: str = typer.Option(DEFAULT_MODEL_ID, "--model", "-m",
-                              help="Hub id, local checkpoint folder, 'tiny-random' (offline demo), or 'auto' (default weights if present, else tiny-random)."),
+    schema: str = _option("schema_name", "--schema", "-s"),
+    model: str = _option("model", "--model", "-m"),
+    backend: str = typer.Option("auto", "--backend", help="auto (vllm when installed with a CUDA GPU, openai for an openai: model, else transformers) | transformers | vllm | openai."),
     thinking: bool = _option("thinking", "--thinking"),
     image_tokens: str = typer.Option("70..1120", "--image-tokens", help="Image token budget floor..ceiling (70/140/280/560/1120), or one value."),
     max_context: int = _option("max_context", "--max-context"),
     max_new_tokens: int = _option("max_new_tokens", "--max-new-tokens"),
     generate_timeout: float = _option("generate_timeout_s", "--generate-timeout"),
     collection: bool = _option("collection", "--collection"),
+    include_text_layer: bool = _option("include_text_layer", "--text-layer"),
+    window_overlap: int = _option("window_overlap", "--window-overlap"),
+    batch_tokens: int = _option("batch_tokens", "--batch-tokens"),
+    relocate: bool = _option("relocate", "--relocate"),
+    frame_slack: float = _option("frame_slack_s", "--frame-slack"),
+    dpi: int = _option("dpi", "--dpi"),
+    max_side: int = _option("max_side_px", "--max-side"),
+    video_fps: float = _option("video_fps", "--video-fps"),
     password: list[str] = _option("passwords", "--password"),
     ocr: str = _option("ocr", "--ocr"),
     dedup: float = _option("dedup_threshold", "--dedup"),
     workers: int = _option("max_workers", "--workers"),
+    retries: int = _option("retries", "--retries"),
     chunk_docs: int = _option("chunk_docs", "--chunk-docs"),
     force: bool = _option("force", "--force"),
     wait_lock: float = _option("wait_lock_s", "--wait-lock"),
@@ -94,10 +109,21 @@ def run(
     doc_timeout: float = _option("doc_timeout_s", "--doc-timeout"),
     page_timeout: float = _option("page_timeout_s", "--page-timeout"),
     keep_page_images: bool = _option("keep_page_images", "--keep-page-images"),
-    dtype: str = _option("dtype", "--dtype"),
-    device_map: Optional[str] = _option("device_map", "--device-map"),
-    attn: str = _option("attn_implementation", "--attn"),
-    experts: Optional[str] = _option("experts_implementation", "--experts"),
+    revision: Optional[str] = _option("revision", "--revision", when_set=True),
+    dtype: Optional[str] = _option("dtype", "--dtype", when_set=True),
+    device_map: Optional[str] = _option("device_map", "--device-map", when_set=True),
+    attn: Optional[str] = _option("attn_implementation", "--attn", when_set=True),
+    experts: Optional[str] = _option("experts_implementation", "--experts", when_set=True),
+    gpu_memory_utilization: Optional[float] = _option("gpu_memory_utilization", "--gpu-memory-utilization", when_set=True),
+    max_num_seqs: Optional[int] = _option("max_num_seqs", "--max-num-seqs", when_set=True),
+    tensor_parallel_size: Optional[int] = _option("tensor_parallel_size", "--tensor-parallel-size", when_set=True),
+    quantization: Optional[str] = _option("quantization", "--quantization", when_set=True),
+    enforce_eager: Optional[bool] = _option("enforce_eager", "--enforce-eager", when_set=True),
+    concurrency: Optional[int] = _option("concurrency", "--concurrency", when_set=True),
+    request_timeout: Optional[float] = _option("request_timeout_s", "--request-timeout", when_set=True),
+    request_retries: Optional[int] = _option("request_retries", "--request-retries", when_set=True),
+    processor: Optional[str] = _option("processor", "--processor", when_set=True),
+    api_key_env: Optional[str] = _option("api_key_env", "--api-key-env", when_set=True),
 ) -> None:
     """Extract structured data with citations from every document under INPUTS."""
     console = _console()
@@ -107,17 +133,27 @@ def run(
         from schemas.catalog import SchemaError, load_schema
         from schemas.options import RunOptions
 
+        from model.registry import choose_backend
+
         lo, _, hi = image_tokens.partition("..")
-        options = RunOptions(schema_name=schema, model=model, thinking=thinking, image_tokens_min=int(lo),
-                             image_tokens_max=int(hi or lo), max_context=max_context, max_new_tokens=max_new_tokens,
-                             generate_timeout_s=generate_timeout,
-                             collection=collection, passwords=password, ocr=ocr, dedup_threshold=dedup,
-                             max_workers=workers, chunk_docs=chunk_docs, force=force, retry_failed=retry_failed, dtype=dtype,
-                             follow_symlinks=follow_symlinks, wait_lock_s=wait_lock, max_pages=max_pages,
-                             max_pixels=max_pixels, max_image_mb=max_image_mb, max_page_memory_mb=max_page_memory_mb,
-                             max_file_mb=max_file_mb, max_video_seconds=max_video_seconds, doc_timeout_s=doc_timeout,
-                             page_timeout_s=page_timeout, keep_page_images=keep_page_images,
-                             device_map=device_map, attn_implementation=attn, experts_implementation=experts)
+        backend_leaves = dict(revision=revision, dtype=dtype, device_map=device_map, attn_implementation=attn,
+                              experts_implementation=experts, gpu_memory_utilization=gpu_memory_utilization,
+                              max_num_seqs=max_num_seqs, tensor_parallel_size=tensor_parallel_size,
+                              quantization=quantization, enforce_eager=enforce_eager, concurrency=concurrency,
+                              request_timeout_s=request_timeout, request_retries=request_retries, processor=processor,
+                              api_key_env=api_key_env)
+        options = RunOptions(
+            schema_name=schema, model=model, backend=choose_backend(model) if backend == "auto" else backend,
+            thinking=thinking, image_tokens_min=int(lo), image_tokens_max=int(hi or lo), max_context=max_context,
+            max_new_tokens=max_new_tokens, generate_timeout_s=generate_timeout, collection=collection,
+            include_text_layer=include_text_layer, window_overlap=window_overlap, batch_tokens=batch_tokens,
+            relocate=relocate, frame_slack_s=frame_slack, dpi=dpi, max_side_px=max_side, video_fps=video_fps,
+            retries=retries, passwords=password, ocr=ocr, dedup_threshold=dedup, max_workers=workers,
+            chunk_docs=chunk_docs, force=force, retry_failed=retry_failed, follow_symlinks=follow_symlinks,
+            wait_lock_s=wait_lock, max_pages=max_pages, max_pixels=max_pixels, max_image_mb=max_image_mb,
+            max_page_memory_mb=max_page_memory_mb, max_file_mb=max_file_mb, max_video_seconds=max_video_seconds,
+            doc_timeout_s=doc_timeout, page_timeout_s=page_timeout, keep_page_images=keep_page_images,
+            **{k: v for k, v in backend_leaves.items() if v is not None})
         load_schema(schema)  # an invalid schema stops here, before any model work
     except ValidationError as e:
         console.print(f"[red]error:[/] {_option_errors(e)}")
@@ -168,15 +204,22 @@ def run(
 
 FLAGS = {"attn_implementation": "--attn", "experts_implementation": "--experts", "image_tokens_min": "--image-tokens",
          "image_tokens_max": "--image-tokens", "dedup_threshold": "--dedup", "max_workers": "--workers",
-         "generate_timeout_s": "--generate-timeout", "doc_timeout_s": "--doc-timeout", "page_timeout_s": "--page-timeout", "passwords": "--password", "schema_name": "--schema"}
+         "generate_timeout_s": "--generate-timeout", "doc_timeout_s": "--doc-timeout", "page_timeout_s": "--page-timeout",
+         "request_timeout_s": "--request-timeout", "passwords": "--password", "schema_name": "--schema"}
 
 
 def _option_errors(e) -> str:
     """A pydantic error on RunOptions as the CLI flags the user typed, with the allowed values."""
+    from schemas.options import BACKENDS
+
     parts = []
     for err in e.errors():
-        name = str(err["loc"][0]) if err["loc"] else ""
+        loc = [str(x) for x in err["loc"] if str(x) not in ("ingest", "plan", "backend", "grounding", "output", *BACKENDS)]
+        name = loc[-1] if loc else ""
         flag = FLAGS.get(name, "--" + name.replace("_", "-")) if name else "options"
+        if err["type"] == "extra_forbidden" and err["loc"][:1] == ("backend",):
+            parts.append(f"{flag} does not apply to --backend {err['loc'][1]}")
+            continue
         parts.append(f"{flag}: {err['msg']}")
     return "; ".join(parts)
 

@@ -29,10 +29,10 @@ def open_document(path: str | Path, *, ocr: str = "auto", password: str | None =
     ~/.cache/gemmadoc), at most `cache_max_mb`, least recently used first out. `ocr`: auto (pages
     without a usable text layer) | off | force. Raises DocumentError."""
     from pipeline.documents import document_cache
-    from schemas.options import RunOptions
+    from schemas.options import IngestOptions
 
     try:
-        options = RunOptions(ocr=ocr, passwords=[password] if password else [])
+        options = IngestOptions(ocr=ocr, passwords=[password] if password else [])
     except ValueError as e:
         raise DocumentError(f"invalid option: {e}") from None
     return document_cache(Path(cache_dir) if cache_dir else None, cache_max_mb).open(path, options)
@@ -53,7 +53,8 @@ def verify(doc_or_path: Document | str | Path, citations: Iterable[Mapping[str, 
 
 def run(inputs: str | Path | Iterable[str | Path], out: str | Path, **options: Any) -> RunRecord:
     """The batch job from Python: every document under `inputs` to `out/json` and `out/tables`, as
-    `gemmadoc run` does. `options` are RunOptions fields (schema_name, model, thinking, ocr, force, ...);
+    `gemmadoc run` does. `options` are RunOptions leaves by flat name (schema_name, model, backend, thinking, ocr, force, ...)
+    or whole groups (ingest={...});
     returns the run's summary record. Raises ValueError for bad options."""
     from flows.batch import load_model, run_batch
     from schemas.options import RunOptions

@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Callable
 
 from model.backend import Backend, ModelUnavailable
-from schemas.options import DEFAULT_MODEL_ID
+from schemas.options import DEFAULT_MODEL_ID, BackendOptions
 from schemas.options import TINY_MODEL as TINY
 
 AUTO = "auto"
 
 _lock = threading.Lock()
-_loaded: dict[tuple, Backend] = {}
+_loaded: dict[str, Backend] = {}
 _factories: dict[str, Callable[[str], Backend]] = {}
 _plugins_loaded = False
 
@@ -99,23 +99,54 @@ def resolve(spec: str) -> tuple[str, str, bool]:
     return spec, spec, False
 
 
-def model_id_of(spec: str) -> str:
-    """The model id a run with `--model spec` records, without loading weights."""
-    factory = _plugin_factory(spec)
-    return factory(spec).model_id if factory else resolve(spec)[1]
+def choose_backend(model: str) -> str:
+    """`--backend auto`: openai for an `openai:` model, vllm when it is installed and a CUDA GPU is
+    present, transformers otherwise."""
+    if model.startswith("openai:"):
+        return "openai"
+    import importlib.util
+
+    if importlib.util.find_spec("vllm") is not None:
+        import torch
+
+        if torch.cuda.is_available():
+            return "vllm"
+    return "transformers"
 
 
-def get_backend(spec: str, **load_kwargs) -> Backend:
-    """The process-wide backend for `spec`, loaded on first use."""
-    factory = _plugin_factory(spec)
+def model_id_of(options: BackendOptions) -> str:
+    """The model id a run with these backend options records (without loading weights where it can)."""
+    factory = _plugin_factory(options.model)
+    if factory:
+        return factory(options.model).model_id
+    if options.backend == "openai":
+        return get_backend(options).model_id
+    return resolve(options.model)[1]
+
+
+def get_backend(options: BackendOptions) -> Backend:
+    """The process-wide backend for these options, loaded on first use."""
+    factory = _plugin_factory(options.model)
     if factory is not None:
-        return factory(spec)
-    path, model_id, is_random = resolve(spec)
-    key = (path, tuple(sorted(load_kwargs.items())))
+        return factory(options.model)
     with _lock:
+        key = options.model_dump_json()
         backend = _loaded.get(key)
         if backend is None:
-            from model.hf import TransformersBackend
-
-            backend = _loaded[key] = TransformersBackend(path, model_id, is_random=is_random, **load_kwargs)
+            backend = _loaded[key] = _build(options)
         return backend
+
+
+def _build(options: BackendOptions) -> Backend:
+    if options.backend == "openai":
+        from model.openai_server import OpenAIBackend
+
+        return OpenAIBackend(options.model, **options.load_kwargs())
+    path, model_id, is_random = resolve(options.model)
+    if options.backend == "vllm":
+        from model.vllm_engine import VLLMBackend
+
+        return VLLMBackend(path, model_id, is_random=is_random, **options.load_kwargs())
+    from model.hf import TransformersBackend
+
+    return TransformersBackend(path, model_id, is_random=is_random, **options.load_kwargs())

@@ -17,7 +17,7 @@ from pathlib import Path
 from pipeline.discover import discover
 from pipeline.errors import StageError
 from pipeline.ingest import ingest_document
-from schemas.options import PIPELINE_VERSION, RunOptions
+from schemas.options import PIPELINE_VERSION, IngestOptions
 from schemas.verify import Document
 
 MEMORY_ENTRIES = 8  # documents kept in memory as well
@@ -35,7 +35,7 @@ class CacheStats:
     memory_hits: int = 0
 
 
-def ingest_key(options: RunOptions) -> str:
+def ingest_key(options: IngestOptions) -> str:
     """The ingest options that change units, with the pipeline version."""
     keep = options.model_dump(include={"dpi", "max_side_px", "ocr", "video_fps", "dedup_threshold", "max_pages",
                                        "max_pixels", "max_video_seconds"})
@@ -54,7 +54,7 @@ class DocumentCache:
         self._memory: OrderedDict[str, Document] = OrderedDict()
         self._lock = threading.Lock()
 
-    def open(self, path: str | Path, options: RunOptions) -> Document:
+    def open(self, path: str | Path, options: IngestOptions) -> Document:
         """The document at `path`, from the cache or ingested now. Raises DocumentError."""
         found = discover([path], max_file_mb=options.max_file_mb)
         if not found.documents:
@@ -88,7 +88,7 @@ class DocumentCache:
         except (OSError, ValueError):
             return None
 
-    def _ingest(self, src, options: RunOptions, entry: Path) -> Document:
+    def _ingest(self, src, options: IngestOptions, entry: Path) -> Document:
         self.root.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".open-", dir=self.root))
         try:

@@ -16,7 +16,8 @@ from pipeline.prepare import Prepared
 from pipeline.validate import answer_problem, answer_validator
 from pipeline.wrap import unwrap
 from schemas.catalog import ExtractionSchema
-from schemas.options import RunOptions
+from schemas.options import GroundingOptions, PlanOptions
+from schemas.shape import Shape
 from schemas.records import (
     DocumentResult,
     ErrorRecord,
@@ -57,11 +58,13 @@ class ChunkStats(Usage):
 class Extractor:
     """Runs the model stage for chunks of prepared documents with one loaded backend."""
 
-    def __init__(self, backend: Backend, options: RunOptions, schema: ExtractionSchema):
+    def __init__(self, backend: Backend, options: PlanOptions, schema: ExtractionSchema,
+                 grounding: GroundingOptions = GroundingOptions()):
         self.backend = backend
         self.options = options
+        self.grounding = grounding
         self.schema = schema
-        self.planner = Planner(backend, options, schema.json_schema, schema.name)
+        self.planner = Planner(backend, options, schema)
         self.validator = answer_validator(schema)
         self.stats = ChunkStats()
 
@@ -151,9 +154,9 @@ class Extractor:
         result.requests, result.tokens_in, result.tokens_out, result.padding_tokens = usage.totals()
         result.images_per_budget = dict(usage.images_per_budget)
         grounders: dict[str, DocumentGrounder] = {}
-        windows = [ground_answer(a, p.doc.doc_id, self.schema.json_schema, units_by_doc, grounders) for a in answers]
+        windows = [ground_answer(a, p.doc.doc_id, self.schema.shape, units_by_doc, grounders, self.grounding) for a in answers]
         if windows:
-            result.extractions, result.answer, problem = merge_and_validate(windows, self.schema.json_schema, self.validator)
+            result.extractions, result.answer, problem = merge_and_validate(windows, self.schema.shape, self.validator)
             if problem:
                 errors.append(ErrorRecord(doc_id=p.doc.doc_id, path=p.doc.path, stage="parse", kind="schema_violation",
                                           message=f"answer does not satisfy the schema: {problem}", severity="warning"))
@@ -204,11 +207,12 @@ def collect_answers(p: Prepared, outputs: list[tuple[Request | None, Generation 
     return answers, errors, usage
 
 
-def ground_answer(a: Answered, doc_id: str, schema: dict, units_by_doc: dict, grounders: dict) -> list[Extraction]:
+def ground_answer(a: Answered, doc_id: str, shape: Shape, units_by_doc: dict, grounders: dict,
+                  options: GroundingOptions = GroundingOptions()) -> list[Extraction]:
     """The answer's values for `doc_id`, each citation located on its document's units. In a collection
     each document keeps the citations that name it (by the labels this request's prompt used)."""
     names = dict(zip(a.request.doc_labels, a.request.doc_ids))
-    _, leaves = unwrap(a.answer, schema, names, doc_id)
+    leaves = unwrap(a.answer, shape, names, doc_id)
     collection = len(a.request.doc_ids) > 1
     rows = []
     for leaf in leaves:
@@ -218,17 +222,17 @@ def ground_answer(a: Answered, doc_id: str, schema: dict, units_by_doc: dict, gr
                 continue
             g = grounders.get(claim.doc_id)
             if g is None:
-                g = grounders[claim.doc_id] = DocumentGrounder(units_by_doc[claim.doc_id])
+                g = grounders[claim.doc_id] = DocumentGrounder(units_by_doc[claim.doc_id], options.relocate, options.frame_slack_s)
             cites.append(g.ground(claim, value=leaf.value))
         if cites or not collection:
             rows.append(Extraction(doc_id=doc_id, field=leaf.path, value=leaf.value, citations=cites))
     return rows
 
 
-def merge_and_validate(windows: list[list[Extraction]], schema: dict, validator) -> tuple[list[Extraction], dict, str | None]:
+def merge_and_validate(windows: list[list[Extraction]], shape: Shape, validator) -> tuple[list[Extraction], dict, str | None]:
     """One row per field across windows, the answer in the user's shape, and how it breaks the schema."""
     extractions = merge_windows(windows)
-    answer = values_from_extractions(schema, extractions)
+    answer = values_from_extractions(shape, extractions)
     return extractions, answer, answer_problem(answer, validator)
 
 

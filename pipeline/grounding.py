@@ -596,8 +596,10 @@ def drop_grazed_edges(m: Match) -> Match:
 class DocumentGrounder:
     """Grounds citations against one document's units; indexes are built once per document."""
 
-    def __init__(self, units: list[Unit]):
+    def __init__(self, units: list[Unit], relocate: bool = True, frame_slack_s: float = FRAME_SLACK_S):
         self.units = units
+        self.relocate = relocate  # look on other units when the cited one lacks the quote
+        self.frame_slack_s = frame_slack_s
         self.indexes = [UnitIndex.build(u) for u in units]
 
     def _find_unit(self, claim: ClaimedCitation) -> int | None:
@@ -606,7 +608,7 @@ class DocumentGrounder:
             if not frames:
                 return None
             times = [self.units[i].t_seconds for _, i in frames]
-            if not min(times) - FRAME_SLACK_S <= claim.t_seconds <= max(times) + FRAME_SLACK_S:
+            if not min(times) - self.frame_slack_s <= claim.t_seconds <= max(times) + self.frame_slack_s:
                 return None
             return min(frames)[1]
         for i, u in enumerate(self.units):
@@ -615,7 +617,9 @@ class DocumentGrounder:
         return None
 
     def _nearest_first(self, units, origin: int | None) -> list[int]:
-        """`units` other than the cited one, nearest to it first."""
+        """`units` other than the cited one, nearest to it first (none when relocation is off and one is cited)."""
+        if origin is not None and not self.relocate:
+            return []
         return sorted((j for j in units if j != origin), key=lambda j: (abs(j - origin) if origin is not None else j, j))
 
     @cached_property
@@ -680,7 +684,7 @@ class DocumentGrounder:
                 m = match_parts(quote, self.indexes[j])
                 if m:
                     return m, True, None
-        if len(quote.norm) >= MIN_RELOCATED_FUZZY_CHARS and len(self.units) > 1:
+        if len(quote.norm) >= MIN_RELOCATED_FUZZY_CHARS and len(self.units) > 1 and (self.relocate or i is None):
             best = None
             for j in self._most_similar(quote.norm, i, CANDIDATE_PAGES):
                 m, _ = match_lenient(quote, self.indexes[j], cutoff=relocated_cutoff(len(quote.norm)), relocating=True)

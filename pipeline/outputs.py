@@ -16,6 +16,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from schemas.options import OutputOptions
 from schemas.records import DocumentResult, ErrorRecord, RunRecord
 
 TABLES = ("documents", "extractions", "citations", "errors", "runs", "changes")
@@ -336,7 +337,7 @@ def read_table(out: Path, name: str):
     return pd.read_parquet(folder)
 
 
-def needs_work(status: str | None, options) -> bool:
+def needs_work(status: str | None, options: OutputOptions) -> bool:
     """Whether a document whose work key has `status` in the tables (None: never done) is processed
     again: always with --force, never once done, and with --retry-failed when it failed or came out
     partial (a page or a window failed)."""

@@ -13,7 +13,8 @@ from pipeline.batching import group_by_length
 from pipeline.prepare import Prepared
 from pipeline.prompt import control_pattern, document_header, system_prompt, unit_segments
 from pipeline.wrap import CitationTargets, wrap_schema
-from schemas.options import RunOptions
+from schemas.catalog import ExtractionSchema
+from schemas.options import PlanOptions
 from schemas.records import FrameUnit, PageUnit, Request, SourceDocument, format_timestamp
 
 Unit = PageUnit | FrameUnit
@@ -33,23 +34,24 @@ def density_budget(density: float) -> int:
     return 1120
 
 
-def clamp_budget(want: int, options: RunOptions) -> int:
+def clamp_budget(want: int, options: PlanOptions) -> int:
     allowed = options.budgets()
     fitting = [b for b in allowed if b <= want]
     return fitting[-1] if fitting else allowed[0]
 
 
-def prompt_room(options: RunOptions) -> int:
+def prompt_room(options: PlanOptions) -> int:
     """Tokens available for the prompt: the context minus the answer (and thought) reserve."""
     return options.max_context - options.max_new_tokens - (THINK_RESERVE if options.thinking else 0)
 
 
 class Planner:
-    def __init__(self, backend: Backend, options: RunOptions, schema: dict, schema_name: str):
+    def __init__(self, backend: Backend, options: PlanOptions, schema: ExtractionSchema):
         self.backend = backend
         self.options = options
-        self.schema = schema
-        self.schema_name = schema_name
+        self.schema = schema.json_schema
+        self.shape = schema.shape
+        self.schema_name = schema.name
         self.room = prompt_room(options)
         self.control = control_pattern(backend.control_tokens())  # the tokenizer's own tokens
         self._fixed: dict[tuple[bool, bool], int] = {}
@@ -156,7 +158,7 @@ class Planner:
         request = Request(
             request_id=rid, doc_ids=[i.doc.doc_id for i in items], doc_labels=names,
             system=system_prompt(self.schema, self.schema_name, video, collection), segments=segments,
-            unit_labels=labels, response_schema=wrap_schema(self.schema, targets), thinking=self.options.thinking,
+            unit_labels=labels, response_schema=wrap_schema(self.shape, targets), thinking=self.options.thinking,
             max_new_tokens=self.options.max_new_tokens,
             window=(start, (end if end is not None else len(items[0].units)) - 1) if split else None)
         request.n_tokens = self.backend.count_tokens(request)

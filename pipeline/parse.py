@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from pipeline.errors import StageError
-from schemas.catalog import resolve_ref
+from schemas.shape import Shape
 from schemas.records import Extraction, Generation
 
 _INDEX = re.compile(r"\[(\d+)\]")
@@ -100,32 +100,12 @@ def _dedupe_citations(cites):
     return out
 
 
-def values_from_extractions(schema: dict, rows: list[Extraction]) -> dict:
-    """Plain values shaped like the user's schema (null where nothing was extracted)."""
-    out = skeleton(schema, schema)
+def values_from_extractions(shape: Shape, rows: list[Extraction]) -> dict:
+    """Plain values shaped like the user's schema (null where nothing was extracted, [] for empty lists)."""
+    out: dict = {}
     for e in rows:
         _set_path(out, e.field, e.value)
-    return _complete(out, schema, schema)
-
-
-def _complete(value: Any, node: dict, root: dict) -> Any:
-    """Add the null/empty members a partially filled object lacks (list items are created sparse)."""
-    node = resolve_ref(node, root)
-    if node.get("type") == "object" and "enum" not in node and isinstance(value, dict):
-        for k, sub in (node.get("properties") or {}).items():
-            value[k] = _complete(value[k], sub, root) if k in value else skeleton(sub, root)
-    elif node.get("type") == "array" and isinstance(value, list):
-        return [_complete(v, node["items"], root) for v in value if v is not None]
-    return value
-
-
-def skeleton(node: dict, root: dict) -> Any:
-    node = resolve_ref(node, root)
-    if node.get("type") == "object" and "enum" not in node:
-        return {k: skeleton(v, root) for k, v in (node.get("properties") or {}).items()}
-    if node.get("type") == "array":
-        return []
-    return None
+    return shape.walk(out, lambda _, value, __: value)
 
 
 def _set_path(obj: Any, path: str, value: Any) -> None:

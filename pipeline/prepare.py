@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pipeline.errors import StageError
 from pipeline.ingest import ingest_document
-from schemas.options import RunOptions
+from schemas.options import IngestOptions
 from schemas.records import ErrorRecord, FrameUnit, PageUnit, SourceDocument
 
 log = logging.getLogger("gemmadoc.pipeline")
@@ -30,7 +30,7 @@ class Prepared:
         return not self.units
 
 
-def prepare_document(doc: SourceDocument, options: RunOptions, spool: Path) -> Prepared:
+def prepare_document(doc: SourceDocument, options: IngestOptions, spool: Path) -> Prepared:
     """Ingest one document. Expected failures become error records; unexpected ones propagate (retried)."""
     t0 = time.perf_counter()
     try:
@@ -40,7 +40,7 @@ def prepare_document(doc: SourceDocument, options: RunOptions, spool: Path) -> P
     return Prepared(doc=doc, units=res.units, errors=res.errors, seconds=time.perf_counter() - t0)
 
 
-def prepare_chunk(docs: list[SourceDocument], options: RunOptions, spool: Path) -> list[Prepared]:
+def prepare_chunk(docs: list[SourceDocument], options: IngestOptions, spool: Path) -> list[Prepared]:
     """Ingest documents in parallel (options.max_workers threads; rendering and OCR release the GIL).
     Unexpected errors are transient: retried with backoff, then recorded; StageErrors are not retried."""
     from concurrent.futures import ThreadPoolExecutor

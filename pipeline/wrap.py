@@ -10,7 +10,7 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
-from schemas.catalog import LEAF_TYPES, resolve_ref
+from schemas.shape import LEAF_TYPES, Shape
 from schemas.records import ClaimedCitation, parse_timestamp
 
 MAX_STRING = 200
@@ -41,84 +41,79 @@ def citation_schema(targets: CitationTargets) -> dict:
     return {"type": "object", "properties": props, "required": list(props), "additionalProperties": False}
 
 
-def wrap_schema(schema: dict, targets: CitationTargets) -> dict:
+MAX_WRAP_DEPTH = 12
+
+
+def wrap_schema(shape: Shape, targets: CitationTargets) -> dict:
     """The schema the model is constrained to: the user's schema with a citation list on every leaf."""
+    if shape.max_depth() > MAX_WRAP_DEPTH:
+        raise ValueError(f"schema nests deeper than {MAX_WRAP_DEPTH} levels")
     cite = citation_schema(targets)
-    return _wrap(schema, schema, cite, depth=0)
 
+    def leaf(s: Shape) -> dict:
+        value = {k: copy.deepcopy(v) for k, v in s.node.items() if k in _KEEP}
+        if s.node.get("type") in LEAF_TYPES:
+            value["type"] = s.node["type"]
+        if value.get("type") == "string" and "enum" not in value:
+            value["maxLength"] = min(int(s.node.get("maxLength", MAX_STRING)), MAX_STRING)
+            value.pop("format", None)
+        cited = {"type": "object",
+                 "properties": {"value": value,
+                                "citations": {"type": "array", "items": cite, "minItems": 1, "maxItems": MAX_CITATIONS}},
+                 "required": ["value", "citations"], "additionalProperties": False}
+        return {"anyOf": [cited, {"type": "null"}]}
 
-def _wrap(node: dict, root: dict, cite: dict, depth: int) -> dict:
-    if depth > 12:
-        raise ValueError("schema nests deeper than 12 levels")
-    node = resolve_ref(node, root)
-    t = node.get("type")
-    if t == "object" and "enum" not in node:
-        props = {k: _wrap(v, root, cite, depth + 1) for k, v in (node.get("properties") or {}).items()}
+    def obj(s: Shape, props: dict) -> dict:
         out = {"type": "object", "properties": props, "required": list(props), "additionalProperties": False}
-        if "description" in node:
-            out["description"] = node["description"]
-        return out
-    if t == "array":
-        out = {"type": "array", "items": _wrap(node["items"], root, cite, depth + 1),
-               "maxItems": min(int(node.get("maxItems", MAX_ITEMS)), MAX_ITEMS)}
-        if "description" in node:
-            out["description"] = node["description"]
-        return out
-    leaf = {k: copy.deepcopy(v) for k, v in node.items() if k in _KEEP}
-    if t in LEAF_TYPES:
-        leaf["type"] = t
-    if leaf.get("type") == "string" and "enum" not in leaf:
-        leaf["maxLength"] = min(int(node.get("maxLength", MAX_STRING)), MAX_STRING)
-        leaf.pop("format", None)
-    cited = {"type": "object",
-             "properties": {"value": leaf,
-                            "citations": {"type": "array", "items": cite, "minItems": 1, "maxItems": MAX_CITATIONS}},
-             "required": ["value", "citations"], "additionalProperties": False}
-    return {"anyOf": [cited, {"type": "null"}]}
+        return _described(out, s)
+
+    def arr(s: Shape, items: dict) -> dict:
+        return _described({"type": "array", "items": items,
+                           "maxItems": min(int(s.node.get("maxItems", MAX_ITEMS)), MAX_ITEMS)}, s)
+
+    return shape.fold(leaf, obj, arr)
+
+
+def _described(out: dict, s: Shape) -> dict:
+    if "description" in s.node:
+        out["description"] = s.node["description"]
+    return out
 
 
 @dataclass
 class Leaf:
+    """One cited value of an answer, at its concrete path (`items[2].amount`)."""
+
     path: str
     value: Any
     citations: list[ClaimedCitation] = field(default_factory=list)
 
 
-def unwrap(answer: Any, schema: dict, doc_ids_by_name: dict[str, str], default_doc: str) -> tuple[Any, list[Leaf]]:
-    """(plain values shaped like the user's schema, cited leaves) from a wrapped answer."""
+def unwrap(answer: Any, shape: Shape, doc_ids_by_name: dict[str, str], default_doc: str) -> list[Leaf]:
+    """The cited leaves of a wrapped answer, in schema order (leaves without a value are left out)."""
     leaves: list[Leaf] = []
-    values = _unwrap(answer, schema, schema, "", leaves, doc_ids_by_name, default_doc)
-    return values, leaves
+
+    def leaf(_: Shape, cited: Any, path: str) -> Any:
+        if not isinstance(cited, dict) or cited.get("value") is None:
+            return None
+        claims = (_claim(c, doc_ids_by_name, default_doc) for c in cited.get("citations") or [])
+        leaves.append(Leaf(path, cited["value"], [c for c in claims if c]))
+        return cited["value"]
+
+    shape.walk(answer, leaf)
+    return leaves
 
 
-def _unwrap(node_val, node, root, path, leaves, names, default_doc):
-    node = resolve_ref(node, root)
-    t = node.get("type")
-    if t == "object" and "enum" not in node:
-        src = node_val if isinstance(node_val, dict) else {}
-        return {k: _unwrap(src.get(k), sub, root, f"{path}.{k}" if path else k, leaves, names, default_doc)
-                for k, sub in (node.get("properties") or {}).items()}
-    if t == "array":
-        items = node_val if isinstance(node_val, list) else []
-        out = [_unwrap(v, node["items"], root, f"{path}[{i}]", leaves, names, default_doc) for i, v in enumerate(items)]
-        return [v for v in out if v is not None]
-    if not isinstance(node_val, dict) or "value" not in node_val:
+def _claim(c: Any, names: dict[str, str], default_doc: str) -> ClaimedCitation | None:
+    """One citation of the answer as claimed (a missing or empty quote: None)."""
+    if not isinstance(c, dict) or not str(c.get("quote", "")).strip():
         return None
-    value = node_val.get("value")
-    if value is None:
-        return None
-    cites = []
-    for c in node_val.get("citations") or []:
-        if not isinstance(c, dict) or not str(c.get("quote", "")).strip():
-            continue
-        doc_id = names.get(str(c.get("doc", "")), default_doc)
-        t_sec = None
-        if c.get("t") is not None:
-            try:
-                t_sec = parse_timestamp(str(c["t"]))
-            except ValueError:
-                t_sec = None
-        page = c.get("page") if isinstance(c.get("page"), int) else None
-        cites.append(ClaimedCitation(doc_id=doc_id, page=page, t_seconds=t_sec, quote=str(c["quote"])))
-    leaves.append(Leaf(path=path, value=value, citations=cites))
-    return value
+    t_sec = None
+    if c.get("t") is not None:
+        try:
+            t_sec = parse_timestamp(str(c["t"]))
+        except ValueError:
+            t_sec = None
+    page = c.get("page") if isinstance(c.get("page"), int) else None
+    return ClaimedCitation(doc_id=names.get(str(c.get("doc", "")), default_doc), page=page, t_seconds=t_sec,
+                           quote=str(c["quote"]))

@@ -7,21 +7,25 @@ import hashlib
 import importlib
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from schemas.shape import SchemaError, Shape, nullable_schema, shape_of
+
 BUILTIN_DIR = Path(__file__).parent / "builtin"
-LEAF_TYPES = {"string", "number", "integer", "boolean"}
-
-
-class SchemaError(ValueError):
-    """The extraction schema is missing or not usable."""
+__all__ = ["ExtractionSchema", "SchemaError", "answer_schema", "builtin_names", "check_schema", "load_schema"]
 
 
 @dataclass(frozen=True)
 class ExtractionSchema:
     name: str
     json_schema: dict[str, Any]
+
+    @cached_property
+    def shape(self) -> Shape:
+        """The checked tree of the schema's objects, arrays and leaves (see schemas/shape.py)."""
+        return shape_of(self.json_schema, self.name)
 
     @property
     def digest(self) -> str:
@@ -74,96 +78,10 @@ def check_schema(schema: Any, name: str) -> None:
         jsonschema.validators.validator_for(schema).check_schema(schema)
     except jsonschema.SchemaError as e:
         raise SchemaError(f"schema {name} is not a valid JSON Schema: {e.message}") from e
-    if schema.get("type") != "object" or not isinstance(schema.get("properties"), dict) or not schema["properties"]:
-        raise SchemaError(f"schema {name}: the root must be an object with at least one property")
-    _check_node(schema, schema, name, "$")
-
-
-MAX_DEPTH = 24  # nesting deeper than this is a recursive schema (a model that contains itself)
-
-
-def _check_node(node: dict, root: dict, name: str, path: str, depth: int = 0) -> None:
-    if depth > MAX_DEPTH:
-        raise SchemaError(f"schema {name}: {path} nests more than {MAX_DEPTH} levels; recursive schemas "
-                          "(a $ref that contains itself) are not supported")
-    if not isinstance(node, dict):
-        raise SchemaError(f"schema {name}: {path} must be a schema object")
-    node = resolve_ref(node, root)
-    t = node.get("type")
-    if isinstance(t, list):
-        raise SchemaError(f"schema {name}: {path} has the types {t}; give one type per field "
-                          "(every field may be null already: a value not in the document is null)")
-    if "enum" in node or t in LEAF_TYPES:
-        return
-    if t == "object":
-        for key, sub in (node.get("properties") or {}).items():
-            _check_node(sub, root, name, f"{path}.{key}", depth + 1)
-        return
-    if t == "array":
-        if not isinstance(node.get("items"), dict):
-            raise SchemaError(f"schema {name}: array at {path} needs an `items` schema")
-        _check_node(node["items"], root, name, f"{path}[]", depth + 1)
-        return
-    if "anyOf" in node:  # Optional[X] from pydantic: anyOf [X, null]
-        subs = [s for s in node["anyOf"] if s.get("type") != "null"]
-        if len(subs) == 1:
-            _check_node(subs[0], root, name, path, depth + 1)
-            return
-    raise SchemaError(f"schema {name}: unsupported node at {path} (need object, array, string, number, integer, boolean or enum)")
-
-
-def resolve_ref(node: dict, root: dict) -> dict:
-    """Follow a local `$ref` (`#/$defs/X`), as pydantic emits for nested models."""
-    seen = 0
-    while "$ref" in node:
-        ref = node["$ref"]
-        if not ref.startswith("#/"):
-            raise SchemaError(f"only local $ref is supported, got {ref}")
-        target: Any = root
-        for part in ref[2:].split("/"):
-            if not isinstance(target, dict) or part not in target:
-                raise SchemaError(f"$ref {ref} points to nothing in the schema")
-            target = target[part]
-        node = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
-        seen += 1
-        if seen > 32:
-            raise SchemaError("recursive $ref chain")
-    t = node.get("type")
-    if isinstance(t, list) and "null" in t and len(t) == 2:  # "type": ["string", "null"]: every field is nullable
-        node = {**node, "type": next(x for x in t if x != "null")}
-    if "anyOf" in node:
-        subs = [s for s in node["anyOf"] if s.get("type") != "null"]
-        if len(subs) == 1 and len(node["anyOf"]) == 2:
-            rest = {k: v for k, v in node.items() if k != "anyOf"}
-            return resolve_ref({**subs[0], **rest}, root)
-    return node
+    shape_of(schema, name)
 
 
 def answer_schema(schema: dict) -> dict:
     """The schema a document's `answer` follows: the user's schema where any field may be null
     (not found in the document) and lists may be empty."""
-    import copy
-
-    out = copy.deepcopy(schema)
-    _nullable(out)
-    return out
-
-
-def _nullable(node: dict) -> None:
-    for sub in (node.get("$defs") or {}).values():
-        _nullable(sub)
-    t = node.get("type")
-    if t == "object":
-        for sub in (node.get("properties") or {}).values():
-            _nullable(sub)
-        node.pop("required", None)
-    elif t == "array":
-        if isinstance(node.get("items"), dict):
-            _nullable(node["items"])
-        node.pop("minItems", None)
-    if isinstance(t, str) and t != "array":
-        node["type"] = [t, "null"]
-    if "enum" in node and None not in node["enum"]:
-        node["enum"] = list(node["enum"]) + [None]
-    for sub in node.get("anyOf") or []:
-        _nullable(sub)
+    return nullable_schema(shape_of(schema))

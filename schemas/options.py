@@ -1,10 +1,17 @@
-"""Run options: one validated object carried from the CLI through the flow to every stage."""
+"""Run options: one validated tree carried from the CLI through the flow to every stage.
+
+`RunOptions` holds one group per stage: `ingest`, `plan`, `backend` (one model per backend, chosen by its
+`backend` field), `grounding` and `output`. Every field's `description` is its documentation and the
+CLI's help text (`flows/cli.py` reads it), so there is one source for both.
+
+Every leaf name is unique across the groups, so `RunOptions(dpi=200, thinking=True)` and
+`options.replace(force=True)` take flat names and route each to its group; nested dicts work too."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from typing import Literal
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -14,64 +21,48 @@ TINY_MODEL = "tiny-random"
 PIPELINE_VERSION = "0.3.1"  # 0.3.1: error rows with category and page or t_seconds, no char offsets in citations; 0.3.0: page text read in the capped worker, strip-decoded images, distinct collection labels, OCR reuse in videos; 0.2.0: digits exact, word boundaries, value support, partial matches
 
 
-class RunOptions(BaseModel):
-    """Everything that shapes a run. `output_key()` hashes the subset that changes results."""
+class _Group(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
-    model_config = ConfigDict(extra="forbid")
 
-    # what to extract, and with which model
-    schema_name: str = "key_facts"
-    model: str = DEFAULT_MODEL_ID
-    revision: str | None = None
+class IngestOptions(_Group):
+    """How files become page and frame units, and the limits that keep hostile input from hurting the run."""
+
+    dpi: int = Field(150, ge=36, le=600, description="Resolution PDF pages are rendered at (before --max-side).")
+    max_side_px: int = Field(1600, ge=256, description="Longest side of a rendered page or frame, in pixels.")
+    ocr: Literal["auto", "off", "force"] = Field("auto", description="auto (only pages without a usable text layer) | off | force.")
+    follow_symlinks: bool = Field(False, description="Read files and folders that links inside the inputs point to outside them (skipped with a warning by default).")
+    passwords: list[str] = Field([], description="Password to try on encrypted PDFs (repeatable).")
+    video_fps: float = Field(1.0, gt=0, description="Frames sampled per second of video.")
+    dedup_threshold: float = Field(0.0, ge=0.0, le=1.0, description="Skip video frames differing from the last kept one by less than this (0..1; 0 keeps all).")
+    max_workers: int = Field(2, ge=1, description="Documents ingested in parallel.")
+    retries: int = Field(2, ge=0, description="Retries of a document whose ingest failed with a transient error.")
+    max_pages: int = Field(2000, ge=1, description="Pages (or image frames) read per document; the rest are skipped with an error row.")
+    max_pixels: int = Field(100_000_000, ge=1, description="Largest image (width x height) that is decoded.")
+    max_image_mb: float = Field(512.0, gt=0, description="Largest decoded size of one image frame, judged from its header before decoding.")
+    max_page_memory_mb: int = Field(2048, ge=0, description="Address space of the PDF page worker; a page needing more (a decompression bomb) fails alone. 0: no cap.")
+    max_file_mb: float = Field(1024.0, gt=0, description="Larger files are not read (error row).")
+    max_video_seconds: float = Field(3600.0, gt=0, description="Video read up to this time; longer videos get a warning at discovery.")
+    doc_timeout_s: float = Field(900.0, gt=0, description="Seconds of ingest per document; later pages are skipped with an error row.")
+    page_timeout_s: float = Field(60.0, gt=0, description="Seconds one PDF page may take to read; a hang kills the page worker.")
+
+
+class PlanOptions(_Group):
+    """How units are packed into requests and what each request asks of the model."""
+
+    image_tokens_min: int = Field(70, description="Lowest image token budget a page may get (70/140/280/560/1120).")
+    image_tokens_max: int = Field(1120, description="Highest image token budget a page may get (70/140/280/560/1120).")
+    max_context: int = Field(32768, ge=1024, description="Context tokens per request (the model reads up to 262144).")
+    max_new_tokens: int = Field(1024, ge=16, description="Answer tokens per request.")
     thinking: bool = Field(False, description="Switch on Gemma 4's thinking mode (thought kept out of the answer).")
-    max_new_tokens: int = Field(1024, ge=16, description='Answer tokens per request.')
-
-    # packing
-    image_tokens_min: int = 70
-    image_tokens_max: int = 1120
-    max_context: int = Field(32768, ge=1024, description='Context tokens per request (the model reads up to 262144).')
-    include_text_layer: bool = True
-    window_overlap: int = Field(1, ge=0)
-    collection: bool = Field(False, description='Pack several documents into one request (cross-document schemas).')
-    batch_tokens: int = Field(65536, ge=1024)  # upper bound on padded tokens per generate() batch
-
-    # ingest
-    dpi: int = Field(150, ge=36, le=600)
-    max_side_px: int = Field(1600, ge=256)
-    ocr: Literal["auto", "off", "force"] = Field("auto", description='auto (only pages without a usable text layer) | off | force.')
-    follow_symlinks: bool = Field(False, description='Read files and folders that links inside the inputs point to outside them (skipped with a warning by default).')
-    passwords: list[str] = Field([], description='Password to try on encrypted PDFs (repeatable).')
-    video_fps: float = Field(1.0, gt=0)
-    dedup_threshold: float = Field(0.0, ge=0.0, le=1.0, description='Skip video frames differing from the last kept one by less than this (0..1; 0 keeps all).')
-
-    # limits (hostile input)
-    max_pages: int = Field(2000, ge=1, description='Pages (or image frames) read per document; the rest are skipped with an error row.')
-    max_pixels: int = Field(100_000_000, ge=1, description='Largest image (width x height) that is decoded.')
-    max_image_mb: float = Field(512.0, gt=0, description='Largest decoded size of one image frame, judged from its header before decoding.')
-    max_page_memory_mb: int = Field(2048, ge=0, description='Address space of the PDF page worker; a page needing more (a decompression bomb) fails alone. 0: no cap.')
-    max_file_mb: float = Field(1024.0, gt=0, description='Larger files are not read (error row).')
-    max_video_seconds: float = Field(3600.0, gt=0, description='Video read up to this time; longer videos get a warning at discovery.')
-    doc_timeout_s: float = Field(900.0, gt=0, description='Seconds of ingest per document; later pages are skipped with an error row.')
-    page_timeout_s: float = Field(60.0, gt=0, description='Seconds one PDF page may take to read; a hang kills the page worker.')
-    generate_timeout_s: float = Field(900.0, gt=0, description='Seconds one generation batch may take; answers still unfinished become error rows.')
-
-    # outputs
-    keep_page_images: bool = Field(True, description='Keep ~1000 px copies of cited pages and frames in OUT/pages for `gemmadoc review`.')
-
-    # runtime
-    dtype: Literal["auto", "bfloat16", "float16", "float32"] = Field("auto", description='auto | bfloat16 | float16 | float32.')
-    device_map: str | None = Field(None, description='accelerate device map, e.g. auto or cuda:0.')
-    attn_implementation: Literal["sdpa", "eager", "flex_attention"] = Field("sdpa", description='Attention implementation: sdpa | eager | flex_attention (Gemma 4 refuses flash_attention_2).')
-    experts_implementation: Literal["eager", "grouped_mm", "batched_mm", "deepgemm", "sonicmoe"] | None = Field(None, description='MoE experts implementation: grouped_mm | batched_mm | eager | deepgemm | sonicmoe (the last two on GPUs).')
-    max_workers: int = Field(2, ge=1, description='Documents ingested in parallel.')
-    chunk_docs: int = Field(16, ge=1, description='Documents per ingest -> model -> write round (bounds memory; each round is committed).')
-    retries: int = Field(2, ge=0)
-    wait_lock_s: float = Field(0.0, ge=0, description='Seconds to wait when another run is writing to --out (default: exit 2 at once).')
-    force: bool = Field(False, description='Redo documents that are already done.')
-    retry_failed: bool = Field(False, description='Redo only documents that failed or came out partial last time.')
+    include_text_layer: bool = Field(True, description="Send each page's text layer (or OCR text) beside its image.")
+    window_overlap: int = Field(1, ge=0, description="Pages shared by consecutive windows of a document too long for one request.")
+    collection: bool = Field(False, description="Pack several documents into one request (cross-document schemas).")
+    batch_tokens: int = Field(65536, ge=1024, description="Upper bound on padded tokens per generate() batch.")
+    generate_timeout_s: float = Field(900.0, gt=0, description="Seconds one generation batch may take; answers still unfinished become error rows.")
 
     @model_validator(mode="after")
-    def _check_budgets(self) -> "RunOptions":
+    def _check_budgets(self) -> "PlanOptions":
         for v in (self.image_tokens_min, self.image_tokens_max):
             if v not in IMAGE_BUDGETS:
                 raise ValueError(f"image token budgets must be one of {IMAGE_BUDGETS}, got {v}")
@@ -83,13 +74,148 @@ class RunOptions(BaseModel):
         """Allowed image budgets, lowest first."""
         return [b for b in IMAGE_BUDGETS if self.image_tokens_min <= b <= self.image_tokens_max]
 
+
+class TransformersOptions(_Group):
+    """Hugging Face transformers in this process (CPU, or GPUs without vLLM)."""
+
+    backend: Literal["transformers"] = "transformers"
+    model: str = Field(DEFAULT_MODEL_ID, description="Hub id, local checkpoint folder, 'tiny-random' (offline demo), or 'auto' (default weights if present, else tiny-random).")
+    revision: str | None = Field(None, description="Hub revision (branch, tag or commit) of --model.")
+    dtype: Literal["auto", "bfloat16", "float16", "float32"] = Field("auto", description="auto | bfloat16 | float16 | float32.")
+    device_map: str | None = Field(None, description="accelerate device map, e.g. auto or cuda:0.")
+    attn_implementation: Literal["sdpa", "eager", "flex_attention"] = Field("sdpa", description="Attention implementation: sdpa | eager | flex_attention (Gemma 4 refuses flash_attention_2).")
+    experts_implementation: Literal["eager", "grouped_mm", "batched_mm", "deepgemm", "sonicmoe"] | None = Field(None, description="MoE experts implementation: grouped_mm | batched_mm | eager | deepgemm | sonicmoe (the last two on GPUs).")
+
+    def load_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of the backend's constructor (everything but the model and the kind)."""
+        return self.model_dump(exclude={"backend", "model"})
+
+
+class VLLMOptions(_Group):
+    """vLLM's in-process engine (`pip install gemmadoc[vllm]`, CUDA GPUs; a CPU build serves the tests)."""
+
+    backend: Literal["vllm"] = "vllm"
+    model: str = TransformersOptions.model_fields["model"]
+    revision: str | None = TransformersOptions.model_fields["revision"]
+    dtype: Literal["auto", "bfloat16", "float16", "float32"] = TransformersOptions.model_fields["dtype"]
+    gpu_memory_utilization: float = Field(0.9, gt=0, le=1, description="Share of GPU memory vLLM may take (weights, activations and KV cache).")
+    max_num_seqs: int = Field(64, ge=1, description="Requests the engine decodes at once.")
+    tensor_parallel_size: int = Field(1, ge=1, description="GPUs one model is split across.")
+    quantization: Literal["fp8", "bitsandbytes"] | None = Field(None, description="Weight quantization: fp8 (H100-class) | bitsandbytes (4-bit, 24-32 GB cards).")
+    enforce_eager: bool = Field(False, description="No CUDA graphs or torch.compile (faster start, slower decoding).")
+
+    def load_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of the backend's constructor (everything but the model and the kind)."""
+        return self.model_dump(exclude={"backend", "model"})
+
+
+class OpenAIOptions(_Group):
+    """An OpenAI-compatible server a team already runs (`vllm serve`, SGLang): `--model openai:URL[#name]`."""
+
+    backend: Literal["openai"] = "openai"
+    model: str = Field(..., description="openai:http://HOST:PORT/v1, optionally #served-model-name.")
+    concurrency: int = Field(8, ge=1, description="Requests in flight at once.")
+    request_timeout_s: float = Field(600.0, gt=0, description="Seconds one request may take before it is retried.")
+    request_retries: int = Field(3, ge=0, description="Retries of a request after a 5xx answer, a timeout or a dropped connection.")
+    api_key_env: str = Field("OPENAI_API_KEY", description="Environment variable holding the server's API key (sent when set).")
+    processor: str | None = Field(None, description="Local checkpoint folder or hub id whose processor counts tokens exactly (default: the server's usage figures).")
+
+    def load_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of the backend's constructor (everything but the model and the kind)."""
+        return self.model_dump(exclude={"backend", "model"})
+
+
+BackendOptions = Annotated[Union[TransformersOptions, VLLMOptions, OpenAIOptions], Field(discriminator="backend")]
+BACKENDS = ("transformers", "vllm", "openai")
+
+
+class GroundingOptions(_Group):
+    """How quotes are located on the pages and frames."""
+
+    relocate: bool = Field(True, description="Look for a quote on the document's other pages or frames when the cited one lacks it (such citations are marked relocated).")
+    frame_slack_s: float = Field(1.5, ge=0, description="A cited video time this far outside the sampled frames is not in the video.")
+
+
+class OutputOptions(_Group):
+    """What is redone and kept, and how the output folder is shared."""
+
+    chunk_docs: int = Field(16, ge=1, description="Documents per ingest -> model -> write round (bounds memory; each round is committed).")
+    keep_page_images: bool = Field(True, description="Keep ~1000 px copies of cited pages and frames in OUT/pages for `gemmadoc review`.")
+    force: bool = Field(False, description="Redo documents that are already done.")
+    retry_failed: bool = Field(False, description="Redo only documents that failed or came out partial last time.")
+    wait_lock_s: float = Field(0.0, ge=0, description="Seconds to wait when another run is writing to --out (default: exit 2 at once).")
+
+
+GROUPS: dict[str, type[BaseModel]] = {"ingest": IngestOptions, "plan": PlanOptions, "grounding": GroundingOptions,
+                                      "output": OutputOptions}
+BACKEND_MODELS: dict[str, type[BaseModel]] = {"transformers": TransformersOptions, "vllm": VLLMOptions, "openai": OpenAIOptions}
+
+
+def leaf_owner() -> dict[str, str]:
+    """Every leaf option name -> the group that holds it ("backend" for any backend's fields)."""
+    owner = {name: group for group, cls in GROUPS.items() for name in cls.model_fields}
+    owner.update({name: "backend" for cls in BACKEND_MODELS.values() for name in cls.model_fields})
+    return owner
+
+
+def field_info(name: str):
+    """The pydantic FieldInfo of a leaf option, wherever it lives (the first backend that has it)."""
+    if name == "schema_name":
+        return RunOptions.model_fields[name]
+    for cls in (*GROUPS.values(), *BACKEND_MODELS.values()):
+        if name in cls.model_fields:
+            return cls.model_fields[name]
+    raise KeyError(name)
+
+
+class RunOptions(BaseModel):
+    """Everything that shapes a run. `output_key()` hashes the subset that changes results."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    schema_name: str = Field("key_facts", description="Built-in schema name, a JSON Schema file, or module:Class.")
+    ingest: IngestOptions = IngestOptions()
+    plan: PlanOptions = PlanOptions()
+    backend: BackendOptions = TransformersOptions()
+    grounding: GroundingOptions = GroundingOptions()
+    output: OutputOptions = OutputOptions()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _route_flat_names(cls, data: Any) -> Any:
+        """Move flat leaf names (`dpi=200`) into their group; `model="openai:..."` picks the openai backend."""
+        if not isinstance(data, dict):
+            return data
+        owner = leaf_owner()
+        data = dict(data)
+        if isinstance(data.get("backend"), str):
+            data["backend"] = {"backend": data["backend"]}
+        grouped: dict[str, dict] = {}
+        for name in [k for k in data if k in owner and k not in cls.model_fields]:
+            grouped.setdefault(owner[name], {})[name] = data.pop(name)
+        for group, leaves in grouped.items():
+            current = data.get(group, {})
+            current = current.model_dump() if isinstance(current, BaseModel) else dict(current)
+            data[group] = {**current, **leaves}
+        backend = data.get("backend")
+        if isinstance(backend, dict):
+            model = str(backend.get("model", ""))
+            if "backend" not in backend:
+                backend["backend"] = "openai" if model.startswith("openai:") else "transformers"
+        return data
+
+    def replace(self, **changes: Any) -> "RunOptions":
+        """A copy with some leaves changed, by flat name (`options.replace(force=True)`), validated."""
+        return RunOptions(**{**self.model_dump(), **changes})
+
+    def budgets(self) -> list[int]:
+        """Allowed image budgets, lowest first."""
+        return self.plan.budgets()
+
     def output_key(self) -> str:
         """Hash of the options that change what comes out (not runtime knobs such as workers)."""
-        keep = self.model_dump(
-            include={
-                "thinking", "max_new_tokens", "image_tokens_min", "image_tokens_max", "max_context",
-                "include_text_layer", "window_overlap", "collection", "dpi", "max_side_px", "ocr",
-                "video_fps", "dedup_threshold", "max_pages",
-            }
-        )
+        keep = {**self.plan.model_dump(exclude={"batch_tokens", "generate_timeout_s"}),
+                **self.ingest.model_dump(include={"dpi", "max_side_px", "ocr", "video_fps", "dedup_threshold", "max_pages"})}
+        if self.grounding != GroundingOptions():  # default grounding keeps the keys of runs made before it was an option
+            keep["grounding"] = self.grounding.model_dump()
         return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()[:16]

@@ -32,7 +32,9 @@ def manifest_rows() -> list[dict]:
 def tiny_backend():
     from model.registry import get_backend
 
-    return get_backend("tiny-random")
+    from schemas.options import TransformersOptions
+
+    return get_backend(TransformersOptions(model="tiny-random"))
 
 
 @pytest.fixture(scope="session")

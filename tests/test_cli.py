@@ -64,15 +64,24 @@ def test_cli_run_with_scripted_backend(tmp_path, prefect_harness):
 
 
 def test_run_options_help_and_defaults_come_from_run_options():
+    """Every option leaf (of every group and backend) is a `run` flag whose help is the field's description
+    and whose default is the field's (backend flags: None, passed on only when given, help naming the default)."""
     import typer.main
 
-    from schemas.options import RunOptions
+    from schemas.options import field_info, leaf_owner
 
     run = typer.main.get_command(app).commands["run"]
-    described = {name: f for name, f in RunOptions.model_fields.items() if f.description}
-    helps = {p.help: p for p in run.params if getattr(p, "help", None)}
-    assert len(described) >= 25
-    for name, info in described.items():
+    helps = {p.help.split(" [default:")[0]: p for p in run.params if getattr(p, "help", None)}
+    owner = leaf_owner()
+    leaves = {"schema_name", *owner} - {"backend", "image_tokens_min", "image_tokens_max"}  # --image-tokens LO..HI
+    assert len(leaves) >= 45
+    for name in leaves:
+        info = field_info(name)
+        assert info.description, f"{name} has no description"
         param = helps.get(info.description)
-        assert param is not None, f"RunOptions.{name}: no --option shows its description"
-        assert param.default == info.get_default(call_default_factory=True), name
+        assert param is not None, f"option {name}: no --flag shows its description"
+        default = info.get_default(call_default_factory=True)
+        if owner.get(name) == "backend" and name != "model":
+            assert param.default is None and (default is None or f"[default: {default}]" in param.help), name
+        else:
+            assert param.default == default, name

@@ -10,11 +10,11 @@ import pytest
 from pipeline.discover import discover
 from pipeline.errors import StageError
 from pipeline.ingest import ingest_document
-from schemas.options import RunOptions
+from schemas.options import IngestOptions
 from tests.conftest import CORPUS, manifest_rows
 
 ROWS = manifest_rows()
-OPTS = RunOptions(ocr="off", page_timeout_s=3, doc_timeout_s=120)
+OPTS = IngestOptions(ocr="off", page_timeout_s=3, doc_timeout_s=120)
 
 # hostile files and what they must give (discover/ingest error kind, or "ok" with units)
 EXPECTED_ERRORS = {
@@ -39,7 +39,7 @@ def expected_units(row: dict) -> int | None:
     return int(m.group(1)) if m else None
 
 
-def run_file(path: Path, opts: RunOptions, spool: Path):
+def run_file(path: Path, opts: IngestOptions, spool: Path):
     found = discover([path])
     if found.errors:
         return found.errors[0].kind, None, found

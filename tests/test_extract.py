@@ -28,9 +28,9 @@ def run(paths, options, schema="invoice", backend=None):
     backend = backend or ScriptedBackend()
     found = discover(paths)
     s = load_schema(schema)
-    prepared = prepare_chunk(found.documents, options, options_spool(options))
+    prepared = prepare_chunk(found.documents, options.ingest, options_spool(options))
     keys = {p.doc.doc_id: work_key(p.doc.doc_id, s, backend.model_id, options) for p in prepared}
-    ex = Extractor(backend, options, s)
+    ex = Extractor(backend, options.plan, s, options.grounding)
     return ex.run(prepared, keys), ex
 
 

@@ -77,6 +77,14 @@ def test_relocation_to_the_right_page():
     assert c.match == "relocated" and c.page == 3 and c.claimed_page == 9
 
 
+def test_relocation_can_be_switched_off():
+    """--no-relocate: a quote is looked for on its cited page only (a claim without a page still is searched)."""
+    strict = DocumentGrounder(PAGES, relocate=False)
+    c = strict.ground(ClaimedCitation(doc_id="d", page=1, quote="Governed by the laws of England"))
+    assert c.match == "unverified" and c.claimed_page == 1
+    assert strict.ground(ClaimedCitation(doc_id="d", page=3, quote="Governed by the laws of England")).match == "exact"
+
+
 def test_a_misquoted_name_is_never_verified_but_a_misquoted_common_word_is():
     c = ground("laws of Englnd", 3)  # one letter of a name changed: a near miss, not a match
     assert c.match == "unverified" and c.reason.startswith("words_differ")

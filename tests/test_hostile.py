@@ -226,9 +226,9 @@ def test_a_palette_png_bomb_is_decoded_in_strips_with_little_memory(tmp_path):
     bomb = palette_png_bomb(tmp_path / "bomb.png")
     assert bomb.stat().st_size < 100_000
     code = ("import sys, time; from pathlib import Path; from pipeline.discover import discover; "
-            "from pipeline.ingest import ingest_document; from schemas.options import RunOptions; "
+            "from pipeline.ingest import ingest_document; from schemas.options import IngestOptions; "
             "doc = discover([sys.argv[1]]).documents[0]; t = time.perf_counter(); "
-            "res = ingest_document(doc, RunOptions(ocr='off'), Path(sys.argv[2])); "
+            "res = ingest_document(doc, IngestOptions(ocr='off'), Path(sys.argv[2])); "
             "u = res.units[0]; print(u.width, u.height, max(u.image_width, u.image_height), "
             "round(time.perf_counter() - t, 1), "
             "[int(line.split()[1]) // 1024 for line in open('/proc/self/status') if line.startswith('VmHWM')][0])")
@@ -263,10 +263,10 @@ def test_image_and_pdf_bombs_fail_alone_under_their_caps(tmp_path, prefect_harne
 def test_zero_duration_frames_get_a_warning_not_silently_invented_times(tmp_path, spool):
     from pipeline.discover import discover
     from pipeline.ingest import ingest_document
-    from schemas.options import RunOptions
+    from schemas.options import IngestOptions
 
     path = zero_duration_video(tmp_path / "zero.mp4")
-    res = ingest_document(discover([path]).documents[0], RunOptions(ocr="off"), spool)
+    res = ingest_document(discover([path]).documents[0], IngestOptions(ocr="off"), spool)
     (warning,) = [e for e in res.errors if e.kind == "unreliable_timestamps"]
     assert warning.severity == "warning" and "cited seconds may be off" in warning.message
     assert len(res.units) >= 2 and not any(u.exact for u in res.units[1:])  # times after the first are derived
@@ -276,10 +276,10 @@ def test_zero_duration_frames_get_a_warning_not_silently_invented_times(tmp_path
 def test_video_ocr_runs_only_when_the_picture_changes(tmp_path, spool):
     from pipeline.discover import discover
     from pipeline.ingest import ingest_document
-    from schemas.options import RunOptions
+    from schemas.options import IngestOptions
 
     path = slide_video(tmp_path / "talk.avi", ["Revenue 2024", "Costs 2025"], seconds_each=3)
-    res = ingest_document(discover([path]).documents[0], RunOptions(), spool)
+    res = ingest_document(discover([path]).documents[0], IngestOptions(), spool)
     assert [u.t_seconds for u in res.units] == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
     assert [u.ocr_reused for u in res.units] == [False, True, True, False, True, True]
     texts = [" ".join(w.text for w in u.words) for u in res.units]
@@ -321,9 +321,9 @@ def test_documents_with_the_same_name_keep_their_own_citations(tmp_path):
         pdf.save(tmp_path / folder / "invoice.pdf")
     options = RunOptions(ocr="off", collection=True)
     schema, backend = load_schema("invoice"), ScriptedBackend()
-    prepared = prepare_chunk(discover([tmp_path]).documents, options, tmp_path)
+    prepared = prepare_chunk(discover([tmp_path]).documents, options.ingest, tmp_path)
     keys = {p.doc.doc_id: work_key(p.doc.doc_id, schema, backend.model_id, options) for p in prepared}
-    extractor = Extractor(backend, options, schema)
+    extractor = Extractor(backend, options.plan, schema)
     (request,) = extractor.planner.plan_collection(prepared)
     assert sorted(request.doc_labels) == ["north/invoice.pdf", "south/invoice.pdf"]
     results = extractor.run(prepared, keys)

@@ -10,11 +10,11 @@ from PIL import Image
 from pipeline.discover import discover
 from pipeline.errors import StageError
 from pipeline.ingest import ingest_document
-from schemas.options import RunOptions
+from schemas.options import IngestOptions
 from schemas.records import FrameUnit, PageUnit
 from tests.conftest import CORPUS, SAMPLES, needs_corpus
 
-FAST = RunOptions(ocr="off", page_timeout_s=10)
+FAST = IngestOptions(ocr="off", page_timeout_s=10)
 
 
 def doc_for(path, media_type=None):
@@ -39,13 +39,13 @@ def test_pdf_pages_words_and_boxes(spool):
 
 
 def test_render_policy_caps_longest_side(spool):
-    opts = RunOptions(ocr="off", dpi=300, max_side_px=800)
+    opts = IngestOptions(ocr="off", dpi=300, max_side_px=800)
     res = ingest_document(doc_for(SAMPLES / "contract_and_invoice.pdf"), opts, spool)
     assert max(res.units[0].image_width, res.units[0].image_height) == 800
 
 
 def test_scanned_page_gets_ocr_words_inside_page(spool):
-    res = ingest_document(doc_for(SAMPLES / "scanned_receipt.png"), RunOptions(), spool)
+    res = ingest_document(doc_for(SAMPLES / "scanned_receipt.png"), IngestOptions(), spool)
     page = res.units[0]
     assert page.text_source == "ocr"
     text = " ".join(w.text for w in page.words)
@@ -61,7 +61,7 @@ def test_image_only_pdf_is_detected_and_ocrd(tmp_path, spool):
     page = out.new_page(width=595, height=842)
     page.insert_image(page.rect, stream=pix.tobytes("png"))
     out.save(tmp_path / "scan.pdf")
-    res = ingest_document(doc_for(tmp_path / "scan.pdf"), RunOptions(), spool)
+    res = ingest_document(doc_for(tmp_path / "scan.pdf"), IngestOptions(), spool)
     unit = res.units[0]
     assert unit.text_source == "ocr"
     inv = [w for w in unit.words if "INV-2026-0342" in w.text]
@@ -75,7 +75,7 @@ def test_garbage_text_layer_counts_as_unusable(tmp_path, spool):
     page = doc.new_page()
     page.insert_text((72, 72), "\ufffd" * 60)
     doc.save(tmp_path / "garbage.pdf")
-    res = ingest_document(doc_for(tmp_path / "garbage.pdf"), RunOptions(), spool)
+    res = ingest_document(doc_for(tmp_path / "garbage.pdf"), IngestOptions(), spool)
     assert res.units[0].text_source in ("ocr", "none")
 
 
@@ -107,7 +107,7 @@ def test_image_modes_exif_cmyk_16bit_and_multipage_tiff(tmp_path, spool):
     frames = [Image.new("L", (90, 70), v) for v in (0, 128, 255)]
     frames[0].save(tmp_path / "multi.tif", save_all=True, append_images=frames[1:])
     Image.new("RGBA", (50, 50), (255, 0, 0, 0)).save(tmp_path / "alpha.webp")
-    opts = RunOptions(ocr="off")
+    opts = IngestOptions(ocr="off")
     exif_unit = ingest_document(doc_for(tmp_path / "exif.jpg"), opts, spool).units[0]
     assert (exif_unit.width, exif_unit.height) == (100, 200)
     cmyk = ingest_document(doc_for(tmp_path / "cmyk.jpg"), opts, spool).units[0]
@@ -124,14 +124,14 @@ def test_image_modes_exif_cmyk_16bit_and_multipage_tiff(tmp_path, spool):
 
 
 def test_video_frames_at_1fps_with_timestamps(spool):
-    res = ingest_document(doc_for(SAMPLES / "slides.mp4"), RunOptions(ocr="off"), spool)
+    res = ingest_document(doc_for(SAMPLES / "slides.mp4"), IngestOptions(ocr="off"), spool)
     assert [u.t_seconds for u in res.units] == [0.0, 1.0, 2.0, 3.0]
     assert all(isinstance(u, FrameUnit) and u.exact for u in res.units)
     assert [u.label for u in res.units] == ["[00:00]", "[00:01]", "[00:02]", "[00:03]"]
 
 
 def test_video_frames_get_ocr_words(spool):
-    res = ingest_document(doc_for(SAMPLES / "slides.mp4"), RunOptions(), spool)
+    res = ingest_document(doc_for(SAMPLES / "slides.mp4"), IngestOptions(), spool)
     texts = [" ".join(w.text for w in u.words) for u in res.units]
     assert "Revenue" in texts[1]
 
@@ -154,7 +154,7 @@ def _vfr_video(path, times_ms):
 
 def test_variable_frame_rate_sampled_by_timestamp(tmp_path, spool):
     _vfr_video(tmp_path / "vfr.mp4", [0, 40, 80, 120, 500, 990, 1400, 2100, 2150, 3010, 3900, 4700])
-    res = ingest_document(doc_for(tmp_path / "vfr.mp4"), RunOptions(ocr="off"), spool)
+    res = ingest_document(doc_for(tmp_path / "vfr.mp4"), IngestOptions(ocr="off"), spool)
     got = [(u.t_seconds, u.exact) for u in res.units]
     # by index (every ~4th frame at the average 3.9 fps) the times would be wrong; by timestamp:
     assert got == [(0.0, True), (1.0, True), (2.0, False), (3.0, True), (4.0, False)]
@@ -171,23 +171,23 @@ def test_duplicate_frames_skipped_and_recorded(tmp_path, spool):
             frame[:] = 20  # the screen changes once, at 6 s
         w.write(frame)
     w.release()
-    kept = ingest_document(doc_for(path), RunOptions(ocr="off", dedup_threshold=0.02), spool)
+    kept = ingest_document(doc_for(path), IngestOptions(ocr="off", dedup_threshold=0.02), spool)
     assert [u.t_seconds for u in kept.units] == [0.0, 6.0]
     assert kept.skipped_frames == [1.0, 2.0, 3.0, 4.0, 5.0, 7.0]
-    assert len(ingest_document(doc_for(path), RunOptions(ocr="off"), spool).units) == 8
+    assert len(ingest_document(doc_for(path), IngestOptions(ocr="off"), spool).units) == 8
 
 
 def test_limits_pages_pixels_and_timeout(tmp_path, spool):
-    res = ingest_document(doc_for(SAMPLES / "contract_and_invoice.pdf"), RunOptions(ocr="off", max_pages=2), spool)
+    res = ingest_document(doc_for(SAMPLES / "contract_and_invoice.pdf"), IngestOptions(ocr="off", max_pages=2), spool)
     assert len(res.units) == 2 and res.status == "partial"
     assert res.errors[0].kind == "limit_pages"
     Image.new("RGB", (3000, 3000), "white").save(tmp_path / "huge.png")
     with pytest.raises(StageError) as e:
-        ingest_document(doc_for(tmp_path / "huge.png"), RunOptions(ocr="off", max_pixels=1_000_000), spool)
+        ingest_document(doc_for(tmp_path / "huge.png"), IngestOptions(ocr="off", max_pixels=1_000_000), spool)
     assert e.value.kind == "limit_pixels"
-    res = ingest_document(doc_for(SAMPLES / "contract_and_invoice.pdf"), RunOptions(ocr="off", doc_timeout_s=1e-6), spool)
+    res = ingest_document(doc_for(SAMPLES / "contract_and_invoice.pdf"), IngestOptions(ocr="off", doc_timeout_s=1e-6), spool)
     assert res.status == "failed" and res.errors[0].kind == "timeout"
-    res = ingest_document(doc_for(SAMPLES / "slides.mp4"), RunOptions(ocr="off", max_video_seconds=1.5), spool)
+    res = ingest_document(doc_for(SAMPLES / "slides.mp4"), IngestOptions(ocr="off", max_video_seconds=1.5), spool)
     assert len(res.units) == 2 and res.errors[0].kind == "limit_duration"
 
 
@@ -198,7 +198,7 @@ def test_encrypted_pdf_with_and_without_password(tmp_path, spool):
     with pytest.raises(StageError) as e:
         ingest_document(doc, FAST, spool)
     assert e.value.kind == "encrypted" and "password" in e.value.message
-    res = ingest_document(doc, RunOptions(ocr="off", passwords=["wrong", "s3cret"]), spool)
+    res = ingest_document(doc, IngestOptions(ocr="off", passwords=["wrong", "s3cret"]), spool)
     assert len(res.units) == 3 and res.units[0].words
 
 
@@ -227,7 +227,7 @@ def test_long_pdf_streams_page_images_to_disk(tmp_path, spool):
 def test_render_hang_is_cut_off_and_reported(spool):
     doc = doc_for(CORPUS / "hostile" / "mupdf_test_2548_structure_cycle.pdf")
     t0 = time.monotonic()
-    res = ingest_document(doc, RunOptions(ocr="off", page_timeout_s=3), spool)
+    res = ingest_document(doc, IngestOptions(ocr="off", page_timeout_s=3), spool)
     assert time.monotonic() - t0 < 30
     assert res.status == "failed" and res.errors[0].kind == "render_timeout"
     # the worker was replaced: the next document renders normally

@@ -46,7 +46,7 @@ OPTS = RunOptions(model="tiny-random", ocr="off", max_new_tokens=768, image_toke
 def sample_units(tmp_path_factory):
     spool = tmp_path_factory.mktemp("spool")
     found = discover([SAMPLES])
-    return [Prepared(d, ingest_document(d, OPTS, spool).units) for d in found.documents]
+    return [Prepared(d, ingest_document(d, OPTS.ingest, spool).units) for d in found.documents]
 
 
 @pytest.fixture(scope="module")
@@ -59,11 +59,11 @@ def long_doc(tmp_path_factory):
             p.insert_text((50, 60 + 22 * k), f"Clause {i + 1}.{k + 1}: the supplier delivers item {i * 100 + k} on time.")
     doc.save(d / "long.pdf")
     found = discover([d / "long.pdf"])
-    return Prepared(found.documents[0], ingest_document(found.documents[0], OPTS, d).units)
+    return Prepared(found.documents[0], ingest_document(found.documents[0], OPTS.ingest, d).units)
 
 
 def test_planner_counts_equal_processor_length(tiny_backend, sample_units):
-    planner = Planner(tiny_backend, OPTS, load_schema("key_facts").json_schema, "key_facts")
+    planner = Planner(tiny_backend, OPTS.plan, load_schema("key_facts"))
     requests = planner.plan(sample_units)
     assert len(requests) == 3
     for r in requests:
@@ -75,7 +75,7 @@ def test_planner_counts_equal_processor_length(tiny_backend, sample_units):
 
 
 def test_density_drives_budgets(tiny_backend, sample_units):
-    planner = Planner(tiny_backend, OPTS.model_copy(update={"image_tokens_max": 1120}), load_schema("receipt").json_schema, "receipt")
+    planner = Planner(tiny_backend, OPTS.replace(image_tokens_max=1120).plan, load_schema("receipt"))
     by_name = {r.doc_ids[0]: r for r in planner.plan(sample_units)}
     budgets = {it.doc.name: {s.budget for s in by_name[it.doc.doc_id].segments if s.kind == "image"} for it in sample_units}
     assert budgets["slides.mp4"] == {70}  # near-empty frames
@@ -83,8 +83,8 @@ def test_density_drives_budgets(tiny_backend, sample_units):
 
 
 def test_long_document_is_windowed_within_context(tiny_backend, long_doc):
-    opts = OPTS.model_copy(update={"max_context": 6000, "max_new_tokens": 256, "window_overlap": 1})
-    planner = Planner(tiny_backend, opts, load_schema("receipt").json_schema, "receipt")
+    opts = OPTS.replace(max_context=6000, max_new_tokens=256, window_overlap=1).plan
+    planner = Planner(tiny_backend, opts, load_schema("receipt"))
     requests = planner.plan([long_doc])
     room = prompt_room(opts)
     assert len(requests) > 2
@@ -98,13 +98,13 @@ def test_long_document_is_windowed_within_context(tiny_backend, long_doc):
     assert covered == set(range(24))
     assert all(windows[k + 1][0] <= windows[k][1] for k in range(len(windows) - 1))  # overlap
     # the whole document fits in one request when the context allows it
-    big = Planner(tiny_backend, OPTS.model_copy(update={"max_context": 262144}), load_schema("receipt").json_schema, "receipt")
+    big = Planner(tiny_backend, OPTS.replace(max_context=262144).plan, load_schema("receipt"))
     assert len(big.plan([long_doc])) == 1
 
 
 def test_collection_request_names_documents(tiny_backend, sample_units):
-    opts = OPTS.model_copy(update={"collection": True})
-    planner = Planner(tiny_backend, opts, load_schema("key_facts").json_schema, "key_facts")
+    opts = OPTS.replace(collection=True).plan
+    planner = Planner(tiny_backend, opts, load_schema("key_facts"))
     pdf_and_png = [u for u in sample_units if u.doc.media_type != "video"]
     (req,) = planner.plan_collection(pdf_and_png)
     assert len(req.doc_ids) == 2
@@ -123,7 +123,7 @@ def test_batches_are_token_bounded_and_length_sorted():
 
 
 def _receipt_requests(tiny_backend, sample_units, budgets=(70, 140, 280)):
-    planner = Planner(tiny_backend, OPTS, load_schema("receipt").json_schema, "receipt")
+    planner = Planner(tiny_backend, OPTS.plan, load_schema("receipt"))
     reqs = []
     for k, item in enumerate(sample_units):
         reqs.append(planner.build([item], 0, None, budgets[k % len(budgets)], f"r{k}", False))

@@ -105,9 +105,9 @@ def test_files_are_written_with_the_umask_not_0600(tmp_path):
 
 def test_retry_failed_redoes_failed_and_partial_documents():
     from pipeline.outputs import needs_work
-    from schemas.options import RunOptions
+    from schemas.options import OutputOptions
 
-    plain, retry, force = RunOptions(), RunOptions(retry_failed=True), RunOptions(force=True)
+    plain, retry, force = OutputOptions(), OutputOptions(retry_failed=True), OutputOptions(force=True)
     assert [needs_work(s, plain) for s in (None, "ok", "partial", "failed")] == [True, False, False, False]
     assert [needs_work(s, retry) for s in (None, "ok", "partial", "failed")] == [True, False, True, True]
     assert all(needs_work(s, force) for s in (None, "ok", "partial", "failed"))

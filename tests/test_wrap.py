@@ -13,12 +13,12 @@ def test_builtins_load_and_wrap():
     assert {"invoice", "contract_clauses", "video_events", "key_facts", "receipt"} <= set(builtin_names())
     for name in builtin_names():
         s = load_schema(name)
-        wrapped = wrap_schema(s.json_schema, CitationTargets(pages=(1, 2)))
+        wrapped = wrap_schema(s.shape, CitationTargets(pages=(1, 2)))
         jsonschema.Draft202012Validator.check_schema(wrapped)
 
 
 def test_wrapped_leaf_requires_citations_and_limits_pages():
-    wrapped = wrap_schema(load_schema("receipt").json_schema, CitationTargets(pages=(2, 3)))
+    wrapped = wrap_schema(load_schema("receipt").shape, CitationTargets(pages=(2, 3)))
     v = jsonschema.Draft202012Validator(wrapped)
     good = {"company": {"value": "ACME", "citations": [{"page": 2, "quote": "ACME"}]}, "date": None, "address": None,
             "total": {"value": 9.5, "citations": [{"page": 3, "quote": "9.50"}]}}
@@ -34,7 +34,7 @@ def test_wrapped_leaf_requires_citations_and_limits_pages():
 
 
 def test_video_and_collection_targets():
-    w = wrap_schema(load_schema("video_events").json_schema,
+    w = wrap_schema(load_schema("video_events").shape,
                     CitationTargets(timestamps=("00:00", "00:01"), docs=("a.mp4", "b.mp4")))
     cite = w["properties"]["summary"]["anyOf"][0]["properties"]["citations"]["items"]
     assert cite["properties"]["t"]["enum"] == ["00:00", "00:01"]
@@ -44,6 +44,7 @@ def test_video_and_collection_targets():
 
 def test_unwrap_round_trip_with_nested_lists():
     schema = load_schema("invoice").json_schema
+    shape = load_schema("invoice").shape
     answer = {
         "invoice_number": {"value": "INV-1", "citations": [{"page": 1, "quote": "INV-1"}]},
         "issue_date": None, "due_date": None, "seller": None, "buyer": None, "currency": None,
@@ -51,14 +52,34 @@ def test_unwrap_round_trip_with_nested_lists():
         "line_items": [{"description": {"value": "Widget", "citations": [{"page": 1, "quote": "Widget"}]},
                         "quantity": None, "amount": {"value": 12.5, "citations": [{"page": 1, "quote": "12.50"}]}}],
     }
-    values, leaves = unwrap(answer, schema, {}, "doc")
-    assert values["invoice_number"] == "INV-1" and values["line_items"][0]["description"] == "Widget"
+    leaves = unwrap(answer, shape, {}, "doc")
     assert [l.path for l in leaves] == ["invoice_number", "total", "line_items[0].description", "line_items[0].amount"]
     assert leaves[1].citations[0].page == 2 and leaves[1].citations[0].doc_id == "doc"
     rows = [Extraction(doc_id="doc", field=l.path, value=l.value) for l in leaves]
-    rebuilt = values_from_extractions(schema, rows)
+    rebuilt = values_from_extractions(shape, rows)
     assert rebuilt["line_items"] == [{"description": "Widget", "quantity": None, "amount": 12.5}]
     jsonschema.validate(rebuilt, {**schema, "required": []} | {"properties": {k: {} for k in schema["properties"]}})
+
+
+def test_one_walker_gives_leaf_paths_and_types_once():
+    from schemas.shape import shape_of
+
+    shape = load_schema("invoice").shape
+    leaves = {leaf.path: leaf.type for leaf in shape.leaves()}
+    assert leaves["invoice_number"] == "string" and leaves["total"] == "number"
+    assert leaves["line_items[].amount"] == "number" and leaves["line_items[].description"] == "string"
+    assert shape.walk(None, lambda s, v, p: p) == {**{k: k for k in shape.node["properties"] if k != "line_items"},
+                                                  "line_items": []}  # the answer skeleton
+    pydantic_like = {"type": "object", "$defs": {"P": {"type": "object", "properties": {"n": {"type": "string"}}}},
+                     "properties": {"p": {"anyOf": [{"$ref": "#/$defs/P"}, {"type": "null"}]},
+                                    "tags": {"type": "array", "items": {"type": ["string", "null"]}}}}
+    assert [(leaf.path, leaf.type) for leaf in shape_of(pydantic_like).leaves()] == [("p.n", "string"), ("tags[]", "string")]
+    with pytest.raises(SchemaError, match=r"\$\.p\.n has the types"):
+        shape_of({"type": "object", "properties": {"p": {"type": "object", "properties": {"n": {"type": ["string", "integer"]}}}}})
+    loop = {"type": "object", "$defs": {"N": {"type": "object", "properties": {"next": {"$ref": "#/$defs/N"}}}},
+            "properties": {"head": {"$ref": "#/$defs/N"}}}
+    with pytest.raises(SchemaError, match="recursive"):
+        shape_of(loop)
 
 
 def test_invalid_schemas_are_rejected(tmp_path):
@@ -79,7 +100,7 @@ def test_pydantic_model_schema(tmp_path, monkeypatch):
         "class Deal(BaseModel):\n    parties: list[Party]\n    amount: float\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     s = load_schema("myschemas:Deal")
-    w = wrap_schema(s.json_schema, CitationTargets(pages=(1,)))
+    w = wrap_schema(s.shape, CitationTargets(pages=(1,)))
     assert w["properties"]["parties"]["items"]["properties"]["name"]["anyOf"][0]["properties"]["value"]["type"] == "string"
 
 

@@ -7,13 +7,13 @@ from pathlib import Path
 
 from pipeline.errors import StageError
 from pipeline.ingest.result import IngestResult
-from schemas.options import RunOptions
+from schemas.options import IngestOptions
 from schemas.records import SourceDocument
 
 __all__ = ["IngestResult", "ingest_document"]
 
 
-def ingest_document(doc: SourceDocument, options: RunOptions, spool: Path) -> IngestResult:
+def ingest_document(doc: SourceDocument, options: IngestOptions, spool: Path) -> IngestResult:
     """Turn one document into units. Expected failures raise StageError; partial results keep their units."""
     deadline = time.monotonic() + options.doc_timeout_s
     if doc.media_type == "pdf":

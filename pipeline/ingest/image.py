@@ -9,7 +9,7 @@ from pipeline.errors import StageError
 from pipeline.ingest.ocr import ocr_words
 from pipeline.ingest.render import spool_path
 from pipeline.ingest.result import IngestResult, word_density
-from schemas.options import RunOptions
+from schemas.options import IngestOptions
 from schemas.records import ErrorRecord, ImageRef, PageUnit, SourceDocument
 
 
@@ -68,7 +68,7 @@ def shrink_to_rgb(im, max_side: int):
     return rgb
 
 
-def ingest_image(doc: SourceDocument, options: RunOptions, spool: Path, deadline: float) -> IngestResult:
+def ingest_image(doc: SourceDocument, options: IngestOptions, spool: Path, deadline: float) -> IngestResult:
     import numpy as np
     from PIL import Image, ImageOps, ImageSequence
 

@@ -10,7 +10,7 @@ from pipeline.errors import StageError
 from pipeline.ingest.ocr import ocr_words
 from pipeline.ingest.render import RenderFailed, RenderOutOfMemory, RenderTimeout, spool_path, thread_guard
 from pipeline.ingest.result import IngestResult, word_density
-from schemas.options import RunOptions
+from schemas.options import IngestOptions
 from schemas.records import ErrorRecord, ImageRef, PageUnit, SourceDocument, Word
 
 def open_pdf(path: str, passwords: list[str]):
@@ -41,14 +41,14 @@ def open_pdf(path: str, passwords: list[str]):
     return doc, used
 
 
-def page_zoom(width_pt: float, height_pt: float, options: RunOptions) -> float:
+def page_zoom(width_pt: float, height_pt: float, options: IngestOptions) -> float:
     """Zoom for the render policy: the target DPI, capped so the longest side fits max_side_px."""
     zoom = options.dpi / 72.0
     longest = max(width_pt, height_pt, 1.0)
     return min(zoom, options.max_side_px / longest)
 
 
-def ingest_pdf(doc: SourceDocument, options: RunOptions, spool: Path, deadline: float) -> IngestResult:
+def ingest_pdf(doc: SourceDocument, options: IngestOptions, spool: Path, deadline: float) -> IngestResult:
     res = IngestResult()
     pdf, password = open_pdf(doc.path, options.passwords)
     err = lambda kind, msg, sev="error", page=None: res.errors.append(  # noqa: E731

@@ -14,7 +14,7 @@ from pipeline.errors import StageError
 from pipeline.ingest.ocr import ocr_words
 from pipeline.ingest.render import spool_path
 from pipeline.ingest.result import IngestResult, word_density
-from schemas.options import RunOptions
+from schemas.options import IngestOptions
 from schemas.records import ErrorRecord, FrameUnit, ImageRef, SourceDocument
 
 EXACT_TOLERANCE_S = 0.02  # a frame within 20 ms of its sampling time counts as decoded exactly there
@@ -61,7 +61,7 @@ def changed_share(a, b) -> float:
     return float((abs(a - b) > 24).mean())
 
 
-def ingest_video(doc: SourceDocument, options: RunOptions, spool: Path, deadline: float,
+def ingest_video(doc: SourceDocument, options: IngestOptions, spool: Path, deadline: float,
                  ocr_frames: bool = True) -> IngestResult:
     import cv2
 
