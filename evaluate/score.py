@@ -12,7 +12,8 @@ from typing import Any
 
 from evaluate.compare import assign, compare
 from evaluate.gold import Evidence, GoldDoc, field_pattern
-from schemas.catalog import load_schema, resolve_ref
+from schemas.catalog import load_schema
+from schemas.shape import Shape
 
 
 
@@ -112,7 +113,7 @@ def evaluate(out: Path, gold: list[GoldDoc], schema_name: str | None = None) -> 
     by_name: dict[str, list[Prediction]] = {}
     for p in preds:
         by_name.setdefault(p.name, []).append(p)
-    schemas: dict[str, dict] = {}
+    schemas: dict[str, Shape] = {}
     names = [p.schema_name for p in preds if p.schema_name]
     usual = max(set(names), key=names.count) if names else "key_facts"  # for gold documents missing from OUT
     res = EvalResult([], [], [], [], [])
@@ -122,14 +123,14 @@ def evaluate(out: Path, gold: list[GoldDoc], schema_name: str | None = None) -> 
         label = g.doc_id or g.path or f"gold line {g.line}"
         name = schema_name or (pred.schema_name if pred else None) or usual
         if name not in schemas:
-            schemas[name] = load_schema(name).json_schema
-        schema = schemas[name]
+            schemas[name] = load_schema(name).shape
+        shape = schemas[name]
         if pred is None:
             res.missing_in_out.append(label)
         else:
             seen.add(pred.doc_id)
         rows: list[dict] = []
-        _walk(g.fields, (pred.answer or {}) if pred else {}, schema, schema, "", "", rows, g, pred)
+        _walk(g.fields, (pred.answer or {}) if pred else {}, shape, "", "", rows, g, pred)
         for r in rows:
             r.update(doc_id=pred.doc_id if pred else (g.doc_id or ""), gold_path=g.path or "", gold_line=g.line)
             if r["status"] == "not_in_schema":
@@ -166,38 +167,35 @@ def _find(g: GoldDoc, by_id, by_path, by_name) -> Prediction | None:
     return None
 
 
-def _walk(gold: Any, pred: Any, node: dict, root: dict, path: str, pred_path: str, rows: list, g: GoldDoc,
+def _walk(gold: Any, pred: Any, shape: Shape, path: str, pred_path: str, rows: list, g: GoldDoc,
           p: Prediction | None) -> None:
-    node = resolve_ref(node, root)
-    if "anyOf" in node:
-        node = next((b for b in node["anyOf"] if b.get("type") != "null"), node["anyOf"][0])
-    t = node.get("type")
-    if t == "object" and isinstance(gold, dict):
-        props = node.get("properties") or {}
+    """Score `gold` against `pred` down the schema's shape; list items are paired by best match first."""
+    if shape.kind == "object" and isinstance(gold, dict):
+        props = dict(shape.props)
         for k, v in gold.items():
             sub = f"{path}.{k}" if path else k
             if k not in props:
                 rows.append(_row(sub, sub, v, None, None, "not_in_schema", None, None, None))
                 continue
-            _walk(v, pred.get(k) if isinstance(pred, dict) else None, props[k], root, sub,
+            _walk(v, pred.get(k) if isinstance(pred, dict) else None, props[k], sub,
                   f"{pred_path}.{k}" if pred_path else k, rows, g, p)
         return
-    if t == "array" and isinstance(gold, list):
-        items = resolve_ref(node.get("items") or {}, root)
+    if shape.kind == "array" and isinstance(gold, list):
+        items = shape.items
         got = pred if isinstance(pred, list) else []
-        pairs = assign(gold, got, lambda a, b: _item_score(a, b, items, root))
+        pairs = assign(gold, got, lambda a, b: _item_score(a, b, items))
         matched_g = {i for i, _ in pairs}
         matched_p = {j for _, j in pairs}
         for i, j in pairs:
-            _walk(gold[i], got[j], items, root, f"{path}[{i}]", f"{pred_path}[{j}]", rows, g, p)
+            _walk(gold[i], got[j], items, f"{path}[{i}]", f"{pred_path}[{j}]", rows, g, p)
         for i in range(len(gold)):
             if i not in matched_g:
-                _walk(gold[i], None, items, root, f"{path}[{i}]", "", rows, g, p)
+                _walk(gold[i], None, items, f"{path}[{i}]", "", rows, g, p)
         for j in range(len(got)):
             if j not in matched_p:
                 rows.append(_row(f"{path}[]", f"{pred_path}[{j}]", None, got[j], False, "spurious", None, None, None))
         return
-    v = compare(gold, pred, t)
+    v = compare(gold, pred, shape.type)
     verified = p.verified.get(pred_path) if p and pred is not None else None
     page_ok, iou = _evidence(g.evidence.get(path) or g.evidence.get(field_pattern(path)),
                              p.cites.get(pred_path, []) if p else [])
@@ -205,17 +203,17 @@ def _walk(gold: Any, pred: Any, node: dict, root: dict, path: str, pred_path: st
     rows.append(_row(path, pred_path, gold, pred, v.correct, status, verified, page_ok, iou, v.similarity, v.how))
 
 
-def _item_score(a: Any, b: Any, items: dict, root: dict) -> float:
+def _item_score(a: Any, b: Any, items: Shape) -> float:
     """How well a predicted list item matches a gold one (0..1): the share of the gold item's scalar
     fields that match, or one scalar's match, with string similarity as a small tie-breaker."""
     if isinstance(a, dict):
-        props = items.get("properties") or {}
+        props = dict(items.props)
         keys = [k for k in a if k in props]
         if not keys:
             return 0.0
-        vs = [compare(a[k], b.get(k) if isinstance(b, dict) else None, props[k].get("type")) for k in keys]
+        vs = [compare(a[k], b.get(k) if isinstance(b, dict) else None, props[k].type) for k in keys]
         return sum(0.9 * v.correct + 0.1 * v.similarity for v in vs) / len(vs)
-    v = compare(a, b, items.get("type"))
+    v = compare(a, b, items.type)
     return 0.9 * v.correct + 0.1 * v.similarity
 
 

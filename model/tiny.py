@@ -11,7 +11,7 @@ import json
 import os
 from pathlib import Path
 
-TINY_VERSION = "1"
+TINY_VERSION = "2"  # 2: head_dim 32/64 and vision default_output_length, so vLLM (CPU) serves it too
 BASE_SPECIALS = ["<pad>", "<eos>", "<bos>", "<unk>", "<mask>"]
 NAMED_SPECIALS = {
     "image_token": "<|image|>",
@@ -114,8 +114,8 @@ def build_config(tok):
         layer_types=["sliding_attention"] * 5 + ["full_attention"],
         num_attention_heads=4,               # 16
         num_key_value_heads=2,               # 8
-        head_dim=16,                         # 256
-        global_head_dim=32,                  # 512
+        head_dim=32,                         # 256 (vLLM's CPU attention needs >= 32)
+        global_head_dim=64,                  # 512
         num_global_key_value_heads=1,        # 2
         attention_k_eq_v=True,
         use_bidirectional_attention="vision",
@@ -136,6 +136,7 @@ def build_config(tok):
         hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
         num_key_value_heads=2, head_dim=16, patch_size=16, pooling_kernel_size=3,
         position_embedding_size=10 * 1024, standardize=True, use_clipped_linears=False,
+        default_output_length=280,           # as the real checkpoints carry it; vLLM reads it
     )
     return Gemma4Config(
         text_config=text, vision_config=vision, audio_config=None,

@@ -8,6 +8,7 @@ import jsonschema
 import pandas as pd
 import pytest
 
+from model.tiny import TINY_VERSION
 from flows.batch import run_batch
 from pipeline.outputs import SCHEMAS
 from schemas.catalog import answer_schema, load_schema
@@ -33,13 +34,13 @@ def flow_run(tmp_path_factory, prefect_harness, tiny_backend):
 def test_run_record_and_tables(flow_run):
     _, out, _, record = flow_run
     assert record.documents == 4 and record.ok + record.partial == 3 and record.failed == 1
-    assert record.model_id == "tiny-random-gemma4-v1"
+    assert record.model_id == f"tiny-random-gemma4-v{TINY_VERSION}"
     assert record.pages == 4 and record.frames == 4 and record.tokens_in > 0 and record.tokens_out > 0
     for name in ("documents", "extractions", "citations", "errors", "runs", "changes"):
         df = pd.read_parquet(out / "tables" / name)
         assert list(df.columns) == SCHEMAS[name].names, name
         if "model_id" in df.columns and len(df):
-            assert set(df["model_id"].dropna()) == {"tiny-random-gemma4-v1"}
+            assert set(df["model_id"].dropna()) == {f"tiny-random-gemma4-v{TINY_VERSION}"}
     docs = pd.read_parquet(out / "tables" / "documents")
     assert len(docs) == 4
     assert docs.set_index("name").loc["corrupt.pdf", "status"] == "failed"
