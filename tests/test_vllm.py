@@ -1,0 +1,143 @@
+"""Against a real vLLM (the CPU build, `make test-vllm`): the in-process engine backend end to end on
+data/samples, and the OpenAI-compatible backend against a `vllm` API server that a fixture starts on
+loopback and stops by PID. Skipped where vLLM is not importable (the project venv)."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+pytest.importorskip("vllm", reason="vLLM is not installed here: `make test-vllm` runs these in .venv-vllm")
+pytestmark = pytest.mark.vllm
+
+from flows.batch import run_batch  # noqa: E402
+from model.tiny import ensure_tiny  # noqa: E402
+from pipeline.discover import discover  # noqa: E402
+from pipeline.packing import Planner  # noqa: E402
+from pipeline.prepare import prepare_chunk  # noqa: E402
+from schemas.catalog import load_schema  # noqa: E402
+from schemas.options import PlanOptions, RunOptions  # noqa: E402
+from tests.conftest import SAMPLES  # noqa: E402
+
+ENGINE = dict(backend="vllm", model="tiny-random", enforce_eager=True, max_num_seqs=4, max_context=4096)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def vllm_env(tmp_path_factory):
+    """Offline, one GiB of KV cache, and vLLM's caches kept out of the home folder."""
+    os.environ.update(HF_HUB_OFFLINE="1", VLLM_CPU_KVCACHE_SPACE="1", VLLM_NO_USAGE_STATS="1",
+                      VLLM_CACHE_ROOT=str(tmp_path_factory.mktemp("vllm-cache")))
+
+
+@pytest.fixture(scope="session")
+def engine(vllm_env):
+    from flows.batch import load_model
+
+    return load_model(RunOptions(**ENGINE))[1]
+
+
+def test_engine_counts_match_the_processor_and_budgets_are_honoured(engine, tmp_path):
+    """vLLM's own prompt length equals the HF processor's count at every budget (exact packing)."""
+    (prep,) = prepare_chunk(discover([SAMPLES / "scanned_receipt.png"]).documents, RunOptions(ocr="off").ingest, tmp_path)
+    lengths = {}
+    for budget in (70, 280):
+        planner = Planner(engine, PlanOptions(image_tokens_min=budget, image_tokens_max=budget, max_context=4096,
+                                              max_new_tokens=256), load_schema("receipt"))
+        (request,) = planner.plan([prep])
+        (gen,) = engine.generate([request])
+        assert gen.finish_reason in ("stop", "length") and gen.prompt_tokens == request.n_tokens, (budget, gen)
+        lengths[budget] = gen.prompt_tokens
+        if gen.finish_reason == "stop":
+            json.loads(gen.text, strict=False)  # structured outputs: the answer parses
+    assert lengths[280] - lengths[70] >= 150  # the budget reached the vision tower
+
+
+def test_engine_end_to_end_on_the_samples_with_and_without_thinking(engine, tmp_path, prefect_harness):
+    for thinking in (False, True):
+        out = tmp_path / f"out-{thinking}"
+        record = run_batch([str(SAMPLES)], str(out), RunOptions(**ENGINE, thinking=thinking, max_new_tokens=512))
+        assert record.documents == 3 and record.ok + record.partial == 3, record
+        docs = pd.read_parquet(out / "tables" / "documents")
+        assert set(docs["model_id"]) == {engine.model_id}
+        errors = pd.read_parquet(out / "tables" / "errors")
+        assert not errors["kind"].isin(["invalid_json"]).any(), errors[["kind", "message"]]
+        cites = pd.read_parquet(out / "tables" / "citations")
+        assert len(cites) > 0
+        for f in (out / "json").glob("*.json"):
+            result = json.loads(f.read_text())
+            assert isinstance(result["answer"], dict)
+        runs = pd.read_parquet(out / "tables" / "runs")
+        assert json.loads(runs["options_json"].iloc[0])["backend"]["backend"] == "vllm"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def vllm_server(tmp_path_factory, vllm_env):
+    """`vllm`'s OpenAI-compatible server with the tiny Gemma 4 on 127.0.0.1, stopped by PID."""
+    import httpx
+
+    port = free_port()
+    log = tmp_path_factory.mktemp("vllm-server") / "server.log"
+    cmd = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(ensure_tiny()),
+           "--host", "127.0.0.1", "--port", str(port), "--served-model-name", "tiny-gemma4", "--max-model-len", "4096",
+           "--max-num-seqs", "4", "--dtype", "float32", "--enforce-eager", "--trust-request-mm-kwargs",
+           "--limit-mm-per-prompt", json.dumps({"image": 32, "video": 0}), "--reasoning-parser", "gemma4",
+           "--structured-outputs-config", json.dumps({"backend": "guidance"})]
+    with open(log, "w") as sink:
+        proc = subprocess.Popen(cmd, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    t0 = time.monotonic()
+    try:
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"vLLM server exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+            try:
+                if httpx.get(url + "/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() - t0 > 300:
+                pytest.fail(f"vLLM server not healthy after 300 s:\n{log.read_text()[-3000:]}")
+            time.sleep(1)
+        yield url + "/v1"
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)  # the API server, its engine core and worker
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def test_openai_backend_against_a_real_vllm_server(vllm_server, tmp_path, prefect_harness):
+    """End to end through the flow; the local processor counts exactly, as the server's usage shows."""
+    from model.openai_server import OpenAIBackend
+
+    record = run_batch([str(SAMPLES)], str(tmp_path / "out"),
+                       RunOptions(model=f"openai:{vllm_server}#tiny-gemma4", processor=str(ensure_tiny()),
+                                  max_context=4096, max_new_tokens=512, image_tokens_min=70, image_tokens_max=280))
+    assert record.documents == 3 and record.ok + record.partial == 3, record
+    assert record.model_id == "tiny-gemma4"
+    cites = pd.read_parquet(tmp_path / "out" / "tables" / "citations")
+    assert len(cites) > 0
+    backend = OpenAIBackend(f"openai:{vllm_server}", processor=str(ensure_tiny()))
+    (prep,) = prepare_chunk(discover([SAMPLES / "scanned_receipt.png"]).documents, RunOptions(ocr="off").ingest, tmp_path)
+    for budget in (70, 140):
+        planner = Planner(backend, PlanOptions(image_tokens_min=budget, image_tokens_max=budget, max_context=4096,
+                                               max_new_tokens=128), load_schema("receipt"))
+        (request,) = planner.plan([prep])
+        (gen,) = backend.generate([request])
+        assert gen.finish_reason in ("stop", "length") and gen.prompt_tokens == request.n_tokens, (budget, gen)
