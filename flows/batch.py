@@ -66,7 +66,8 @@ def extract_task(prepared: list[Prepared], options: RunOptions, keys: dict[str, 
     s = extractor.stats
     return results, {"requests": s.requests, "tokens_in": s.tokens_in, "tokens_out": s.tokens_out,
                      "padding_tokens": s.padding_tokens, "context_tokens": s.context_tokens,
-                     "images_per_budget": dict(s.images_per_budget), "oom_retries": s.oom_retries}
+                     "images_per_budget": dict(s.images_per_budget), "oom_retries": s.oom_retries,
+                     "generate_seconds": s.generate_seconds}
 
 
 @task(name="write", cache_policy=NO_CACHE, retries=1)
@@ -136,15 +137,24 @@ def _batch(inputs: list[str], out: str, options: RunOptions) -> RunRecord:
     counts = {"ok": 0, "partial": 0, "failed": 0}
     pages = frames = values = verified_values = 0
     totals: dict = {"requests": 0, "tokens_in": 0, "tokens_out": 0, "padding_tokens": 0, "context_tokens": 0,
-                    "oom_retries": 0, "images_per_budget": {}}
+                    "oom_retries": 0, "images_per_budget": {}, "generate_seconds": 0.0}
     spool = Path(tempfile.mkdtemp(prefix=f"spool-{os.getpid()}-", dir=_spool_root(out_dir)))
+    size = options.output.chunk_docs
+    chunks = [todo[i:i + size] for i in range(0, len(todo), size)]
+
+    def ingest_next(i: int):  # quote: Prefect need not walk the records
+        return ingest_task.submit(quote(chunks[i]), options, str(spool)) if i < len(chunks) else None
+
+    # Stages overlap with one chunk of look-ahead (memory stays at two chunks): the next chunk is ingested
+    # while this one generates, and a chunk is written while the next one generates.
+    upcoming, writing = ingest_next(0), None
     try:
-        for start in range(0, len(todo), options.output.chunk_docs):
-            chunk = todo[start:start + options.output.chunk_docs]
+        for i, chunk in enumerate(chunks):
             try:
-                prepared = ingest_task(quote(chunk), options, str(spool))  # quote: Prefect need not walk the records
+                prepared = upcoming.result()
             except Exception as e:  # noqa: BLE001 - the chunk's documents fail, the batch goes on
                 prepared = [Prepared(doc=d, errors=[_crash(d, "ingest", e)]) for d in chunk]
+            upcoming = ingest_next(i + 1)
             try:
                 results, stats = extract_task(quote(prepared), options, {p.doc.doc_id: keys[p.doc.doc_id] for p in prepared})
             except Exception as e:  # noqa: BLE001 - e.g. model load failure: every document records it
@@ -158,7 +168,11 @@ def _batch(inputs: list[str], out: str, options: RunOptions) -> RunRecord:
                 units = {p.doc.doc_id: p.units for p in prepared}
                 for r in results:
                     keep_page_images(out_dir, r, units.get(r.doc_id, []))
-            write_task(results=quote(results), errors=[], out=out, run_id=run_id, stamp=time.time_ns())
+            for p in prepared:  # the chunk's page images are no longer needed
+                shutil.rmtree(spool / p.doc.doc_id[:16], ignore_errors=True)
+            if writing is not None:
+                writing.result()  # chunks commit in order; a failed write stops the run as before
+            writing = write_task.submit(results=quote(results), errors=[], out=out, run_id=run_id, stamp=time.time_ns())
             for k, v in stats.items():
                 if k == "images_per_budget":
                     for b, n in v.items():
@@ -172,9 +186,12 @@ def _batch(inputs: list[str], out: str, options: RunOptions) -> RunRecord:
                 pages += r.pages
                 frames += r.frames
                 rep.advance(1, r.pages, r.frames, r.status)
-            for p in prepared:
-                shutil.rmtree(spool / p.doc.doc_id[:16], ignore_errors=True)
+        if writing is not None:
+            writing.result()
     finally:
+        for future in (upcoming, writing):
+            if future is not None:
+                future.wait()  # nothing of this run may still write when the lock is released
         shutil.rmtree(spool, ignore_errors=True)
     seconds = time.perf_counter() - t0
     ctx = totals.pop("context_tokens")
@@ -184,7 +201,8 @@ def _batch(inputs: list[str], out: str, options: RunOptions) -> RunRecord:
         documents=len(found.documents), ok=counts["ok"], partial=counts["partial"], failed=counts["failed"] + len(found.errors),
         skipped=skipped, warnings=len(found.warnings), processed=len(todo), values=values, verified_values=verified_values, pages=pages, frames=frames, seconds=round(seconds, 3),
         context_utilisation=round(ctx / (totals["requests"] * options.plan.max_context), 4) if totals["requests"] else 0.0,
-        pages_per_s=round((pages + frames) / seconds, 3) if seconds else 0.0, **totals)
+        pages_per_s=round((pages + frames) / seconds, 3) if seconds else 0.0,
+        gpu_idle_share=round(max(0.0, 1 - totals.pop("generate_seconds") / seconds), 4) if seconds else 0.0, **totals)
     writer.compact()  # the chunks' parts, so the changes below read one current row set per key
     current = {text_of(d.path): (d.doc_id, keys[d.doc_id]) for d in found.documents}  # as the tables store paths
     writer.append({"runs": [run_row(r) for r in prior.aborted_runs(model_id, schema.name)] + [run_row(run)],
@@ -243,7 +261,7 @@ def load_model(options: RunOptions):
 
 def run_batch(inputs: list[str], out: str, options: RunOptions) -> RunRecord:
     """Run the flow in-process (ephemeral Prefect API unless PREFECT_API_URL is set)."""
-    runner = ThreadPoolTaskRunner(max_workers=options.ingest.max_workers)
+    runner = ThreadPoolTaskRunner(max_workers=2)  # one look-ahead ingest and one background write
     return batch_flow.with_options(task_runner=runner)(inputs=inputs, out=out, options=options)
 
 

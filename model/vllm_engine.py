@@ -111,15 +111,18 @@ class VLLMBackend:
         engine = self.llm.llm_engine
         ids = self.llm.enqueue([self._prompt(r) for r in requests], [self._params(r) for r in requests], use_tqdm=False)
         by_id = dict(zip(ids, requests))
+        # enqueue returns internal ids ("<external>-<8 random chars>"); outputs carry the external one
+        internal = {**{i.rsplit("-", 1)[0]: i for i in ids}, **{i: i for i in ids}}
         done: dict[str, Generation] = {}
         t0 = time.perf_counter()
         while engine.has_unfinished_requests():
             for out in engine.step():
-                if out.finished and out.request_id in by_id:
-                    done[out.request_id] = self._generation(by_id[out.request_id], out)
+                key = internal.get(out.request_id)
+                if out.finished and key is not None:
+                    done[key] = self._generation(by_id[key], out)
             if max_seconds is not None and time.perf_counter() - t0 > max_seconds:
                 left = [i for i in ids if i not in done]
-                engine.abort_request(left)
+                engine.abort_request(left, internal=True)
                 for i in left:
                     done[i] = Generation(request_id=by_id[i].request_id, text="", finish_reason="time",
                                          model_id=self.model_id,

@@ -4,6 +4,7 @@ document (collect its answers, ground every citation, merge windows, validate, s
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -53,6 +54,7 @@ class ChunkStats(Usage):
 
     context_tokens: int = 0  # sum of request lengths, for context utilisation
     oom_retries: int = 0
+    generate_seconds: float = 0.0  # wall time with a generate call in flight (for the runs' idle share)
 
 
 class Extractor:
@@ -100,6 +102,14 @@ class Extractor:
     def _path(prepared: list[Prepared], doc_id: str) -> str:
         return next(p.doc.path for p in prepared if p.doc.doc_id == doc_id)
 
+    def _timed_generate(self, batch: list[Request], limit: float) -> list[Generation]:
+        """backend.generate, its wall time added to the chunk's generate seconds (failed calls too)."""
+        t0 = time.perf_counter()
+        try:
+            return self.backend.generate(batch, max_seconds=limit)
+        finally:
+            self.stats.generate_seconds += time.perf_counter() - t0
+
     def _generate(self, requests: list[Request]):
         """Generate in length-sorted, token-bounded batches, each within --generate-timeout; a truncated
         answer is retried once with a doubled token allowance, a failed batch becomes error records for
@@ -109,7 +119,7 @@ class Extractor:
         engine_batches = getattr(self.backend, "continuous_batching", False)  # vLLM, servers: schedule themselves
         for batch in [requests] if engine_batches else make_batches(requests, self.options.batch_tokens):
             try:
-                gens = self.backend.generate(batch, max_seconds=limit)
+                gens = self._timed_generate(batch, limit)
             except Exception as e:  # noqa: BLE001 - the rest of the run goes on
                 log.exception("generation failed for a batch of %d", len(batch))
                 for r in batch:
@@ -119,7 +129,7 @@ class Extractor:
             retry = [r.model_copy(update={"max_new_tokens": min(r.max_new_tokens * 2, self.options.max_context - r.n_tokens)})
                      for r, g in zip(batch, gens) if g.finish_reason == "length"]
             try:
-                retried = {g.request_id: g for g in (self.backend.generate(retry, max_seconds=limit) if retry else [])}
+                retried = {g.request_id: g for g in (self._timed_generate(retry, limit) if retry else [])}
             except Exception:  # noqa: BLE001 - the truncated first answers stand and become error records
                 log.exception("retrying %d truncated answers failed", len(retry))
                 retried = {}

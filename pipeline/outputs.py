@@ -47,7 +47,7 @@ SCHEMAS: dict[str, pa.Schema] = {
                        ("options_json", _s), ("documents", _i), ("ok", _i), ("partial", _i), ("failed", _i),
                        ("skipped", _i), ("warnings", _i), ("processed", _i), ("values", _i), ("verified_values", _i), ("pages", _i), ("frames", _i), ("requests", _i), ("tokens_in", _i),
                        ("tokens_out", _i), ("padding_tokens", _i), ("oom_retries", _i), ("context_utilisation", _f),
-                       ("images_per_budget_json", _s), ("seconds", _f), ("pages_per_s", _f)]),
+                       ("images_per_budget_json", _s), ("seconds", _f), ("pages_per_s", _f), ("gpu_idle_share", _f)]),
     "changes": pa.schema([("run_id", _s), ("path", _s), ("doc_id", _s), ("change", _s), ("field", _s),
                           ("old_value", _s), ("new_value", _s)]),
 }
@@ -259,7 +259,7 @@ def _rewrite(folder: Path, parts: list[Path], masks: list[list[bool]]) -> None:
     try:
         writer = None
         for p, mask in zip(parts, masks):
-            t = pq.read_table(p).filter(pa.array(mask, pa.bool_()))
+            t = _conform(pq.read_table(p).filter(pa.array(mask, pa.bool_())), SCHEMAS.get(folder.name))
             if writer is None:
                 writer = pq.ParquetWriter(tmp, t.schema)
             writer.write_table(t)
@@ -272,6 +272,15 @@ def _rewrite(folder: Path, parts: list[Path], masks: list[list[bool]]) -> None:
     for p in parts:
         if p != target:
             p.unlink(missing_ok=True)
+
+
+def _conform(t: pa.Table, schema: pa.Schema | None) -> pa.Table:
+    """A part written by an older version in the table's current columns (new ones null), so parts of
+    different versions compact into one."""
+    if schema is None or t.schema.equals(schema):
+        return t
+    cols = [t.column(f.name).cast(f.type) if f.name in t.column_names else pa.nulls(len(t), f.type) for f in schema]
+    return pa.Table.from_arrays(cols, schema=schema)
 
 
 def _columns(path: Path, names: list[str]) -> list[list]:

@@ -289,3 +289,4 @@ class RunRecord(Record):
     images_per_budget: dict[str, int] = {}
     seconds: float = 0.0
     pages_per_s: float = 0.0
+    gpu_idle_share: float = 0.0  # share of the run's wall time with no generate call in flight

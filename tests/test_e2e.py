@@ -36,6 +36,7 @@ def test_run_record_and_tables(flow_run):
     assert record.documents == 4 and record.ok + record.partial == 3 and record.failed == 1
     assert record.model_id == f"tiny-random-gemma4-v{TINY_VERSION}"
     assert record.pages == 4 and record.frames == 4 and record.tokens_in > 0 and record.tokens_out > 0
+    assert 0.0 < record.gpu_idle_share < 1.0  # the model waited for ingest and writes some of the time
     for name in ("documents", "extractions", "citations", "errors", "runs", "changes"):
         df = pd.read_parquet(out / "tables" / name)
         assert list(df.columns) == SCHEMAS[name].names, name

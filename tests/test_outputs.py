@@ -148,3 +148,23 @@ def test_temporary_files_of_a_killed_run_are_removed_by_the_next(tmp_path):
         f.write_bytes(b"half")
     assert remove_stale_temps(tmp_path) == 2
     assert not any(f.exists() for f in left) and list((tmp_path / "tables" / "documents").glob("part-*.parquet"))
+
+
+def test_parts_written_by_an_older_version_compact_with_the_new_columns(tmp_path):
+    """A runs part from before `gpu_idle_share` existed and a new one compact into one readable table."""
+    from pipeline.outputs import run_row
+    from schemas.records import RunRecord
+
+    folder = tmp_path / "tables" / "runs"
+    folder.mkdir(parents=True)
+    old = RunRecord(run_id="old", started_at="a", finished_at="b", model_id="m", schema_name="s", options={})
+    row = run_row(old)
+    row.pop("gpu_idle_share")
+    old_schema = pa.schema([f for f in SCHEMAS["runs"] if f.name != "gpu_idle_share"])
+    pq.write_table(pa.Table.from_pylist([row], schema=old_schema), folder / "part-00000000000000000001-a.parquet")
+    new = old.model_copy(update={"run_id": "new", "gpu_idle_share": 0.25})
+    TableWriter(tmp_path, "new").append({"runs": [run_row(new)]})
+    compact(tmp_path / "tables")
+    runs = read_table(tmp_path, "runs").set_index("run_id")
+    assert list(runs.reset_index().columns) == SCHEMAS["runs"].names
+    assert pd.isna(runs.loc["old", "gpu_idle_share"]) and runs.loc["new", "gpu_idle_share"] == 0.25

@@ -58,6 +58,17 @@ def test_engine_counts_match_the_processor_and_budgets_are_honoured(engine, tmp_
     assert lengths[280] - lengths[70] >= 150  # the budget reached the vision tower
 
 
+def test_engine_stops_at_the_time_limit_and_goes_on(engine, tmp_path):
+    (prep,) = prepare_chunk(discover([SAMPLES / "scanned_receipt.png"]).documents, RunOptions(ocr="off").ingest, tmp_path)
+    planner = Planner(engine, PlanOptions(image_tokens_min=70, image_tokens_max=70, max_context=4096,
+                                          max_new_tokens=2048), load_schema("receipt"))
+    (request,) = planner.plan([prep])
+    (gen,) = engine.generate([request], max_seconds=0.05)
+    assert gen.finish_reason == "time" and "--generate-timeout" in gen.error
+    (gen,) = engine.generate([request.model_copy(update={"max_new_tokens": 64})])  # the aborted request left no trace
+    assert gen.finish_reason in ("stop", "length") and gen.prompt_tokens == request.n_tokens
+
+
 def test_engine_end_to_end_on_the_samples_with_and_without_thinking(engine, tmp_path, prefect_harness):
     for thinking in (False, True):
         out = tmp_path / f"out-{thinking}"
