@@ -12,7 +12,8 @@ Pages at image budget 280, a ~300-token prompt, 256 forced output tokens (EOS ig
     python bench/gpu_throughput.py --meta     # the real config on the meta device: parameter counts, no GPU
 
 Needs only torch, transformers and pillow (no pydantic), so it runs on the device image as is.
-Ends with: RESULT device=... pages_per_s=... speedup_vs_naive=... output_tok_per_s=... padding_share=... peak_gpu_gb=...
+Ends with: RESULT device=... backend=transformers pages_per_s=... speedup_vs_naive=... output_tok_per_s=...
+gpu_idle_share=... padding_share=... peak_gpu_gb=...  (bench/vllm_throughput.py gives the vLLM line)
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from pipeline.batching import group_by_length  # noqa: E402
 
 IMAGE_ID, BOI_ID, EOI_ID, BOS_ID, PAD_ID = 262_140, 262_141, 262_142, 2, 0
+GENERATING = [0.0]  # seconds inside model.generate, for the idle share
 
 
 def real_config():
@@ -154,9 +156,13 @@ def run_batch(model, device, reqs, pixels, positions, out_tokens, vocab_ids):
     if vocab_ids is not None:  # tiny model: map synthetic ids into its small vocabulary
         for k in ("input_ids",):
             batch[k] = vocab_ids[batch[k]]
+    t0 = time.perf_counter()
     with torch.inference_mode():
         model.generate(**batch, max_new_tokens=out_tokens, min_new_tokens=out_tokens, do_sample=False,
                        pad_token_id=PAD_ID)
+    if device == "cuda":
+        torch.cuda.synchronize()
+    GENERATING[0] += time.perf_counter() - t0
     return pad_total, sum(len(r[0]) for r in reqs)
 
 
@@ -234,6 +240,7 @@ def main() -> None:
     oom_halvings = 0
     t0 = time.perf_counter()
     queue = list(batches)
+    GENERATING[0] = 0.0
     while queue:
         b = queue.pop(0)
         try:
@@ -255,8 +262,9 @@ def main() -> None:
     peak = torch.cuda.max_memory_allocated() / 2**30 if device == "cuda" else 0.0
     print(f"ours: {len(workload)} documents / {pages} pages in {len(batches)} batches, {ours_s:.1f}s = {pps:.3f} pages/s, "
           f"{out_tps:.1f} output tok/s, padding {padding_share:.1%}, OOM halvings {oom_halvings}, peak GPU {peak:.1f} GiB")
-    print(f"RESULT device={device_name} pages_per_s={pps:.3f} speedup_vs_naive={pps / naive_pps:.2f} "
-          f"output_tok_per_s={out_tps:.1f} padding_share={padding_share:.4f} peak_gpu_gb={peak:.2f}")
+    idle = max(0.0, 1 - GENERATING[0] / ours_s)
+    print(f"RESULT device={device_name} backend=transformers pages_per_s={pps:.3f} speedup_vs_naive={pps / naive_pps:.2f} "
+          f"output_tok_per_s={out_tps:.1f} gpu_idle_share={idle:.4f} padding_share={padding_share:.4f} peak_gpu_gb={peak:.2f}")
 
 
 if __name__ == "__main__":

@@ -31,12 +31,12 @@ from pathlib import Path
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 
-def dummy_checkpoint(tiny: Path) -> Path:
+def dummy_checkpoint(tiny: Path, parent: Path | None = None) -> Path:
     """The real 26B-A4B config.json with the tiny tokenizer/processor/template: dummy weights in vLLM."""
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from gpu_throughput import real_config
 
-    out = Path(tempfile.mkdtemp(prefix="gemma4-26b-dummy-"))
+    out = Path(tempfile.mkdtemp(prefix="gemma4-26b-dummy-", dir=parent))
     for f in tiny.iterdir():
         if f.name not in ("config.json", "model.safetensors"):
             shutil.copy2(f, out / f.name)
@@ -90,7 +90,7 @@ def main() -> None:
     print(f"engine ready in {time.perf_counter() - t0:.1f}s on {device}")
 
     tok = llm.get_tokenizer()
-    filler = " ".join(f"clause {i} of the agreement" for i in range(60))  # ~300 tokens of prompt text
+    filler = " ".join(f"clause {i} of the agreement" for i in range(24))  # ~300 prompt tokens beside the page
     prompt = tok.apply_chat_template(
         [{"role": "system", "content": "Extract the key facts as JSON."},
          {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": filler}]}],

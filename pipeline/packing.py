@@ -15,7 +15,7 @@ from pipeline.prompt import control_pattern, document_header, system_prompt, uni
 from pipeline.wrap import CitationTargets, wrap_schema
 from schemas.catalog import ExtractionSchema
 from schemas.options import PlanOptions
-from schemas.records import FrameUnit, PageUnit, Request, SourceDocument, format_timestamp
+from schemas.records import FrameUnit, ImageSegment, PageUnit, Request, SourceDocument, format_timestamp
 
 Unit = PageUnit | FrameUnit
 THINK_RESERVE = 520  # thought budget plus the end-of-thought marker
@@ -84,15 +84,29 @@ class Planner:
         video = isinstance(units[0], FrameUnit)
         fixed = self.fixed_cost(video, False) + self.backend.text_tokens(f"Document: {item.doc.name}") + 2
         floor = self.options.budgets()[0]
-        costs = [self.unit_cost(u, floor) for u in units]
+        wants = [clamp_budget(density_budget(u.density), self.options) for u in units]
+        costs: dict[tuple[int, int], int] = {}
+
+        def cost(j: int, budget: int) -> int:
+            if (j, budget) not in costs:
+                costs[j, budget] = self.unit_cost(units[j], budget)
+            return costs[j, budget]
+
+        # A document that must be split is cut into windows sized at the budget their densest page asks
+        # for (one budget per request), so its pages keep the detail they need instead of all dropping to
+        # the floor; one that fits whole at the floor stays whole.
         windows: list[tuple[int, int]] = []
-        start = 0
+        start = 0 if fixed + sum(cost(j, floor) for j in range(len(units))) > self.room else len(units)
+        if start:
+            windows.append((0, len(units)))  # the whole document fits: one request, at the best budget that fits
         while start < len(units):
-            used = fixed
-            end = start
-            while end < len(units) and used + costs[end] <= self.room:
-                used += costs[end]
-                end += 1
+            used, budget, end = fixed, floor, start
+            while end < len(units):
+                b = max(budget, wants[end])
+                grown = fixed + sum(cost(j, b) for j in range(start, end + 1)) if b != budget else used + cost(end, b)
+                if grown > self.room:
+                    break
+                used, budget, end = grown, b, end + 1
             if end == start:
                 end = start + 1  # a single unit that does not fit is tried anyway and shrunk below
             windows.append((start, end))
@@ -184,6 +198,16 @@ def document_labels(docs: Sequence[SourceDocument]) -> list[str]:
     return labels
 
 
+def request_budget_of(request: Request) -> int:
+    """The image budget of a request (0 for text only)."""
+    return max((s.budget for s in request.segments if isinstance(s, ImageSegment)), default=0)
+
+
 def make_batches(requests: list[Request], batch_tokens: int) -> list[list[Request]]:
-    """Length-sorted batches whose padded size (rows x longest prompt+answer) stays within batch_tokens."""
-    return group_by_length(requests, lambda r: r.n_tokens + r.max_new_tokens, batch_tokens)
+    """Batches of one image budget each (image patches are padded to the largest budget of a batch),
+    length-sorted, whose padded size (rows x longest prompt+answer) stays within batch_tokens."""
+    by_budget: dict[int, list[Request]] = {}
+    for r in requests:
+        by_budget.setdefault(request_budget_of(r), []).append(r)
+    return [batch for _, group in sorted(by_budget.items())
+            for batch in group_by_length(group, lambda r: r.n_tokens + r.max_new_tokens, batch_tokens)]

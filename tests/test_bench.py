@@ -18,7 +18,8 @@ def run_bench(*args, timeout=600):
 
 def test_gpu_throughput_tiny_smoke():
     r = run_bench("bench/gpu_throughput.py", "--tiny")
-    assert set(r) == {"device", "pages_per_s", "speedup_vs_naive", "output_tok_per_s", "padding_share", "peak_gpu_gb"}
+    assert set(r) == {"device", "backend", "pages_per_s", "speedup_vs_naive", "output_tok_per_s", "gpu_idle_share",
+                      "padding_share", "peak_gpu_gb"}
     assert float(r["pages_per_s"]) > 0
 
 
@@ -27,3 +28,25 @@ def test_real_26b_a4b_config_builds_on_meta_device():
     r = run_bench("bench/gpu_throughput.py", "--meta", timeout=300)
     assert r["device"] == "meta" and 26.0 < float(r["total_params_b"]) < 27.0
     assert abs(float(r["lm_params_b"]) - 25.2) < 0.1 and abs(float(r["active_params_b"]) - 3.8) < 0.1
+
+
+def test_vllm_dummy_weight_checkpoint_has_the_real_config_and_the_tiny_tokenizer(tiny_backend, tmp_path):
+    """bench/vllm_throughput.py's GPU path (load_format=dummy on the real 26B-A4B config), checked on CPU:
+    the folder's config is the real architecture and every tiny token id fits its vocabulary."""
+    import json
+    import sys as _sys
+    from pathlib import Path
+
+    from model.tiny import ensure_tiny
+
+    _sys.path.insert(0, str(ROOT / "bench"))
+    from vllm_throughput import dummy_checkpoint
+
+    folder = dummy_checkpoint(ensure_tiny(), tmp_path)
+    cfg = json.loads((folder / "config.json").read_text())
+    text = cfg["text_config"]
+    assert text["num_experts"] == 128 and text["top_k_experts"] == 8 and text["num_hidden_layers"] == 30
+    assert cfg["vision_config"]["default_output_length"] == 280 and not list(folder.glob("*.safetensors"))
+    tiny_vocab = len(tiny_backend.tokenizer)
+    assert max(cfg["image_token_id"], cfg["boi_token_id"], cfg["eoi_token_id"]) < tiny_vocab <= text["vocab_size"]
+    assert (folder / "tokenizer_config.json").exists() and (folder / "processor_config.json").exists()

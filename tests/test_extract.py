@@ -79,7 +79,8 @@ def test_generation_failure_becomes_error_rows_and_others_complete(tmp_path):
 
 def test_generation_time_limit_becomes_error_rows_and_others_complete():
     backend = ScriptedBackend(delay_s=0.5)
-    results, ex = run([SAMPLES], RunOptions(ocr="off", generate_timeout_s=0.75), backend=backend)
+    one_budget = dict(image_tokens_min=280, image_tokens_max=280)  # so the three requests share a batch
+    results, ex = run([SAMPLES], RunOptions(ocr="off", generate_timeout_s=0.75, **one_budget), backend=backend)
     timed_out = [r for r in results if r.status == "failed"]
     assert ex.stats.requests == backend.calls == 3  # one batch; rows cut by time are not retried
     assert len(timed_out) == 2 and len([r for r in results if r.status == "ok"]) == 1
@@ -132,3 +133,30 @@ def test_scripted_answers_feed_exact_malformed_truncated_and_wrong_outputs(tmp_p
     assert ex.citations[0].match == "relocated" and ex.citations[0].page == 3 and ex.citations[0].claimed_page == 1
     (ex,) = [e for e in got["a value the page does not hold"].extractions if e.field == "invoice_number"]
     assert not ex.verified and ex.citations[0].value_supported is False
+
+
+def test_windows_of_a_long_dense_document_keep_the_budget_their_pages_ask_for(tmp_path):
+    """A document too long for one request is cut into windows sized at the densest page's budget, not
+    packed at the floor (70) for every page."""
+    from pipeline.packing import clamp_budget, density_budget
+    from schemas.records import ImageSegment
+
+    doc = pymupdf.open()
+    for i in range(40):
+        p = doc.new_page()
+        for line in range(60):
+            p.insert_text((40, 30 + 12.5 * line), f"Clause {i}.{line}: the supplier delivers within {line} days of each order.",
+                          fontsize=9)
+    doc.save(tmp_path / "dense.pdf")
+    opts = RunOptions(ocr="off", max_context=3000, max_new_tokens=400, image_tokens_min=70, image_tokens_max=560,
+                      include_text_layer=False)
+    backend = ScriptedBackend()
+    (result,), ex = run([tmp_path / "dense.pdf"], opts, backend=backend)
+    requests = backend.requests
+    assert len(requests) > 1 and result.status == "ok"
+    budgets = {s.budget for r in requests for s in r.segments if isinstance(s, ImageSegment)}
+    prepared = prepare_chunk(discover([tmp_path / "dense.pdf"]).documents, opts.ingest, tmp_path / "spool")
+    wanted = {clamp_budget(density_budget(u.density), opts.plan) for u in prepared[0].units}
+    assert min(budgets) >= min(wanted) > 70, (budgets, wanted)
+    pages = {label for r in requests for label in r.unit_labels}
+    assert len(pages) == 40  # every page in some window

@@ -122,6 +122,15 @@ def test_batches_are_token_bounded_and_length_sorted():
     assert sorted(r.request_id for b in batches for r in b) == sorted(r.request_id for r in reqs)
 
 
+def test_batches_hold_one_image_budget_each(tiny_backend, sample_units):
+    """Patches are padded to a batch's largest budget: requests of different budgets never share a batch."""
+    from model.prompts import request_budget
+
+    reqs = _receipt_requests(tiny_backend, sample_units) * 2
+    batches = make_batches(reqs, batch_tokens=1_000_000)
+    assert len(batches) == 3 and all(len({request_budget(r) for r in b}) == 1 for b in batches)
+
+
 def _receipt_requests(tiny_backend, sample_units, budgets=(70, 140, 280)):
     planner = Planner(tiny_backend, OPTS.plan, load_schema("receipt"))
     reqs = []

@@ -152,3 +152,13 @@ def test_openai_backend_against_a_real_vllm_server(vllm_server, tmp_path, prefec
         (request,) = planner.plan([prep])
         (gen,) = backend.generate([request])
         assert gen.finish_reason in ("stop", "length") and gen.prompt_tokens == request.n_tokens, (budget, gen)
+
+
+def test_vllm_throughput_benchmark_runs_on_cpu():
+    out = subprocess.run([sys.executable, "bench/vllm_throughput.py", "--tiny", "--docs", "4", "--naive-pages", "2",
+                          "--out-tokens", "8"], cwd=Path(__file__).parents[1], capture_output=True, text=True,
+                         timeout=600, env=os.environ)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
+    (line,) = [l for l in out.stdout.splitlines() if l.startswith("RESULT ")]
+    r = dict(kv.split("=", 1) for kv in line.split()[1:])
+    assert r["backend"] == "vllm" and float(r["pages_per_s"]) > 0 and set(r) >= {"speedup_vs_naive", "gpu_idle_share"}
