@@ -72,39 +72,49 @@ class ThinkThenJson(LogitsProcessor):
         self.stop_ids = stop_ids
         self.vocab_size = vocab_size
         self.bitmask = xgr.allocate_token_bitmask(len(grammars), vocab_size)
+        self.batch = xgr.BatchGrammarMatcher()
         self.started = False
         self.done = [False] * len(grammars)
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        """One step for the whole batch: the last tokens come to the host once, the JSON rows accept
+        them and fill their masks in one batched (multi-threaded) xgrammar call each, and the mask is
+        applied to every row at once."""
         import xgrammar as xgr
 
-        rows = range(len(self.matchers))
         if self.started:
-            for i in rows:
+            last = input_ids[:, -1].tolist()  # one device-to-host copy per step, not one per row
+            json_rows = []
+            for i, tok in enumerate(last):
                 if self.done[i]:
                     continue
-                tok = int(input_ids[i, -1])
                 if self.phase[i] == "think":
                     self.think_len[i] += 1
                     if tok == self.end_thought_id:
                         self.phase[i] = "json"
-                elif not self.matchers[i].accept_token(tok):
-                    self.done[i] = True  # cannot happen under the mask; stop constraining this row
-                elif self.matchers[i].is_terminated():
-                    self.done[i] = True
+                else:
+                    json_rows.append(i)
+            if json_rows:
+                accepted = self.batch.batch_accept_token([self.matchers[i] for i in json_rows], [last[i] for i in json_rows])
+                for i, ok in zip(json_rows, accepted):
+                    # a refused token cannot happen under the mask; either way the row is no longer constrained
+                    if not ok or self.matchers[i].is_terminated():
+                        self.done[i] = True
         self.started = True
         self.bitmask.fill_(-1)  # all allowed
-        for i in rows:
-            if self.phase[i] == "json" and not self.done[i]:
-                self.matchers[i].fill_next_token_bitmask(self.bitmask, i)
+        live = [i for i in range(len(self.matchers)) if self.phase[i] == "json" and not self.done[i]]
+        if live:
+            self.batch.batch_fill_next_token_bitmask([self.matchers[i] for i in live], self.bitmask, indices=live)
         device = scores.device
         work = scores if device.type in ("cuda", "cpu") else scores.to("cpu")
-        xgr.apply_token_bitmask_inplace(work, self.bitmask.to(work.device))
-        for i in rows:
-            if self.phase[i] == "think":
-                work[i, self.stop_ids] = float("-inf")  # a thought must be closed before the answer
-                if self.think_len[i] >= self.think_budget:
-                    keep = work[i, self.end_thought_id].clone()
-                    work[i, :] = float("-inf")
-                    work[i, self.end_thought_id] = keep if torch.isfinite(keep) else 0.0
+        xgr.apply_token_bitmask_inplace(work, self.bitmask.to(work.device, non_blocking=True))
+        thinking = [i for i in range(len(self.matchers)) if self.phase[i] == "think"]
+        if thinking:
+            rows = torch.tensor(thinking, device=work.device)
+            work[rows.unsqueeze(1), torch.tensor(self.stop_ids, device=work.device)] = float("-inf")  # close the thought first
+            over = [i for i in thinking if self.think_len[i] >= self.think_budget]
+            for i in over:  # budget spent: only the end-of-thought token remains
+                keep = work[i, self.end_thought_id].clone()
+                work[i, :] = float("-inf")
+                work[i, self.end_thought_id] = keep if torch.isfinite(keep) else 0.0
         return work.to(device) if work is not scores else work

@@ -127,8 +127,8 @@ class TransformersBackend:
     def generate(self, requests: list[Request], max_seconds: float | None = None) -> list[Generation]:
         if not requests:
             return []
+        encodings = [self.encode(r) for r in requests]  # image loading and preprocessing outside the lock
         with self._lock:
-            encodings = [self.encode(r) for r in requests]
             return self._generate_split(requests, encodings, oom_retries=0, max_seconds=max_seconds)
 
     def _generate_split(self, requests, encodings, oom_retries: int, max_seconds: float | None = None) -> list[Generation]:

@@ -64,8 +64,10 @@ class VLLMBackend:
                 path, revision=revision, dtype=dtype, gpu_memory_utilization=gpu_memory_utilization,
                 max_num_seqs=max_num_seqs, tensor_parallel_size=tensor_parallel_size, quantization=quantization,
                 enforce_eager=enforce_eager, max_model_len=max_model_len, load_format=load_format))
-        except (OSError, ValueError) as e:
-            raise ModelUnavailable(f"vLLM cannot load {path!r}: {e}") from e
+        except (OSError, ValueError, RuntimeError) as e:
+            hint = ("; lower --max-model-len or --max-num-seqs, raise --gpu-memory-utilization, or use --quantization "
+                    "(`gemmadoc doctor` says what fits)") if "memory" in str(e).lower() else ""
+            raise ModelUnavailable(f"vLLM cannot start with {path!r}: {e}{hint}") from e
         self.oom_events = 0
 
     # counting: the HF processor's, exactly as the transformers backend counts
