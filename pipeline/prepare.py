@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,10 +42,23 @@ def prepare_document(doc: SourceDocument, options: IngestOptions, spool: Path) -
     return Prepared(doc=doc, units=res.units, errors=res.errors, seconds=time.perf_counter() - t0)
 
 
+_pools: dict[int, ThreadPoolExecutor] = {}
+_pools_lock = threading.Lock()
+
+
+def ingest_pool(workers: int) -> ThreadPoolExecutor:
+    """The process's ingest threads for `workers`, kept across chunks: each thread keeps its PDF page
+    worker process (pipeline/ingest/render.py) and the OCR engine stays loaded, so a chunk does not pay
+    for starting them again."""
+    with _pools_lock:
+        if workers not in _pools:
+            _pools[workers] = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ingest")
+        return _pools[workers]
+
+
 def prepare_chunk(docs: list[SourceDocument], options: IngestOptions, spool: Path) -> list[Prepared]:
     """Ingest documents in parallel (options.max_workers threads; rendering and OCR release the GIL).
     Unexpected errors are transient: retried with backoff, then recorded; StageErrors are not retried."""
-    from concurrent.futures import ThreadPoolExecutor
 
     def one(doc: SourceDocument) -> Prepared:
         delays = [1.0, 5.0, 15.0][: options.retries]
@@ -61,5 +76,4 @@ def prepare_chunk(docs: list[SourceDocument], options: IngestOptions, spool: Pat
 
     if options.max_workers == 1 or len(docs) == 1:
         return [one(d) for d in docs]
-    with ThreadPoolExecutor(max_workers=options.max_workers, thread_name_prefix="ingest") as pool:
-        return list(pool.map(one, docs))
+    return list(ingest_pool(options.max_workers).map(one, docs))

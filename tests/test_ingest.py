@@ -300,3 +300,29 @@ def test_ocr_writes_nothing_in_the_home_folder(tmp_path):
     env["HOME"] = str(tmp_path)
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True, capture_output=True)
     assert not list(tmp_path.rglob("*")), [str(p) for p in tmp_path.rglob("*")]
+
+
+def test_page_workers_live_across_chunks(tmp_path):
+    """Two chunks through the same ingest threads reuse their PDF page worker processes."""
+    import shutil
+
+    import psutil
+
+    from pipeline.discover import discover
+    from pipeline.prepare import prepare_chunk
+
+    for i in range(4):
+        shutil.copy(SAMPLES / "contract_and_invoice.pdf", tmp_path / f"c{i}.pdf")
+        with open(tmp_path / f"c{i}.pdf", "ab") as f:
+            f.write(b"\n%" + str(i).encode())  # distinct bytes, distinct documents
+    docs = discover([tmp_path]).documents
+    options = IngestOptions(ocr="off", max_workers=2)
+
+    def workers():  # the spawned page workers (spawn_main), not multiprocessing's resource tracker
+        return {c.pid for c in psutil.Process().children() if "spawn_main" in " ".join(c.cmdline())}
+
+    first = prepare_chunk(docs[:2], options, tmp_path / "spool")
+    before = workers()
+    second = prepare_chunk(docs[2:], options, tmp_path / "spool")
+    assert all(p.units for p in first + second)
+    assert before and workers() == before
