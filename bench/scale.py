@@ -84,8 +84,8 @@ def child(mode: str, inputs: str, out: str, options_json: str) -> None:
         writer = TableWriter(Path(out), "loop")
         t0 = time.perf_counter()
         docs = found.documents
-        for k in range(0, len(docs), options.output.chunk_docs):
-            chunk = docs[k:k + options.output.chunk_docs]
+        for k in range(0, len(docs), options.chunk_size()):
+            chunk = docs[k:k + options.chunk_size()]
             prepared = [prepare_document(d, options.ingest, spool) for d in chunk]
             keys = {p.doc.doc_id: work_key(p.doc.doc_id, schema, backend.model_id, options) for p in prepared}
             results = Extractor(backend, options.plan, schema).run(prepared, keys)

@@ -139,7 +139,7 @@ def _batch(inputs: list[str], out: str, options: RunOptions) -> RunRecord:
     totals: dict = {"requests": 0, "tokens_in": 0, "tokens_out": 0, "padding_tokens": 0, "context_tokens": 0,
                     "oom_retries": 0, "images_per_budget": {}, "generate_seconds": 0.0}
     spool = Path(tempfile.mkdtemp(prefix=f"spool-{os.getpid()}-", dir=_spool_root(out_dir)))
-    size = options.output.chunk_docs
+    size = options.chunk_size()
     chunks = [todo[i:i + size] for i in range(0, len(todo), size)]
 
     def ingest_next(i: int):  # quote: Prefect need not walk the records

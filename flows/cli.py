@@ -96,7 +96,7 @@ def run(
     dedup: float = _option("dedup_threshold", "--dedup"),
     workers: int = _option("max_workers", "--workers"),
     retries: int = _option("retries", "--retries"),
-    chunk_docs: int = _option("chunk_docs", "--chunk-docs"),
+    chunk_docs: Optional[int] = _option("chunk_docs", "--chunk-docs"),
     force: bool = _option("force", "--force"),
     wait_lock: float = _option("wait_lock_s", "--wait-lock"),
     follow_symlinks: bool = _option("follow_symlinks", "--follow-symlinks"),

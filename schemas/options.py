@@ -140,7 +140,7 @@ class GroundingOptions(_Group):
 class OutputOptions(_Group):
     """What is redone and kept, and how the output folder is shared."""
 
-    chunk_docs: int = Field(16, ge=1, description="Documents per ingest -> model -> write round (bounds memory; each round is committed).")
+    chunk_docs: int | None = Field(None, ge=1, description="Documents per ingest -> model -> write round (bounds memory; each round is committed). Default: 16; vllm: 2 x --max-num-seqs; openai: 4 x --concurrency, so the engine always has requests waiting.")
     keep_page_images: bool = Field(True, description="Keep ~1000 px copies of cited pages and frames in OUT/pages for `gemmadoc review`.")
     force: bool = Field(False, description="Redo documents that are already done.")
     retry_failed: bool = Field(False, description="Redo only documents that failed or came out partial last time.")
@@ -216,6 +216,16 @@ class RunOptions(BaseModel):
     def budgets(self) -> list[int]:
         """Allowed image budgets, lowest first."""
         return self.plan.budgets()
+
+    def chunk_size(self) -> int:
+        """Documents per round: --chunk-docs, else enough to keep the backend's own batching fed."""
+        if self.output.chunk_docs:
+            return self.output.chunk_docs
+        if isinstance(self.backend, VLLMOptions):
+            return 2 * self.backend.max_num_seqs
+        if isinstance(self.backend, OpenAIOptions):
+            return 4 * self.backend.concurrency
+        return 16
 
     def output_key(self) -> str:
         """Hash of the options that change what comes out (not runtime knobs such as workers)."""

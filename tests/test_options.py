@@ -50,6 +50,12 @@ def test_backends_are_discriminated_and_forbid_foreign_options():
         IngestOptions(dpi=10)
 
 
+def test_chunk_size_keeps_the_backend_fed():
+    assert RunOptions().chunk_size() == 16 and RunOptions(chunk_docs=5, backend="vllm").chunk_size() == 5
+    assert RunOptions(backend="vllm", max_num_seqs=128).chunk_size() == 256
+    assert RunOptions(model="openai:http://127.0.0.1:9/v1", concurrency=8).chunk_size() == 32
+
+
 def test_output_key_ignores_runtime_knobs_and_keeps_keys_of_earlier_runs():
     base = RunOptions()
     assert base.output_key() == "94d8e60ad0dde42f"  # the flat RunOptions of 0.3.x gave this key: done work stays done
