@@ -12,7 +12,7 @@ import torch
 from model.backend import ModelUnavailable, timeout_message
 from model.grammar import GrammarCache, ThinkThenJson, tokenizer_info
 from model.images import load_image
-from model.prompts import PromptCounter, chat_messages, request_budget
+from model.prompts import CountingBackend, PromptCounter, chat_messages, request_budget
 from schemas.records import Generation, ImageSegment, Request
 
 log = logging.getLogger("gemmadoc.model")
@@ -25,7 +25,7 @@ def is_oom(exc: BaseException) -> bool:
     return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
 
 
-class TransformersBackend:
+class TransformersBackend(CountingBackend):
     """Loads `AutoModelForImageTextToText.from_pretrained(path_or_id)` and the matching processor once."""
 
     def __init__(self, path_or_id: str, model_id: str | None = None, *, revision: str | None = None,
@@ -71,19 +71,6 @@ class TransformersBackend:
         self.vocab_size = vocab_size
         self._lock = threading.Lock()  # one generate at a time per process
         self.oom_events = 0
-
-    # ----------------------------------------------------------------------------------- counting
-    def image_tokens(self, width: int, height: int, budget: int) -> int:
-        return self.counter.image_tokens(width, height, budget)
-
-    def control_tokens(self) -> list[str]:
-        return self.counter.control_tokens()
-
-    def text_tokens(self, text: str) -> int:
-        return self.counter.text_tokens(text)
-
-    def count_tokens(self, request: Request) -> int:
-        return self.counter.count_tokens(request)
 
     # ----------------------------------------------------------------------------------- encoding
     def encode(self, request: Request) -> dict:

@@ -15,7 +15,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from model.backend import ModelUnavailable, timeout_message
-from model.prompts import PromptCounter, request_budget
+from model.prompts import CountingBackend, PromptCounter, request_budget
 from schemas.records import Generation, ImageRef, ImageSegment, Request
 
 log = logging.getLogger("gemmadoc.model")
@@ -62,7 +62,7 @@ class EstimatedCounts:
         return sorted({*BASE_SPECIALS, *NAMED_SPECIALS.values(), VIDEO_TOKEN})
 
 
-class OpenAIBackend:
+class OpenAIBackend(CountingBackend):
     """Requests to an OpenAI-compatible chat completions endpoint, `concurrency` at a time."""
 
     continuous_batching = True  # the server batches; the extractor sends whole chunks
@@ -113,19 +113,6 @@ class OpenAIBackend:
         from model.processor import load_processor
 
         return PromptCounter(load_processor(source))
-
-    # counting
-    def image_tokens(self, width: int, height: int, budget: int) -> int:
-        return self.counter.image_tokens(width, height, budget)
-
-    def text_tokens(self, text: str) -> int:
-        return self.counter.text_tokens(text)
-
-    def count_tokens(self, request: Request) -> int:
-        return self.counter.count_tokens(request)
-
-    def control_tokens(self) -> list[str]:
-        return self.counter.control_tokens()
 
     # requests
     def body(self, request: Request) -> dict:

@@ -90,3 +90,22 @@ class PromptCounter:
         p = self.processor
         expanded = parts[0] + "".join(p.boi_token + p.image_token * n + p.eoi_token + rest for n, rest in zip(counts, parts[1:]))
         return len(self.tokenizer(expanded, add_special_tokens=False)["input_ids"])
+
+
+class CountingBackend:
+    """The counting half of the Backend protocol, delegated to `self.counter` (a PromptCounter, or any
+    object with the same four methods): mixed into every backend so they count alike."""
+
+    counter: PromptCounter
+
+    def image_tokens(self, width: int, height: int, budget: int) -> int:
+        return self.counter.image_tokens(width, height, budget)
+
+    def text_tokens(self, text: str) -> int:
+        return self.counter.text_tokens(text)
+
+    def count_tokens(self, request: Request) -> int:
+        return self.counter.count_tokens(request)
+
+    def control_tokens(self) -> list[str]:
+        return self.counter.control_tokens()

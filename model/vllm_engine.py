@@ -10,7 +10,7 @@ import time
 
 from model.backend import ModelUnavailable, timeout_message
 from model.images import load_image
-from model.prompts import PromptCounter, request_budget
+from model.prompts import CountingBackend, PromptCounter, request_budget
 from schemas.records import Generation, ImageSegment, Request
 
 log = logging.getLogger("gemmadoc.model")
@@ -36,7 +36,7 @@ def engine_kwargs(path: str, *, revision: str | None, dtype: str, gpu_memory_uti
     return kwargs
 
 
-class VLLMBackend:
+class VLLMBackend(CountingBackend):
     """One `vllm.LLM` per process; `generate` hands the engine every request at once."""
 
     continuous_batching = True  # the extractor gives it whole chunks, not token-bounded batches
@@ -69,19 +69,6 @@ class VLLMBackend:
                     "(`gemmadoc doctor` says what fits)") if "memory" in str(e).lower() else ""
             raise ModelUnavailable(f"vLLM cannot start with {path!r}: {e}{hint}") from e
         self.oom_events = 0
-
-    # counting: the HF processor's, exactly as the transformers backend counts
-    def image_tokens(self, width: int, height: int, budget: int) -> int:
-        return self.counter.image_tokens(width, height, budget)
-
-    def text_tokens(self, text: str) -> int:
-        return self.counter.text_tokens(text)
-
-    def count_tokens(self, request: Request) -> int:
-        return self.counter.count_tokens(request)
-
-    def control_tokens(self) -> list[str]:
-        return self.counter.control_tokens()
 
     def _prompt(self, request: Request) -> dict:
         """The engine's prompt: the chat template's text (vLLM tokenizes it and expands the images), without

@@ -42,14 +42,19 @@ def engine(vllm_env):
     return load_model(RunOptions(**ENGINE))[1]
 
 
+def receipt_request(backend, budget: int, max_new_tokens: int, spool: Path):
+    """The sample receipt as one planned request at one image budget."""
+    (prep,) = prepare_chunk(discover([SAMPLES / "scanned_receipt.png"]).documents, RunOptions(ocr="off").ingest, spool)
+    plan = PlanOptions(image_tokens_min=budget, image_tokens_max=budget, max_context=4096, max_new_tokens=max_new_tokens)
+    (request,) = Planner(backend, plan, load_schema("receipt")).plan([prep])
+    return request
+
+
 def test_engine_counts_match_the_processor_and_budgets_are_honoured(engine, tmp_path):
     """vLLM's own prompt length equals the HF processor's count at every budget (exact packing)."""
-    (prep,) = prepare_chunk(discover([SAMPLES / "scanned_receipt.png"]).documents, RunOptions(ocr="off").ingest, tmp_path)
     lengths = {}
     for budget in (70, 280):
-        planner = Planner(engine, PlanOptions(image_tokens_min=budget, image_tokens_max=budget, max_context=4096,
-                                              max_new_tokens=256), load_schema("receipt"))
-        (request,) = planner.plan([prep])
+        request = receipt_request(engine, budget, 256, tmp_path)
         (gen,) = engine.generate([request])
         assert gen.finish_reason in ("stop", "length") and gen.prompt_tokens == request.n_tokens, (budget, gen)
         lengths[budget] = gen.prompt_tokens
@@ -59,10 +64,7 @@ def test_engine_counts_match_the_processor_and_budgets_are_honoured(engine, tmp_
 
 
 def test_engine_stops_at_the_time_limit_and_goes_on(engine, tmp_path):
-    (prep,) = prepare_chunk(discover([SAMPLES / "scanned_receipt.png"]).documents, RunOptions(ocr="off").ingest, tmp_path)
-    planner = Planner(engine, PlanOptions(image_tokens_min=70, image_tokens_max=70, max_context=4096,
-                                          max_new_tokens=2048), load_schema("receipt"))
-    (request,) = planner.plan([prep])
+    request = receipt_request(engine, 70, 2048, tmp_path)
     (gen,) = engine.generate([request], max_seconds=0.05)
     assert gen.finish_reason == "time" and "--generate-timeout" in gen.error
     (gen,) = engine.generate([request.model_copy(update={"max_new_tokens": 64})])  # the aborted request left no trace
@@ -145,11 +147,8 @@ def test_openai_backend_against_a_real_vllm_server(vllm_server, tmp_path, prefec
     cites = pd.read_parquet(tmp_path / "out" / "tables" / "citations")
     assert len(cites) > 0
     backend = OpenAIBackend(f"openai:{vllm_server}", processor=str(ensure_tiny()))
-    (prep,) = prepare_chunk(discover([SAMPLES / "scanned_receipt.png"]).documents, RunOptions(ocr="off").ingest, tmp_path)
     for budget in (70, 140):
-        planner = Planner(backend, PlanOptions(image_tokens_min=budget, image_tokens_max=budget, max_context=4096,
-                                               max_new_tokens=128), load_schema("receipt"))
-        (request,) = planner.plan([prep])
+        request = receipt_request(backend, budget, 128, tmp_path)
         (gen,) = backend.generate([request])
         assert gen.finish_reason in ("stop", "length") and gen.prompt_tokens == request.n_tokens, (budget, gen)
 
