@@ -43,7 +43,6 @@ class GrammarCache:
         self.compiler = xgr.GrammarCompiler(info)
         self._cache: dict[str, Any] = {}
         self._lock = threading.Lock()
-        self.compiled = 0
 
     def get(self, schema: dict):
         key = hashlib.sha256(json.dumps(schema, sort_keys=True).encode()).hexdigest()
@@ -51,7 +50,6 @@ class GrammarCache:
             hit = self._cache.get(key)
             if hit is None:
                 hit = self._cache[key] = self.compiler.compile_json_schema(json.dumps(schema), any_whitespace=False)
-                self.compiled += 1
             return hit
 
 

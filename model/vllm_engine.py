@@ -68,7 +68,6 @@ class VLLMBackend(CountingBackend):
             hint = ("; lower --max-model-len or --max-num-seqs, raise --gpu-memory-utilization, or use --quantization "
                     "(`gemmadoc doctor` says what fits)") if "memory" in str(e).lower() else ""
             raise ModelUnavailable(f"vLLM cannot start with {path!r}: {e}{hint}") from e
-        self.oom_events = 0
 
     def _prompt(self, request: Request) -> dict:
         """The engine's prompt: the chat template's text (vLLM tokenizes it and expands the images), without
