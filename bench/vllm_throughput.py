@@ -72,6 +72,8 @@ def main() -> None:
     import torch
     from vllm import LLM, SamplingParams
 
+    from model.processor import load_processor
+    from model.prompts import PromptCounter
     from model.tiny import ensure_tiny
     from model.vllm_engine import engine_kwargs
 
@@ -89,13 +91,12 @@ def main() -> None:
     device = torch.cuda.get_device_name(0).replace(" ", "_") if torch.cuda.is_available() else "cpu-tiny"
     print(f"engine ready in {time.perf_counter() - t0:.1f}s on {device}")
 
-    tok = llm.get_tokenizer()
+    counter = PromptCounter(load_processor(str(tiny)))  # the backend's prompt rule (BOS once)
     filler = " ".join(f"clause {i} of the agreement" for i in range(24))  # ~300 prompt tokens beside the page
-    prompt = tok.apply_chat_template(
+    prompt = counter.engine_text(counter.processor.apply_chat_template(
         [{"role": "system", "content": "Extract the key facts as JSON."},
          {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": filler}]}],
-        tokenize=False, add_generation_prompt=True)
-    prompt = prompt.removeprefix(tok.bos_token) if tok("", add_special_tokens=True)["input_ids"][:1] == [tok.bos_token_id] else prompt
+        tokenize=False, add_generation_prompt=True))
     img = page_image()
     item = {"prompt": prompt, "multi_modal_data": {"image": img}, "mm_processor_kwargs": {"max_soft_tokens": 280}}
     sp = SamplingParams(max_tokens=out_tokens, min_tokens=out_tokens, ignore_eos=True, temperature=0.0)

@@ -79,7 +79,7 @@ def write_task(results: list[DocumentResult], errors: list[ErrorRecord], out: st
 
 
 @flow(name="gemmadoc-batch", log_prints=False, validate_parameters=False,
-      task_runner=ThreadPoolTaskRunner(max_workers=2))
+      task_runner=ThreadPoolTaskRunner(max_workers=2))  # one look-ahead ingest and one background write
 def batch_flow(inputs: list[str], out: str, options: RunOptions | dict) -> RunRecord:
     """Lock the output folder (one run at a time), then run the batch."""
     options = RunOptions.model_validate(options)  # deployments pass options as a plain dict
@@ -261,8 +261,7 @@ def load_model(options: RunOptions):
 
 def run_batch(inputs: list[str], out: str, options: RunOptions) -> RunRecord:
     """Run the flow in-process (ephemeral Prefect API unless PREFECT_API_URL is set)."""
-    runner = ThreadPoolTaskRunner(max_workers=2)  # one look-ahead ingest and one background write
-    return batch_flow.with_options(task_runner=runner)(inputs=inputs, out=out, options=options)
+    return batch_flow(inputs=inputs, out=out, options=options)
 
 
 def api_health(api_url: str, timeout: float = 3.0) -> bool:

@@ -466,12 +466,13 @@ def review(
         console.print(f"{added} new decision(s) added to {out}/tables/reviews "
                       f"(pandas.read_parquet('{out}/tables/reviews'))")
         return
-    if only is not None and only not in ("unverified", "unsupported", "failed"):
-        console.print(f"[red]error:[/] --only must be unverified, unsupported or failed, not {only!r}")
+    from review.build import ONLY, build_site
+
+    if only is not None and only not in ONLY:
+        console.print(f"[red]error:[/] --only must be {', '.join(ONLY)}, not {only!r}")
         raise typer.Exit(2)
     from rich.progress import Progress
 
-    from review.build import build_site
 
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task("building review pages", total=None)

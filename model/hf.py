@@ -64,7 +64,7 @@ class TransformersBackend(CountingBackend):
         self.counter = PromptCounter(self.processor)
         self.device = next(self.model.parameters()).device
         tok = self.tokenizer
-        self.end_thought_id = tok.convert_tokens_to_ids("<channel|>")
+        self.end_thought_id = self.counter.thought_end
         self.stop_ids = [i for i in {tok.eos_token_id, tok.convert_tokens_to_ids("<turn|>")} if i is not None]
         vocab_size = self.model.config.get_text_config().vocab_size
         self.grammars = GrammarCache(tokenizer_info(tok, vocab_size, self.stop_ids))

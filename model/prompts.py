@@ -36,15 +36,18 @@ class PromptCounter:
 
     def __init__(self, processor):
         self.processor = processor
-        self.tokenizer = processor.tokenizer
+        self.tokenizer = tok = processor.tokenizer
+        self.thought_start = tok.convert_tokens_to_ids("<|channel>")
+        self.thought_end = tok.convert_tokens_to_ids("<channel|>")
+        # a tokenizer that adds BOS itself would double the template's one when it tokenizes the text
+        self.adds_bos = bool(tok.bos_token) and tok("", add_special_tokens=True)["input_ids"][:1] == [tok.bos_token_id]
 
     def decode(self, ids: list[int], thinking: bool, may_skip_thought: bool = False) -> tuple[str, str | None, bool]:
         """(answer text, thought, complete) of generated token ids. With thinking the answer follows the
         end-of-thought token; without that token the thought never ended (complete False, no answer),
         unless `may_skip_thought` (an engine whose grammar starts when no thought is opened) and the
         output never opened one."""
-        end = self.tokenizer.convert_tokens_to_ids("<channel|>")
-        start = self.tokenizer.convert_tokens_to_ids("<|channel>")
+        end, start = self.thought_end, self.thought_start
         if not thinking or (may_skip_thought and end not in ids and start not in ids):
             return self.tokenizer.decode(ids, skip_special_tokens=True), None, True
         if end not in ids:
@@ -81,6 +84,11 @@ class PromptCounter:
         """The chat template's text of the request, one image placeholder per image."""
         return self.processor.apply_chat_template(chat_messages(request), add_generation_prompt=True, tokenize=False,
                                                   enable_thinking=request.thinking)
+
+    def engine_text(self, text: str) -> str:
+        """Template text for an engine that tokenizes it with special tokens on (vLLM): without the
+        template's BOS when the tokenizer adds one itself."""
+        return text.removeprefix(self.tokenizer.bos_token) if self.adds_bos else text
 
     def count_tokens(self, request: Request) -> int:
         """Exact length: the chat template's text with each image expanded to its soft tokens."""

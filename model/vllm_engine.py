@@ -73,10 +73,7 @@ class VLLMBackend(CountingBackend):
         """The engine's prompt: the chat template's text (vLLM tokenizes it and expands the images), without
         the template's BOS when the tokenizer adds one itself."""
         images = [load_image(s.image) for s in request.segments if isinstance(s, ImageSegment)]
-        text = self.counter.prompt_text(request)
-        tok = self.counter.tokenizer
-        if tok.bos_token and tok("", add_special_tokens=True)["input_ids"][:1] == [tok.bos_token_id]:
-            text = text.removeprefix(tok.bos_token)
+        text = self.counter.engine_text(self.counter.prompt_text(request))
         prompt: dict = {"prompt": text, "mm_processor_kwargs": {"max_soft_tokens": request_budget(request)}}
         if images:
             prompt["multi_modal_data"] = {"image": images}

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from model.backend import Backend
+from model.prompts import request_budget
 from pipeline.batching import group_by_length
 from pipeline.prepare import Prepared
 from pipeline.prompt import control_pattern, document_header, system_prompt, unit_segments
@@ -198,16 +199,11 @@ def document_labels(docs: Sequence[SourceDocument]) -> list[str]:
     return labels
 
 
-def request_budget_of(request: Request) -> int:
-    """The image budget of a request (0 for text only)."""
-    return max((s.budget for s in request.segments if isinstance(s, ImageSegment)), default=0)
-
-
 def make_batches(requests: list[Request], batch_tokens: int) -> list[list[Request]]:
     """Batches of one image budget each (image patches are padded to the largest budget of a batch),
     length-sorted, whose padded size (rows x longest prompt+answer) stays within batch_tokens."""
     by_budget: dict[int, list[Request]] = {}
     for r in requests:
-        by_budget.setdefault(request_budget_of(r), []).append(r)
+        by_budget.setdefault(request_budget(r), []).append(r)
     return [batch for _, group in sorted(by_budget.items())
             for batch in group_by_length(group, lambda r: r.n_tokens + r.max_new_tokens, batch_tokens)]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from functools import cache
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -75,7 +76,13 @@ class PlanOptions(_Group):
         return [b for b in IMAGE_BUDGETS if self.image_tokens_min <= b <= self.image_tokens_max]
 
 
-class TransformersOptions(_Group):
+class _BackendGroup(_Group):
+    def load_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of the backend's constructor (everything but the model and the kind)."""
+        return self.model_dump(exclude={"backend", "model"})
+
+
+class TransformersOptions(_BackendGroup):
     """Hugging Face transformers in this process (CPU, or GPUs without vLLM)."""
 
     backend: Literal["transformers"] = "transformers"
@@ -86,12 +93,8 @@ class TransformersOptions(_Group):
     attn_implementation: Literal["sdpa", "eager", "flex_attention"] = Field("sdpa", description="Attention implementation: sdpa | eager | flex_attention (Gemma 4 refuses flash_attention_2).")
     experts_implementation: Literal["eager", "grouped_mm", "batched_mm", "deepgemm", "sonicmoe"] | None = Field(None, description="MoE experts implementation: grouped_mm | batched_mm | eager | deepgemm | sonicmoe (the last two on GPUs).")
 
-    def load_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments of the backend's constructor (everything but the model and the kind)."""
-        return self.model_dump(exclude={"backend", "model"})
 
-
-class VLLMOptions(_Group):
+class VLLMOptions(_BackendGroup):
     """vLLM's in-process engine (`pip install gemmadoc[vllm]`, CUDA GPUs; a CPU build serves the tests)."""
 
     backend: Literal["vllm"] = "vllm"
@@ -105,12 +108,8 @@ class VLLMOptions(_Group):
     enforce_eager: bool = Field(False, description="No CUDA graphs or torch.compile (faster start, slower decoding).")
     max_model_len: int | None = Field(None, ge=1024, description="Longest sequence the engine plans its KV cache for (default: --max-context).")
 
-    def load_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments of the backend's constructor (everything but the model and the kind)."""
-        return self.model_dump(exclude={"backend", "model"})
 
-
-class OpenAIOptions(_Group):
+class OpenAIOptions(_BackendGroup):
     """An OpenAI-compatible server a team already runs (`vllm serve`, SGLang): `--model openai:URL[#name]`."""
 
     backend: Literal["openai"] = "openai"
@@ -120,10 +119,6 @@ class OpenAIOptions(_Group):
     request_retries: int = Field(3, ge=0, description="Retries of a request after a 5xx answer, a timeout or a dropped connection.")
     api_key_env: str = Field("OPENAI_API_KEY", description="Environment variable holding the server's API key (sent when set).")
     processor: str | None = Field(None, description="Local checkpoint folder or hub id whose processor counts tokens exactly (default: the server's usage figures).")
-
-    def load_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments of the backend's constructor (everything but the model and the kind)."""
-        return self.model_dump(exclude={"backend", "model"})
 
 
 BackendOptions = Annotated[Union[TransformersOptions, VLLMOptions, OpenAIOptions], Field(discriminator="backend")]
@@ -152,6 +147,7 @@ GROUPS: dict[str, type[BaseModel]] = {"ingest": IngestOptions, "plan": PlanOptio
 BACKEND_MODELS: dict[str, type[BaseModel]] = {"transformers": TransformersOptions, "vllm": VLLMOptions, "openai": OpenAIOptions}
 
 
+@cache
 def leaf_owner() -> dict[str, str]:
     """Every leaf option name -> the group that holds it ("backend" for any backend's fields)."""
     owner = {name: group for group, cls in GROUPS.items() for name in cls.model_fields}

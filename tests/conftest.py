@@ -107,3 +107,12 @@ def page(browser):
     context.close()
     if errors:
         pytest.fail("browser errors:\n" + "\n".join(errors))
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now (for servers that fixtures start)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -2,7 +2,6 @@
 request it sends, retries, refusals, timeouts, dropped connections, and an unreachable server.
 The same backend against a real vLLM server is in tests/test_vllm.py."""
 
-import socket
 
 import pandas as pd
 import pytest
@@ -12,15 +11,9 @@ from flows.cli import app
 from model.backend import ModelUnavailable
 from model.openai_server import OpenAIBackend
 from schemas.options import RunOptions
-from tests.conftest import SAMPLES
+from tests.conftest import SAMPLES, free_port
 from tests.openai_double import OpenAIDouble, Reply
 from tests.test_extract import run
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_request_carries_images_schema_budget_and_thinking():

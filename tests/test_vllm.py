@@ -23,7 +23,7 @@ from pipeline.packing import Planner  # noqa: E402
 from pipeline.prepare import prepare_chunk  # noqa: E402
 from schemas.catalog import load_schema  # noqa: E402
 from schemas.options import PlanOptions, RunOptions  # noqa: E402
-from tests.conftest import SAMPLES  # noqa: E402
+from tests.conftest import SAMPLES, free_port  # noqa: E402
 
 ENGINE = dict(backend="vllm", model="tiny-random", enforce_eager=True, max_num_seqs=4, max_context=4096)
 
@@ -87,14 +87,6 @@ def test_engine_end_to_end_on_the_samples_with_and_without_thinking(engine, tmp_
             assert isinstance(result["answer"], dict)
         runs = pd.read_parquet(out / "tables" / "runs")
         assert json.loads(runs["options_json"].iloc[0])["backend"]["backend"] == "vllm"
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
