@@ -16,6 +16,7 @@ import time
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Iterator
 
 from flows.prefect_env import configure
 
@@ -28,10 +29,10 @@ from prefect.task_runners import ThreadPoolTaskRunner  # noqa: E402
 from prefect.utilities.annotations import quote  # noqa: E402
 
 from flows.progress import reporter  # noqa: E402
+from model.backend import ModelUnavailable  # noqa: E402
 from model.registry import get_backend, model_id_of  # noqa: E402
 from pipeline.changes import PriorState, change_rows  # noqa: E402
 from pipeline.discover import discover  # noqa: E402
-from pipeline.errors import StageError  # noqa: E402
 from pipeline.lock import OutputLock, OutputLocked, describe  # noqa: E402
 from pipeline.outputs import (  # noqa: E402
     TableWriter,
@@ -43,8 +44,8 @@ from pipeline.outputs import (  # noqa: E402
     text_of,
     write_document_json,
 )
-from pipeline.pageimages import keep_page_images  # noqa: E402
-from pipeline.extract import Extractor  # noqa: E402
+from pipeline.chunk import ChunkOutcome, crash_record, extract_chunk, failed_outcome, write_copies  # noqa: E402
+from pipeline.extract import ChunkStats  # noqa: E402
 from pipeline.keys import work_key  # noqa: E402
 from pipeline.prepare import Prepared, prepare_chunk  # noqa: E402
 from schemas.catalog import load_schema  # noqa: E402
@@ -59,15 +60,9 @@ def ingest_task(docs: list[SourceDocument], options: RunOptions, spool: str) -> 
 
 
 @task(name="extract", cache_policy=NO_CACHE)
-def extract_task(prepared: list[Prepared], options: RunOptions, keys: dict[str, str]) -> tuple[list[DocumentResult], dict]:
-    backend = get_backend(options.backend)
-    extractor = Extractor(backend, options.plan, load_schema(options.schema_name), options.grounding)
-    results = extractor.run(prepared, keys)
-    s = extractor.stats
-    return results, {"requests": s.requests, "tokens_in": s.tokens_in, "tokens_out": s.tokens_out,
-                     "padding_tokens": s.padding_tokens, "context_tokens": s.context_tokens,
-                     "images_per_budget": dict(s.images_per_budget), "oom_retries": s.oom_retries,
-                     "generate_seconds": s.generate_seconds}
+def extract_task(prepared: list[Prepared], options: RunOptions, keys: dict[str, str]) -> ChunkOutcome:
+    """The model stage of one chunk with this process's backend."""
+    return extract_chunk(get_backend(options.backend), prepared, options, keys)
 
 
 @task(name="write", cache_policy=NO_CACHE, retries=1)
@@ -88,9 +83,14 @@ def batch_flow(inputs: list[str], out: str, options: RunOptions | dict) -> RunRe
             if lock.previous:
                 reporter().note(f"took over the output folder's lock from a run that ended without releasing it "
                                 f"({describe(lock.previous)})")
-            return _batch(inputs, out, options)
-    except OutputLocked as e:  # failed states, not raised errors: Prefect logs no traceback, the caller gets the error
-        return Failed(message=str(e), data=e)
+            cluster = _ray_stage(options) if options.cluster.ray else None
+            try:
+                return _batch(inputs, out, options, cluster)
+            finally:
+                if cluster is not None:
+                    cluster.close()
+    except (OutputLocked, ModelUnavailable) as e:  # failed states, not raised errors: Prefect logs no traceback,
+        return Failed(message=str(e), data=e)          # the caller gets the error
     except OSError as e:
         if e.errno not in (errno.ENOSPC, errno.EDQUOT):
             raise
@@ -105,8 +105,9 @@ class DiskFull(Exception):
         self.out, self.reason = out, reason
 
 
-def _batch(inputs: list[str], out: str, options: RunOptions) -> RunRecord:
-    """Discover, skip documents already done, then ingest -> extract -> write chunk by chunk."""
+def _batch(inputs: list[str], out: str, options: RunOptions, cluster=None) -> RunRecord:
+    """Discover, skip documents already done, then ingest -> extract -> write chunk by chunk, in this
+    process or, with `cluster` (flows.ray_stage.RayModelStage), on a Ray cluster's model actors."""
     t0 = time.perf_counter()
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
@@ -116,7 +117,7 @@ def _batch(inputs: list[str], out: str, options: RunOptions) -> RunRecord:
     writer.compact()  # finish what a killed run left
     prior = PriorState.read(out_dir)  # killed runs get a runs row below, and what they committed counts as new
     schema = load_schema(options.schema_name)
-    model_id = model_id_of(options.backend)
+    model_id = cluster.model_id if cluster else model_id_of(options.backend)
     out_dir.mkdir(parents=True, exist_ok=True)
     found = discover(inputs, options.ingest.max_file_mb, exclude=[out_dir], follow_symlinks=options.ingest.follow_symlinks,
                      max_video_seconds=options.ingest.max_video_seconds)  # an output folder inside an input is not input
@@ -136,50 +137,21 @@ def _batch(inputs: list[str], out: str, options: RunOptions) -> RunRecord:
     write_task(results=[], errors=found.errors + found.warnings, out=out, run_id=run_id, stamp=time.time_ns())
     counts = {"ok": 0, "partial": 0, "failed": 0}
     pages = frames = values = verified_values = 0
-    totals: dict = {"requests": 0, "tokens_in": 0, "tokens_out": 0, "padding_tokens": 0, "context_tokens": 0,
-                    "oom_retries": 0, "images_per_budget": {}, "generate_seconds": 0.0}
-    spool = Path(tempfile.mkdtemp(prefix=f"spool-{os.getpid()}-", dir=_spool_root(out_dir)))
-    size = options.chunk_size()
+    totals = ChunkStats()
+    size = cluster.chunk_size(len(todo)) if cluster else options.chunk_size()
     chunks = [todo[i:i + size] for i in range(0, len(todo), size)]
-
-    def ingest_next(i: int):  # quote: Prefect need not walk the records
-        return ingest_task.submit(quote(chunks[i]), options, str(spool)) if i < len(chunks) else None
-
-    # Stages overlap with one chunk of look-ahead (memory stays at two chunks): the next chunk is ingested
-    # while this one generates, and a chunk is written while the next one generates.
-    upcoming, writing = ingest_next(0), None
+    base = time.time_ns()  # chunk i's parts carry stamp base + i: a chunk written again replaces its parts
+    writing = None
     try:
-        for i, chunk in enumerate(chunks):
-            try:
-                prepared = upcoming.result()
-            except Exception as e:  # noqa: BLE001 - the chunk's documents fail, the batch goes on
-                prepared = [Prepared(doc=d, errors=[_crash(d, "ingest", e)]) for d in chunk]
-            upcoming = ingest_next(i + 1)
-            try:
-                results, stats = extract_task(quote(prepared), options, {p.doc.doc_id: keys[p.doc.doc_id] for p in prepared})
-            except Exception as e:  # noqa: BLE001 - e.g. model load failure: every document records it
-                raise_if_unavailable(e)
-                results = [DocumentResult(doc_id=p.doc.doc_id, path=p.doc.path, name=p.doc.name,
-                                          media_type=p.doc.media_type, status="failed", work_key=keys[p.doc.doc_id],
-                                          schema_name=schema.name, model_id=model_id,
-                                          errors=p.errors + [_crash(p.doc, "model", e)]) for p in prepared]
-                stats = {}
-            if options.output.keep_page_images:  # before the commit: a committed document has its review images
-                units = {p.doc.doc_id: p.units for p in prepared}
-                for r in results:
-                    keep_page_images(out_dir, r, units.get(r.doc_id, []))
-            for p in prepared:  # the chunk's page images are no longer needed
-                shutil.rmtree(spool / p.doc.doc_id[:16], ignore_errors=True)
+        outcomes = (cluster.outcomes(chunks, options, keys, model_id) if cluster
+                    else _local_outcomes(chunks, options, keys, model_id, out_dir))
+        for i, outcome in outcomes:
+            write_copies(out_dir, outcome)  # before the commit: a committed document has its review images
             if writing is not None:
-                writing.result()  # chunks commit in order; a failed write stops the run as before
-            writing = write_task.submit(results=quote(results), errors=[], out=out, run_id=run_id, stamp=time.time_ns())
-            for k, v in stats.items():
-                if k == "images_per_budget":
-                    for b, n in v.items():
-                        totals[k][b] = totals[k].get(b, 0) + n
-                else:
-                    totals[k] += v
-            for r in results:
+                writing.result()  # one write in the background at a time; a failed write stops the run as before
+            writing = write_task.submit(results=quote(outcome.results), errors=[], out=out, run_id=run_id, stamp=base + i)
+            totals.add(outcome.stats)
+            for r in outcome.results:
                 counts[r.status] = counts.get(r.status, 0) + 1
                 values += len(r.extractions)
                 verified_values += sum(e.verified for e in r.extractions)
@@ -189,20 +161,21 @@ def _batch(inputs: list[str], out: str, options: RunOptions) -> RunRecord:
         if writing is not None:
             writing.result()
     finally:
-        for future in (upcoming, writing):
-            if future is not None:
-                future.wait()  # nothing of this run may still write when the lock is released
-        shutil.rmtree(spool, ignore_errors=True)
+        if writing is not None:
+            writing.wait()  # nothing of this run may still write when the lock is released
     seconds = time.perf_counter() - t0
-    ctx = totals.pop("context_tokens")
     run = RunRecord(
         run_id=run_id, started_at=started, finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         model_id=model_id, schema_name=schema.name, options=options.model_dump(mode="json"),
         documents=len(found.documents), ok=counts["ok"], partial=counts["partial"], failed=counts["failed"] + len(found.errors),
         skipped=skipped, warnings=len(found.warnings), processed=len(todo), values=values, verified_values=verified_values, pages=pages, frames=frames, seconds=round(seconds, 3),
-        context_utilisation=round(ctx / (totals["requests"] * options.plan.max_context), 4) if totals["requests"] else 0.0,
+        requests=totals.requests, tokens_in=totals.tokens_in, tokens_out=totals.tokens_out,
+        padding_tokens=totals.padding_tokens, oom_retries=totals.oom_retries,
+        images_per_budget={str(k): v for k, v in totals.images_per_budget.items()},
+        context_utilisation=round(totals.context_tokens / (totals.requests * options.plan.max_context), 4) if totals.requests else 0.0,
         pages_per_s=round((pages + frames) / seconds, 3) if seconds else 0.0,
-        gpu_idle_share=round(max(0.0, 1 - totals.pop("generate_seconds") / seconds), 4) if seconds else 0.0, **totals)
+        gpu_idle_share=round(max(0.0, 1 - totals.generate_seconds / (seconds * (cluster.size if cluster else 1))), 4) if seconds else 0.0,
+        **(cluster.usage() if cluster else {}))
     writer.compact()  # the chunks' parts, so the changes below read one current row set per key
     current = {text_of(d.path): (d.doc_id, keys[d.doc_id]) for d in found.documents}  # as the tables store paths
     writer.append({"runs": [run_row(r) for r in prior.aborted_runs(model_id, schema.name)] + [run_row(run)],
@@ -210,6 +183,45 @@ def _batch(inputs: list[str], out: str, options: RunOptions) -> RunRecord:
     writer.compact()
     writer.ensure_tables()
     return run
+
+
+def _local_outcomes(chunks: list[list[SourceDocument]], options: RunOptions, keys: dict[str, str], model_id: str,
+                    out_dir: Path) -> Iterator[tuple[int, ChunkOutcome]]:
+    """The model stage in this process, chunk by chunk, with one chunk of look-ahead (memory stays at two
+    chunks): the next chunk is ingested while this one generates, and written while the next generates."""
+    spool = Path(tempfile.mkdtemp(prefix=f"spool-{os.getpid()}-", dir=_spool_root(out_dir)))
+
+    def ingest_next(i: int):  # quote: Prefect need not walk the records
+        return ingest_task.submit(quote(chunks[i]), options, str(spool)) if i < len(chunks) else None
+
+    upcoming = ingest_next(0)
+    try:
+        for i, chunk in enumerate(chunks):
+            try:
+                prepared = upcoming.result()
+            except Exception as e:  # noqa: BLE001 - the chunk's documents fail, the batch goes on
+                prepared = [Prepared(doc=d, errors=[crash_record(d, "ingest", e)]) for d in chunk]
+            upcoming = ingest_next(i + 1)
+            chunk_keys = {p.doc.doc_id: keys[p.doc.doc_id] for p in prepared}
+            try:
+                outcome = extract_task(quote(prepared), options, chunk_keys)
+            except Exception as e:  # noqa: BLE001 - e.g. model load failure: every document records it
+                raise_if_unavailable(e)
+                outcome = failed_outcome(prepared, chunk_keys, options, model_id, e)
+            for p in prepared:  # the chunk's page images are no longer needed
+                shutil.rmtree(spool / p.doc.doc_id[:16], ignore_errors=True)
+            yield i, outcome
+    finally:
+        if upcoming is not None:
+            upcoming.wait()
+        shutil.rmtree(spool, ignore_errors=True)
+
+
+def _ray_stage(options: RunOptions):
+    """The Ray model stage for this run (Ray is imported only here, and only with --ray)."""
+    from flows.ray_stage import RayModelStage
+
+    return RayModelStage.connect(options)
 
 
 def _spool_root(out_dir: Path) -> Path:
@@ -233,17 +245,8 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _crash(doc: SourceDocument, stage: str, e: BaseException) -> ErrorRecord:
-    if isinstance(e, StageError):
-        return e.record(doc.path, doc.doc_id)
-    return ErrorRecord(doc_id=doc.doc_id, path=doc.path, stage=stage, kind="internal_error",
-                       message=f"{type(e).__name__}: {e}", permanent=False)
-
-
 def raise_if_unavailable(e: BaseException) -> None:
     """A missing model is not a per-document failure: stop the run with its message."""
-    from model.backend import ModelUnavailable
-
     if isinstance(e, ModelUnavailable):
         raise e
 

@@ -56,6 +56,13 @@ class ChunkStats(Usage):
     oom_retries: int = 0
     generate_seconds: float = 0.0  # wall time with a generate call in flight (for the runs' idle share)
 
+    def add(self, other: "ChunkStats") -> None:
+        """Add another chunk's figures to these (run totals)."""
+        for name in ("requests", "tokens_in", "tokens_out", "padding_tokens", "context_tokens", "oom_retries",
+                     "generate_seconds"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.images_per_budget.update(other.images_per_budget)
+
 
 class Extractor:
     """Runs the model stage for chunks of prepared documents with one loaded backend."""

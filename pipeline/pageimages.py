@@ -8,6 +8,7 @@ JPEG no longer than `max_side` px. Names: `pages/<doc_id[:16]>/p00003.jpg` for p
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
 
@@ -44,26 +45,49 @@ def cited_units(result: DocumentResult, units: list[PageUnit | FrameUnit]) -> li
     return keep
 
 
-def keep_page_images(out: Path, result: DocumentResult, units: list[PageUnit | FrameUnit],
-                     max_side: int = KEEP_MAX_SIDE) -> int:
-    """Copy the units the review needs from the spool into `OUT/pages/`, downscaled; returns how many.
-    A unit whose spool image is missing is skipped (the review re-renders from the source, or says why not)."""
+@dataclass(frozen=True)
+class PageCopy:
+    """A downscaled JPEG of one page or frame, named as it is kept (`p00003.jpg`, `t000012500.jpg`)."""
+
+    name: str
+    jpeg: bytes
+
+
+def page_copies(result: DocumentResult, units: list[PageUnit | FrameUnit], max_side: int = KEEP_MAX_SIDE) -> list[PageCopy]:
+    """The copies the review needs of `result`'s units (see `cited_units`), from spool files or inline
+    bytes. A unit whose image is gone is skipped (the review re-renders from the source, or says why not)."""
     from PIL import Image
 
-    from pipeline.outputs import atomic_write_bytes
-
-    folder = pages_dir(out, result.doc_id)
-    kept = 0
+    copies = []
     for unit in cited_units(result, units):
-        if unit.image.kind != "file" or not os.path.exists(unit.image.path):
+        if unit.image.kind == "encoded" and unit.image.data:
+            source = BytesIO(unit.image.data)
+        elif unit.image.kind == "file" and os.path.exists(unit.image.path):
+            source = unit.image.path
+        else:
             continue
-        folder.mkdir(parents=True, exist_ok=True)
-        with Image.open(unit.image.path) as im:
+        with Image.open(source) as im:
             im.draft("RGB", (max_side, max_side))
             im = im.convert("RGB")
             im.thumbnail((max_side, max_side))
             buf = BytesIO()
             im.save(buf, "JPEG", quality=80)
-        atomic_write_bytes(folder / unit_file(unit), buf.getvalue())
-        kept += 1
-    return kept
+        copies.append(PageCopy(unit_file(unit), buf.getvalue()))
+    return copies
+
+
+def write_page_copies(out: Path, doc_id: str, copies: list[PageCopy]) -> int:
+    """Write a document's copies into `OUT/pages/<doc_id[:16]>/`; returns how many."""
+    from pipeline.outputs import atomic_write_bytes
+
+    for copy in copies:
+        folder = pages_dir(out, doc_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(folder / copy.name, copy.jpeg)
+    return len(copies)
+
+
+def keep_page_images(out: Path, result: DocumentResult, units: list[PageUnit | FrameUnit],
+                     max_side: int = KEEP_MAX_SIDE) -> int:
+    """Copy the units the review needs into `OUT/pages/`, downscaled; returns how many."""
+    return write_page_copies(out, result.doc_id, page_copies(result, units, max_side))

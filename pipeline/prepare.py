@@ -12,7 +12,7 @@ from pathlib import Path
 from pipeline.errors import StageError
 from pipeline.ingest import ingest_document
 from schemas.options import IngestOptions
-from schemas.records import ErrorRecord, FrameUnit, PageUnit, SourceDocument
+from schemas.records import ErrorRecord, FrameUnit, ImageRef, PageUnit, SourceDocument
 
 log = logging.getLogger("gemmadoc.pipeline")
 
@@ -77,3 +77,15 @@ def prepare_chunk(docs: list[SourceDocument], options: IngestOptions, spool: Pat
     if options.max_workers == 1 or len(docs) == 1:
         return [one(d) for d in docs]
     return list(ingest_pool(options.max_workers).map(one, docs))
+
+
+def inline_images(prepared: list[Prepared]) -> list[Prepared]:
+    """The chunk with every spooled page image read into its unit (`ImageRef(kind="encoded")`), so it can
+    cross to another machine; the spool files may be removed afterwards."""
+    for p in prepared:
+        for i, unit in enumerate(p.units):
+            if unit.image.kind == "file":
+                with open(unit.image.path, "rb") as f:
+                    data = f.read()
+                p.units[i] = unit.model_copy(update={"image": ImageRef(kind="encoded", data=data)})
+    return prepared
