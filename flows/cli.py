@@ -14,7 +14,7 @@ from schemas.options import DEFAULT_MODEL_ID, TINY_MODEL
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="gemmadoc: structured extraction with verified citations from PDFs, images and videos.")
 
-def _option(field: str, *flags: str, when_set: bool = False):
+def _option(field: str, *flags: str, when_set: bool = False, envvar: str | None = None):
     """A `run` option whose default and help text are the RunOptions field's (one source for both).
 
     `when_set`: the flag defaults to None and is passed on only when given (backend options, whose
@@ -25,10 +25,10 @@ def _option(field: str, *flags: str, when_set: bool = False):
     default = info.get_default(call_default_factory=True)
     if when_set:
         shown = "" if default is None else f" [default: {default}]"
-        return typer.Option(None, *flags, help=f"{info.description}{shown}", show_default=False)
+        return typer.Option(None, *flags, help=f"{info.description}{shown}", show_default=False, envvar=envvar)
     if default is True:  # a switch that is on unless turned off
         flags = tuple(f"{f}/--no-{f[2:]}" for f in flags)
-    return typer.Option(default, *flags, help=info.description)
+    return typer.Option(default, *flags, help=info.description, envvar=envvar)
 
 
 RANDOM_WARNING = ("[bold yellow]Model {model} has RANDOM weights: extracted values and quotes are meaningless. "
@@ -110,6 +110,8 @@ def run(
     doc_timeout: float = _option("doc_timeout_s", "--doc-timeout"),
     page_timeout: float = _option("page_timeout_s", "--page-timeout"),
     keep_page_images: bool = _option("keep_page_images", "--keep-page-images"),
+    ray: Optional[str] = _option("ray", "--ray", envvar="RAY_ADDRESS"),
+    ray_cpu_actors: int = _option("ray_cpu_actors", "--ray-cpu-actors"),
     revision: Optional[str] = _option("revision", "--revision", when_set=True),
     dtype: Optional[str] = _option("dtype", "--dtype", when_set=True),
     device_map: Optional[str] = _option("device_map", "--device-map", when_set=True),
@@ -155,6 +157,7 @@ def run(
             wait_lock_s=wait_lock, max_pages=max_pages, max_pixels=max_pixels, max_image_mb=max_image_mb,
             max_page_memory_mb=max_page_memory_mb, max_file_mb=max_file_mb, max_video_seconds=max_video_seconds,
             doc_timeout_s=doc_timeout, page_timeout_s=page_timeout, keep_page_images=keep_page_images,
+            ray=ray or None, ray_cpu_actors=ray_cpu_actors,
             **{k: v for k, v in backend_leaves.items() if v is not None})
         load_schema(schema)  # an invalid schema stops here, before any model work
     except ValidationError as e:
@@ -170,17 +173,29 @@ def run(
 
     from model.backend import ModelUnavailable
 
-    with console.status("loading model ..."):
-        try:
-            from flows.batch import load_model
+    backend = None
+    if options.cluster.ray:  # the model loads on the cluster's actors, not here
+        with console.status(f"connecting to Ray ({options.cluster.ray}) ..."):
+            try:
+                from flows.ray_stage import connect
 
-            options, backend = load_model(options)
-        except ModelUnavailable as e:
-            console.print("[red]error:[/]", escape(str(e)))
-            raise typer.Exit(3)
-    console.print(f"model: [bold]{backend.model_id}[/]")
-    if backend.is_random:
-        console.print(RANDOM_WARNING.format(model=backend.model_id))
+                connect(options.cluster.ray)  # an unreachable or refusing cluster stops here, before the flow
+            except ModelUnavailable as e:
+                console.print("[red]error:[/]", escape(str(e)))
+                raise typer.Exit(3)
+        console.print(f"model stage on Ray ({options.cluster.ray}): one resident {options.backend.model} per GPU")
+    else:
+        with console.status("loading model ..."):
+            try:
+                from flows.batch import load_model
+
+                options, backend = load_model(options)
+            except ModelUnavailable as e:
+                console.print("[red]error:[/]", escape(str(e)))
+                raise typer.Exit(3)
+        console.print(f"model: [bold]{backend.model_id}[/]")
+        if backend.is_random:
+            console.print(RANDOM_WARNING.format(model=backend.model_id))
 
     from flows.batch import DiskFull, run_batch
     from flows.progress import set_reporter
@@ -194,13 +209,16 @@ def run(
     except OutputLocked as e:
         console.print("[red]error:[/]", escape(str(e)))
         raise typer.Exit(2)
+    except ModelUnavailable as e:  # on Ray: the cluster or its actors' model (ClusterUnavailable)
+        console.print("[red]error:[/]", escape(str(e)))
+        raise typer.Exit(3)
     except DiskFull as e:
         console.print(f"[red]error:[/] {e}; this run's unwritten results were dropped, earlier outputs are intact. "
                       "Free some space and run again: finished documents are skipped.")
         raise typer.Exit(1)
     finally:
         rep.stop()
-    _summary(console, record, out, backend.is_random)
+    _summary(console, record, out, backend.is_random if backend else record.model_id.startswith("tiny-random"))
     raise typer.Exit(1 if record.failed else 0)
 
 
@@ -240,12 +258,25 @@ def _summary(console, record, out: Path, random_model: bool) -> None:
                         ("tokens out", record.tokens_out), ("seconds", f"{record.seconds:.1f}")):
         t.add_row(name, str(value))
     console.print(t)
+    if record.cluster:
+        console.print(_workers_text(record.cluster, record.workers, record.chunk_retries))
     console.print(f"model {record.model_id}; outputs in {out}/json and {out}/tables "
                   f"(pandas.read_parquet('{out}/tables/extractions'))")
     if random_model:
         console.print(RANDOM_WARNING.format(model=record.model_id))
     if record.failed:
         console.print(f"[yellow]{record.failed} document(s) failed: see {out}/tables/errors or `gemmadoc status {out}`[/]")
+
+
+def _workers_text(cluster: str, workers, chunk_retries: int) -> str:
+    """One line per model actor of a Ray run: node, GPUs, chunks and requests served, chunks lost."""
+    lines = [f"{cluster}: {len(workers)} model actor(s), {chunk_retries} chunk(s) sent again after a lost actor or node"]
+    for w in workers:
+        w = w if isinstance(w, dict) else w.model_dump()
+        gpus = ",".join(w["gpus"]) or "cpu"
+        lines.append(f"  {w['name']}  node {w['node'] or '?'}  gpu {gpus}  chunks {w['chunks']}  requests {w['requests']}"
+                     + (f"  lost {w['lost_chunks']}" if w["lost_chunks"] else ""))
+    return "\n".join(lines)
 
 
 @app.command()
@@ -258,6 +289,8 @@ def schedule(
     model: str = typer.Option(DEFAULT_MODEL_ID, "--model", "-m"),
     name: str = typer.Option("gemmadoc-nightly", "--name", help="Deployment name."),
     workers: int = typer.Option(2, "--workers"),
+    ray: Optional[str] = _option("ray", "--ray", envvar="RAY_ADDRESS"),
+    ray_cpu_actors: int = _option("ray_cpu_actors", "--ray-cpu-actors"),
 ) -> None:
     """Serve a Prefect deployment that runs the batch on a schedule (needs a running Prefect server)."""
     from flows.prefect_env import configure
@@ -284,7 +317,7 @@ def schedule(
     except SchemaError as e:
         console.print("[red]error:[/]", escape(str(e)))
         raise typer.Exit(2)
-    options = RunOptions(schema_name=schema, model=model, max_workers=workers)
+    options = RunOptions(schema_name=schema, model=model, max_workers=workers, ray=ray or None, ray_cpu_actors=ray_cpu_actors)
     from flows.batch import serve_schedule
 
     when = f"every {interval} s" if interval else f"cron '{cron}'"
@@ -324,6 +357,10 @@ def status(out: Path = typer.Argument(Path("out"), help="Output folder of earlie
         console.print(f"{r.run_id}  {r.started_at}  model={r.model_id}  schema={r.schema_name}  documents={r.documents} "
                       f"ok={r.ok} partial={r.partial} failed={r.failed} skipped={r.skipped} pages={r.pages} "
                       f"frames={r.frames} tokens_in={r.tokens_in} tokens_out={r.tokens_out} {r.seconds:.1f}s")
+        if isinstance(getattr(r, "cluster", None), str) and r.cluster:
+            import json
+
+            console.print(escape(_workers_text(r.cluster, json.loads(r.workers_json or "[]"), int(r.chunk_retries))))
     errors = read_table(out, "errors")
     errors = errors[errors["severity"] == "error"]
     if len(errors):
@@ -515,6 +552,49 @@ def doctor() -> None:
     rows.append(("PREFECT_HOME", os.environ.get("PREFECT_HOME", str(Path.home() / ".prefect"))))
     for k, v in rows:
         typer.echo(f"{k:40s} {v}")
+
+
+ray_app = typer.Typer(no_args_is_help=True, help="The model actors gemmadoc keeps on a Ray cluster.")
+app.add_typer(ray_app, name="ray")
+
+
+@ray_app.command("stop-models")
+def ray_stop_models(
+    ray: str = typer.Option(..., "--ray", envvar="RAY_ADDRESS", help="HOST:PORT of the cluster's head."),
+) -> None:
+    """Release the models gemmadoc left loaded on a standing Ray cluster (its detached actors)."""
+    from model.backend import ModelUnavailable
+
+    console = _console()
+    try:
+        from flows.ray_stage import stop_models
+
+        names = stop_models(ray)
+    except ModelUnavailable as e:
+        console.print("[red]error:[/]", escape(str(e)))
+        raise typer.Exit(3)
+    console.print(f"stopped {len(names)} model actor(s)" + "".join(f"\n  {n}" for n in names))
+
+
+@ray_app.command("models")
+def ray_models(
+    ray: str = typer.Option(..., "--ray", envvar="RAY_ADDRESS", help="HOST:PORT of the cluster's head."),
+) -> None:
+    """List the model actors gemmadoc keeps on a Ray cluster, with their node and GPUs."""
+    from model.backend import ModelUnavailable
+
+    console = _console()
+    try:
+        from flows.ray_stage import list_models
+
+        models = list_models(ray)
+    except ModelUnavailable as e:
+        console.print("[red]error:[/]", escape(str(e)))
+        raise typer.Exit(3)
+    for m in models:
+        typer.echo(f"{m.name}  {m.state}  node {m.node or '?'}  gpu {','.join(m.gpus) or '-'}  model {m.model_id or '?'}")
+    if not models:
+        typer.echo("no gemmadoc model actors on this cluster")
 
 
 def main() -> None:

@@ -1,7 +1,7 @@
 """Run options: one validated tree carried from the CLI through the flow to every stage.
 
 `RunOptions` holds one group per stage: `ingest`, `plan`, `backend` (one model per backend, chosen by its
-`backend` field), `grounding` and `output`. Every field's `description` is its documentation and the
+`backend` field), `grounding`, `output` and `cluster` (where the model stage runs). Every field's `description` is its documentation and the
 CLI's help text (`flows/cli.py` reads it), so there is one source for both.
 
 Every leaf name is unique across the groups, so `RunOptions(dpi=200, thinking=True)` and
@@ -142,8 +142,15 @@ class OutputOptions(_Group):
     wait_lock_s: float = Field(0.0, ge=0, description="Seconds to wait when another run is writing to --out (default: exit 2 at once).")
 
 
+class ClusterOptions(_Group):
+    """Where the model stage runs: in this process (default) or on a Ray cluster, one resident model per GPU."""
+
+    ray: str | None = Field(None, description="Run the model stage on Ray: 'local' (start Ray here, for this machine's GPUs) or HOST:PORT of a standing cluster (also read from RAY_ADDRESS).")
+    ray_cpu_actors: int = Field(0, ge=0, description="Model actors placed on CPUs when the Ray cluster has no GPUs (0: such a cluster is refused, exit 3).")
+
+
 GROUPS: dict[str, type[BaseModel]] = {"ingest": IngestOptions, "plan": PlanOptions, "grounding": GroundingOptions,
-                                      "output": OutputOptions}
+                                      "output": OutputOptions, "cluster": ClusterOptions}
 BACKEND_MODELS: dict[str, type[BaseModel]] = {"transformers": TransformersOptions, "vllm": VLLMOptions, "openai": OpenAIOptions}
 
 
@@ -176,6 +183,7 @@ class RunOptions(BaseModel):
     backend: BackendOptions = TransformersOptions()
     grounding: GroundingOptions = GroundingOptions()
     output: OutputOptions = OutputOptions()
+    cluster: ClusterOptions = ClusterOptions()
 
     @model_validator(mode="before")
     @classmethod

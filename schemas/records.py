@@ -261,6 +261,17 @@ class DocumentResult(Record):
     seconds: float = 0.0
 
 
+class WorkerUsage(Record):
+    """One model actor of a Ray run: where it ran and what it served."""
+
+    name: str
+    node: str = ""  # the node's IP address
+    gpus: list[str] = []  # the GPU ids Ray gave it (empty for a CPU actor)
+    chunks: int = 0
+    requests: int = 0
+    lost_chunks: int = 0  # chunks it was serving when it or its node died (sent again elsewhere)
+
+
 class RunRecord(Record):
     run_id: str
     status: Literal["completed", "aborted"] = "completed"  # aborted: written by the next run for a killed one
@@ -290,3 +301,6 @@ class RunRecord(Record):
     seconds: float = 0.0
     pages_per_s: float = 0.0
     gpu_idle_share: float = 0.0  # share of the run's wall time with no generate call in flight
+    cluster: str = ""  # "" in-process; "ray HOST:PORT" on a Ray cluster
+    workers: list[WorkerUsage] = []  # the model actors a Ray run used
+    chunk_retries: int = 0  # chunks sent again after a model actor or its node died
