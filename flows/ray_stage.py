@@ -253,8 +253,8 @@ class RayModelStage:
                 handles[name] = ModelServer.options(name=name, namespace=NAMESPACE, get_if_exists=True,
                                                     lifetime="detached" if detached else None, **actor_options
                                                     ).remote(options.backend.model_dump_json())
-            if not detached:
-                _local_handles[name] = handles[name]
+                if not detached:  # the creating handle: a non-detached actor dies when it is dropped
+                    _local_handles[name] = handles[name]
         stage = cls(options, handles, detached, address)
         stage._await_first_actor()
         return stage
@@ -264,9 +264,12 @@ class RayModelStage:
     def _await_first_actor(self) -> None:
         """Wait for the actors' models to load; return once one is ready (the rest join while working)."""
         self.pending = {name: h.ready.remote() for name, h in self.handles.items()}
+        deadline = time.monotonic() + NO_ACTOR_GIVE_UP_S
         while not self.idle:
-            ready, _ = ray.wait(list(self.pending.values()), num_returns=1, timeout=NO_ACTOR_GIVE_UP_S)
-            if not ready:
+            self._reping()
+            waiting = [r for r in self.pending.values() if r is not None]
+            ready, _ = ray.wait(waiting, num_returns=1, timeout=1.0) if waiting else ([], [])
+            if not ready and time.monotonic() > deadline:
                 raise ClusterUnavailable(f"no model actor became ready within {NO_ACTOR_GIVE_UP_S:.0f} s "
                                          f"on the Ray cluster at {self.address}")
             for name, ref in list(self.pending.items()):

@@ -120,6 +120,21 @@ def test_one_actor_per_gpu_reused_by_the_next_run(ray_local):
     assert other.size == 2 and not set(other.handles) & set(first.handles)
 
 
+def test_local_ray_keeps_its_models_for_the_next_run_in_this_process(ray_local):
+    """`--ray local`: actors are not detached (they end with this process), yet a second run in the same
+    process reuses them: the creating handles are kept, a handle got by name would not keep them alive."""
+    options = RunOptions(model="scripted:", ray="local")
+    first = RayModelStage.connect(options)
+    assert not first.detached
+    loaded = {m.name: (m.pid, m.loaded_at) for m in list_models(ray_local)}
+    again = RayModelStage.connect(options)
+    del first, again
+    import gc
+
+    gc.collect()
+    assert {m.name: (m.pid, m.loaded_at, m.state) for m in list_models(ray_local)} == {n: (*v, "ready") for n, v in loaded.items()}
+
+
 def test_a_chunk_whose_actor_dies_is_sent_again(ray_local, tmp_path):
     """An actor's process is killed mid-chunk (a CUDA fault, an OOM kill): every chunk still comes back
     exactly once, the chunk counts as retried, and Ray's restarted actor serves again."""
