@@ -175,7 +175,7 @@ def _batch(inputs: list[str], out: str, options: RunOptions, cluster=None) -> Ru
         context_utilisation=round(totals.context_tokens / (totals.requests * options.plan.max_context), 4) if totals.requests else 0.0,
         pages_per_s=round((pages + frames) / seconds, 3) if seconds else 0.0,
         gpu_idle_share=round(max(0.0, 1 - totals.generate_seconds / (seconds * (cluster.size if cluster else 1))), 4) if seconds else 0.0,
-        **(cluster.usage() if cluster else {}))
+        **(cluster.usage() if cluster else _weights(options)))
     writer.compact()  # the chunks' parts, so the changes below read one current row set per key
     current = {text_of(d.path): (d.doc_id, keys[d.doc_id]) for d in found.documents}  # as the tables store paths
     writer.append({"runs": [run_row(r) for r in prior.aborted_runs(model_id, schema.name)] + [run_row(run)],
@@ -215,6 +215,16 @@ def _local_outcomes(chunks: list[list[SourceDocument]], options: RunOptions, key
         if upcoming is not None:
             upcoming.wait()
         shutil.rmtree(spool, ignore_errors=True)
+
+
+def _weights(options: RunOptions) -> dict:
+    """The runs table's record of this process's loaded weights: quantization and bytes per part."""
+    try:
+        backend = get_backend(options.backend)
+    except ModelUnavailable:  # e.g. a server gone by the end of the run: nothing to record
+        return {}
+    return {"quantization": getattr(backend, "quantization", "none"),
+            "parameter_bytes": dict(getattr(backend, "parameter_bytes", {}))}
 
 
 def _ray_stage(options: RunOptions):

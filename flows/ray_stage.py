@@ -134,6 +134,8 @@ class ActorInfo:
     pid: int
     loaded_at: float
     is_random: bool = False
+    quantization: str = "none"
+    parameter_bytes: dict[str, int] = field(default_factory=dict)
 
 
 @ray.remote(max_restarts=-1, max_task_retries=0)
@@ -161,7 +163,9 @@ class ModelServer:
         ctx = ray.get_runtime_context()
         return ActorInfo(model_id=self.backend.model_id, node=ray.util.get_node_ip_address(),
                          gpus=[str(g) for g in ctx.get_accelerator_ids().get("GPU", [])], pid=os.getpid(),
-                         loaded_at=self.loaded_at, is_random=bool(getattr(self.backend, "is_random", False)))
+                         loaded_at=self.loaded_at, is_random=bool(getattr(self.backend, "is_random", False)),
+                         quantization=getattr(self.backend, "quantization", "none"),
+                         parameter_bytes=dict(getattr(self.backend, "parameter_bytes", {})))
 
     def extract(self, options: RunOptions, keys: dict[str, str], *parts: list[Prepared]) -> ChunkOutcome:
         prepared = [p for part in parts for p in part]
@@ -415,8 +419,10 @@ class RayModelStage:
     # -- the run's record ---------------------------------------------------------------------------
 
     def usage(self) -> dict:
-        """The runs table's cluster columns."""
-        return {"cluster": f"ray {self.address}", "chunk_retries": self.chunk_retries,
+        """The runs table's cluster columns (and the weights' quantization and bytes, as the actors loaded them)."""
+        first = next(iter(self.info.values()), None)
+        weights = {"quantization": first.quantization, "parameter_bytes": first.parameter_bytes} if first else {}
+        return {**weights, "cluster": f"ray {self.address}", "chunk_retries": self.chunk_retries,
                 "workers": [u for u in self.usage_by_actor.values() if u.chunks or u.lost_chunks or u.node]}
 
     def close(self) -> None:

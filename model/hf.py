@@ -13,9 +13,21 @@ from model.backend import ModelUnavailable, timeout_message
 from model.grammar import GrammarCache, ThinkThenJson, tokenizer_info
 from model.images import load_image
 from model.prompts import CountingBackend, PromptCounter, chat_messages, request_budget
+from model.quantize import (
+    QuantizationUnsupported,
+    check_supported,
+    load_kwargs,
+    parameter_bytes,
+    prequantized,
+    quantize_nf4,
+)
 from schemas.records import Generation, ImageSegment, Request
 
 log = logging.getLogger("gemmadoc.model")
+# torchao, when installed, is imported by transformers at load time: its GPU-only kernels and torch's pytree
+# deprecation notes are noise on every run (the int8 path works without them)
+for _noisy in ("torchao", "torch.utils._pytree"):
+    logging.getLogger(_noisy).setLevel(logging.ERROR)
 THINK_BUDGET = 512
 
 
@@ -30,7 +42,7 @@ class TransformersBackend(CountingBackend):
 
     def __init__(self, path_or_id: str, model_id: str | None = None, *, revision: str | None = None,
                  dtype: str = "auto", device_map: str | None = None, attn_implementation: str = "sdpa",
-                 experts_implementation: str | None = None, is_random: bool = False):
+                 experts_implementation: str | None = None, quantization: str = "none", is_random: bool = False):
         from transformers import AutoModelForImageTextToText
 
         from model.processor import load_processor
@@ -50,16 +62,20 @@ class TransformersBackend(CountingBackend):
             kwargs["device_map"] = device_map
         elif torch.cuda.is_available():
             kwargs["device_map"] = "cuda"
+        self.quantization = quantization
         try:
             self.processor = load_processor(path_or_id, revision=revision) if revision else load_processor(path_or_id)
-            self.model = AutoModelForImageTextToText.from_pretrained(path_or_id, **kwargs).eval()
+            self.model = self._load(path_or_id, kwargs, quantization)
         except (OSError, ValueError) as e:
+            if isinstance(e, QuantizationUnsupported):
+                raise
             raise ModelUnavailable(
                 f"cannot load model {path_or_id!r}: {e}\n"
                 "Get the weights with `huggingface-cli download google/gemma-4-26B-A4B-it` (needs hub access and the "
                 "licence accepted), then pass --model PATH to the downloaded folder; or run with --model tiny-random "
                 "for an offline demo (random weights: its values are meaningless)."
             ) from e
+        self.parameter_bytes = parameter_bytes(self.model)  # per part, after quantization (the runs table)
         self.tokenizer = self.processor.tokenizer
         self.counter = PromptCounter(self.processor)
         self.device = next(self.model.parameters()).device
@@ -71,6 +87,28 @@ class TransformersBackend(CountingBackend):
         self.vocab_size = vocab_size
         self._lock = threading.Lock()  # one generate at a time per process
         self.oom_events = 0
+
+    def _load(self, path_or_id: str, kwargs: dict, quantization: str):
+        """from_pretrained, quantizing while loading (nf4: loaded in bf16 on the CPU, quantized, then moved,
+        so the GPU never holds bf16 experts). A checkpoint already quantized is used as it is."""
+        from transformers import AutoConfig, AutoModelForImageTextToText
+
+        if quantization == "none":
+            return AutoModelForImageTextToText.from_pretrained(path_or_id, **kwargs).eval()
+        check_supported(quantization)
+        config = AutoConfig.from_pretrained(path_or_id, revision=kwargs.get("revision"))
+        already = prequantized(config)
+        if already:
+            log.warning("%s is already quantized (%s): loaded as it is, --quantization %s ignored", path_or_id, already, quantization)
+            self.quantization = f"checkpoint:{already}"
+            return AutoModelForImageTextToText.from_pretrained(path_or_id, **kwargs).eval()
+        if kwargs["dtype"] == torch.float32:
+            kwargs["dtype"] = torch.bfloat16  # quantized weights compute in bf16
+        if quantization == "nf4":
+            device = kwargs.pop("device_map", None)
+            model = quantize_nf4(AutoModelForImageTextToText.from_pretrained(path_or_id, **kwargs).eval())
+            return model.to(device) if device else model
+        return AutoModelForImageTextToText.from_pretrained(path_or_id, **{**kwargs, **load_kwargs(quantization)}).eval()
 
     # ----------------------------------------------------------------------------------- encoding
     def encode(self, request: Request) -> dict:

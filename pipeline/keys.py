@@ -11,4 +11,7 @@ from schemas.options import PIPELINE_VERSION, RunOptions
 def work_key(doc_id: str, schema: ExtractionSchema, model_id: str, options: RunOptions) -> str:
     """Identity of one document's result: content, schema, model (and revision), output options, version."""
     parts = [doc_id, schema.digest, model_id, getattr(options.backend, "revision", None) or "", options.output_key(), PIPELINE_VERSION]
+    quantization = getattr(options.backend, "quantization", "none")
+    if quantization != "none":  # quantized weights answer differently (bf16 keys stay as they were)
+        parts.append(f"quantization={quantization}")
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]

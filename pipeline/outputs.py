@@ -48,7 +48,8 @@ SCHEMAS: dict[str, pa.Schema] = {
                        ("skipped", _i), ("warnings", _i), ("processed", _i), ("values", _i), ("verified_values", _i), ("pages", _i), ("frames", _i), ("requests", _i), ("tokens_in", _i),
                        ("tokens_out", _i), ("padding_tokens", _i), ("oom_retries", _i), ("context_utilisation", _f),
                        ("images_per_budget_json", _s), ("seconds", _f), ("pages_per_s", _f), ("gpu_idle_share", _f),
-                       ("cluster", _s), ("workers_json", _s), ("chunk_retries", _i)]),
+                       ("cluster", _s), ("workers_json", _s), ("chunk_retries", _i), ("quantization", _s),
+                       ("parameter_bytes_json", _s)]),
     "changes": pa.schema([("run_id", _s), ("path", _s), ("doc_id", _s), ("change", _s), ("field", _s),
                           ("old_value", _s), ("new_value", _s)]),
 }
@@ -219,6 +220,7 @@ def run_row(run: RunRecord) -> dict:
     d["options_json"] = json.dumps(d.pop("options"), sort_keys=True, default=str)
     d["images_per_budget_json"] = json.dumps(d.pop("images_per_budget"), sort_keys=True)
     d["workers_json"] = json.dumps(d.pop("workers"), sort_keys=True)
+    d["parameter_bytes_json"] = json.dumps(d.pop("parameter_bytes"), sort_keys=True)
     return d
 
 

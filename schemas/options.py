@@ -76,6 +76,12 @@ class PlanOptions(_Group):
         return [b for b in IMAGE_BUDGETS if self.image_tokens_min <= b <= self.image_tokens_max]
 
 
+Quantization = Literal["none", "int8", "nf4", "fp8"]
+QUANTIZATION_HELP = ("Weight quantization while loading, the MoE experts included: none (bf16) | int8 (torchao, ~27 GB) | "
+                     "nf4 (bitsandbytes 4-bit, ~15 GB, 24-32 GB cards) | fp8 (compute capability 8.9+, ~27 GB). "
+                     "`gemmadoc doctor` says which fit.")
+
+
 class _BackendGroup(_Group):
     def load_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of the backend's constructor (everything but the model and the kind)."""
@@ -92,6 +98,7 @@ class TransformersOptions(_BackendGroup):
     device_map: str | None = Field(None, description="accelerate device map, e.g. auto or cuda:0.")
     attn_implementation: Literal["sdpa", "eager", "flex_attention"] = Field("sdpa", description="Attention implementation: sdpa | eager | flex_attention (Gemma 4 refuses flash_attention_2).")
     experts_implementation: Literal["eager", "grouped_mm", "batched_mm", "deepgemm", "sonicmoe"] | None = Field(None, description="MoE experts implementation: grouped_mm | batched_mm | eager | deepgemm | sonicmoe (the last two on GPUs).")
+    quantization: Quantization = Field("none", description=QUANTIZATION_HELP)
 
 
 class VLLMOptions(_BackendGroup):
@@ -104,7 +111,15 @@ class VLLMOptions(_BackendGroup):
     gpu_memory_utilization: float = Field(0.9, gt=0, le=1, description="Share of GPU memory vLLM may take (weights, activations and KV cache).")
     max_num_seqs: int = Field(64, ge=1, description="Requests the engine decodes at once.")
     tensor_parallel_size: int = Field(1, ge=1, description="GPUs one model is split across.")
-    quantization: Literal["fp8", "bitsandbytes"] | None = Field(None, description="Weight quantization: fp8 (H100-class) | bitsandbytes (4-bit, 24-32 GB cards).")
+    quantization: Quantization = Field("none", description=QUANTIZATION_HELP + " vLLM: fp8, bitsandbytes (nf4), experts_int8 (int8).")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_quantization_names(cls, data: Any) -> Any:
+        """Accept the 0.3 names: no value for none, `bitsandbytes` for nf4."""
+        if isinstance(data, dict) and data.get("quantization") in (None, "bitsandbytes"):
+            data = {**data, "quantization": "nf4" if data.get("quantization") == "bitsandbytes" else "none"}
+        return data
     enforce_eager: bool = Field(False, description="No CUDA graphs or torch.compile (faster start, slower decoding).")
     max_model_len: int | None = Field(None, ge=1024, description="Longest sequence the engine plans its KV cache for (default: --max-context).")
 

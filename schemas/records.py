@@ -304,3 +304,5 @@ class RunRecord(Record):
     cluster: str = ""  # "" in-process; "ray HOST:PORT" on a Ray cluster
     workers: list[WorkerUsage] = []  # the model actors a Ray run used
     chunk_retries: int = 0  # chunks sent again after a model actor or its node died
+    quantization: str = "none"  # the weights' quantization (checkpoint:<method> for a pre-quantized checkpoint)
+    parameter_bytes: dict[str, int] = {}  # bytes of the loaded weights per part: experts, text, embeddings, vision

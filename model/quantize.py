@@ -1,0 +1,204 @@
+"""Weight quantization for the transformers backend (`--quantization none|int8|nf4|fp8`), applied while
+loading any bf16 checkpoint, the MoE experts included.
+
+Gemma 4 26B A4B keeps ~95% of its parameters in fused 3D expert tensors (`experts.gate_up_proj`,
+`experts.down_proj`), not in `nn.Linear` layers, so a method that quantizes only Linear layers leaves
+the model nearly as large as in bf16. Each method here reaches the experts:
+
+* int8: torchao `Int8WeightOnlyConfig` (per-row scales) through transformers' `TorchAoConfig`, with an
+  `FqnToConfig` entry for the expert parameters (torchao's Int8Tensor is 2D or 3D); experts run the
+  eager loop (one expert's slice at a time: the int8 tensor has no grouped matmul). CPU and GPU.
+* nf4: bitsandbytes NF4 (blocks of 64, double-quantized absmax in 8 bits would save a little more; not
+  used): every Linear of the language model becomes `Nf4Linear` and every experts module `Nf4Experts`,
+  which dequantizes only the experts a batch routes to. The bf16 weights load on the CPU first and move
+  to the GPU quantized, so the GPU never holds them in bf16. CPU and GPU.
+* fp8: transformers' fine-grained FP8 (`FineGrainedFP8Config`, 128x128 blocks), which replaces the
+  experts with `FP8Experts`; needs a GPU of compute capability 8.9+ (Ada, Hopper).
+
+The vision tower stays in bf16 (0.5 GB; it reads every page). `parameter_bytes` counts what every part
+holds after loading (quantized data and scales included); the runs table records it."""
+
+from __future__ import annotations
+
+import importlib.util
+import warnings
+
+import torch
+from torch import nn
+
+QUANTIZATIONS = ("none", "int8", "nf4", "fp8")
+EXPERT_PARAMS = r"re:.*\.experts\.(gate_up_proj|down_proj)"
+NF4_BLOCK = 64
+
+
+class QuantizationUnsupported(ValueError):
+    """This machine cannot run the asked quantization (the message names what is missing)."""
+
+
+def check_supported(method: str) -> None:
+    """Raise QuantizationUnsupported when `method` cannot run here, naming what is missing and the alternatives."""
+    if method not in QUANTIZATIONS:
+        raise QuantizationUnsupported(f"--quantization must be one of {', '.join(QUANTIZATIONS)}, not {method!r}")
+    if method == "int8" and importlib.util.find_spec("torchao") is None:
+        raise QuantizationUnsupported("--quantization int8 needs torchao (`pip install 'gemmadoc[quant]'`); "
+                                      "alternatives: nf4 (bitsandbytes), fp8 (GPUs of compute capability 8.9+)")
+    if method == "nf4" and importlib.util.find_spec("bitsandbytes") is None:
+        raise QuantizationUnsupported("--quantization nf4 needs bitsandbytes (`pip install 'gemmadoc[quant]'`); "
+                                      "alternatives: int8 (torchao), fp8 (GPUs of compute capability 8.9+)")
+    if method == "fp8":
+        if not torch.cuda.is_available():
+            raise QuantizationUnsupported("--quantization fp8 needs a CUDA GPU of compute capability 8.9+ (Ada, Hopper, "
+                                          "Blackwell); none is visible here. Alternatives: int8 or nf4 (also on CPU)")
+        major, minor = torch.cuda.get_device_capability()
+        if (major, minor) < (8, 9):
+            raise QuantizationUnsupported(f"--quantization fp8 needs compute capability 8.9+; "
+                                          f"{torch.cuda.get_device_name(0)} has {major}.{minor}. Alternatives: int8, nf4")
+
+
+def prequantized(config) -> str | None:
+    """The quantization method a checkpoint's config says its weights already carry, else None."""
+    qc = getattr(config, "quantization_config", None)
+    if qc is None:
+        return None
+    method = qc.get("quant_method") if isinstance(qc, dict) else getattr(qc, "quant_method", None)
+    return str(getattr(method, "value", method) or "unknown")
+
+
+def load_kwargs(method: str) -> dict:
+    """`from_pretrained` keyword arguments that quantize while loading (nf4 quantizes after: `quantize_nf4`)."""
+    if method == "int8":
+        from torchao.quantization import FqnToConfig, Int8WeightOnlyConfig
+        from transformers import TorchAoConfig
+
+        with warnings.catch_warnings():  # "_default" (every Linear) is deprecated in torchao 0.18, not yet replaced
+            warnings.simplefilter("ignore", UserWarning)
+            config = FqnToConfig({EXPERT_PARAMS: Int8WeightOnlyConfig(), "_default": Int8WeightOnlyConfig()})
+        return {"quantization_config": TorchAoConfig(quant_type=config), "experts_implementation": "eager"}
+    if method == "fp8":
+        from transformers import FineGrainedFP8Config
+
+        return {"quantization_config": FineGrainedFP8Config(modules_to_not_convert=["vision_tower", "embed_vision", "lm_head"])}
+    return {}
+
+
+class Nf4Linear(nn.Module):
+    """A Linear layer whose weight is stored as bitsandbytes NF4 (4 bits per weight plus a scale per block)."""
+
+    def __init__(self, linear: nn.Linear):
+        import bitsandbytes.functional as F
+
+        super().__init__()
+        self.in_features, self.out_features = linear.in_features, linear.out_features
+        packed, self.state = F.quantize_4bit(linear.weight.data.contiguous(), quant_type="nf4", blocksize=NF4_BLOCK)
+        self.register_buffer("packed", packed)
+        self.register_buffer("absmax", self.state.absmax)
+        self.bias = linear.bias
+
+    def _apply(self, fn, recurse=True):  # .to(device) moves the quantization state with the weight
+        super()._apply(fn, recurse)
+        self.state.absmax = self.absmax
+        self.state.code = fn(self.state.code)
+        return self
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        import bitsandbytes as bnb
+
+        y = bnb.matmul_4bit(x.to(self.state.dtype), self.packed.t(), quant_state=self.state).to(x.dtype)
+        return y + self.bias if self.bias is not None else y
+
+
+class Nf4Experts(nn.Module):
+    """Fused experts (E x out x in) stored as NF4; a forward dequantizes only the experts its tokens use."""
+
+    def __init__(self, experts: nn.Module):
+        import bitsandbytes.functional as F
+
+        super().__init__()
+        self.num_experts = experts.num_experts
+        self.act_fn = experts.act_fn
+        self.shapes, self.states = {}, {}
+        for name in ("gate_up_proj", "down_proj"):
+            w = getattr(experts, name).data
+            packed, state = F.quantize_4bit(w.reshape(-1, w.shape[-1]).contiguous(), quant_type="nf4", blocksize=NF4_BLOCK)
+            self.register_buffer(f"{name}_packed", packed)
+            self.register_buffer(f"{name}_absmax", state.absmax)
+            self.shapes[name], self.states[name] = tuple(w.shape), state
+
+    def _apply(self, fn, recurse=True):
+        super()._apply(fn, recurse)
+        for name, state in self.states.items():
+            state.absmax = getattr(self, f"{name}_absmax")
+            state.code = fn(state.code)
+        return self
+
+    def _expert(self, name: str, e: int) -> torch.Tensor:
+        """Expert e's weight (out x in), dequantized."""
+        import bitsandbytes.functional as F
+
+        _, out, inp = self.shapes[name]
+        rows = out * inp // 2  # packed bytes of one expert (two weights per byte)
+        blocks = out * inp // NF4_BLOCK
+        state = self.states[name]
+        sub = F.QuantState(absmax=getattr(self, f"{name}_absmax")[e * blocks:(e + 1) * blocks], shape=torch.Size((out, inp)),
+                           code=state.code, blocksize=NF4_BLOCK, quant_type="nf4", dtype=state.dtype)
+        return F.dequantize_4bit(getattr(self, f"{name}_packed")[e * rows:(e + 1) * rows], sub)
+
+    def forward(self, hidden_states: torch.Tensor, top_k_index: torch.Tensor, top_k_weights: torch.Tensor) -> torch.Tensor:
+        out = torch.zeros_like(hidden_states)
+        for e in torch.unique(top_k_index).tolist():
+            if e >= self.num_experts:
+                continue
+            token_idx, k_pos = torch.where(top_k_index == e)
+            x = hidden_states[token_idx]
+            gate, up = nn.functional.linear(x, self._expert("gate_up_proj", e).to(x.dtype)).chunk(2, dim=-1)
+            y = nn.functional.linear(self.act_fn(gate) * up, self._expert("down_proj", e).to(x.dtype))
+            out.index_add_(0, token_idx, (y * top_k_weights[token_idx, k_pos, None]).to(out.dtype))
+        return out
+
+
+def quantize_nf4(model: nn.Module) -> nn.Module:
+    """Replace the language model's Linear layers and experts with their NF4 forms, in place (the vision
+    tower, embeddings, the router and the output head stay as they are)."""
+    for name, module in list(model.named_modules()):
+        for child_name, child in list(module.named_children()):
+            full = f"{name}.{child_name}" if name else child_name
+            if "vision" in full or "lm_head" in full or "router" in full or "embed" in full:
+                continue
+            if child_name == "experts" and hasattr(child, "gate_up_proj"):
+                setattr(module, child_name, Nf4Experts(child))
+            elif isinstance(child, nn.Linear) and child.in_features % NF4_BLOCK == 0:
+                setattr(module, child_name, Nf4Linear(child))
+    return model
+
+
+def part_of(name: str) -> str:
+    """The part of Gemma 4 a parameter or buffer belongs to, for the bytes-per-part table."""
+    if ".experts." in name:
+        return "experts"
+    if "vision" in name:
+        return "vision"
+    if "embed" in name or "lm_head" in name:
+        return "embeddings"
+    return "text"
+
+
+def _tensor_bytes(t: torch.Tensor) -> int:
+    """Bytes a tensor holds, through tensor subclasses (torchao keeps qdata and scales inside)."""
+    inner = getattr(t, "__tensor_flatten__", None)
+    if inner is not None and type(t) is not torch.Tensor and type(t) is not nn.Parameter:
+        names, _ = t.__tensor_flatten__()
+        return sum(_tensor_bytes(getattr(t, n)) for n in names)
+    return t.numel() * t.element_size()
+
+
+def parameter_bytes(model: nn.Module) -> dict[str, int]:
+    """Bytes per part (experts, text, embeddings, vision) of every parameter and buffer, after quantization."""
+    parts: dict[str, int] = {}
+    seen: set[int] = set()
+    for name, t in [*model.named_parameters(), *model.named_buffers()]:
+        if id(t) in seen or "rotary" in name or "inv_freq" in name:
+            continue
+        seen.add(id(t))
+        part = part_of(name)
+        parts[part] = parts.get(part, 0) + _tensor_bytes(t.data if isinstance(t, nn.Parameter) else t)
+    return dict(sorted(parts.items()))
