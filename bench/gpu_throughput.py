@@ -10,10 +10,12 @@ Pages at image budget 280, a ~300-token prompt, 256 forced output tokens (EOS ig
     python bench/gpu_throughput.py            # on a GPU (H100/H200), ~5-8 minutes
     python bench/gpu_throughput.py --tiny     # CPU smoke test with the tiny random Gemma 4
     python bench/gpu_throughput.py --meta     # the real config on the meta device: parameter counts, no GPU
+    python bench/gpu_throughput.py --quantization nf4   # weights quantized at load (int8, nf4, fp8), experts included
+    python bench/gpu_throughput.py --meta --quantization fp8   # bytes per part of the quantized model, no GPU
 
 Needs only torch, transformers and pillow (no pydantic), so it runs on the device image as is.
 Ends with: RESULT device=... backend=transformers pages_per_s=... speedup_vs_naive=... output_tok_per_s=...
-gpu_idle_share=... padding_share=... peak_gpu_gb=...  (bench/vllm_throughput.py gives the vLLM line)
+gpu_idle_share=... padding_share=... peak_gpu_gb=... quantization=...  (bench/vllm_throughput.py gives the vLLM line)
 """
 
 from __future__ import annotations
@@ -61,14 +63,53 @@ def import_no_init_weights():
     return no_init_weights
 
 
-def meta_check() -> dict:
+def quantize(model, method: str, device: str):
+    """Quantize a built model in place the way `--quantization` loads one (model/quantize.py): int8 with
+    torchao (experts by parameter name), nf4 with bitsandbytes (Nf4Linear, Nf4Experts), fp8 with
+    transformers' FP8Linear/FP8Experts (random fp8 weights, unit scales). nf4 cannot run on meta."""
+    if method == "none":
+        return model
+    if method == "int8":
+        from torchao.quantization import quantize_
+
+        from model.quantize import load_kwargs
+
+        quantize_(model, load_kwargs("int8")["quantization_config"].quant_type, filter_fn=None)
+        model.set_experts_implementation("eager")
+    elif method == "nf4":
+        from model.quantize import quantize_nf4
+
+        quantize_nf4(model)
+    elif method == "fp8":
+        from transformers import FineGrainedFP8Config
+        from transformers.integrations.finegrained_fp8 import replace_with_fp8_linear
+
+        with torch.device(device):
+            model = replace_with_fp8_linear(model, modules_to_not_convert=["vision_tower", "embed_vision", "lm_head"],
+                                            quantization_config=FineGrainedFP8Config())
+        if device != "meta":
+            with torch.no_grad():
+                for name, p in model.named_parameters():
+                    if p.dtype == torch.float8_e4m3fn:
+                        p.copy_((torch.randn(p.shape, device=p.device) * 0.02 * 448).to(p.dtype))
+                    elif "scale" in name:
+                        p.fill_(1 / 448)
+    if device == "cuda":
+        torch.cuda.empty_cache()
+    return model
+
+
+def meta_check(method: str = "none") -> dict:
     """The real 26B-A4B model built on the meta device (no memory, no GPU): total parameters and those
-    active per token (8 of 128 routed experts; the dense shared MLP, attention and embeddings always)."""
+    active per token (8 of 128 routed experts; the dense shared MLP, attention and embeddings always),
+    and the bytes per part after `method` (nf4: from the bf16 bytes, 4.5 bits per quantized weight)."""
     from transformers import Gemma4ForConditionalGeneration
+
+    from model.quantize import parameter_bytes
 
     cfg = real_config()
     with torch.device("meta"), import_no_init_weights()():
-        model = Gemma4ForConditionalGeneration(cfg)
+        model = Gemma4ForConditionalGeneration(cfg).to(torch.bfloat16)
     total = experts = vision = embed = 0
     for name, p in model.named_parameters():
         total += p.numel()
@@ -81,8 +122,13 @@ def meta_check() -> dict:
     t = cfg.text_config
     lm = total - vision - embed  # the usual count: without the (tied) token embedding table
     active_lm = lm - experts * (1 - t.top_k_experts / t.num_experts)
+    if method == "nf4":  # bitsandbytes packs on real devices only: Linear layers and experts at 4.5 bits
+        parts = parameter_bytes(model)
+        parts = {k: v * (4.5 / 16 if k in ("experts", "text") else 1) for k, v in parts.items()}
+    else:
+        parts = parameter_bytes(quantize(model, method, "meta"))
     return {"total_b": total / 1e9, "lm_b": lm / 1e9, "active_lm_b": active_lm / 1e9, "vision_b": vision / 1e9,
-            "embed_b": embed / 1e9}
+            "embed_b": embed / 1e9, "bytes_gb": {k: v / 1e9 for k, v in parts.items()}}
 
 
 def build_model(args):
@@ -178,14 +224,18 @@ def main() -> None:
     ap.add_argument("--batch-tokens", type=int, default=None, help="padded prompt tokens per batch (default 96k GPU / 8k tiny)")
     ap.add_argument("--attn", default="sdpa")
     ap.add_argument("--experts", default=None, help="experts implementation (grouped_mm, batched_mm, ...)")
+    ap.add_argument("--quantization", default="none", choices=["none", "int8", "nf4", "fp8"])
     args = ap.parse_args()
     if args.meta:
-        c = meta_check()
+        c = meta_check(args.quantization)
         print(f"Gemma 4 26B-A4B on the meta device: {c['total_b']:.2f}B parameters: language model {c['lm_b']:.2f}B "
               f"without its {c['embed_b']:.2f}B token embeddings, vision {c['vision_b']:.3f}B; "
               f"{c['active_lm_b']:.2f}B active per token (8 of 128 experts)")
-        print(f"RESULT device=meta total_params_b={c['total_b']:.2f} lm_params_b={c['lm_b']:.2f} "
-              f"active_params_b={c['active_lm_b']:.2f}")
+        parts = c["bytes_gb"]  # the untied meta build counts the output head beside the embeddings
+        print(f"bytes per part with --quantization {args.quantization}: "
+              + ", ".join(f"{k} {v:.2f} GB" for k, v in parts.items()) + f"; total {sum(parts.values()):.2f} GB")
+        print(f"RESULT device=meta quantization={args.quantization} total_params_b={c['total_b']:.2f} lm_params_b={c['lm_b']:.2f} "
+              f"active_params_b={c['active_lm_b']:.2f} weights_gb={sum(parts.values()):.2f} experts_gb={parts['experts']:.2f}")
         return
     tiny = args.tiny
     docs = args.docs or (6 if tiny else 96)
@@ -197,6 +247,7 @@ def main() -> None:
 
     t0 = time.perf_counter()
     model, device = build_model(args)
+    model = quantize(model, args.quantization, device)
     device_name = torch.cuda.get_device_name(0).replace(" ", "_") if device == "cuda" else "cpu-tiny"
     vocab = model.config.get_text_config().vocab_size
     vocab_ids = None
@@ -264,7 +315,8 @@ def main() -> None:
           f"{out_tps:.1f} output tok/s, padding {padding_share:.1%}, OOM halvings {oom_halvings}, peak GPU {peak:.1f} GiB")
     idle = max(0.0, 1 - GENERATING[0] / ours_s)
     print(f"RESULT device={device_name} backend=transformers pages_per_s={pps:.3f} speedup_vs_naive={pps / naive_pps:.2f} "
-          f"output_tok_per_s={out_tps:.1f} gpu_idle_share={idle:.4f} padding_share={padding_share:.4f} peak_gpu_gb={peak:.2f}")
+          f"output_tok_per_s={out_tps:.1f} gpu_idle_share={idle:.4f} padding_share={padding_share:.4f} peak_gpu_gb={peak:.2f} "
+          f"quantization={args.quantization}")
 
 
 if __name__ == "__main__":

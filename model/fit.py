@@ -1,45 +1,88 @@
-"""Which weight precision of Gemma 4 26B A4B fits a GPU: what `gemmadoc doctor` advises for
-`--quantization`. Parameter count from the real config built on the meta device
-(`python bench/gpu_throughput.py --meta`: 26.54 B with the vision tower)."""
+"""How much GPU memory Gemma 4 26B A4B needs per `--quantization`, and which settings fit a GPU: what
+`gemmadoc doctor` reports. Weights + KV cache at the context and batch + activations + CUDA overhead.
+
+Parameter counts per part from the real config built on the meta device (`python bench/gpu_throughput.py
+--meta`; tied embeddings counted once); the architecture figures from that config: 30 layers, 25 with
+sliding-window attention (window 1024, 8 KV heads of 256) and 5 global (2 KV heads of 512)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-TOTAL_PARAMS_B = 26.54
-HEADROOM_GB = 6.0  # activations, CUDA graphs and a useful KV cache beside the weights
-PRECISIONS = (("bf16", None, 16), ("fp8", "fp8", 8), ("4-bit", "bitsandbytes", 4.5))  # 4-bit: NF4 plus scales
+PARTS_B = {"experts": 22.838, "text": 1.657, "embeddings": 0.738, "vision": 0.573}  # billions of parameters
+TOTAL_PARAMS_B = round(sum(PARTS_B.values()), 2)
+# bits per weight, scales included: int8 per-row scales, NF4 one fp32 absmax per 64 weights, fp8 128x128 blocks.
+# Embeddings and the vision tower stay bf16 in every method (see model/quantize.py).
+BITS = {
+    "none": {"experts": 16, "text": 16, "embeddings": 16, "vision": 16},
+    "int8": {"experts": 8.0, "text": 8.0, "embeddings": 16, "vision": 16},
+    "nf4": {"experts": 4.5, "text": 4.5, "embeddings": 16, "vision": 16},
+    "fp8": {"experts": 8.0, "text": 8.0, "embeddings": 16, "vision": 16},
+}
+LAYERS_SLIDING, WINDOW, KV_HEADS, HEAD_DIM = 25, 1024, 8, 256
+LAYERS_GLOBAL, GLOBAL_KV_HEADS, GLOBAL_HEAD_DIM = 5, 2, 512
+HIDDEN = 2816
+CUDA_OVERHEAD_GB = 1.5  # CUDA context, allocator fragmentation, the vision tower's activations
 
 
 @dataclass(frozen=True)
-class Fit:
-    precision: str
-    quantization: str | None  # the --quantization value (None: full bf16 weights)
+class Estimate:
+    quantization: str
     weights_gb: float
-    fits: bool
+    kv_cache_gb: float
+    activations_gb: float
+    total_gb: float
+    supported: bool = True  # fp8 needs compute capability 8.9+
+    fits: bool | None = None  # against the GPU it was checked for (None: no GPU)
 
 
-def weights_gb(bits: float, params_b: float = TOTAL_PARAMS_B) -> float:
-    return params_b * bits / 8
+def weights_gb(quantization: str) -> float:
+    """Weights in GB for a quantization (bf16 for `none`)."""
+    return sum(PARTS_B[p] * BITS[quantization][p] / 8 for p in PARTS_B)
 
 
-def fits(gpu_gb: float, compute_capability: tuple[int, int] = (9, 0), memory_utilization: float = 0.9) -> list[Fit]:
-    """Each precision's weight size and whether it fits `gpu_gb` at `memory_utilization` with headroom.
-    fp8 needs compute capability 8.9 or newer (Ada, Hopper, Blackwell)."""
-    room = gpu_gb * memory_utilization - HEADROOM_GB
-    out = []
-    for name, quant, bits in PRECISIONS:
-        size = weights_gb(bits)
-        supported = quant != "fp8" or compute_capability >= (8, 9)
-        out.append(Fit(name, quant, round(size, 1), supported and size <= room))
-    return out
+def kv_cache_gb(context: int, batch: int) -> float:
+    """bf16 KV cache of `batch` sequences of `context` tokens (sliding layers keep only their window)."""
+    per_seq = (LAYERS_GLOBAL * 2 * GLOBAL_KV_HEADS * GLOBAL_HEAD_DIM * context
+               + LAYERS_SLIDING * 2 * KV_HEADS * HEAD_DIM * min(context, WINDOW)) * 2
+    return per_seq * batch / 1e9
 
 
-def advice(gpu_gb: float, compute_capability: tuple[int, int] = (9, 0)) -> str:
-    """One line: the best-quality precision that fits, as the flag to pass."""
-    for f in fits(gpu_gb, compute_capability):
-        if f.fits:
-            flag = f"--quantization {f.quantization}" if f.quantization else "no --quantization (bf16 weights)"
-            return f"{f.precision} fits ({f.weights_gb} GB of weights in {gpu_gb:.0f} GB): {flag}"
-    return (f"no precision fits {gpu_gb:.0f} GB (4-bit weights alone are {weights_gb(4.5):.1f} GB): "
-            "use --tensor-parallel-size over several GPUs or a bigger card")
+def activations_gb(batch_tokens: int) -> float:
+    """Peak activations of a prefill over `batch_tokens` padded tokens: a few hidden-state copies
+    (residual, norms, routed expert inputs and outputs) in bf16."""
+    return batch_tokens * HIDDEN * 2 * 6 / 1e9
+
+
+def estimate(quantization: str, context: int = 16384, batch: int = 8, batch_tokens: int | None = None,
+             compute_capability: tuple[int, int] | None = None, gpu_gb: float | None = None) -> Estimate:
+    """Memory of one loaded model serving `batch` requests of `context` tokens (prefill batches of at most
+    `batch_tokens`, default context x batch); `fits` when a GPU size is given."""
+    w = weights_gb(quantization)
+    kv = kv_cache_gb(context, batch)
+    act = activations_gb(min(batch_tokens or context * batch, context * batch))
+    total = w + kv + act + CUDA_OVERHEAD_GB
+    supported = quantization != "fp8" or compute_capability is None or compute_capability >= (8, 9)
+    fits = None if gpu_gb is None else (supported and total <= gpu_gb)
+    return Estimate(quantization, round(w, 1), round(kv, 1), round(act, 1), round(total, 1), supported, fits)
+
+
+BEST_FIRST = ("none", "fp8", "int8", "nf4")  # quality, then speed (fp8 runs on tensor cores)
+
+
+def fits(gpu_gb: float, compute_capability: tuple[int, int] = (9, 0), context: int = 16384, batch: int = 8,
+         batch_tokens: int | None = None) -> list[Estimate]:
+    """Every quantization's estimate against a GPU of `gpu_gb`, best first."""
+    return [estimate(q, context, batch, batch_tokens, compute_capability, gpu_gb) for q in BEST_FIRST]
+
+
+def advice(gpu_gb: float, compute_capability: tuple[int, int] = (9, 0), context: int = 16384, batch: int = 8) -> str:
+    """One line: the best-quality setting that fits, as the flag to pass."""
+    for e in fits(gpu_gb, compute_capability, context, batch):
+        if e.fits:
+            flag = f"--quantization {e.quantization}" if e.quantization != "none" else "no --quantization (bf16 weights)"
+            return (f"{flag} fits: {e.total_gb} GB of {gpu_gb:.0f} GB ({e.weights_gb} weights + {e.kv_cache_gb} KV cache "
+                    f"+ {e.activations_gb} activations at {context} tokens x {batch})")
+    smallest = estimate("nf4", context, batch)
+    return (f"nothing fits {gpu_gb:.0f} GB at {context} tokens x {batch} (nf4 needs {smallest.total_gb} GB): lower "
+            "--max-context or the batch (--batch-tokens), or use --tensor-parallel-size over several GPUs")

@@ -42,14 +42,19 @@ def test_backend_vllm_without_vllm_exits_3_with_the_install_command(tmp_path):
     assert "pip install 'gemmadoc[vllm]'" in r.output
 
 
-def test_precision_advice_per_card():
-    assert advice(141).startswith("bf16 fits")  # H200
-    assert advice(80).startswith("bf16 fits")  # H100
-    assert "--quantization fp8" in advice(48, (8, 9))  # L40S
-    assert "--quantization bitsandbytes" in advice(48, (8, 0))  # A6000: no fp8 kernels
-    assert "--quantization bitsandbytes" in advice(32, (12, 0))  # RTX 5090
-    assert "no precision fits" in advice(16, (8, 9))
-    assert [f.weights_gb for f in fits(80)] == [53.1, 26.5, 14.9]
+def test_memory_estimate_per_card():
+    assert advice(141).startswith("no --quantization (bf16 weights) fits")  # H200
+    assert advice(80).startswith("no --quantization (bf16 weights) fits")  # H100, 16k x 8
+    assert advice(48, (8, 9)).startswith("--quantization fp8 fits")  # L40S
+    assert advice(48, (8, 0)).startswith("--quantization int8 fits")  # A6000: no fp8 kernels
+    assert advice(32, (12, 0)).startswith("--quantization nf4 fits")  # RTX 5090
+    assert advice(24, (8, 9), context=8192, batch=4).startswith("--quantization nf4 fits")  # RTX 4090, shorter work
+    assert "nothing fits 16 GB" in advice(16, (8, 9))
+    by = {e.quantization: e for e in fits(80)}
+    assert (by["none"].weights_gb, by["fp8"].weights_gb, by["int8"].weights_gb, by["nf4"].weights_gb) == (51.6, 27.1, 27.1, 16.4)
+    longer = fits(80, context=32768)[3].kv_cache_gb
+    assert by["nf4"].kv_cache_gb < longer < 2 * by["nf4"].kv_cache_gb  # sliding layers keep only their window
+    assert not fits(48, (8, 0))[1].supported  # fp8 on Ampere
 
 
 def test_doctor_reports_backend_and_packages():

@@ -17,10 +17,18 @@ def run_bench(*args, timeout=600):
 
 
 def test_gpu_throughput_tiny_smoke():
-    r = run_bench("bench/gpu_throughput.py", "--tiny")
+    """The GPU benchmark's whole path on CPU with the tiny model, its weights quantized to nf4 as on the card."""
+    r = run_bench("bench/gpu_throughput.py", "--tiny", "--quantization", "nf4")
     assert set(r) == {"device", "backend", "pages_per_s", "speedup_vs_naive", "output_tok_per_s", "gpu_idle_share",
-                      "padding_share", "peak_gpu_gb"}
-    assert float(r["pages_per_s"]) > 0
+                      "padding_share", "peak_gpu_gb", "quantization"}
+    assert float(r["pages_per_s"]) > 0 and r["quantization"] == "nf4"
+
+
+def test_fp8_weights_of_the_real_model_counted_on_the_meta_device():
+    """fp8 needs a GPU to run; its conversion (FP8Linear, FP8Experts) is checked on the meta device."""
+    r = run_bench("bench/gpu_throughput.py", "--meta", "--quantization", "fp8", timeout=300)
+    assert r["quantization"] == "fp8" and float(r["experts_gb"]) < 23.0 < 45.0  # bf16 experts: 45.7 GB
+    assert float(r["weights_gb"]) < 0.55 * 53.1
 
 
 def test_real_26b_a4b_config_builds_on_meta_device():

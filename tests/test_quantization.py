@@ -1,0 +1,109 @@
+"""`--quantization` with the tiny random Gemma 4 on CPU: int8 (torchao) and nf4 (bitsandbytes) load through
+the real backend, shrink every part that they claim to, the MoE experts included (counted byte by byte
+after loading), and generate end to end through the flow; fp8 and missing libraries are refused (exit 2)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import pandas as pd
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from flows.cli import app
+from model.quantize import QuantizationUnsupported, check_supported, parameter_bytes, prequantized
+from model.vllm_engine import engine_kwargs
+from schemas.options import RunOptions, TransformersOptions, VLLMOptions
+from tests.conftest import SAMPLES
+
+needs = {"int8": "torchao", "nf4": "bitsandbytes"}
+
+
+@pytest.fixture(scope="module")
+def bf16_bytes():
+    from transformers import AutoModelForImageTextToText
+
+    from model.tiny import ensure_tiny
+
+    return parameter_bytes(AutoModelForImageTextToText.from_pretrained(ensure_tiny(), dtype=torch.bfloat16))
+
+
+@pytest.mark.parametrize("method,experts_ratio", [("int8", 0.6), ("nf4", 0.3)])
+def test_quantized_load_shrinks_the_experts(method, experts_ratio, bf16_bytes):
+    pytest.importorskip(needs[method])
+    from model.hf import TransformersBackend
+    from model.tiny import ensure_tiny
+
+    backend = TransformersBackend(str(ensure_tiny()), quantization=method)
+    got = backend.parameter_bytes
+    assert backend.quantization == method
+    assert got["experts"] <= experts_ratio * bf16_bytes["experts"], (got, bf16_bytes)  # the 3D expert tensors too
+    assert got["text"] <= (experts_ratio + 0.05) * bf16_bytes["text"]
+    assert got["embeddings"] == bf16_bytes["embeddings"]  # kept in bf16
+    assert sum(got.values()) < sum(bf16_bytes.values())
+
+
+def test_nf4_run_records_the_method_and_bytes_per_part(tmp_path, prefect_harness):
+    pytest.importorskip("bitsandbytes")
+    from flows.batch import run_batch
+
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    (inputs / "invoice.pdf").write_bytes(next(p for p in SAMPLES.iterdir() if p.suffix == ".pdf").read_bytes())
+    record = run_batch([str(inputs)], str(tmp_path / "out"),
+                       RunOptions(model="tiny-random", quantization="nf4", keep_page_images=False))
+    assert record.documents == 1 and record.ok + record.partial == 1 and record.tokens_out > 0
+    runs = pd.read_parquet(tmp_path / "out" / "tables" / "runs")
+    assert runs.loc[0, "quantization"] == "nf4"
+    assert set(json.loads(runs.loc[0, "parameter_bytes_json"])) == {"embeddings", "experts", "text", "vision"}
+
+
+def test_quantized_results_have_their_own_work_keys():
+    from pipeline.keys import work_key
+    from schemas.catalog import load_schema
+
+    schema = load_schema("key_facts")
+    plain = work_key("d" * 64, schema, "m", RunOptions())
+    assert work_key("d" * 64, schema, "m", RunOptions(quantization="nf4")) != plain
+    assert work_key("d" * 64, schema, "m", RunOptions(quantization="none")) == plain
+
+
+def test_fp8_without_a_fitting_gpu_is_exit_2(tmp_path):
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    r = CliRunner().invoke(app, ["run", str(SAMPLES), "--out", str(tmp_path / "out"), "--model", "tiny-random",
+                                 "--backend", "transformers", "--quantization", "fp8"])
+    assert r.exit_code == 2, r.output
+    text = " ".join(r.output.split())
+    assert "needs a CUDA GPU of compute capability 8.9+" in text and "Alternatives: int8 or nf4" in text
+
+
+def test_a_missing_library_is_named(monkeypatch):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name in ("torchao", "bitsandbytes") else real(name, *a))
+    with pytest.raises(QuantizationUnsupported, match=r"int8 needs torchao .*pip install 'gemmadoc\[quant\]'"):
+        check_supported("int8")
+    with pytest.raises(QuantizationUnsupported, match="nf4 needs bitsandbytes"):
+        check_supported("nf4")
+    with pytest.raises(QuantizationUnsupported, match="must be one of"):
+        check_supported("awq")
+
+
+def test_prequantized_checkpoints_are_recognised():
+    from transformers import PretrainedConfig
+
+    assert prequantized(PretrainedConfig()) is None
+    assert prequantized(PretrainedConfig(quantization_config={"quant_method": "fp8", "weight_block_size": [128, 128]})) == "fp8"
+
+
+def test_vllm_takes_its_own_names_for_the_methods():
+    base = dict(revision=None, dtype="auto", gpu_memory_utilization=0.9, max_num_seqs=8, tensor_parallel_size=1,
+                enforce_eager=False, max_model_len=4096)
+    assert engine_kwargs("/m", quantization="nf4", **base)["quantization"] == "bitsandbytes"
+    assert engine_kwargs("/m", quantization="int8", **base)["quantization"] == "experts_int8"
+    assert engine_kwargs("/m", quantization="fp8", **base)["quantization"] == "fp8"
+    assert "quantization" not in engine_kwargs("/m", quantization="none", **base)
+    assert VLLMOptions(model="m", quantization="bitsandbytes").quantization == "nf4"  # the 0.3 name still works
+    assert TransformersOptions().quantization == "none"
