@@ -10,6 +10,13 @@ Reports, each run in a fresh process so peak memory is its own:
 
 Usage: python bench/scale.py [--docs 10000]
 Ends with: RESULT docs=<n> overhead_ms_per_doc=<x> peak_rss_mb_1k=<a> peak_rss_mb_10k=<b> rerun_s=<s>
+
+With --ray N: the model stage on a local Ray instance with 1..N simulated GPUs (logical `num_gpus`, one
+model actor each), the scripted backend sleeping --delay seconds per request so that the model dominates,
+the same documents and chunks (--chunk-docs) on every side. Each side runs in a fresh process: a warm
+run (Ray start, actor load, Prefect start), then the timed run (--force). The baseline is the in-process
+flow (no Ray) on the same documents; the Ray path's overhead per chunk is (Ray with 1 GPU - in-process)
+/ chunks. Ends with: RESULT ray_scaling_3=<docs/s with 3 / with 1> ray_overhead_ms_per_chunk=<x>
 """
 
 from __future__ import annotations
@@ -49,14 +56,34 @@ def make_docs(folder: Path, n: int) -> None:
             doc.save(folder / f"d{i:05d}.pdf")
 
 
-def child(mode: str, inputs: str, out: str, options_json: str) -> None:
-    """Runs in a fresh process: the flow (mode=flow) or the plain loop (mode=loop); prints one JSON line."""
+def child(mode: str, inputs: str, out: str, options_json: str, gpus: int = 0) -> None:
+    """Runs in a fresh process: the flow (mode=flow), the plain loop (mode=loop), or the flow with the model
+    stage on a local Ray instance with `gpus` simulated GPUs (mode=ray); prints one JSON line."""
     from flows.prefect_env import configure
 
     configure()
     from schemas.options import RunOptions
 
     options = RunOptions.model_validate_json(options_json)
+    if mode == "ray":
+        from flows.batch import run_batch
+
+        if gpus:
+            os.environ.update(RAY_USAGE_STATS_ENABLED="0", RAY_enable_metrics_collection="0", RAY_AUTH_MODE="disabled",
+                              RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0")
+            import ray
+
+            ray.init(address="local", num_gpus=gpus, include_dashboard=False, log_to_driver=False,
+                     object_store_memory=200 * 2**20)
+            options = options.replace(ray="local")
+        warm = Path(inputs).parent / "warm"  # a few documents: Prefect's API, Ray, the model actors, ingest workers
+        run_batch([str(warm)], out + "-warm", options)
+        t0 = time.perf_counter()
+        rec = run_batch([inputs], out, options.replace(force=True))
+        seconds = time.perf_counter() - t0
+        print("CHILD " + json.dumps({"seconds": seconds, "documents": rec.processed, "chunk_retries": rec.chunk_retries,
+                                     "chunks_per_actor": [w.chunks for w in rec.workers]}), flush=True)
+        return
     if mode == "flow":
         from flows.batch import run_batch
 
@@ -98,9 +125,9 @@ def child(mode: str, inputs: str, out: str, options_json: str) -> None:
     print("CHILD " + json.dumps(result), flush=True)
 
 
-def run_child(mode: str, inputs: Path, out: Path, options) -> dict:
+def run_child(mode: str, inputs: Path, out: Path, options, gpus: int = 0) -> dict:
     cmd = [sys.executable, __file__, "--child", mode, "--inputs", str(inputs), "--out", str(out),
-           "--options", options.model_dump_json()]
+           "--options", options.model_dump_json(), "--gpus", str(gpus)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     lines = [l for l in proc.stdout.splitlines() if l.startswith("CHILD ")]
     if proc.returncode != 0 or not lines:
@@ -115,9 +142,16 @@ def main() -> None:
     ap.add_argument("--inputs")
     ap.add_argument("--out")
     ap.add_argument("--options")
+    ap.add_argument("--gpus", type=int, default=0)
+    ap.add_argument("--ray", type=int, default=0, help="measure the Ray path on 1..N simulated GPUs")
+    ap.add_argument("--delay", type=float, default=0.5, help="--ray: seconds per request of the scripted model")
+    ap.add_argument("--chunk-docs", type=int, default=4, help="--ray: documents per chunk")
     args = ap.parse_args()
     if args.child:
-        child(args.child, args.inputs, args.out, args.options)
+        child(args.child, args.inputs, args.out, args.options, args.gpus)
+        return
+    if args.ray:
+        ray_scaling(args.ray, 144 if args.docs == 10_000 else args.docs, args.delay, args.chunk_docs)
         return
     from schemas.options import RunOptions
 
@@ -149,6 +183,32 @@ def main() -> None:
           f"(flow {flow_big['seconds'] / args.docs * 1000:.1f} ms vs plain loop {loop_big['seconds'] / args.docs * 1000:.1f} ms)")
     print(f"RESULT docs={args.docs} overhead_ms_per_doc={overhead:.1f} peak_rss_mb_1k={flow_small['peak_rss_mb']:.0f} "
           f"peak_rss_mb_10k={flow_big['peak_rss_mb']:.0f} rerun_s={flow_big['rerun_s']:.1f}")
+
+
+def ray_scaling(max_gpus: int, n_docs: int, delay: float, chunk_docs: int) -> None:
+    """Throughput of the Ray path on 1..max_gpus simulated GPUs against the in-process flow."""
+    from schemas.options import RunOptions
+
+    options = RunOptions(model=f"scripted:delay={delay}", schema_name="invoice", ocr="off", chunk_docs=chunk_docs,
+                         keep_page_images=False)
+    work = Path(tempfile.mkdtemp(prefix="gemmadoc-ray-scale-"))
+    make_docs(work / "in", n_docs)
+    make_docs(work / "warm", chunk_docs * max_gpus * 2)
+    chunks = -(-n_docs // chunk_docs)
+    print(f"{n_docs} documents in {chunks} chunks; scripted model {delay} s per request (model time "
+          f"{n_docs * delay:.0f} s on one GPU)")
+    local = run_child("ray", work / "in", work / "out_local", options)
+    print(f"in-process flow: {local['seconds']:.1f} s ({n_docs / local['seconds']:.2f} docs/s)")
+    rate = {}
+    for gpus in range(1, max_gpus + 1):
+        r = run_child("ray", work / "in", work / f"out_ray{gpus}", options, gpus)
+        rate[gpus] = n_docs / r["seconds"]
+        print(f"Ray, {gpus} GPU(s): {r['seconds']:.1f} s ({rate[gpus]:.2f} docs/s, x{rate[gpus] / rate[1]:.2f}); "
+              f"chunks per actor {r['chunks_per_actor']}")
+    overhead_ms = (n_docs / rate[1] - local["seconds"]) / chunks * 1000
+    print(f"Ray path overhead: {overhead_ms:.0f} ms per chunk (Ray with 1 GPU vs in-process, {chunks} chunks)")
+    print(f"RESULT ray_scaling_{max_gpus}={rate[max_gpus] / rate[1]:.2f} ray_overhead_ms_per_chunk={overhead_ms:.0f} "
+          f"docs={n_docs} delay_s={delay} chunk_docs={chunk_docs}")
 
 
 if __name__ == "__main__":
