@@ -90,9 +90,11 @@ def connect(address: str) -> None:
     try:
         ray.init(address=f"{host}:{port}", **quiet)
     except Exception as e:  # noqa: BLE001 - ConnectionError (auth), RuntimeError (version), ...
-        hint = (" The cluster uses token authentication: set RAY_AUTH_TOKEN (or RAY_AUTH_TOKEN_PATH) to the "
-                "cluster's token." if "auth" in str(e).lower() or "token" in str(e).lower() else "")
-        raise ClusterUnavailable(f"could not join the Ray cluster at {address}: {type(e).__name__}: {e}.{hint}") from e
+        hint = (" Something answers there but refused this process: Ray clusters use token authentication, so set "
+                "RAY_AUTH_TOKEN (or RAY_AUTH_TOKEN_PATH) to the cluster's token, and check that this machine has the "
+                "cluster's Ray version." if isinstance(e, ConnectionError) else "")
+        raise ClusterUnavailable(f"could not join the Ray cluster at {address}: {type(e).__name__}: "
+                                 f"{' '.join(str(e).split())}{hint}") from e
 
 
 def check_nodes(expected: str) -> list[dict]:
