@@ -577,22 +577,26 @@ ray_app = typer.Typer(no_args_is_help=True, help="The model actors gemmadoc keep
 app.add_typer(ray_app, name="ray")
 
 
+def _on_cluster(what, address: str):
+    """Run `what(address)` from flows.ray_stage; an unreachable or refusing cluster is exit 3."""
+    from model.backend import ModelUnavailable
+
+    try:
+        return what(address)
+    except ModelUnavailable as e:
+        _console().print("[red]error:[/]", escape(str(e)))
+        raise typer.Exit(3)
+
+
 @ray_app.command("stop-models")
 def ray_stop_models(
     ray: str = typer.Option(..., "--ray", envvar="RAY_ADDRESS", help="HOST:PORT of the cluster's head."),
 ) -> None:
     """Release the models gemmadoc left loaded on a standing Ray cluster (its detached actors)."""
-    from model.backend import ModelUnavailable
+    from flows.ray_stage import stop_models
 
-    console = _console()
-    try:
-        from flows.ray_stage import stop_models
-
-        names = stop_models(ray)
-    except ModelUnavailable as e:
-        console.print("[red]error:[/]", escape(str(e)))
-        raise typer.Exit(3)
-    console.print(f"stopped {len(names)} model actor(s)" + "".join(f"\n  {n}" for n in names))
+    names = _on_cluster(stop_models, ray)
+    typer.echo(f"stopped {len(names)} model actor(s)" + "".join(f"\n  {n}" for n in names))
 
 
 @ray_app.command("models")
@@ -600,16 +604,9 @@ def ray_models(
     ray: str = typer.Option(..., "--ray", envvar="RAY_ADDRESS", help="HOST:PORT of the cluster's head."),
 ) -> None:
     """List the model actors gemmadoc keeps on a Ray cluster, with their node and GPUs."""
-    from model.backend import ModelUnavailable
+    from flows.ray_stage import list_models
 
-    console = _console()
-    try:
-        from flows.ray_stage import list_models
-
-        models = list_models(ray)
-    except ModelUnavailable as e:
-        console.print("[red]error:[/]", escape(str(e)))
-        raise typer.Exit(3)
+    models = _on_cluster(list_models, ray)
     for m in models:
         typer.echo(f"{m.name}  {m.state}  node {m.node or '?'}  gpu {','.join(m.gpus) or '-'}  model {m.model_id or '?'}")
     if not models:

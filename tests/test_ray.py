@@ -114,7 +114,14 @@ def test_one_actor_per_gpu_reused_by_the_next_run(ray_local):
     assert {n: (m.pid, m.loaded_at) for n, m in models_again.items()} == {n: (m.pid, m.loaded_at) for n, m in models.items()}
     with pytest.raises(ClusterUnavailable, match="every GPU .* taken, by 2 gemmadoc model.*other settings.*stop-models"):
         RayModelStage.connect(RunOptions(model="scripted:delay=0.01", ray=ray_local))  # other settings: other actors
-    assert len(stop_models(ray_local)) == 2 and list_models(ray_local) == []
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    listed = CliRunner().invoke(app, ["ray", "models", "--ray", ray_local])
+    assert listed.exit_code == 0 and all(f"{n}  ready  node 127.0.0.1" in listed.output for n in first.handles)
+    stopped = CliRunner().invoke(app, ["ray", "stop-models", "--ray", ray_local])
+    assert stopped.exit_code == 0 and "stopped 2 model actor(s)" in stopped.output and list_models(ray_local) == []
     _wait_for_free_gpus(2)
     other = RayModelStage.connect(RunOptions(model="scripted:delay=0.01", ray=ray_local))
     assert other.size == 2 and not set(other.handles) & set(first.handles)
@@ -155,6 +162,20 @@ def test_a_chunk_whose_actor_dies_is_sent_again(ray_local, tmp_path):
     assert stage.chunk_retries >= 1 and stage.usage_by_actor[killed].lost_chunks >= 1
     restarted = {m.name: m for m in list_models(ray_local)}[killed]
     assert restarted.state == "ready" and restarted.pid != killed_pid
+
+
+def test_a_file_the_ingesting_node_cannot_read_is_tried_on_the_flows_node(ray_local, tmp_path):
+    """A node without the file (no shared mount) hands it back; the flow's node ingests it, and a file
+    gone everywhere fails alone with its ingest error while the rest of its chunk completes."""
+    options = RunOptions(model="scripted:", ray=ray_local, keep_page_images=False)
+    stage = RayModelStage.connect(options)
+    docs = _documents(_pdfs(tmp_path / "in", 4))
+    os.unlink(docs[1].path)
+    keys = {d.doc_id: f"key-{d.doc_id[:8]}" for d in docs}
+    results = {r.doc_id: r for _, outcome in stage.outcomes([docs], options, keys, "scripted") for r in outcome.results}
+    assert len(results) == 4 and results[docs[1].doc_id].status == "failed"
+    assert results[docs[1].doc_id].errors[0].stage == "ingest"
+    assert all(results[d.doc_id].status == "ok" for d in docs if d is not docs[1])
 
 
 def test_runs_through_the_flow_and_records_the_actors(ray_local, tmp_path, prefect_harness):
