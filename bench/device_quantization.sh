@@ -1,0 +1,18 @@
+#!/bin/sh
+# One call on the lent GPU machine (device tool): bench/gpu_throughput.py on the real Gemma 4 26B-A4B
+# architecture with random weights, bf16 then --quantization nf4, int8 and fp8, each in a fresh process,
+# so every RESULT line (peak_gpu_gb, pages_per_s, quantization=...) comes from the same card and call.
+#
+# Here, once (the device image has no network; torchao 3.4 MB + bitsandbytes 43 MB < 64 MiB a call):
+#   echo /.whl/ >> .git/info/exclude
+#   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+#     --platform manylinux_2_28_x86_64 --platform manylinux_2_24_x86_64 -d .whl torchao==0.18.0 bitsandbytes==0.50.2
+# Then: run(command="sh bench/device_quantization.sh", carry=[".whl"], timeout_s=600)
+set -u
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
+  && export PYTHONPATH=/tmp/site || exit 1
+nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
+for q in none nf4 int8 fp8; do
+  timeout 135 python3 bench/gpu_throughput.py --quantization "$q" --docs 24 --naive-pages 2 \
+    || echo "RESULT quantization=$q failed=1 (exit $?)"
+done
