@@ -49,9 +49,10 @@ bench: bench-setup
 	$(PY) bench/ingest.py
 	$(PY) bench/grounding.py
 	$(PY) bench/scale.py --docs 1000
+	$(PY) bench/scale.py --ray 3
 	$(PY) bench/hostile_memory.py
 	CHROMIUM_BIN="$${CHROMIUM_BIN:-$$(sh tools/ensure_browser.sh)}" $(PY) bench/review.py
-	$(PY) bench/gpu_throughput.py --meta
+	for q in none int8 nf4 fp8; do $(PY) bench/gpu_throughput.py --meta --quantization $$q; done
 	$(PY) bench/gpu_throughput.py --tiny
 
 bench-cpu: setup
