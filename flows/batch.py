@@ -74,7 +74,7 @@ def write_task(results: list[DocumentResult], errors: list[ErrorRecord], out: st
 
 
 @flow(name="gemmadoc-batch", log_prints=False, validate_parameters=False,
-      task_runner=ThreadPoolTaskRunner(max_workers=2))  # one look-ahead ingest and one background write
+      task_runner=ThreadPoolTaskRunner(max_workers=4))  # a look-ahead ingest, a background write, two overlapping extracts
 def batch_flow(inputs: list[str], out: str, options: RunOptions | dict) -> RunRecord:
     """Lock the output folder (one run at a time), then run the batch."""
     options = RunOptions.model_validate(options)  # deployments pass options as a plain dict
@@ -187,14 +187,27 @@ def _batch(inputs: list[str], out: str, options: RunOptions, cluster=None) -> Ru
 
 def _local_outcomes(chunks: list[list[SourceDocument]], options: RunOptions, keys: dict[str, str], model_id: str,
                     out_dir: Path) -> Iterator[tuple[int, ChunkOutcome]]:
-    """The model stage in this process, chunk by chunk, with one chunk of look-ahead (memory stays at two
-    chunks): the next chunk is ingested while this one generates, and written while the next generates."""
+    """The model stage in this process, chunk by chunk: the next chunk is ingested while this one
+    generates, and written while the next generates. A backend that shares its engine between calls
+    (vLLM: `overlapping_calls`) gets the next chunk's requests before this chunk's last answers are
+    done, so it never drains between chunks; memory stays at three chunks (two in the model, one in ingest)."""
     spool = Path(tempfile.mkdtemp(prefix=f"spool-{os.getpid()}-", dir=_spool_root(out_dir)))
+    overlap = getattr(get_backend(options.backend), "overlapping_calls", False)
 
     def ingest_next(i: int):  # quote: Prefect need not walk the records
         return ingest_task.submit(quote(chunks[i]), options, str(spool)) if i < len(chunks) else None
 
-    upcoming = ingest_next(0)
+    def finish(i: int, prepared: list[Prepared], chunk_keys: dict[str, str], run) -> tuple[int, ChunkOutcome]:
+        try:
+            outcome = run()
+        except Exception as e:  # noqa: BLE001 - e.g. model load failure: every document records it
+            raise_if_unavailable(e)
+            outcome = failed_outcome(prepared, chunk_keys, options, model_id, e)
+        for p in prepared:  # the chunk's page images are no longer needed
+            shutil.rmtree(spool / p.doc.doc_id[:16], ignore_errors=True)
+        return i, outcome
+
+    upcoming, extracting = ingest_next(0), []
     try:
         for i, chunk in enumerate(chunks):
             try:
@@ -203,17 +216,20 @@ def _local_outcomes(chunks: list[list[SourceDocument]], options: RunOptions, key
                 prepared = [Prepared(doc=d, errors=[crash_record(d, "ingest", e)]) for d in chunk]
             upcoming = ingest_next(i + 1)
             chunk_keys = {p.doc.doc_id: keys[p.doc.doc_id] for p in prepared}
-            try:
-                outcome = extract_task(quote(prepared), options, chunk_keys)
-            except Exception as e:  # noqa: BLE001 - e.g. model load failure: every document records it
-                raise_if_unavailable(e)
-                outcome = failed_outcome(prepared, chunk_keys, options, model_id, e)
-            for p in prepared:  # the chunk's page images are no longer needed
-                shutil.rmtree(spool / p.doc.doc_id[:16], ignore_errors=True)
-            yield i, outcome
+            if not overlap:
+                yield finish(i, prepared, chunk_keys, lambda: extract_task(quote(prepared), options, chunk_keys))
+                continue
+            extracting.append((i, prepared, chunk_keys, extract_task.submit(quote(prepared), options, chunk_keys)))
+            if len(extracting) > 1:
+                j, j_prepared, j_keys, future = extracting.pop(0)
+                yield finish(j, j_prepared, j_keys, future.result)
+        while extracting:
+            j, j_prepared, j_keys, future = extracting.pop(0)
+            yield finish(j, j_prepared, j_keys, future.result)
     finally:
-        if upcoming is not None:
-            upcoming.wait()
+        for future in [upcoming] + [entry[3] for entry in extracting]:
+            if future is not None:
+                future.wait()
         shutil.rmtree(spool, ignore_errors=True)
 
 

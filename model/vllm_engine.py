@@ -6,6 +6,7 @@ the same requests as with transformers."""
 from __future__ import annotations
 
 import logging
+import threading
 import time
 
 from model.backend import ModelUnavailable, timeout_message
@@ -43,6 +44,7 @@ class VLLMBackend(CountingBackend):
     """One `vllm.LLM` per process; `generate` hands the engine every request at once."""
 
     continuous_batching = True  # the extractor gives it whole chunks, not token-bounded batches
+    overlapping_calls = True  # generate() from several threads shares the engine: the flow overlaps chunks
 
     def __init__(self, path: str, model_id: str | None = None, *, is_random: bool = False, revision: str | None = None,
                  dtype: str = "auto", gpu_memory_utilization: float = 0.9, max_num_seqs: int = 64,
@@ -62,6 +64,9 @@ class VLLMBackend(CountingBackend):
 
             dtype = "bfloat16" if torch.cuda.is_available() else "float32"
         self.max_model_len = max_model_len
+        self._engine_lock = threading.Lock()  # enqueue, step and abort from one thread at a time
+        self._internal: dict[str, str] = {}  # output request id -> the internal id enqueue returned
+        self._finished: dict[str, object] = {}  # internal id -> finished output, until its caller takes it
         try:
             self.llm = vllm.LLM(**engine_kwargs(
                 path, revision=revision, dtype=dtype, gpu_memory_utilization=gpu_memory_utilization,
@@ -92,30 +97,47 @@ class VLLMBackend(CountingBackend):
             thinking_token_budget=THINK_BUDGET if request.thinking else None)
 
     def generate(self, requests: list[Request], max_seconds: float | None = None) -> list[Generation]:
-        """Enqueue every request, step the engine until all finish or `max_seconds` pass (the rest are
-        aborted and come back with finish_reason "time")."""
+        """Enqueue every request and step the engine until they finish or `max_seconds` pass (the rest are
+        aborted and come back with finish_reason "time"). Safe from several threads at once: the calls share
+        one engine, whichever thread steps it files every finished output for its caller, so the engine
+        decodes one chunk's requests beside the next chunk's (`overlapping_calls`)."""
         if not requests:
             return []
         engine = self.llm.llm_engine
-        ids = self.llm.enqueue([self._prompt(r) for r in requests], [self._params(r) for r in requests], use_tqdm=False)
+        prompts, params = [self._prompt(r) for r in requests], [self._params(r) for r in requests]  # images decoded here
+        with self._engine_lock:
+            ids = self.llm.enqueue(prompts, params, use_tqdm=False)
+            # enqueue returns internal ids ("<external>-<8 random chars>"); outputs carry the external one
+            for i in ids:
+                self._internal[i.rsplit("-", 1)[0]] = i
+                self._internal[i] = i
         by_id = dict(zip(ids, requests))
-        # enqueue returns internal ids ("<external>-<8 random chars>"); outputs carry the external one
-        internal = {**{i.rsplit("-", 1)[0]: i for i in ids}, **{i: i for i in ids}}
-        done: dict[str, Generation] = {}
+        pending, done = set(ids), {}
         t0 = time.perf_counter()
-        while engine.has_unfinished_requests():
-            for out in engine.step():
-                key = internal.get(out.request_id)
-                if out.finished and key is not None:
-                    done[key] = self._generation(by_id[key], out)
-            if max_seconds is not None and time.perf_counter() - t0 > max_seconds:
-                left = [i for i in ids if i not in done]
-                engine.abort_request(left, internal=True)
-                for i in left:
-                    done[i] = Generation(request_id=by_id[i].request_id, text="", finish_reason="time",
-                                         model_id=self.model_id,
-                                         error=timeout_message(time.perf_counter() - t0, max_seconds))
-                break
+        while pending:
+            with self._engine_lock:
+                for i in [i for i in pending if i in self._finished]:
+                    done[i] = self._generation(by_id[i], self._finished.pop(i))
+                    pending.discard(i)
+                if not pending:
+                    break
+                if max_seconds is not None and time.perf_counter() - t0 > max_seconds:
+                    engine.abort_request(sorted(pending), internal=True)
+                    for i in pending:
+                        done[i] = Generation(request_id=by_id[i].request_id, text="", finish_reason="time",
+                                             model_id=self.model_id, error=timeout_message(time.perf_counter() - t0, max_seconds))
+                    break
+                if not engine.has_unfinished_requests():
+                    break  # nothing left to step: what is still pending got no output
+                for out in engine.step():
+                    key = self._internal.get(out.request_id)
+                    if out.finished and key is not None:
+                        self._finished[key] = out
+        with self._engine_lock:
+            for i in ids:
+                self._internal.pop(i.rsplit("-", 1)[0], None)
+                self._internal.pop(i, None)
+                self._finished.pop(i, None)
         log.debug("vLLM generated %d requests in %.2fs", len(requests), time.perf_counter() - t0)
         return [done.get(i) or Generation(request_id=by_id[i].request_id, text="", finish_reason="error",
                                           model_id=self.model_id, error="the engine returned no output")

@@ -71,10 +71,24 @@ def test_engine_stops_at_the_time_limit_and_goes_on(engine, tmp_path):
     assert gen.finish_reason in ("stop", "length") and gen.prompt_tokens == request.n_tokens
 
 
+def test_engine_serves_overlapping_calls_from_two_threads(engine, tmp_path):
+    """Two chunks' generate() calls at once share the engine: each gets its own answers, complete."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    short = receipt_request(engine, 70, 48, tmp_path)
+    longer = receipt_request(engine, 280, 96, tmp_path)
+    with ThreadPoolExecutor(2) as pool:
+        a, b = pool.map(lambda rs: engine.generate(rs), [[short, short], [longer]])
+    assert [g.prompt_tokens for g in a] == [short.n_tokens] * 2 and [g.prompt_tokens for g in b] == [longer.n_tokens]
+    assert all(g.finish_reason in ("stop", "length") for g in a + b)
+    assert not engine._finished and not engine._internal  # nothing left behind for a later call
+
+
 def test_engine_end_to_end_on_the_samples_with_and_without_thinking(engine, tmp_path, prefect_harness):
     for thinking in (False, True):
         out = tmp_path / f"out-{thinking}"
-        record = run_batch([str(SAMPLES)], str(out), RunOptions(**ENGINE, thinking=thinking, max_new_tokens=512))
+        # one document per chunk: the flow hands the engine the next chunk while this one decodes
+        record = run_batch([str(SAMPLES)], str(out), RunOptions(**ENGINE, thinking=thinking, max_new_tokens=512, chunk_docs=1))
         assert record.documents == 3 and record.ok + record.partial == 3, record
         docs = pd.read_parquet(out / "tables" / "documents")
         assert set(docs["model_id"]) == {engine.model_id}
