@@ -141,6 +141,8 @@ def _batch(inputs: list[str], out: str, options: RunOptions, cluster=None) -> Ru
     size = cluster.chunk_size(len(todo)) if cluster else options.chunk_size()
     chunks = [todo[i:i + size] for i in range(0, len(todo), size)]
     base = time.time_ns()  # chunk i's parts carry stamp base + i: a chunk written again replaces its parts
+    engine = None if cluster else _loaded_backend(options)
+    busy_start = getattr(engine, "busy_seconds", None)  # overlapping chunk calls: time inside the engine, once
     writing = None
     try:
         outcomes = (cluster.outcomes(chunks, options, keys, model_id) if cluster
@@ -164,6 +166,8 @@ def _batch(inputs: list[str], out: str, options: RunOptions, cluster=None) -> Ru
         if writing is not None:
             writing.wait()  # nothing of this run may still write when the lock is released
     seconds = time.perf_counter() - t0
+    if busy_start is not None:
+        totals.generate_seconds = engine.busy_seconds - busy_start
     run = RunRecord(
         run_id=run_id, started_at=started, finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         model_id=model_id, schema_name=schema.name, options=options.model_dump(mode="json"),
@@ -233,11 +237,18 @@ def _local_outcomes(chunks: list[list[SourceDocument]], options: RunOptions, key
         shutil.rmtree(spool, ignore_errors=True)
 
 
+def _loaded_backend(options: RunOptions):
+    """This process's backend, or None when it cannot load (the chunks then record why, or stop the run)."""
+    try:
+        return get_backend(options.backend)
+    except Exception:  # noqa: BLE001
+        return None
+
+
 def _weights(options: RunOptions) -> dict:
     """The runs table's record of this process's loaded weights: quantization and bytes per part."""
-    try:
-        backend = get_backend(options.backend)
-    except ModelUnavailable:  # e.g. a server gone by the end of the run: nothing to record
+    backend = _loaded_backend(options)
+    if backend is None:  # e.g. a server gone by the end of the run: nothing to record
         return {}
     return {"quantization": getattr(backend, "quantization", "none"),
             "parameter_bytes": dict(getattr(backend, "parameter_bytes", {}))}

@@ -67,6 +67,7 @@ class VLLMBackend(CountingBackend):
         self._engine_lock = threading.Lock()  # enqueue, step and abort from one thread at a time
         self._internal: dict[str, str] = {}  # output request id -> the internal id enqueue returned
         self._finished: dict[str, object] = {}  # internal id -> finished output, until its caller takes it
+        self.busy_seconds = 0.0  # wall time inside engine.step(): the runs table's GPU idle share with overlapping calls
         try:
             self.llm = vllm.LLM(**engine_kwargs(
                 path, revision=revision, dtype=dtype, gpu_memory_utilization=gpu_memory_utilization,
@@ -129,7 +130,10 @@ class VLLMBackend(CountingBackend):
                     break
                 if not engine.has_unfinished_requests():
                     break  # nothing left to step: what is still pending got no output
-                for out in engine.step():
+                t_step = time.perf_counter()
+                outputs = engine.step()
+                self.busy_seconds += time.perf_counter() - t_step
+                for out in outputs:
                     key = self._internal.get(out.request_id)
                     if out.finished and key is not None:
                         self._finished[key] = out

@@ -101,6 +101,7 @@ def test_engine_end_to_end_on_the_samples_with_and_without_thinking(engine, tmp_
             assert isinstance(result["answer"], dict)
         runs = pd.read_parquet(out / "tables" / "runs")
         assert json.loads(runs["options_json"].iloc[0])["backend"]["backend"] == "vllm"
+        assert 0.0 < runs["gpu_idle_share"].iloc[0] < 1.0  # time inside the engine, counted once across chunks
 
 
 @pytest.fixture(scope="module")
