@@ -349,7 +349,7 @@ class RayModelStage:
                 c.sends += 1
                 inflight[self.handles[name].extract.remote(options, c.keys, *c.parts)] = (c, name)
             self._reping()
-            if not self.idle and not inflight and not any(r is not None for r in self.pending.values()) and ready:
+            if not self.idle and not inflight and ready:  # work waits and no actor serves (all lost or restarting)
                 no_actor_since = no_actor_since or time.monotonic()
                 if time.monotonic() - no_actor_since > NO_ACTOR_GIVE_UP_S:
                     for c in ready:
