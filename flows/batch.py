@@ -83,12 +83,7 @@ def batch_flow(inputs: list[str], out: str, options: RunOptions | dict) -> RunRe
             if lock.previous:
                 reporter().note(f"took over the output folder's lock from a run that ended without releasing it "
                                 f"({describe(lock.previous)})")
-            cluster = _ray_stage(options) if options.cluster.ray else None
-            try:
-                return _batch(inputs, out, options, cluster)
-            finally:
-                if cluster is not None:
-                    cluster.close()
+            return _batch(inputs, out, options, _ray_stage(options) if options.cluster.ray else None)
     except (OutputLocked, ModelUnavailable) as e:  # failed states, not raised errors: Prefect logs no traceback,
         return Failed(message=str(e), data=e)          # the caller gets the error
     except OSError as e:
@@ -141,12 +136,12 @@ def _batch(inputs: list[str], out: str, options: RunOptions, cluster=None) -> Ru
     size = cluster.chunk_size(len(todo)) if cluster else options.chunk_size()
     chunks = [todo[i:i + size] for i in range(0, len(todo), size)]
     base = time.time_ns()  # chunk i's parts carry stamp base + i: a chunk written again replaces its parts
-    engine = None if cluster else _loaded_backend(options)
-    busy_start = getattr(engine, "busy_seconds", None)  # overlapping chunk calls: time inside the engine, once
+    backend = None if cluster else _loaded_backend(options)  # looked up once: overlap, busy time, weights
+    busy_start = getattr(backend, "busy_seconds", None)  # overlapping chunk calls: time inside the engine, once
     writing = None
     try:
         outcomes = (cluster.outcomes(chunks, options, keys, model_id) if cluster
-                    else _local_outcomes(chunks, options, keys, model_id, out_dir))
+                    else _local_outcomes(chunks, options, keys, model_id, out_dir, getattr(backend, "overlapping_calls", False)))
         for i, outcome in outcomes:
             write_copies(out_dir, outcome)  # before the commit: a committed document has its review images
             if writing is not None:
@@ -167,7 +162,7 @@ def _batch(inputs: list[str], out: str, options: RunOptions, cluster=None) -> Ru
             writing.wait()  # nothing of this run may still write when the lock is released
     seconds = time.perf_counter() - t0
     if busy_start is not None:
-        totals.generate_seconds = engine.busy_seconds - busy_start
+        totals.generate_seconds = backend.busy_seconds - busy_start
     run = RunRecord(
         run_id=run_id, started_at=started, finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         model_id=model_id, schema_name=schema.name, options=options.model_dump(mode="json"),
@@ -179,7 +174,7 @@ def _batch(inputs: list[str], out: str, options: RunOptions, cluster=None) -> Ru
         context_utilisation=round(totals.context_tokens / (totals.requests * options.plan.max_context), 4) if totals.requests else 0.0,
         pages_per_s=round((pages + frames) / seconds, 3) if seconds else 0.0,
         gpu_idle_share=round(max(0.0, 1 - totals.generate_seconds / (seconds * (cluster.size if cluster else 1))), 4) if seconds else 0.0,
-        **(cluster.usage() if cluster else _weights(options)))
+        **(cluster.usage() if cluster else _weights(backend)))
     writer.compact()  # the chunks' parts, so the changes below read one current row set per key
     current = {text_of(d.path): (d.doc_id, keys[d.doc_id]) for d in found.documents}  # as the tables store paths
     writer.append({"runs": [run_row(r) for r in prior.aborted_runs(model_id, schema.name)] + [run_row(run)],
@@ -190,13 +185,12 @@ def _batch(inputs: list[str], out: str, options: RunOptions, cluster=None) -> Ru
 
 
 def _local_outcomes(chunks: list[list[SourceDocument]], options: RunOptions, keys: dict[str, str], model_id: str,
-                    out_dir: Path) -> Iterator[tuple[int, ChunkOutcome]]:
+                    out_dir: Path, overlap: bool) -> Iterator[tuple[int, ChunkOutcome]]:
     """The model stage in this process, chunk by chunk: the next chunk is ingested while this one
     generates, and written while the next generates. A backend that shares its engine between calls
     (vLLM: `overlapping_calls`) gets the next chunk's requests before this chunk's last answers are
     done, so it never drains between chunks; memory stays at three chunks (two in the model, one in ingest)."""
     spool = Path(tempfile.mkdtemp(prefix=f"spool-{os.getpid()}-", dir=_spool_root(out_dir)))
-    overlap = getattr(get_backend(options.backend), "overlapping_calls", False)
 
     def ingest_next(i: int):  # quote: Prefect need not walk the records
         return ingest_task.submit(quote(chunks[i]), options, str(spool)) if i < len(chunks) else None
@@ -245,10 +239,9 @@ def _loaded_backend(options: RunOptions):
         return None
 
 
-def _weights(options: RunOptions) -> dict:
+def _weights(backend) -> dict:
     """The runs table's record of this process's loaded weights: quantization and bytes per part."""
-    backend = _loaded_backend(options)
-    if backend is None:  # e.g. a server gone by the end of the run: nothing to record
+    if backend is None:  # it could not load: the chunks recorded why
         return {}
     return {"quantization": getattr(backend, "quantization", "none"),
             "parameter_bytes": dict(getattr(backend, "parameter_bytes", {}))}

@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 from rich.markup import escape
 
-from schemas.options import DEFAULT_MODEL_ID, TINY_MODEL
+from schemas.options import DEFAULT_MODEL_ID
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="gemmadoc: structured extraction with verified citations from PDFs, images and videos.")

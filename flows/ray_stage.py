@@ -97,7 +97,7 @@ def connect(address: str) -> None:
                                  f"{' '.join(str(e).split())}{hint}") from e
 
 
-def check_nodes(expected: str) -> list[dict]:
+def check_nodes(expected: str) -> None:
     """Every live node must run the same gemmadoc: raises ClusterUnavailable naming the nodes that do not."""
 
     def probe() -> tuple[str, str]:  # defined here so Ray ships it by value: it runs even without gemmadoc
@@ -123,7 +123,6 @@ def check_nodes(expected: str) -> list[dict]:
     if wrong:
         raise ClusterUnavailable(f"every Ray node needs the same gemmadoc as this machine ({expected}); these differ: "
                                  + "; ".join(wrong) + ". Install the same version on them (pip install gemmadoc==...).")
-    return nodes
 
 
 @dataclass
@@ -426,9 +425,6 @@ class RayModelStage:
         weights = {"quantization": first.quantization, "parameter_bytes": first.parameter_bytes} if first else {}
         return {**weights, "cluster": f"ray {self.address}", "chunk_retries": self.chunk_retries,
                 "workers": [u for u in self.usage_by_actor.values() if u.chunks or u.lost_chunks or u.node]}
-
-    def close(self) -> None:
-        """Nothing to release: actors stay loaded (detached on a standing cluster, else until this process ends)."""
 
 
 @dataclass

@@ -43,8 +43,6 @@ class TransformersBackend(CountingBackend):
     def __init__(self, path_or_id: str, model_id: str | None = None, *, revision: str | None = None,
                  dtype: str = "auto", device_map: str | None = None, attn_implementation: str = "sdpa",
                  experts_implementation: str | None = None, quantization: str = "none", is_random: bool = False):
-        from transformers import AutoModelForImageTextToText
-
         from model.processor import load_processor
 
         self.model_id = model_id or path_or_id

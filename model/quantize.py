@@ -81,55 +81,57 @@ def load_kwargs(method: str) -> dict:
     return {}
 
 
-class Nf4Linear(nn.Module):
-    """A Linear layer whose weight is stored as bitsandbytes NF4 (4 bits per weight plus a scale per block)."""
+class _Nf4Weights(nn.Module):
+    """Holds tensors as NF4: `<name>_packed` and `<name>_absmax` buffers (moved by `.to()` like any buffer)
+    and their bitsandbytes QuantState, kept pointing at the moved buffers."""
 
-    def __init__(self, linear: nn.Linear):
+    def __init__(self):
+        super().__init__()
+        self.states: dict = {}
+        self.shapes: dict[str, tuple[int, ...]] = {}
+
+    def _quantize(self, name: str, w: torch.Tensor) -> None:
         import bitsandbytes.functional as F
 
-        super().__init__()
-        self.in_features, self.out_features = linear.in_features, linear.out_features
-        packed, self.state = F.quantize_4bit(linear.weight.data.contiguous(), quant_type="nf4", blocksize=NF4_BLOCK)
-        self.register_buffer("packed", packed)
-        self.register_buffer("absmax", self.state.absmax)
-        self.bias = linear.bias
+        packed, state = F.quantize_4bit(w.reshape(-1, w.shape[-1]).contiguous(), quant_type="nf4", blocksize=NF4_BLOCK)
+        self.register_buffer(f"{name}_packed", packed)
+        self.register_buffer(f"{name}_absmax", state.absmax)
+        self.shapes[name], self.states[name] = tuple(w.shape), state
 
-    def _apply(self, fn, recurse=True):  # .to(device) moves the quantization state with the weight
-        super()._apply(fn, recurse)
-        self.state.absmax = self.absmax
-        self.state.code = fn(self.state.code)
-        return self
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        import bitsandbytes as bnb
-
-        y = bnb.matmul_4bit(x.to(self.state.dtype), self.packed.t(), quant_state=self.state).to(x.dtype)
-        return y + self.bias if self.bias is not None else y
-
-
-class Nf4Experts(nn.Module):
-    """Fused experts (E x out x in) stored as NF4; a forward dequantizes only the experts its tokens use."""
-
-    def __init__(self, experts: nn.Module):
-        import bitsandbytes.functional as F
-
-        super().__init__()
-        self.num_experts = experts.num_experts
-        self.act_fn = experts.act_fn
-        self.shapes, self.states = {}, {}
-        for name in ("gate_up_proj", "down_proj"):
-            w = getattr(experts, name).data
-            packed, state = F.quantize_4bit(w.reshape(-1, w.shape[-1]).contiguous(), quant_type="nf4", blocksize=NF4_BLOCK)
-            self.register_buffer(f"{name}_packed", packed)
-            self.register_buffer(f"{name}_absmax", state.absmax)
-            self.shapes[name], self.states[name] = tuple(w.shape), state
-
-    def _apply(self, fn, recurse=True):
+    def _apply(self, fn, recurse=True):  # .to(device) moves each quantization state with its buffers
         super()._apply(fn, recurse)
         for name, state in self.states.items():
             state.absmax = getattr(self, f"{name}_absmax")
             state.code = fn(state.code)
         return self
+
+
+class Nf4Linear(_Nf4Weights):
+    """A Linear layer whose weight is stored as bitsandbytes NF4 (4 bits per weight plus a scale per block)."""
+
+    def __init__(self, linear: nn.Linear):
+        super().__init__()
+        self.in_features, self.out_features = linear.in_features, linear.out_features
+        self._quantize("weight", linear.weight.data)
+        self.bias = linear.bias
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        import bitsandbytes as bnb
+
+        state = self.states["weight"]
+        y = bnb.matmul_4bit(x.to(state.dtype), self.weight_packed.t(), quant_state=state).to(x.dtype)
+        return y + self.bias if self.bias is not None else y
+
+
+class Nf4Experts(_Nf4Weights):
+    """Fused experts (E x out x in) stored as NF4; a forward dequantizes only the experts its tokens use."""
+
+    def __init__(self, experts: nn.Module):
+        super().__init__()
+        self.num_experts = experts.num_experts
+        self.act_fn = experts.act_fn
+        for name in ("gate_up_proj", "down_proj"):
+            self._quantize(name, getattr(experts, name).data)
 
     def _expert(self, name: str, e: int) -> torch.Tensor:
         """Expert e's weight (out x in), dequantized."""

@@ -16,7 +16,7 @@ from pipeline.prompt import control_pattern, document_header, system_prompt, uni
 from pipeline.wrap import CitationTargets, wrap_schema
 from schemas.catalog import ExtractionSchema
 from schemas.options import PlanOptions
-from schemas.records import FrameUnit, ImageSegment, PageUnit, Request, SourceDocument, format_timestamp
+from schemas.records import FrameUnit, PageUnit, Request, SourceDocument, format_timestamp
 
 Unit = PageUnit | FrameUnit
 THINK_RESERVE = 520  # thought budget plus the end-of-thought marker

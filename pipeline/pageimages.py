@@ -85,9 +85,3 @@ def write_page_copies(out: Path, doc_id: str, copies: list[PageCopy]) -> int:
         folder.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(folder / copy.name, copy.jpeg)
     return len(copies)
-
-
-def keep_page_images(out: Path, result: DocumentResult, units: list[PageUnit | FrameUnit],
-                     max_side: int = KEEP_MAX_SIDE) -> int:
-    """Copy the units the review needs into `OUT/pages/`, downscaled; returns how many."""
-    return write_page_copies(out, result.doc_id, page_copies(result, units, max_side))
