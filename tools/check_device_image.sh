@@ -1,0 +1,23 @@
+#!/bin/sh
+# The GPU benchmark with the library versions of the lent H200's image (transformers 5.17.0, huggingface_hub
+# 1.33.0, accelerate 1.15.0; ../.library/device/KINDS.md), on this CPU: the real config on the meta device
+# for every --quantization, and the tiny model generating through bench/gpu_throughput.py for each method
+# that runs on CPU. A device call is 15 minutes a session: this catches version breaks before one is spent.
+# Usage: sh tools/check_device_image.sh [VENV]   (default .venv; the pinned packages go to .device-image/)
+set -eu
+VENV=${1:-.venv}
+SITE=.device-image
+if [ ! -f "$SITE/.installed" ]; then
+  rm -rf "$SITE"
+  "$VENV/bin/pip" install -q --no-deps --target "$SITE" transformers==5.17.0 huggingface_hub==1.33.0 accelerate==1.15.0
+  touch "$SITE/.installed"
+fi
+"$VENV/bin/python" -c "from model.tiny import ensure_tiny; ensure_tiny()"  # built with the project's own versions
+export PYTHONPATH="$PWD/$SITE"
+"$VENV/bin/python" -c "import transformers as t; assert t.__version__ == '5.17.0', t.__version__"
+bench() {  # one benchmark run: its RESULT line, or its output's tail and a failure
+  if "$VENV/bin/python" bench/gpu_throughput.py "$@" >"$SITE/log" 2>&1; then grep '^RESULT' "$SITE/log"
+  else tail -20 "$SITE/log"; echo "FAILED: bench/gpu_throughput.py $* under the device image's versions"; exit 1; fi
+}
+for q in none int8 nf4 fp8; do bench --meta --quantization "$q"; done
+for q in none int8 nf4; do bench --tiny --quantization "$q"; done
