@@ -1,7 +1,9 @@
 #!/bin/sh
 # One call on the lent GPU machine (device tool): bench/gpu_throughput.py on the real Gemma 4 26B-A4B
 # architecture with random weights, bf16 then --quantization nf4, int8 and fp8, each in a fresh process,
-# so every RESULT line (peak_gpu_gb, pages_per_s, quantization=...) comes from the same card and call.
+# so every RESULT line (peak_gpu_gb, pages_per_s, quantization=...) comes from the same card and call;
+# each process then measures peak memory at 16k context x 8 requests (the mode=context lines).
+# Checked on CPU under the image's transformers 5.17 first: `make test-device-image`.
 #
 # Here, once (the device image has no network; torchao 3.4 MB + bitsandbytes 43 MB < 64 MiB a call):
 #   echo /.whl/ >> .git/info/exclude
@@ -13,6 +15,6 @@ python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upg
   && export PYTHONPATH=/tmp/site || exit 1
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
 for q in none nf4 int8 fp8; do
-  timeout 135 python3 bench/gpu_throughput.py --quantization "$q" --docs 24 --naive-pages 2 \
+  timeout 135 python3 bench/gpu_throughput.py --quantization "$q" --docs 24 --naive-pages 2 --context 16384 --batch 8 \
     || echo "RESULT quantization=$q failed=1 (exit $?)"
 done

@@ -12,6 +12,7 @@ Pages at image budget 280, a ~300-token prompt, 256 forced output tokens (EOS ig
     python bench/gpu_throughput.py --meta     # the real config on the meta device: parameter counts, no GPU
     python bench/gpu_throughput.py --quantization nf4   # weights quantized at load (int8, nf4, fp8), experts included
     python bench/gpu_throughput.py --meta --quantization fp8   # bytes per part of the quantized model, no GPU
+    python bench/gpu_throughput.py --quantization nf4 --context 16384 --batch 8   # then peak GPU memory at that size
 
 Needs only torch, transformers and pillow (no pydantic), so it runs on the device image as is.
 Ends with: RESULT device=... backend=transformers pages_per_s=... speedup_vs_naive=... output_tok_per_s=...
@@ -30,6 +31,7 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from model.quantize import no_grad_for  # noqa: E402
+from model.vision_groups import encode_images_in_groups  # noqa: E402
 from pipeline.batching import group_by_length  # noqa: E402
 
 IMAGE_ID, BOI_ID, EOI_ID, BOS_ID, PAD_ID = 262_140, 262_141, 262_142, 2, 0
@@ -226,6 +228,31 @@ def run_batch(model, device, reqs, pixels, positions, out_tokens, vocab_ids):
     return pad_total, sum(len(r[0]) for r in reqs)
 
 
+def context_memory(model, device, device_name, args, vocab_ids) -> None:
+    """Peak GPU memory of one generate() over `--batch` requests of `--context` prompt tokens each (pages at
+    budget 1120 plus text), 32 new tokens: what `gemmadoc doctor` estimates for --max-context and a batch."""
+    pixels, positions, n_soft = page_pixels(1120)
+    page = n_soft + 6  # label, begin and end markers
+    n_pages = max(0, (args.context - 64) // page)
+    rng = random.Random(1)
+    reqs = [make_request(n_pages, n_soft, args.context - n_pages * page - 1, 262_144, rng) for _ in range(args.batch)]
+    if device == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+    t0 = time.perf_counter()
+    oom = 0
+    try:
+        run_batch(model, device, reqs, pixels, positions, args.out_tokens or 32, vocab_ids)
+    except torch.OutOfMemoryError:
+        oom = 1
+    seconds = time.perf_counter() - t0
+    peak = torch.cuda.max_memory_allocated() / 2**30 if device == "cuda" else 0.0
+    print(f"context {len(reqs[0][0])} tokens ({n_pages} pages at 1120) x {args.batch}: peak {peak:.2f} GiB, "
+          f"{seconds:.1f}s{', out of memory' if oom else ''}")
+    print(f"RESULT device={device_name} backend=transformers mode=context context={len(reqs[0][0])} batch={args.batch} "
+          f"peak_gpu_gb={peak:.2f} oom={oom} seconds={seconds:.1f} quantization={args.quantization}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--tiny", action="store_true", help="CPU smoke test with the tiny random model")
@@ -239,6 +266,9 @@ def main() -> None:
     ap.add_argument("--attn", default="sdpa")
     ap.add_argument("--experts", default=None, help="experts implementation (grouped_mm, batched_mm, ...)")
     ap.add_argument("--quantization", default="none", choices=["none", "int8", "nf4", "fp8"])
+    ap.add_argument("--context", type=int, default=None,
+                    help="then --batch requests of this many prompt tokens (pages at budget 1120): peak GPU memory (--docs 0: only this)")
+    ap.add_argument("--batch", type=int, default=8, help="requests in the --context batch")
     args = ap.parse_args()
     if args.meta:
         c = meta_check(args.quantization)
@@ -252,7 +282,7 @@ def main() -> None:
               f"active_params_b={c['active_lm_b']:.2f} weights_gb={sum(parts.values()):.2f} experts_gb={parts['experts']:.2f}")
         return
     tiny = args.tiny
-    docs = args.docs or (6 if tiny else 96)
+    docs = args.docs if args.docs is not None else (6 if tiny else 96)
     naive_pages = args.naive_pages or (3 if tiny else 6)
     out_tokens = args.out_tokens or (16 if tiny else 256)
     batch_tokens = args.batch_tokens or (8192 if tiny else 96_000)
@@ -261,7 +291,7 @@ def main() -> None:
 
     t0 = time.perf_counter()
     model, device = build_model(args)
-    model = quantize(model, args.quantization, device)
+    model = encode_images_in_groups(quantize(model, args.quantization, device))  # as the backend does
     QUANTIZATION[0] = args.quantization
     device_name = torch.cuda.get_device_name(0).replace(" ", "_") if device == "cuda" else "cpu-tiny"
     vocab = model.config.get_text_config().vocab_size
@@ -275,6 +305,9 @@ def main() -> None:
         vocab_ids = remap
     pixels, positions, n_soft = page_pixels(args.budget)
     print(f"model ready in {time.perf_counter() - t0:.1f}s on {device_name}; page = {n_soft} image tokens at budget {args.budget}")
+
+    if args.docs == 0:  # memory mode only
+        return context_memory(model, device, device_name, args, vocab_ids)
 
     rng = random.Random(0)
     sizes = [1] * int(docs * 0.6) + [rng.randint(2, 4) for _ in range(int(docs * 0.25))]
@@ -332,6 +365,8 @@ def main() -> None:
     print(f"RESULT device={device_name} backend=transformers pages_per_s={pps:.3f} speedup_vs_naive={pps / naive_pps:.2f} "
           f"output_tok_per_s={out_tps:.1f} gpu_idle_share={idle:.4f} padding_share={padding_share:.4f} peak_gpu_gb={peak:.2f} "
           f"quantization={args.quantization}")
+    if args.context:  # same loaded model, peak memory counted afresh
+        context_memory(model, device, device_name, args, vocab_ids)
 
 
 if __name__ == "__main__":

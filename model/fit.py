@@ -1,5 +1,6 @@
 """How much GPU memory Gemma 4 26B A4B needs per `--quantization`, and which settings fit a GPU: what
-`gemmadoc doctor` reports. Weights + KV cache at the context and batch + activations + CUDA overhead.
+`gemmadoc doctor` reports. Weights + KV cache at the context and batch + activations (attention masks
+included) + CUDA overhead. `bench/gpu_throughput.py --context N --batch B` measures the same on a GPU.
 
 Parameter counts per part from the real config built on the meta device (`python bench/gpu_throughput.py
 --meta`; tied embeddings counted once); the architecture figures from that config: 30 layers, 25 with
@@ -8,6 +9,8 @@ sliding-window attention (window 1024, 8 KV heads of 256) and 5 global (2 KV hea
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from model.vision_groups import VISION_GROUP
 
 PARTS_B = {"experts": 22.838, "text": 1.657, "embeddings": 0.738, "vision": 0.573}  # billions of parameters
 TOTAL_PARAMS_B = round(sum(PARTS_B.values()), 2)
@@ -22,6 +25,7 @@ BITS = {
 LAYERS_SLIDING, WINDOW, KV_HEADS, HEAD_DIM = 25, 1024, 8, 256
 LAYERS_GLOBAL, GLOBAL_KV_HEADS, GLOBAL_HEAD_DIM = 5, 2, 512
 HIDDEN = 2816
+PAGE_PATCHES = 1120 * 9  # vision patches of a page at the largest budget (3x3 pooled into each soft token)
 CUDA_OVERHEAD_GB = 1.5  # CUDA context, allocator fragmentation, the vision tower's activations
 
 
@@ -54,13 +58,20 @@ def activations_gb(batch_tokens: int) -> float:
     return batch_tokens * HIDDEN * 2 * 6 / 1e9
 
 
+def masks_gb(context: int, rows: int) -> float:
+    """The dense boolean attention masks transformers' sdpa path builds at prefill: rows x context^2 for
+    the text, and one group of page images x patches^2 for the vision tower (model/vision_groups.py)."""
+    return (rows * context * context + VISION_GROUP * PAGE_PATCHES * PAGE_PATCHES) / 1e9
+
+
 def estimate(quantization: str, context: int = 16384, batch: int = 8, batch_tokens: int | None = None,
              compute_capability: tuple[int, int] | None = None, gpu_gb: float | None = None) -> Estimate:
     """Memory of one loaded model serving `batch` requests of `context` tokens (prefill batches of at most
     `batch_tokens`, default context x batch); `fits` when a GPU size is given."""
     w = weights_gb(quantization)
     kv = kv_cache_gb(context, batch)
-    act = activations_gb(min(batch_tokens or context * batch, context * batch))
+    prefill = min(batch_tokens or context * batch, context * batch)
+    act = activations_gb(prefill) + masks_gb(context, max(1, prefill // context))
     total = w + kv + act + CUDA_OVERHEAD_GB
     supported = quantization != "fp8" or compute_capability is None or compute_capability >= (8, 9)
     fits = None if gpu_gb is None else (supported and total <= gpu_gb)
@@ -84,5 +95,11 @@ def advice(gpu_gb: float, compute_capability: tuple[int, int] = (9, 0), context:
             return (f"{flag} fits: {e.total_gb} GB of {gpu_gb:.0f} GB ({e.weights_gb} weights + {e.kv_cache_gb} KV cache "
                     f"+ {e.activations_gb} activations at {context} tokens x {batch})")
     smallest = estimate("nf4", context, batch)
+    for rows in range(batch - 1, 0, -1):  # fewer requests per generate() batch
+        for e in fits(gpu_gb, compute_capability, context, rows):
+            if e.fits:
+                return (f"at {context} tokens x {batch} nothing fits {gpu_gb:.0f} GB (nf4 needs {smallest.total_gb} GB); "
+                        f"--quantization {e.quantization} --batch-tokens {rows * context} ({rows} x {context} per batch) "
+                        f"fits: {e.total_gb} GB")
     return (f"nothing fits {gpu_gb:.0f} GB at {context} tokens x {batch} (nf4 needs {smallest.total_gb} GB): lower "
-            "--max-context or the batch (--batch-tokens), or use --tensor-parallel-size over several GPUs")
+            "--max-context, or use --tensor-parallel-size over several GPUs")

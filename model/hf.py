@@ -12,6 +12,7 @@ import torch
 from model.backend import ModelUnavailable, timeout_message
 from model.grammar import GrammarCache, ThinkThenJson, tokenizer_info
 from model.images import load_image
+from model.vision_groups import encode_images_in_groups
 from model.prompts import CountingBackend, PromptCounter, chat_messages, request_budget
 from model.quantize import (
     QuantizationUnsupported,
@@ -74,6 +75,7 @@ class TransformersBackend(CountingBackend):
                 "licence accepted), then pass --model PATH to the downloaded folder; or run with --model tiny-random "
                 "for an offline demo (random weights: its values are meaningless)."
             ) from e
+        encode_images_in_groups(self.model)  # bounded vision-tower memory, same answers
         self.parameter_bytes = parameter_bytes(self.model)  # per part, after quantization (the runs table)
         self.tokenizer = self.processor.tokenizer
         self.counter = PromptCounter(self.processor)

@@ -7,21 +7,25 @@ import sys
 from tests.conftest import ROOT
 
 
-def run_bench(*args, timeout=600):
+def run_bench(*args, timeout=600, lines=1):
     out = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout,
                          env={**os.environ, "PYTHONUNBUFFERED": "1"})
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     result = [l for l in out.stdout.splitlines() if l.startswith("RESULT ")]
-    assert len(result) == 1, out.stdout[-2000:]
-    return dict(kv.split("=", 1) for kv in result[0].split()[1:])
+    assert len(result) == lines, out.stdout[-2000:]
+    found = [dict(kv.split("=", 1) for kv in line.split()[1:]) for line in result]
+    return found[0] if lines == 1 else found
 
 
 def test_gpu_throughput_tiny_smoke():
-    """The GPU benchmark's whole path on CPU with the tiny model, its weights quantized to nf4 as on the card."""
-    r = run_bench("bench/gpu_throughput.py", "--tiny", "--quantization", "nf4")
+    """The GPU benchmark's whole path on CPU with the tiny model, its weights quantized to nf4 as on the card,
+    then its memory-at-context phase (pages at budget 1120 filling the asked context, a batch of 2)."""
+    r, mem = run_bench("bench/gpu_throughput.py", "--tiny", "--quantization", "nf4", "--context", "2400", "--batch", "2",
+                       lines=2)
     assert set(r) == {"device", "backend", "pages_per_s", "speedup_vs_naive", "output_tok_per_s", "gpu_idle_share",
                       "padding_share", "peak_gpu_gb", "quantization"}
     assert float(r["pages_per_s"]) > 0 and r["quantization"] == "nf4"
+    assert mem["mode"] == "context" and mem["context"] == "2400" and mem["batch"] == "2" and mem["oom"] == "0"
 
 
 def test_fp8_weights_of_the_real_model_counted_on_the_meta_device():

@@ -151,6 +151,33 @@ def test_batched_generation_equals_one_at_a_time_and_validates(tiny_backend, sam
     assert sum(g.padding_tokens for g in batched) > 0 and all(g.padding_tokens == 0 for g in singles)
 
 
+def test_images_encoded_a_few_at_a_time_give_the_same_answers(tiny_backend, sample_units, monkeypatch):
+    """The vision tower sees at most `group` pages per call (its dense mask is images x patches^2), and the
+    answers are those of encoding every page at once."""
+    from model.vision_groups import encode_images_in_groups
+
+    planner = Planner(tiny_backend, OPTS.plan, load_schema("invoice"))
+    reqs = [r for r in planner.plan_collection(sample_units) if sum(1 for s in r.segments if hasattr(s, "image")) >= 3]
+    assert reqs, "a request with several page images"
+    inner = tiny_backend.model.model
+    ungrouped = inner.get_image_features.ungrouped
+    seen = []
+
+    def counting(pixel_values, image_position_ids=None, **kwargs):
+        seen.append(pixel_values.shape[0])
+        return ungrouped(pixel_values, image_position_ids, **kwargs)
+
+    monkeypatch.setattr(inner, "get_image_features", counting)
+    at_once = tiny_backend.generate(reqs[:1])
+    images = seen[0]
+    assert seen == [images] and images >= 3
+    encode_images_in_groups(tiny_backend.model, 2)
+    seen.clear()
+    grouped = tiny_backend.generate(reqs[:1])
+    assert seen == [2] * (images // 2) + [images % 2] * (images % 2)
+    assert [g.text for g in grouped] == [g.text for g in at_once] and grouped[0].output_tokens > 0
+
+
 def test_thinking_mode_keeps_thought_out_of_answer(tiny_backend, sample_units):
     (req,) = _receipt_requests(tiny_backend, sample_units[:1])
     req = req.model_copy(update={"thinking": True})

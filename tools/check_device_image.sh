@@ -1,8 +1,8 @@
 #!/bin/sh
 # The GPU benchmark with the library versions of the lent H200's image (transformers 5.17.0, huggingface_hub
 # 1.33.0, accelerate 1.15.0; ../.library/device/KINDS.md), on this CPU: the real config on the meta device
-# for every --quantization, and the tiny model generating through bench/gpu_throughput.py for each method
-# that runs on CPU. A device call is 15 minutes a session: this catches version breaks before one is spent.
+# for every --quantization, and the tiny model generating through bench/gpu_throughput.py (throughput, then
+# memory at a context) for each method that runs on CPU. A device call is 15 minutes a session: this catches version breaks before one is spent.
 # Usage: sh tools/check_device_image.sh [VENV]   (default .venv; the pinned packages go to .device-image/)
 set -eu
 VENV=${1:-.venv}
@@ -20,4 +20,4 @@ bench() {  # one benchmark run: its RESULT line, or its output's tail and a fail
   else tail -20 "$SITE/log"; echo "FAILED: bench/gpu_throughput.py $* under the device image's versions"; exit 1; fi
 }
 for q in none int8 nf4 fp8; do bench --meta --quantization "$q"; done
-for q in none int8 nf4; do bench --tiny --quantization "$q"; done
+for q in none int8 nf4; do bench --tiny --quantization "$q" --context 2400 --batch 2; done
