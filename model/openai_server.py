@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import logging
 import os
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -21,6 +22,7 @@ from schemas.records import Generation, ImageRef, ImageSegment, Request
 log = logging.getLogger("gemmadoc.model")
 CHARS_PER_TOKEN = 3.0  # without a local processor, text is counted high (Gemma's tokenizer averages ~4 on prose)
 BACKOFF_S = (0.5, 2.0, 8.0, 20.0)
+THINK_BUDGET = 512  # tokens a thought may take on top of the answer's max_new_tokens (as the other backends)
 
 
 def parse_spec(spec: str) -> tuple[str, str | None]:
@@ -63,9 +65,12 @@ class EstimatedCounts:
 
 
 class OpenAIBackend(CountingBackend):
-    """Requests to an OpenAI-compatible chat completions endpoint, `concurrency` at a time."""
+    """Requests to an OpenAI-compatible chat completions endpoint, `concurrency` at a time across every
+    generate() call: calls from several threads share one pool, so the flow overlaps chunks and the
+    server gets the next chunk's requests while this chunk's last answers decode."""
 
     continuous_batching = True  # the server batches; the extractor sends whole chunks
+    overlapping_calls = True  # generate() from several threads shares the request pool
 
     def __init__(self, spec: str, *, concurrency: int = 8, request_timeout_s: float = 600.0, request_retries: int = 3,
                  api_key_env: str = "OPENAI_API_KEY", processor: str | None = None):
@@ -84,6 +89,28 @@ class OpenAIBackend(CountingBackend):
         self.model_id = name or served[0]
         self.is_random = False
         self.counter = self._counter(processor)
+        self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="openai")  # FIFO: chunks are served in order
+        self._busy = threading.Lock()
+        self._in_flight, self._busy_since, self._busy_total = 0, 0.0, 0.0
+
+    @property
+    def busy_seconds(self) -> float:
+        """Wall time with at least one request at the server (the runs table's GPU idle share), counted
+        once however many requests or overlapping calls are in flight."""
+        with self._busy:
+            return self._busy_total + (time.monotonic() - self._busy_since if self._in_flight else 0.0)
+
+    def _started(self) -> None:
+        with self._busy:
+            if self._in_flight == 0:
+                self._busy_since = time.monotonic()
+            self._in_flight += 1
+
+    def _ended(self) -> None:
+        with self._busy:
+            self._in_flight -= 1
+            if self._in_flight == 0:
+                self._busy_total += time.monotonic() - self._busy_since
 
     def _served_models(self) -> list[str]:
         import httpx
@@ -120,7 +147,8 @@ class OpenAIBackend(CountingBackend):
         content = [{"type": "image_url", "image_url": {"url": data_url(s.image)}} if isinstance(s, ImageSegment)
                    else {"type": "text", "text": s.text} for s in request.segments]
         return {
-            "model": self.model_id, "temperature": 0.0, "max_tokens": request.max_new_tokens,
+            "model": self.model_id, "temperature": 0.0,
+            "max_tokens": request.max_new_tokens + (THINK_BUDGET + 8 if request.thinking else 0),  # the thought counts
             "messages": [{"role": "system", "content": request.system}, {"role": "user", "content": content}],
             "response_format": {"type": "json_schema",
                                 "json_schema": {"name": "extraction", "schema": request.response_schema, "strict": True}},
@@ -133,8 +161,8 @@ class OpenAIBackend(CountingBackend):
         if not requests:
             return []
         deadline = None if max_seconds is None else time.monotonic() + max_seconds
-        with ThreadPoolExecutor(self.concurrency, thread_name_prefix="openai") as pool:
-            return list(pool.map(lambda r: self._one(r, deadline, max_seconds), requests))
+        futures = [self._pool.submit(self._one, r, deadline, max_seconds) for r in requests]
+        return [f.result() for f in futures]
 
     def _one(self, request: Request, deadline: float | None, limit: float | None) -> Generation:
         import httpx
@@ -146,12 +174,15 @@ class OpenAIBackend(CountingBackend):
             left = None if deadline is None else deadline - time.monotonic()
             if left is not None and left <= 0:
                 return self._failed(request, "time", timeout_message(time.monotonic() - t0, limit))
+            self._started()
             try:
                 r = self.client.post("/chat/completions", json=body,
                                      timeout=self.timeout_s if left is None else min(self.timeout_s, left))
             except httpx.TransportError as e:  # connection refused or dropped, timeouts
-                last = f"{type(e).__name__}: {e}"
-            else:
+                r, last = None, f"{type(e).__name__}: {e}"
+            finally:
+                self._ended()
+            if r is not None:
                 if r.status_code < 400:
                     return self._generation(request, r.json())
                 last = f"HTTP {r.status_code}: {r.text[:300]}"

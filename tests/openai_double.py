@@ -26,10 +26,12 @@ class Reply:
 
 
 class OpenAIDouble:
-    def __init__(self, served: str = "double"):
+    def __init__(self, served: str = "double", default_hang_s: float = 0.0):
         self.served = served
+        self.default_hang_s = default_hang_s  # each unscripted answer takes this long
         self.replies: deque[Reply] = deque()
         self.bodies: list[dict] = []
+        self.in_flight = self.most_in_flight = 0  # chat requests being answered now, and the most at once
         self._lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
@@ -76,7 +78,16 @@ class OpenAIDouble:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 with double._lock:
                     double.bodies.append(body)
-                    reply = double.replies.popleft() if double.replies else Reply()
+                    reply = double.replies.popleft() if double.replies else Reply(hang_s=double.default_hang_s)
+                    double.in_flight += 1
+                    double.most_in_flight = max(double.most_in_flight, double.in_flight)
+                try:
+                    self._reply(reply, body)
+                finally:
+                    with double._lock:
+                        double.in_flight -= 1
+
+            def _reply(self, reply: Reply, body: dict) -> None:
                 if reply.hang_s:
                     time.sleep(reply.hang_s)
                 if reply.drop:
