@@ -168,3 +168,32 @@ def test_vllm_throughput_benchmark_runs_on_cpu():
     (line,) = [l for l in out.stdout.splitlines() if l.startswith("RESULT ")]
     r = dict(kv.split("=", 1) for kv in line.split()[1:])
     assert r["backend"] == "vllm" and float(r["pages_per_s"]) > 0 and set(r) >= {"speedup_vs_naive", "gpu_idle_share"}
+
+
+def test_engine_that_dies_mid_run_restarts_with_fewer_seqs_and_resends(engine, tmp_path, monkeypatch):
+    """The engine's core process killed between two steps (what a GPU out-of-memory does to it): the
+    backend starts a new engine at half the max_num_seqs, re-sends the unfinished requests, and every
+    answer comes back, marked as re-run. Last in this file: the session's engine is the new one after."""
+    import signal as signals
+
+    requests = [receipt_request(engine, 70, 64, tmp_path).model_copy(update={"request_id": f"r{i}"}) for i in range(3)]
+    dead_engine = engine.llm.llm_engine
+    real_step, steps = dead_engine.step, []
+
+    def step_then_kill():  # a scripted fault: SIGKILL to the engine core after the first step
+        steps.append(1)
+        if len(steps) == 2:
+            for proc in dead_engine.engine_core.resources.engine_manager.processes:
+                os.kill(proc.pid, signals.SIGKILL)
+                proc.join(10)
+        return real_step()
+
+    monkeypatch.setattr(dead_engine, "step", step_then_kill)
+    before = engine.max_num_seqs
+    gens = engine.generate(requests)
+    assert engine.engine_restarts == 1 and engine.max_num_seqs == before // 2 and engine.llm.llm_engine is not dead_engine
+    assert [g.request_id for g in gens] == ["r0", "r1", "r2"]
+    assert all(g.finish_reason in ("stop", "length") and g.oom_retries == 1 and g.output_tokens for g in gens), gens
+    assert not engine._finished and not engine._internal
+    (again,) = engine.generate(requests[:1])  # the new engine serves later calls as before
+    assert again.finish_reason in ("stop", "length") and again.oom_retries == 0
