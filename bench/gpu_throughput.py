@@ -147,6 +147,25 @@ def meta_check(method: str = "none") -> dict:
             "embed_b": embed / 1e9, "bytes_gb": {k: v / 1e9 for k, v in parts.items()}}
 
 
+def random_model(cfg, device: str):
+    """Gemma 4 of `cfg` with random weights built straight on `device` (no slow default init): parameters
+    N(0, 0.02), which keeps logits finite; the vision tower's standardisation buffers, which the skipped
+    init would leave as uninitialised memory, at their identity values (bias 0, scale 1)."""
+    from transformers import Gemma4ForConditionalGeneration
+
+    with torch.device(device), import_no_init_weights()():
+        model = Gemma4ForConditionalGeneration(cfg)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_(0.0, 0.02)  # throughput does not depend on the values
+        for name, b in model.named_buffers():
+            if name.endswith("std_bias"):
+                b.zero_()
+            elif name.endswith("std_scale"):
+                b.fill_(1.0)
+    return model
+
+
 def build_model(args):
     if args.tiny:
         from transformers import AutoModelForImageTextToText
@@ -156,16 +175,8 @@ def build_model(args):
         path = ensure_tiny()
         model = AutoModelForImageTextToText.from_pretrained(path, dtype=torch.float32, attn_implementation=args.attn).eval()
         return model, "cpu"
-    from transformers import Gemma4ForConditionalGeneration
-
-    no_init_weights = import_no_init_weights()
     torch.set_default_dtype(torch.bfloat16)
-    cfg = real_config()
-    with torch.device("cuda"), no_init_weights():
-        model = Gemma4ForConditionalGeneration(cfg)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.normal_(0.0, 0.02)  # throughput does not depend on the values; this keeps logits finite
+    model = random_model(real_config(), "cuda")
     torch.set_default_dtype(torch.float32)
     model.set_attn_implementation(args.attn)
     if args.experts:

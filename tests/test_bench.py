@@ -62,3 +62,22 @@ def test_vllm_dummy_weight_checkpoint_has_the_real_config_and_the_tiny_tokenizer
     tiny_vocab = len(tiny_backend.tokenizer)
     assert max(cfg["image_token_id"], cfg["boi_token_id"], cfg["eoi_token_id"]) < tiny_vocab <= text["vocab_size"]
     assert (folder / "tokenizer_config.json").exists() and (folder / "processor_config.json").exists()
+
+
+def test_gpu_random_model_leaves_no_buffer_uninitialised():
+    """The GPU run builds its random model without the default init (slow at 26B); every buffer must
+    still hold what a normally initialised model holds (the tiny config, on CPU)."""
+    import importlib.util
+
+    import torch
+    from transformers import AutoConfig, Gemma4ForConditionalGeneration
+
+    from model.tiny import ensure_tiny
+
+    spec = importlib.util.spec_from_file_location("gpu_throughput", ROOT / "bench" / "gpu_throughput.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    cfg = AutoConfig.from_pretrained(ensure_tiny())
+    built = dict(bench.random_model(cfg, "cpu").named_buffers())
+    for name, expected in Gemma4ForConditionalGeneration(cfg).named_buffers():
+        assert torch.equal(built[name], expected), name
