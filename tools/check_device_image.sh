@@ -2,7 +2,8 @@
 # The GPU benchmark with the library versions of the lent H200's image (transformers 5.17.0, huggingface_hub
 # 1.33.0, accelerate 1.15.0; ../.library/device/KINDS.md), on this CPU: the real config on the meta device
 # for every --quantization, and the tiny model generating through bench/gpu_throughput.py (throughput, then
-# memory at a context) for each method that runs on CPU. A device call is 15 minutes a session: this catches version breaks before one is spent.
+# memory at a context) for each method that runs on CPU; the packages that image lacks (pydantic, xgrammar,
+# prefect, ...) made unimportable (tools/as_on_device.py). A device call is 15 minutes a session: this catches version breaks before one is spent.
 # Usage: sh tools/check_device_image.sh [VENV]   (default .venv; the pinned packages go to .device-image/)
 set -eu
 VENV=${1:-.venv}
@@ -16,7 +17,7 @@ fi
 export PYTHONPATH="$PWD/$SITE"
 "$VENV/bin/python" -c "import transformers as t; assert t.__version__ == '5.17.0', t.__version__"
 bench() {  # one benchmark run: its RESULT line, or its output's tail and a failure
-  if "$VENV/bin/python" bench/gpu_throughput.py "$@" >"$SITE/log" 2>&1; then grep '^RESULT' "$SITE/log"
+  if "$VENV/bin/python" tools/as_on_device.py bench/gpu_throughput.py "$@" >"$SITE/log" 2>&1; then grep '^RESULT' "$SITE/log"
   else tail -20 "$SITE/log"; echo "FAILED: bench/gpu_throughput.py $* under the device image's versions"; exit 1; fi
 }
 for q in none int8 nf4 fp8; do bench --meta --quantization "$q"; done
