@@ -128,7 +128,11 @@ class Nf4Linear(_Nf4Weights):
 
 
 class Nf4Experts(_Nf4Weights):
-    """Fused experts (E x out x in) stored as NF4; a forward dequantizes only the experts its tokens use."""
+    """Fused experts (E x out x in) stored as NF4. A forward that routes to few experts (small decode
+    batches) dequantizes just those and runs them one by one; one that routes to many (prefill, large
+    batches) dequantizes the layer's experts in one call each and runs the stock experts module on them,
+    so the configured kernel (grouped_mm on a GPU) does the work in a few launches instead of ~10 per
+    expert. The bf16 copy lives for that one layer's forward (1.5 GB on the real model: `model/fit.py`)."""
 
     def __init__(self, experts: nn.Module):
         super().__init__()
@@ -136,6 +140,8 @@ class Nf4Experts(_Nf4Weights):
         self.act_fn = experts.act_fn
         for name in ("gate_up_proj", "down_proj"):
             self._quantize(name, getattr(experts, name).data)
+            delattr(experts, name)
+        self.__dict__["stock"] = experts  # weightless; not a submodule, so nothing of it is saved, moved or counted
 
     def _expert(self, name: str, e: int) -> torch.Tensor:
         """Expert e's weight (out x in), dequantized."""
@@ -149,11 +155,33 @@ class Nf4Experts(_Nf4Weights):
                            code=state.code, blocksize=NF4_BLOCK, quant_type="nf4", dtype=state.dtype)
         return F.dequantize_4bit(getattr(self, f"{name}_packed")[e * rows:(e + 1) * rows], sub)
 
+    def _all(self, name: str) -> torch.Tensor:
+        """Every expert's weight (E x out x in), dequantized in one call."""
+        import bitsandbytes.functional as F
+
+        return F.dequantize_4bit(getattr(self, f"{name}_packed"), self.states[name]).reshape(self.shapes[name])
+
     def forward(self, hidden_states: torch.Tensor, top_k_index: torch.Tensor, top_k_weights: torch.Tensor) -> torch.Tensor:
+        used = torch.unique(top_k_index)
+        used = used[used < self.num_experts].tolist()
+        if len(used) > self.num_experts // 4:
+            return self.whole_layer(hidden_states, top_k_index, top_k_weights)
+        return self.one_by_one(hidden_states, top_k_index, top_k_weights, used)
+
+    def whole_layer(self, hidden_states, top_k_index, top_k_weights) -> torch.Tensor:
+        """The stock experts forward on the whole layer, dequantized for this call."""
+        stock = self.stock
+        stock.gate_up_proj = self._all("gate_up_proj").to(hidden_states.dtype)
+        stock.down_proj = self._all("down_proj").to(hidden_states.dtype)
+        try:
+            return stock(hidden_states, top_k_index, top_k_weights)
+        finally:
+            del stock.gate_up_proj, stock.down_proj
+
+    def one_by_one(self, hidden_states, top_k_index, top_k_weights, used: list[int]) -> torch.Tensor:
+        """Each routed expert dequantized and run on its tokens."""
         out = torch.zeros_like(hidden_states)
-        for e in torch.unique(top_k_index).tolist():
-            if e >= self.num_experts:
-                continue
+        for e in used:
             token_idx, k_pos = torch.where(top_k_index == e)
             x = hidden_states[token_idx]
             gate, up = nn.functional.linear(x, self._expert("gate_up_proj", e).to(x.dtype)).chunk(2, dim=-1)

@@ -50,7 +50,7 @@ def test_memory_estimate_per_card():
     assert advice(32, (12, 0)).startswith("--quantization nf4 fits")  # RTX 5090
     assert advice(24, (8, 9), context=8192, batch=4).startswith("--quantization nf4 fits")  # RTX 4090, shorter work
     assert "nothing fits 16 GB" in advice(16, (8, 9))
-    assert "--quantization nf4 --batch-tokens 49152 (3 x 16384 per batch) fits" in advice(24, (8, 9))  # fewer rows
+    assert "--quantization nf4 --batch-tokens 32768 (2 x 16384 per batch) fits" in advice(24, (8, 9))  # fewer rows
     by = {e.quantization: e for e in fits(80)}
     assert (by["none"].weights_gb, by["fp8"].weights_gb, by["int8"].weights_gb, by["nf4"].weights_gb) == (51.6, 27.1, 27.1, 16.4)
     longer = fits(80, context=32768)[3].kv_cache_gb

@@ -46,6 +46,30 @@ def test_quantized_load_shrinks_the_experts(method, experts_ratio, bf16_bytes):
     assert sum(got.values()) < sum(bf16_bytes.values())
 
 
+def test_nf4_experts_whole_layer_equals_one_by_one():
+    """The two NF4 expert paths agree: the layer dequantized at once through the stock experts forward
+    (prefill, large batches) and each routed expert on its own (small decode batches)."""
+    pytest.importorskip("bitsandbytes")
+    from model.hf import TransformersBackend
+    from model.quantize import Nf4Experts
+    from model.tiny import ensure_tiny
+
+    backend = TransformersBackend(str(ensure_tiny()), quantization="nf4")
+    layers = [m for m in backend.model.modules() if isinstance(m, Nf4Experts)]
+    assert layers and not any(p.numel() for m in layers for p in m.stock.parameters())  # weightless stock modules
+    experts = layers[0]
+    torch.manual_seed(0)
+    hidden = torch.randn(12, backend.model.config.get_text_config().hidden_size, dtype=torch.bfloat16)
+    index = torch.stack([torch.randperm(experts.num_experts)[:2] for _ in range(12)])
+    weights = torch.rand(12, 2, dtype=torch.bfloat16)
+    used = torch.unique(index).tolist()
+    assert len(used) > experts.num_experts // 4  # forward takes the whole-layer path here
+    whole = experts(hidden, index, weights)
+    single = experts.one_by_one(hidden, index, weights, used)
+    assert torch.allclose(whole.float(), single.float(), atol=2e-2, rtol=2e-2), (whole - single).abs().max()
+    assert not hasattr(experts.stock, "gate_up_proj")  # the dequantized copy is gone after the call
+
+
 @pytest.mark.parametrize("method", ["nf4", "int8"])
 def test_quantized_run_generates_and_records_the_method_and_bytes_per_part(method, tmp_path, prefect_harness):
     pytest.importorskip(needs[method])
