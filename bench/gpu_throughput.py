@@ -307,7 +307,6 @@ def main() -> None:
     device_name = torch.cuda.get_device_name(0).replace(" ", "_") if device == "cuda" else "cpu-tiny"
     vocab = model.config.get_text_config().vocab_size
     vocab_ids = None
-    global IMAGE_ID, BOI_ID, EOI_ID
     if tiny:  # use the tiny model's own special ids; other ids are folded into its vocabulary
         cfg = model.config
         remap = torch.arange(262_144) % (vocab - 300) + 280

@@ -17,6 +17,10 @@ the same documents and chunks (--chunk-docs) on every side. Each side runs in a 
 run (Ray start, actor load, Prefect start), then the timed run (--force). The baseline is the in-process
 flow (no Ray) on the same documents; the Ray path's overhead per chunk is (Ray with 1 GPU - in-process)
 / chunks. Ends with: RESULT ray_scaling_3=<docs/s with 3 / with 1> ray_overhead_ms_per_chunk=<x>
+
+With --engine R: the GPU idle share (runs.gpu_idle_share) over 1,000 documents with a scripted engine
+serving R requests/s one call at a time, the flow overlapping two chunks' calls against one at a time.
+Ends with: RESULT engine_idle_share=<x> engine_idle_share_no_overlap=<y> docs=<n> rate=<R> chunk_docs=<c>
 """
 
 from __future__ import annotations
@@ -65,6 +69,15 @@ def child(mode: str, inputs: str, out: str, options_json: str, gpus: int = 0) ->
     from schemas.options import RunOptions
 
     options = RunOptions.model_validate_json(options_json)
+    if mode == "engine":
+        from flows.batch import run_batch
+
+        run_batch([str(Path(inputs).parent / "warm")], out + "-warm", options)  # Prefect's API, imports, workers
+        t0 = time.perf_counter()
+        rec = run_batch([inputs], out, options)
+        print("CHILD " + json.dumps({"seconds": time.perf_counter() - t0, "documents": rec.processed,
+                                     "gpu_idle_share": rec.gpu_idle_share}), flush=True)
+        return
     if mode == "ray":
         from flows.batch import run_batch
 
@@ -145,13 +158,18 @@ def main() -> None:
     ap.add_argument("--gpus", type=int, default=0)
     ap.add_argument("--ray", type=int, default=0, help="measure the Ray path on 1..N simulated GPUs")
     ap.add_argument("--delay", type=float, default=0.5, help="--ray: seconds per request of the scripted model")
-    ap.add_argument("--chunk-docs", type=int, default=4, help="--ray: documents per chunk")
+    ap.add_argument("--chunk-docs", type=int, default=4, help="--ray, --engine: documents per chunk")
+    ap.add_argument("--engine", type=float, default=0.0,
+                    help="the GPU idle share with a scripted engine serving this many requests/s (1,000 documents)")
     args = ap.parse_args()
     if args.child:
         child(args.child, args.inputs, args.out, args.options, args.gpus)
         return
     if args.ray:
         ray_scaling(args.ray, 144 if args.docs == 10_000 else args.docs, args.delay, args.chunk_docs)
+        return
+    if args.engine:
+        engine_feeding(args.engine, 1000 if args.docs == 10_000 else args.docs, args.chunk_docs)
         return
     from schemas.options import RunOptions
 
@@ -183,6 +201,28 @@ def main() -> None:
           f"(flow {flow_big['seconds'] / args.docs * 1000:.1f} ms vs plain loop {loop_big['seconds'] / args.docs * 1000:.1f} ms)")
     print(f"RESULT docs={args.docs} overhead_ms_per_doc={overhead:.1f} peak_rss_mb_1k={flow_small['peak_rss_mb']:.0f} "
           f"peak_rss_mb_10k={flow_big['peak_rss_mb']:.0f} rerun_s={flow_big['rerun_s']:.1f}")
+
+
+def engine_feeding(rate: float, n_docs: int, chunk_docs: int) -> None:
+    """How much of the run a GPU engine waits for work: the runs table's gpu_idle_share over `n_docs`
+    one-page documents, with a scripted engine (tests/doubles.py: ScriptedEngine) serving `rate` requests
+    per second one call at a time, as vLLM's engine does; the flow overlapping two chunks' calls (what
+    vLLM and server backends get) against one call at a time (the baseline: each chunk drains first)."""
+    from schemas.options import RunOptions
+
+    work = Path(tempfile.mkdtemp(prefix="gemmadoc-engine-"))
+    make_docs(work / "in", n_docs)
+    make_docs(work / "warm", chunk_docs * 2)
+    sides = {}
+    for name, overlap in (("overlap", 1), ("no_overlap", 0)):
+        options = RunOptions(model=f"scripted:rate={rate},overlap={overlap}", schema_name="invoice", ocr="off",
+                             chunk_docs=chunk_docs, keep_page_images=False)
+        sides[name] = run_child("engine", work / "in", work / f"out_{name}", options)
+        print(f"{name}: {n_docs} documents in {sides[name]['seconds']:.1f}s (engine time {n_docs / rate:.1f}s), "
+              f"GPU idle share {sides[name]['gpu_idle_share']:.4f}")
+    print(f"RESULT engine_idle_share={sides['overlap']['gpu_idle_share']:.4f} "
+          f"engine_idle_share_no_overlap={sides['no_overlap']['gpu_idle_share']:.4f} docs={n_docs} rate={rate:g} "
+          f"chunk_docs={chunk_docs}")
 
 
 def ray_scaling(max_gpus: int, n_docs: int, delay: float, chunk_docs: int) -> None:

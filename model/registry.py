@@ -125,7 +125,8 @@ def model_id_of(options: BackendOptions) -> str:
 
 
 def get_backend(options: BackendOptions) -> Backend:
-    """The process-wide backend for these options, loaded on first use."""
+    """The process-wide backend for these options, loaded on first use. A plugin scheme's factory is
+    called each time instead: a plugin whose backend is costly to build keeps its own instance."""
     factory = _plugin_factory(options.model)
     if factory is not None:
         return factory(options.model)

@@ -91,17 +91,15 @@ class VLLMBackend(CountingBackend):
             path, revision=revision, dtype=dtype, gpu_memory_utilization=gpu_memory_utilization,
             max_num_seqs=max_num_seqs, tensor_parallel_size=tensor_parallel_size, quantization=quantization,
             enforce_eager=enforce_eager, max_model_len=max_model_len, load_format=load_format)
-        self.llm = None
         self.llm = self._start()
+        self._watch(self.llm)
 
     def _start(self):
         """A `vllm.LLM` at the current max_num_seqs; a failed start is ModelUnavailable with what to change."""
         import vllm
 
         try:
-            llm = vllm.LLM(**{**self._kwargs, "max_num_seqs": self.max_num_seqs})
-            self._watch(llm)
-            return llm
+            return vllm.LLM(**{**self._kwargs, "max_num_seqs": self.max_num_seqs})
         except (OSError, ValueError, RuntimeError) as e:
             hint = ("; lower --max-model-len or --max-num-seqs, raise --gpu-memory-utilization, or use --quantization "
                     "(`gemmadoc doctor` says what fits)") if "memory" in str(e).lower() or "initialization" in str(e) else ""
@@ -119,7 +117,7 @@ class VLLMBackend(CountingBackend):
 
         def watch() -> None:
             while not resources.engine_dead:
-                if self.llm is not None and self.llm is not llm:  # replaced: nothing left to watch
+                if self.llm is not llm:  # closed or replaced: nothing left to watch
                     return
                 time.sleep(0.5)
             outputs.put_nowait(RuntimeError("the vLLM engine core process died"))
@@ -149,6 +147,14 @@ class VLLMBackend(CountingBackend):
         self._finished.clear()
         self._epoch += 1
         self.llm = self._start()
+        self._watch(self.llm)
+
+    def close(self) -> None:
+        """Shut the engine down (its core process and the GPU memory it holds)."""
+        with self._engine_lock:
+            llm, self.llm = self.llm, None
+            if llm is not None:
+                llm.llm_engine.engine_core.shutdown()
 
     @staticmethod
     def _empty_gpu_cache() -> None:

@@ -8,12 +8,15 @@ request's schema with valid JSON, quoting words from the request's own text laye
 see realistic citations (the scale benchmark uses this). Token counts are character-based.
 
     GEMMADOC_BACKEND_PLUGINS=tests.doubles gemmadoc run data/samples --model scripted:
-    --model scripted:delay=0.01,fail=NAME    (seconds per request; raise when the prompt names NAME)"""
+    --model scripted:delay=0.01,fail=NAME    (seconds per request; raise when the prompt names NAME)
+    --model scripted:rate=20[,overlap=0]     (an engine serving 20 requests/s, one call at a time, as a
+                                              GPU does; with overlap the flow keeps two calls queued)"""
 
 from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -48,8 +51,10 @@ class ScriptedBackend:
 
     @classmethod
     def from_spec(cls, spec: str) -> "ScriptedBackend":
-        """`scripted:` or `scripted:delay=0.01,fail=name`."""
+        """`scripted:` or `scripted:delay=0.01,fail=name`, or an engine: `scripted:rate=20[,overlap=0]`."""
         opts = dict(kv.split("=", 1) for kv in spec.partition(":")[2].split(",") if "=" in kv)
+        if "rate" in opts:  # one engine per process, as the flow's chunks and its idle-share count must share it
+            return _ENGINES.setdefault(spec, ScriptedEngine(float(opts["rate"]), overlap=opts.get("overlap", "1") != "0"))
         return cls(delay_s=float(opts.get("delay", 0)), fail_on=opts.get("fail"))
 
     def image_tokens(self, width: int, height: int, budget: int) -> int:
@@ -180,3 +185,29 @@ def _leaf(props: dict, root: dict, quotes: _Quotes):
 
 
 register_backend(SCHEME, ScriptedBackend.from_spec)
+
+
+_ENGINES: dict[str, "ScriptedEngine"] = {}
+
+
+class ScriptedEngine(ScriptedBackend):
+    """An engine like vLLM's, for the flow's feeding: every request of a chunk in one call, the calls
+    served one at a time ("the GPU") at `rate` requests per second; `busy_seconds` is the time serving.
+    With `overlap` the flow may call it from two threads, so the next chunk waits at the GPU while this
+    one is served (`overlapping_calls`); without, each chunk's call ends before the next starts."""
+
+    continuous_batching = True
+
+    def __init__(self, rate: float, overlap: bool = True):
+        super().__init__(model_id="scripted-engine")
+        self.rate = rate
+        self.overlapping_calls = overlap
+        self.busy_seconds = 0.0
+        self._gpu = threading.Lock()
+
+    def generate(self, requests: list[Request], max_seconds: float | None = None) -> list[Generation]:
+        with self._gpu:
+            t0 = time.perf_counter()
+            time.sleep(len(requests) / self.rate)
+            self.busy_seconds += time.perf_counter() - t0
+        return super().generate(requests, max_seconds)

@@ -81,3 +81,12 @@ def test_gpu_random_model_leaves_no_buffer_uninitialised():
     built = dict(bench.random_model(cfg, "cpu").named_buffers())
     for name, expected in Gemma4ForConditionalGeneration(cfg).named_buffers():
         assert torch.equal(built[name], expected), name
+
+
+def test_engine_feeding_benchmark_runs_both_sides():
+    """bench/scale.py --engine: the flow feeding a scripted one-call-at-a-time engine, with and without two
+    chunks' calls overlapped; both sides report the runs table's idle share (figures in bench/RESULTS.md)."""
+    r = run_bench("bench/scale.py", "--engine", "200", "--docs", "24", "--chunk-docs", "8", timeout=300)
+    assert r["docs"] == "24" and r["rate"] == "200"
+    assert 0.0 <= float(r["engine_idle_share"]) <= 1.0 and 0.0 <= float(r["engine_idle_share_no_overlap"]) <= 1.0
+    assert float(r["engine_idle_share_no_overlap"]) < 1.0  # the engine's busy time reached the runs table

@@ -39,7 +39,9 @@ def vllm_env(tmp_path_factory):
 def engine(vllm_env):
     from flows.batch import load_model
 
-    return load_model(RunOptions(**ENGINE))[1]
+    backend = load_model(RunOptions(**ENGINE))[1]
+    yield backend
+    backend.close()  # while pytest's output is still open (at exit vLLM logs its shutdown into a closed stream)
 
 
 def receipt_request(backend, budget: int, max_new_tokens: int, spool: Path):
