@@ -77,7 +77,7 @@ def quantize(model, method: str, device: str):
         from torchao.quantization import quantize_
         from transformers.quantizers.quantizers_utils import should_convert_module
 
-        from model.quantize import KEEP_BF16, load_kwargs
+        from model.quantize import KEEP_BF16, load_kwargs, wrap_int8_experts
 
         config = load_kwargs("int8")["quantization_config"]
         keep = [name for name, _ in model.named_modules() if not should_convert_module(name, KEEP_BF16)]
@@ -91,6 +91,7 @@ def quantize(model, method: str, device: str):
             parent, _, child = n.rpartition(".")
             setattr(model.get_submodule(parent) if parent else model, child, module)
         model.set_experts_implementation("eager")
+        wrap_int8_experts(model)  # as the backend loads it
     elif method == "nf4":
         from model.quantize import quantize_nf4
 

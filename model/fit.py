@@ -72,7 +72,7 @@ def estimate(quantization: str, context: int = 16384, batch: int = 8, batch_toke
     kv = kv_cache_gb(context, batch)
     prefill = min(batch_tokens or context * batch, context * batch)
     act = activations_gb(prefill) + masks_gb(context, max(1, prefill // context))
-    if quantization == "nf4":  # one layer's experts dequantized to bf16 for a prefill (model/quantize.py: Nf4Experts)
+    if quantization in ("nf4", "int8"):  # one layer's experts dequantized to bf16 for a prefill (Nf4Experts, Int8Experts)
         act += PARTS_B["experts"] / (LAYERS_SLIDING + LAYERS_GLOBAL) * 2
     total = w + kv + act + CUDA_OVERHEAD_GB
     supported = quantization != "fp8" or compute_capability is None or compute_capability >= (8, 9)

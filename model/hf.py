@@ -22,6 +22,7 @@ from model.quantize import (
     no_grad_for,
     prequantized,
     quantize_nf4,
+    wrap_int8_experts,
 )
 from schemas.records import Generation, ImageSegment, Request
 
@@ -109,7 +110,8 @@ class TransformersBackend(CountingBackend):
             device = kwargs.pop("device_map", None)
             model = quantize_nf4(AutoModelForImageTextToText.from_pretrained(path_or_id, **kwargs).eval())
             return model.to(device) if device else model
-        return AutoModelForImageTextToText.from_pretrained(path_or_id, **{**kwargs, **load_kwargs(quantization)}).eval()
+        model = AutoModelForImageTextToText.from_pretrained(path_or_id, **{**kwargs, **load_kwargs(quantization)}).eval()
+        return wrap_int8_experts(model) if quantization == "int8" else model
 
     # ----------------------------------------------------------------------------------- encoding
     def encode(self, request: Request) -> dict:

@@ -6,8 +6,9 @@ Gemma 4 26B A4B keeps ~95% of its parameters in fused 3D expert tensors (`expert
 the model nearly as large as in bf16. Each method here reaches the experts:
 
 * int8: torchao `Int8WeightOnlyConfig` (per-row scales) through transformers' `TorchAoConfig`, with an
-  `FqnToConfig` entry for the expert parameters (torchao's Int8Tensor is 2D or 3D); experts run the
-  eager loop (one expert's slice at a time: the int8 tensor has no grouped matmul). CPU and GPU.
+  `FqnToConfig` entry for the expert parameters (torchao's Int8Tensor is 2D or 3D); `Int8Experts` runs
+  few routed experts with the eager loop (the int8 tensor has no grouped matmul) and many (a prefill,
+  large batches) with the layer dequantized through transformers' grouped_mm. CPU and GPU.
 * nf4: bitsandbytes NF4 (blocks of 64, double-quantized absmax in 8 bits would save a little more; not
   used): every Linear of the language model becomes `Nf4Linear` and every experts module `Nf4Experts`,
   which dequantizes only the experts a batch routes to. The bf16 weights load on the CPU first and move
@@ -188,6 +189,53 @@ class Nf4Experts(_Nf4Weights):
             y = nn.functional.linear(self.act_fn(gate) * up, self._expert("down_proj", e).to(x.dtype))
             out.index_add_(0, token_idx, (y * top_k_weights[token_idx, k_pos, None]).to(out.dtype))
         return out
+
+
+class _WithWeights:
+    """A stock experts module seen with other weight tensors (dequantized for one call), for transformers'
+    experts kernels, which read `self.gate_up_proj`/`self.down_proj` and the module's other settings."""
+
+    def __init__(self, stock: nn.Module, **weights: torch.Tensor):
+        self._stock = stock
+        self.__dict__.update(weights)
+
+    def __getattr__(self, name: str):
+        return getattr(self._stock, name)
+
+
+class Int8Experts(nn.Module):
+    """torchao int8 experts (3D Int8Tensor, per-row scales) in the stock experts module, which runs them
+    with the eager loop (torchao has no grouped kernel for them; ~10 launches per routed expert). A forward
+    that routes to more than a quarter of the experts dequantizes the layer and runs transformers' grouped_mm
+    kernel on it instead (bf16 for that one layer's forward, 1.5 GB on the real model)."""
+
+    def __init__(self, stock: nn.Module):
+        super().__init__()
+        self.stock = stock  # a submodule: its int8 weights are saved, moved and counted as before
+        self.num_experts = stock.num_experts
+
+    def forward(self, hidden_states: torch.Tensor, top_k_index: torch.Tensor, top_k_weights: torch.Tensor) -> torch.Tensor:
+        used = torch.unique(top_k_index)
+        if int((used < self.num_experts).sum()) <= self.num_experts // 4:
+            return self.stock(hidden_states, top_k_index, top_k_weights)
+        return self.whole_layer(hidden_states, top_k_index, top_k_weights)
+
+    def whole_layer(self, hidden_states, top_k_index, top_k_weights) -> torch.Tensor:
+        from transformers.integrations.moe import grouped_mm_experts_forward
+
+        stock = self.stock
+        view = _WithWeights(stock, gate_up_proj=stock.gate_up_proj.dequantize().to(hidden_states.dtype),
+                            down_proj=stock.down_proj.dequantize().to(hidden_states.dtype))
+        return grouped_mm_experts_forward(view, hidden_states, top_k_index, top_k_weights)
+
+
+def wrap_int8_experts(model: nn.Module) -> nn.Module:
+    """Put every experts module whose weights torchao quantized into an `Int8Experts`, in place."""
+    for module in list(model.modules()):
+        for child_name, child in list(module.named_children()):
+            if child_name == "experts" and hasattr(getattr(child, "gate_up_proj", None), "dequantize"):
+                setattr(module, child_name, Int8Experts(child))
+    return model
 
 
 def quantize_nf4(model: nn.Module) -> nn.Module:

@@ -70,6 +70,30 @@ def test_nf4_experts_whole_layer_equals_one_by_one():
     assert not hasattr(experts.stock, "gate_up_proj")  # the dequantized copy is gone after the call
 
 
+def test_int8_experts_whole_layer_equals_the_eager_loop():
+    """int8 experts: the layer dequantized through transformers' grouped_mm (many routed experts) gives
+    what the stock eager loop over torchao's int8 slices gives (few routed experts)."""
+    pytest.importorskip("torchao")
+    from model.hf import TransformersBackend
+    from model.quantize import Int8Experts
+    from model.tiny import ensure_tiny
+
+    backend = TransformersBackend(str(ensure_tiny()), quantization="int8")
+    layers = [m for m in backend.model.modules() if isinstance(m, Int8Experts)]
+    assert len(layers) == backend.model.config.get_text_config().num_hidden_layers
+    experts = layers[0]
+    torch.manual_seed(0)
+    hidden = torch.randn(12, backend.model.config.get_text_config().hidden_size, dtype=torch.bfloat16)
+    index = torch.stack([torch.randperm(experts.num_experts)[:2] for _ in range(12)])
+    weights = torch.rand(12, 2, dtype=torch.bfloat16)
+    assert len(torch.unique(index)) > experts.num_experts // 4  # forward takes the whole-layer path here
+    with torch.no_grad():
+        whole = experts.whole_layer(hidden, index, weights)
+        eager = experts.stock(hidden, index, weights)
+        assert torch.equal(experts(hidden, index, weights), whole)
+    assert torch.allclose(whole.float(), eager.float(), atol=2e-2, rtol=2e-2), (whole - eager).abs().max()
+
+
 @pytest.mark.parametrize("method", ["nf4", "int8"])
 def test_quantized_run_generates_and_records_the_method_and_bytes_per_part(method, tmp_path, prefect_harness):
     pytest.importorskip(needs[method])
