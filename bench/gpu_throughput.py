@@ -75,21 +75,12 @@ def quantize(model, method: str, device: str):
         return model
     if method == "int8":
         from torchao.quantization import quantize_
-        from transformers.quantizers.quantizers_utils import should_convert_module
 
-        from model.quantize import KEEP_BF16, load_kwargs, wrap_int8_experts
+        from model.quantize import load_kwargs, wrap_int8_experts
 
-        config = load_kwargs("int8")["quantization_config"]
-        keep = [name for name, _ in model.named_modules() if not should_convert_module(name, KEEP_BF16)]
-        outermost = [n for n in keep if n and not any(n.startswith(k + ".") for k in keep if k and k != n)]
-        saved = {n: model.get_submodule(n) for n in outermost}  # out of quantize_'s reach, as from_pretrained skips them
-        for n in outermost:
-            parent, _, child = n.rpartition(".")
-            setattr(model.get_submodule(parent) if parent else model, child, torch.nn.Identity())
-        quantize_(model, config.quant_type, filter_fn=None)
-        for n, module in saved.items():
-            parent, _, child = n.rpartition(".")
-            setattr(model.get_submodule(parent) if parent else model, child, module)
+        # the language model only: the vision tower, its projection and the output head (KEEP_BF16) sit
+        # outside it and stay bf16, as from_pretrained leaves them
+        quantize_(model.model.language_model, load_kwargs("int8")["quantization_config"].quant_type, filter_fn=None)
         model.set_experts_implementation("eager")
         wrap_int8_experts(model)  # as the backend loads it
     elif method == "nf4":

@@ -61,23 +61,15 @@ def make_docs(folder: Path, n: int) -> None:
 
 
 def child(mode: str, inputs: str, out: str, options_json: str, gpus: int = 0) -> None:
-    """Runs in a fresh process: the flow (mode=flow), the plain loop (mode=loop), or the flow with the model
-    stage on a local Ray instance with `gpus` simulated GPUs (mode=ray); prints one JSON line."""
+    """Runs in a fresh process: the flow (mode=flow), the plain loop (mode=loop), or a warm run then the
+    timed one (mode=ray) with the model stage on a local Ray instance with `gpus` simulated GPUs, or in
+    process when `gpus` is 0; prints one JSON line."""
     from flows.prefect_env import configure
 
     configure()
     from schemas.options import RunOptions
 
     options = RunOptions.model_validate_json(options_json)
-    if mode == "engine":
-        from flows.batch import run_batch
-
-        run_batch([str(Path(inputs).parent / "warm")], out + "-warm", options)  # Prefect's API, imports, workers
-        t0 = time.perf_counter()
-        rec = run_batch([inputs], out, options)
-        print("CHILD " + json.dumps({"seconds": time.perf_counter() - t0, "documents": rec.processed,
-                                     "gpu_idle_share": rec.gpu_idle_share}), flush=True)
-        return
     if mode == "ray":
         from flows.batch import run_batch
 
@@ -95,7 +87,8 @@ def child(mode: str, inputs: str, out: str, options_json: str, gpus: int = 0) ->
         rec = run_batch([inputs], out, options.replace(force=True))
         seconds = time.perf_counter() - t0
         print("CHILD " + json.dumps({"seconds": seconds, "documents": rec.processed, "chunk_retries": rec.chunk_retries,
-                                     "chunks_per_actor": [w.chunks for w in rec.workers]}), flush=True)
+                                     "chunks_per_actor": [w.chunks for w in rec.workers],
+                                     "gpu_idle_share": rec.gpu_idle_share}), flush=True)
         return
     if mode == "flow":
         from flows.batch import run_batch
@@ -217,7 +210,7 @@ def engine_feeding(rate: float, n_docs: int, chunk_docs: int) -> None:
     for name, overlap in (("overlap", 1), ("no_overlap", 0)):
         options = RunOptions(model=f"scripted:rate={rate},overlap={overlap}", schema_name="invoice", ocr="off",
                              chunk_docs=chunk_docs, keep_page_images=False)
-        sides[name] = run_child("engine", work / "in", work / f"out_{name}", options)
+        sides[name] = run_child("ray", work / "in", work / f"out_{name}", options)  # gpus=0: in process
         print(f"{name}: {n_docs} documents in {sides[name]['seconds']:.1f}s (engine time {n_docs / rate:.1f}s), "
               f"GPU idle share {sides[name]['gpu_idle_share']:.4f}")
     print(f"RESULT engine_idle_share={sides['overlap']['gpu_idle_share']:.4f} "

@@ -12,18 +12,18 @@ import torch
 from model.backend import ModelUnavailable, timeout_message
 from model.grammar import GrammarCache, ThinkThenJson, tokenizer_info
 from model.images import load_image
-from model.vision_groups import encode_images_in_groups
 from model.prompts import CountingBackend, PromptCounter, chat_messages, request_budget
 from model.quantize import (
     QuantizationUnsupported,
     check_supported,
     load_kwargs,
-    parameter_bytes,
     no_grad_for,
+    parameter_bytes,
     prequantized,
     quantize_nf4,
     wrap_int8_experts,
 )
+from model.vision_groups import encode_images_in_groups
 from schemas.records import Generation, ImageSegment, Request
 
 log = logging.getLogger("gemmadoc.model")

@@ -128,17 +128,52 @@ class Nf4Linear(_Nf4Weights):
         return y + self.bias if self.bias is not None else y
 
 
-class Nf4Experts(_Nf4Weights):
-    """Fused experts (E x out x in) stored as NF4. A forward that routes to few experts (small decode
-    batches) dequantizes just those and runs them one by one; one that routes to many (prefill, large
-    batches) dequantizes the layer's experts in one call each and runs the stock experts module on them,
-    so the configured kernel (grouped_mm on a GPU) does the work in a few launches instead of ~10 per
-    expert. The bf16 copy lives for that one layer's forward (1.5 GB on the real model: `model/fit.py`)."""
+class _WithWeights:
+    """A stock experts module seen with other weight tensors (dequantized for one call), for transformers'
+    experts kernels, which read `self.gate_up_proj`/`self.down_proj` and the module's other settings."""
+
+    def __init__(self, stock: nn.Module, **weights: torch.Tensor):
+        self._stock = stock
+        self.__dict__.update(weights)
+
+    def __getattr__(self, name: str):
+        return getattr(self._stock, name)
+
+
+class _QuantizedExperts(nn.Module):
+    """Fused experts (E x out x in) kept quantized. A forward that routes to few experts (small decode
+    batches) runs them from their quantized form (`few`); one that routes to more than a quarter of them
+    (a prefill, large batches) dequantizes the whole layer and runs transformers' grouped_mm kernel on it,
+    a few launches instead of ~10 per expert. The bf16 copy lives for that one layer's forward (1.5 GB on
+    the real model: `model/fit.py`). Subclasses give `stock` (the original module), `dequantized(name)`
+    and `few`."""
+
+    stock: nn.Module
+
+    def forward(self, hidden_states: torch.Tensor, top_k_index: torch.Tensor, top_k_weights: torch.Tensor) -> torch.Tensor:
+        used = torch.unique(top_k_index)
+        used = used[used < self.stock.num_experts].tolist()
+        if len(used) > self.stock.num_experts // 4:
+            return self.whole_layer(hidden_states, top_k_index, top_k_weights)
+        return self.few(hidden_states, top_k_index, top_k_weights, used)
+
+    def whole_layer(self, hidden_states, top_k_index, top_k_weights) -> torch.Tensor:
+        """transformers' grouped_mm experts forward on the whole layer, dequantized for this call."""
+        from transformers.integrations.moe import grouped_mm_experts_forward
+
+        view = _WithWeights(self.stock, **{n: self.dequantized(n).to(hidden_states.dtype) for n in ("gate_up_proj", "down_proj")})
+        return grouped_mm_experts_forward(view, hidden_states, top_k_index, top_k_weights)
+
+    @property
+    def num_experts(self) -> int:
+        return self.stock.num_experts
+
+
+class Nf4Experts(_QuantizedExperts, _Nf4Weights):
+    """Experts stored as bitsandbytes NF4; few routed experts are dequantized one by one."""
 
     def __init__(self, experts: nn.Module):
-        super().__init__()
-        self.num_experts = experts.num_experts
-        self.act_fn = experts.act_fn
+        _Nf4Weights.__init__(self)
         for name in ("gate_up_proj", "down_proj"):
             self._quantize(name, getattr(experts, name).data)
             delattr(experts, name)
@@ -156,77 +191,37 @@ class Nf4Experts(_Nf4Weights):
                            code=state.code, blocksize=NF4_BLOCK, quant_type="nf4", dtype=state.dtype)
         return F.dequantize_4bit(getattr(self, f"{name}_packed")[e * rows:(e + 1) * rows], sub)
 
-    def _all(self, name: str) -> torch.Tensor:
+    def dequantized(self, name: str) -> torch.Tensor:
         """Every expert's weight (E x out x in), dequantized in one call."""
         import bitsandbytes.functional as F
 
         return F.dequantize_4bit(getattr(self, f"{name}_packed"), self.states[name]).reshape(self.shapes[name])
 
-    def forward(self, hidden_states: torch.Tensor, top_k_index: torch.Tensor, top_k_weights: torch.Tensor) -> torch.Tensor:
-        used = torch.unique(top_k_index)
-        used = used[used < self.num_experts].tolist()
-        if len(used) > self.num_experts // 4:
-            return self.whole_layer(hidden_states, top_k_index, top_k_weights)
-        return self.one_by_one(hidden_states, top_k_index, top_k_weights, used)
-
-    def whole_layer(self, hidden_states, top_k_index, top_k_weights) -> torch.Tensor:
-        """The stock experts forward on the whole layer, dequantized for this call."""
-        stock = self.stock
-        stock.gate_up_proj = self._all("gate_up_proj").to(hidden_states.dtype)
-        stock.down_proj = self._all("down_proj").to(hidden_states.dtype)
-        try:
-            return stock(hidden_states, top_k_index, top_k_weights)
-        finally:
-            del stock.gate_up_proj, stock.down_proj
-
-    def one_by_one(self, hidden_states, top_k_index, top_k_weights, used: list[int]) -> torch.Tensor:
+    def few(self, hidden_states, top_k_index, top_k_weights, used: list[int]) -> torch.Tensor:
         """Each routed expert dequantized and run on its tokens."""
         out = torch.zeros_like(hidden_states)
         for e in used:
             token_idx, k_pos = torch.where(top_k_index == e)
             x = hidden_states[token_idx]
             gate, up = nn.functional.linear(x, self._expert("gate_up_proj", e).to(x.dtype)).chunk(2, dim=-1)
-            y = nn.functional.linear(self.act_fn(gate) * up, self._expert("down_proj", e).to(x.dtype))
+            y = nn.functional.linear(self.stock.act_fn(gate) * up, self._expert("down_proj", e).to(x.dtype))
             out.index_add_(0, token_idx, (y * top_k_weights[token_idx, k_pos, None]).to(out.dtype))
         return out
 
 
-class _WithWeights:
-    """A stock experts module seen with other weight tensors (dequantized for one call), for transformers'
-    experts kernels, which read `self.gate_up_proj`/`self.down_proj` and the module's other settings."""
-
-    def __init__(self, stock: nn.Module, **weights: torch.Tensor):
-        self._stock = stock
-        self.__dict__.update(weights)
-
-    def __getattr__(self, name: str):
-        return getattr(self._stock, name)
-
-
-class Int8Experts(nn.Module):
-    """torchao int8 experts (3D Int8Tensor, per-row scales) in the stock experts module, which runs them
-    with the eager loop (torchao has no grouped kernel for them; ~10 launches per routed expert). A forward
-    that routes to more than a quarter of the experts dequantizes the layer and runs transformers' grouped_mm
-    kernel on it instead (bf16 for that one layer's forward, 1.5 GB on the real model)."""
+class Int8Experts(_QuantizedExperts):
+    """torchao int8 experts (3D Int8Tensor, per-row scales) kept in the stock module, whose eager loop runs
+    few routed experts from their int8 slices (torchao has no grouped kernel for them)."""
 
     def __init__(self, stock: nn.Module):
         super().__init__()
         self.stock = stock  # a submodule: its int8 weights are saved, moved and counted as before
-        self.num_experts = stock.num_experts
 
-    def forward(self, hidden_states: torch.Tensor, top_k_index: torch.Tensor, top_k_weights: torch.Tensor) -> torch.Tensor:
-        used = torch.unique(top_k_index)
-        if int((used < self.num_experts).sum()) <= self.num_experts // 4:
-            return self.stock(hidden_states, top_k_index, top_k_weights)
-        return self.whole_layer(hidden_states, top_k_index, top_k_weights)
+    def dequantized(self, name: str) -> torch.Tensor:
+        return getattr(self.stock, name).dequantize()
 
-    def whole_layer(self, hidden_states, top_k_index, top_k_weights) -> torch.Tensor:
-        from transformers.integrations.moe import grouped_mm_experts_forward
-
-        stock = self.stock
-        view = _WithWeights(stock, gate_up_proj=stock.gate_up_proj.dequantize().to(hidden_states.dtype),
-                            down_proj=stock.down_proj.dequantize().to(hidden_states.dtype))
-        return grouped_mm_experts_forward(view, hidden_states, top_k_index, top_k_weights)
+    def few(self, hidden_states, top_k_index, top_k_weights, used: list[int]) -> torch.Tensor:
+        return self.stock(hidden_states, top_k_index, top_k_weights)
 
 
 def wrap_int8_experts(model: nn.Module) -> nn.Module:

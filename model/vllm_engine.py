@@ -28,15 +28,10 @@ MAX_RESTARTS = 3  # engine deaths survived per process (max_num_seqs halves each
 def engine_died(exc: BaseException) -> bool:
     """An exception from engine.step() that means the engine is gone: its core process died
     (EngineDeadError) or, in process, the GPU ran out of memory."""
-    if type(exc).__name__ == "EngineDeadError" or isinstance(exc, MemoryError):
-        return True
-    try:
-        import torch
+    import torch  # vLLM's own dependency
 
-        if isinstance(exc, torch.OutOfMemoryError):
-            return True
-    except ImportError:
-        pass
+    if type(exc).__name__ == "EngineDeadError" or isinstance(exc, (MemoryError, torch.OutOfMemoryError)):
+        return True
     return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
 
 

@@ -65,7 +65,7 @@ def test_nf4_experts_whole_layer_equals_one_by_one():
     used = torch.unique(index).tolist()
     assert len(used) > experts.num_experts // 4  # forward takes the whole-layer path here
     whole = experts(hidden, index, weights)
-    single = experts.one_by_one(hidden, index, weights, used)
+    single = experts.few(hidden, index, weights, used)
     assert torch.allclose(whole.float(), single.float(), atol=2e-2, rtol=2e-2), (whole - single).abs().max()
     assert not hasattr(experts.stock, "gate_up_proj")  # the dequantized copy is gone after the call
 
