@@ -12,7 +12,7 @@ Pages at image budget 280, a ~300-token prompt, 256 forced output tokens (EOS ig
     python bench/gpu_throughput.py --meta     # the real config on the meta device: parameter counts, no GPU
     python bench/gpu_throughput.py --quantization nf4   # weights quantized at load (int8, nf4, fp8), experts included
     python bench/gpu_throughput.py --meta --quantization fp8   # bytes per part of the quantized model, no GPU
-    python bench/gpu_throughput.py --quantization nf4 --context 16384 --batch 8   # then peak GPU memory at that size
+    python bench/gpu_throughput.py --quantization nf4 --context 16384 --batch 8   # first peak GPU memory at that size
 
 Needs only torch, transformers and pillow (no pydantic), so it runs on the device image as is.
 Ends with: RESULT device=... backend=transformers pages_per_s=... speedup_vs_naive=... output_tok_per_s=...
@@ -30,6 +30,7 @@ import time
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from model.prefill import PREFILL_TOKENS, generate_inputs  # noqa: E402
 from model.quantize import no_grad_for  # noqa: E402
 from model.vision_groups import encode_images_in_groups  # noqa: E402
 from pipeline.batching import group_by_length  # noqa: E402
@@ -37,6 +38,7 @@ from pipeline.batching import group_by_length  # noqa: E402
 IMAGE_ID, BOI_ID, EOI_ID, BOS_ID, PAD_ID = 262_140, 262_141, 262_142, 2, 0
 GENERATING = [0.0]  # seconds inside model.generate, for the idle share
 QUANTIZATION = ["none"]  # --quantization, for the no-grad context generate runs under
+PREFILL = [PREFILL_TOKENS]  # --prefill-tokens: tokens per prefill pass (0: the whole batch in one, as generate() does)
 
 
 def real_config():
@@ -201,7 +203,7 @@ def make_request(n_pages: int, n_soft: int, prompt_tokens: int, vocab: int, rng:
 
 
 def run_batch(model, device, reqs, pixels, positions, out_tokens, vocab_ids):
-    """Left-pad a batch, generate `out_tokens` forced tokens; returns (pad tokens, real tokens)."""
+    """Left-pad a batch, generate `out_tokens` forced tokens; returns (pad tokens, real tokens, new token ids)."""
     width = max(len(r[0]) for r in reqs)
     ids, mask, mm = [], [], []
     pad_total = 0
@@ -223,37 +225,49 @@ def run_batch(model, device, reqs, pixels, positions, out_tokens, vocab_ids):
             batch[k] = vocab_ids[batch[k]]
     t0 = time.perf_counter()
     with no_grad_for(QUANTIZATION[0]):
-        model.generate(**batch, max_new_tokens=out_tokens, min_new_tokens=out_tokens, do_sample=False,
+        out = model.generate(**generate_inputs(model, batch, PREFILL[0]), max_new_tokens=out_tokens, min_new_tokens=out_tokens, do_sample=False,
                        pad_token_id=PAD_ID)
     if device == "cuda":
         torch.cuda.synchronize()
     GENERATING[0] += time.perf_counter() - t0
-    return pad_total, sum(len(r[0]) for r in reqs)
+    return pad_total, sum(len(r[0]) for r in reqs), out[:, width:].tolist()
 
 
 def context_memory(model, device, device_name, args, vocab_ids) -> None:
     """Peak GPU memory of one generate() over `--batch` requests of `--context` prompt tokens each (pages at
-    budget 1120 plus text), 32 new tokens: what `gemmadoc doctor` estimates for --max-context and a batch."""
+    budget 1120 plus text), 32 new tokens: what `gemmadoc doctor` estimates for --max-context and a batch.
+    Twice: prefilled in pieces of --prefill-tokens (as the backend runs), then in one pass (generate() alone)."""
     pixels, positions, n_soft = page_pixels(1120)
     page = n_soft + 6  # label, begin and end markers
     n_pages = max(0, (args.context - 64) // page)
     rng = random.Random(1)
     reqs = [make_request(n_pages, n_soft, args.context - n_pages * page - 1, 262_144, rng) for _ in range(args.batch)]
-    if device == "cuda":
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
-    t0 = time.perf_counter()
-    oom = 0
-    try:
-        run_batch(model, device, reqs, pixels, positions, args.out_tokens or 32, vocab_ids)
-    except torch.OutOfMemoryError:
-        oom = 1
-    seconds = time.perf_counter() - t0
-    peak = torch.cuda.max_memory_allocated() / 2**30 if device == "cuda" else 0.0
-    print(f"context {len(reqs[0][0])} tokens ({n_pages} pages at 1120) x {args.batch}: peak {peak:.2f} GiB, "
-          f"{seconds:.1f}s{', out of memory' if oom else ''}")
-    print(f"RESULT device={device_name} backend=transformers mode=context context={len(reqs[0][0])} batch={args.batch} "
-          f"peak_gpu_gb={peak:.2f} oom={oom} seconds={seconds:.1f} quantization={args.quantization}")
+    outputs = []
+    for prefill_tokens in dict.fromkeys([args.prefill_tokens, 0]):
+        PREFILL[0] = prefill_tokens
+        if device == "cuda":
+            torch.cuda.empty_cache()
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+        t0 = time.perf_counter()
+        oom = 0
+        try:
+            outputs.append(run_batch(model, device, reqs, pixels, positions, args.out_tokens or 32, vocab_ids)[2])
+        except torch.OutOfMemoryError:
+            oom = 1
+        seconds = time.perf_counter() - t0
+        peak = torch.cuda.max_memory_allocated() / 2**30 if device == "cuda" else 0.0
+        how = f"prefill pieces of {prefill_tokens} tokens" if prefill_tokens else "prefill in one pass"
+        print(f"context {len(reqs[0][0])} tokens ({n_pages} pages at 1120) x {args.batch}, {how}: peak {peak:.2f} GiB, "
+              f"{seconds:.1f}s{', out of memory' if oom else ''}")
+        print(f"RESULT device={device_name} backend=transformers mode=context context={len(reqs[0][0])} batch={args.batch} "
+              f"prefill_tokens={prefill_tokens} peak_gpu_gb={peak:.2f} oom={oom} seconds={seconds:.1f} "
+              f"quantization={args.quantization}")
+    PREFILL[0] = args.prefill_tokens
+    if len(outputs) == 2:  # greedy tokens of the two prefills (bf16 on a GPU may part at a near-tie; fp32 on CPU may not)
+        same = sum(a == b for a, b in zip(*outputs))
+        print(f"RESULT device={device_name} mode=prefill_check rows={len(outputs[0])} same_rows={same} "
+              f"quantization={args.quantization}")
 
 
 def main() -> None:
@@ -272,6 +286,10 @@ def main() -> None:
     ap.add_argument("--context", type=int, default=None,
                     help="then --batch requests of this many prompt tokens (pages at budget 1120): peak GPU memory (--docs 0: only this)")
     ap.add_argument("--batch", type=int, default=8, help="requests in the --context batch")
+    ap.add_argument("--expert-group", type=int, default=None,
+                    help="experts dequantized at once by an nf4/int8 whole-layer forward (default model.quantize.EXPERT_GROUP)")
+    ap.add_argument("--prefill-tokens", type=int, default=PREFILL_TOKENS,
+                    help="most tokens per prefill pass, as the backend's --prefill-tokens (0: the whole batch in one pass)")
     args = ap.parse_args()
     if args.meta:
         c = meta_check(args.quantization)
@@ -296,6 +314,11 @@ def main() -> None:
     model, device = build_model(args)
     model = encode_images_in_groups(quantize(model, args.quantization, device))  # as the backend does
     QUANTIZATION[0] = args.quantization
+    PREFILL[0] = args.prefill_tokens
+    if args.expert_group:
+        from model import quantize as quantize_module
+
+        quantize_module.EXPERT_GROUP = args.expert_group
     device_name = torch.cuda.get_device_name(0).replace(" ", "_") if device == "cuda" else "cpu-tiny"
     vocab = model.config.get_text_config().vocab_size
     vocab_ids = None
@@ -308,8 +331,10 @@ def main() -> None:
     pixels, positions, n_soft = page_pixels(args.budget)
     print(f"model ready in {time.perf_counter() - t0:.1f}s on {device_name}; page = {n_soft} image tokens at budget {args.budget}")
 
+    if args.context:  # first, so that a run cut short by its time limit still has the memory figures
+        context_memory(model, device, device_name, args, vocab_ids)
     if args.docs == 0:  # memory mode only
-        return context_memory(model, device, device_name, args, vocab_ids)
+        return
 
     rng = random.Random(0)
     sizes = [1] * int(docs * 0.6) + [rng.randint(2, 4) for _ in range(int(docs * 0.25))]
@@ -345,7 +370,7 @@ def main() -> None:
     while queue:
         b = queue.pop(0)
         try:
-            p, r = run_batch(model, device, b, pixels, positions, out_tokens, vocab_ids)
+            p, r, _ = run_batch(model, device, b, pixels, positions, out_tokens, vocab_ids)
         except torch.OutOfMemoryError:
             torch.cuda.empty_cache()
             oom_halvings += 1
@@ -367,8 +392,6 @@ def main() -> None:
     print(f"RESULT device={device_name} backend=transformers pages_per_s={pps:.3f} speedup_vs_naive={pps / naive_pps:.2f} "
           f"output_tok_per_s={out_tps:.1f} gpu_idle_share={idle:.4f} padding_share={padding_share:.4f} peak_gpu_gb={peak:.2f} "
           f"quantization={args.quantization}")
-    if args.context:  # same loaded model, peak memory counted afresh
-        context_memory(model, device, device_name, args, vocab_ids)
 
 
 if __name__ == "__main__":

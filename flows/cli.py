@@ -121,6 +121,7 @@ def run(
     max_num_seqs: Optional[int] = _option("max_num_seqs", "--max-num-seqs", when_set=True),
     tensor_parallel_size: Optional[int] = _option("tensor_parallel_size", "--tensor-parallel-size", when_set=True),
     quantization: Optional[str] = _option("quantization", "--quantization", when_set=True),
+    prefill_tokens: Optional[int] = _option("prefill_tokens", "--prefill-tokens", when_set=True),
     enforce_eager: Optional[bool] = _option("enforce_eager", "--enforce-eager", when_set=True),
     max_model_len: Optional[int] = _option("max_model_len", "--max-model-len", when_set=True),
     concurrency: Optional[int] = _option("concurrency", "--concurrency", when_set=True),
@@ -143,7 +144,7 @@ def run(
         backend_leaves = dict(revision=revision, dtype=dtype, device_map=device_map, attn_implementation=attn,
                               experts_implementation=experts, gpu_memory_utilization=gpu_memory_utilization,
                               max_num_seqs=max_num_seqs, tensor_parallel_size=tensor_parallel_size,
-                              quantization=quantization, enforce_eager=enforce_eager, max_model_len=max_model_len, concurrency=concurrency,
+                              quantization=quantization, prefill_tokens=prefill_tokens, enforce_eager=enforce_eager, max_model_len=max_model_len, concurrency=concurrency,
                               request_timeout_s=request_timeout, request_retries=request_retries, processor=processor,
                               api_key_env=api_key_env)
         options = RunOptions(
@@ -535,6 +536,7 @@ def review(
 def doctor(
     max_context: int = _option("max_context", "--max-context"),
     batch: int = typer.Option(8, "--batch", help="Requests decoded at once, for the memory estimate."),
+    prefill_tokens: int = _option("prefill_tokens", "--prefill-tokens"),
 ) -> None:
     """Report torch, GPU, weights, OCR and Prefect set-up, and the GPU memory each --quantization needs."""
     import importlib.metadata as md
@@ -556,10 +558,11 @@ def doctor(
     rows.append(("cuda", torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU (CPU only)"))
     gpus = [torch.cuda.get_device_properties(i) for i in range(torch.cuda.device_count())]
     for i, props in enumerate(gpus):
-        rows.append((f"cuda:{i} {props.total_memory / 1e9:.0f} GB", advice(props.total_memory / 1e9, (props.major, props.minor), max_context, batch)))
+        rows.append((f"cuda:{i} {props.total_memory / 1e9:.0f} GB", advice(props.total_memory / 1e9, (props.major, props.minor), max_context, batch,
+                                                                          prefill_tokens)))
     gpu_gb = gpus[0].total_memory / 1e9 if gpus else 0.0
     cc = (gpus[0].major, gpus[0].minor) if gpus else (9, 0)
-    for e in fits(gpu_gb, cc, max_context, batch):
+    for e in fits(gpu_gb, cc, max_context, batch, prefill_tokens=prefill_tokens):
         verdict = ("needs compute capability 8.9+" if not e.supported else
                    ("fits cuda:0" if e.fits else "does not fit cuda:0") if gpus else "no GPU to check")
         rows.append((f"--quantization {e.quantization} at {max_context} x {batch}",

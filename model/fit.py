@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from model.prefill import PREFILL_TOKENS
+from model.quantize import EXPERT_GROUP
 from model.vision_groups import VISION_GROUP
 
 PARTS_B = {"experts": 22.838, "text": 1.657, "embeddings": 0.738, "vision": 0.573}  # billions of parameters
@@ -24,8 +26,9 @@ BITS = {
 }
 LAYERS_SLIDING, WINDOW, KV_HEADS, HEAD_DIM = 25, 1024, 8, 256
 LAYERS_GLOBAL, GLOBAL_KV_HEADS, GLOBAL_HEAD_DIM = 5, 2, 512
-HIDDEN = 2816
+HIDDEN, HEADS, EXPERTS, TOP_K, EXPERT_INTERMEDIATE = 2816, 16, 128, 8, 704
 PAGE_PATCHES = 1120 * 9  # vision patches of a page at the largest budget (3x3 pooled into each soft token)
+PAGE_TOKENS = 1092  # soft tokens of an A4 page at that budget
 CUDA_OVERHEAD_GB = 1.5  # CUDA context, allocator fragmentation, the vision tower's activations
 
 
@@ -52,28 +55,36 @@ def kv_cache_gb(context: int, batch: int) -> float:
     return per_seq * batch / 1e9
 
 
-def activations_gb(batch_tokens: int) -> float:
-    """Peak activations of a prefill over `batch_tokens` padded tokens: a few hidden-state copies
-    (residual, norms, routed expert inputs and outputs) in bf16."""
-    return batch_tokens * HIDDEN * 2 * 6 / 1e9
+def activations_gb(tokens: int) -> float:
+    """Peak activations of one prefill pass over `tokens` tokens, in bf16: a few hidden-state copies
+    (residual, norms, attention and MLP outputs), a global layer's queries and attention output, and the
+    routed experts' per-(token, expert) copies (grouped_mm: 8 per token of the input, gate-up, activation
+    and output; transformers.integrations.moe)."""
+    per_token = HIDDEN * 6 + 2 * HEADS * GLOBAL_HEAD_DIM + TOP_K * (2 * HIDDEN + 3 * EXPERT_INTERMEDIATE)
+    return tokens * per_token * 2 / 1e9
 
 
-def masks_gb(context: int, rows: int) -> float:
-    """The dense boolean attention masks transformers' sdpa path builds at prefill: rows x context^2 for
-    the text, and one group of page images x patches^2 for the vision tower (model/vision_groups.py)."""
-    return (rows * context * context + VISION_GROUP * PAGE_PATCHES * PAGE_PATCHES) / 1e9
+def masks_gb(tokens: int, context: int) -> float:
+    """The dense boolean masks transformers' sdpa path builds for one prefill pass: `tokens` queries x up to
+    `context` keys for each attention type (full and sliding), and one group of page images x patches^2 for
+    the vision tower (model/vision_groups.py; a pass holds at most its tokens' worth of pages)."""
+    pages = min(VISION_GROUP, tokens // PAGE_TOKENS + 1)
+    return (2 * tokens * context + pages * PAGE_PATCHES * PAGE_PATCHES) / 1e9
 
 
 def estimate(quantization: str, context: int = 16384, batch: int = 8, batch_tokens: int | None = None,
-             compute_capability: tuple[int, int] | None = None, gpu_gb: float | None = None) -> Estimate:
-    """Memory of one loaded model serving `batch` requests of `context` tokens (prefill batches of at most
-    `batch_tokens`, default context x batch); `fits` when a GPU size is given."""
+             compute_capability: tuple[int, int] | None = None, gpu_gb: float | None = None,
+             prefill_tokens: int = PREFILL_TOKENS) -> Estimate:
+    """Memory of one loaded model serving `batch` requests of `context` tokens (generate() batches of at
+    most `batch_tokens`, default context x batch, prefilled in passes of `prefill_tokens`: model/prefill.py;
+    0 = the whole batch in one pass); `fits` when a GPU size is given."""
     w = weights_gb(quantization)
     kv = kv_cache_gb(context, batch)
-    prefill = min(batch_tokens or context * batch, context * batch)
-    act = activations_gb(prefill) + masks_gb(context, max(1, prefill // context))
-    if quantization in ("nf4", "int8"):  # one layer's experts dequantized to bf16 for a prefill (Nf4Experts, Int8Experts)
-        act += PARTS_B["experts"] / (LAYERS_SLIDING + LAYERS_GLOBAL) * 2
+    rows_tokens = min(batch_tokens or context * batch, context * batch)
+    one_pass = min(prefill_tokens, rows_tokens) if prefill_tokens else rows_tokens
+    act = activations_gb(one_pass) + masks_gb(one_pass, context)
+    if quantization in ("nf4", "int8"):  # a group of one layer's experts dequantized to bf16 for a prefill (model/quantize.py)
+        act += PARTS_B["experts"] / (LAYERS_SLIDING + LAYERS_GLOBAL) * 2 * min(1.0, EXPERT_GROUP / EXPERTS)
     total = w + kv + act + CUDA_OVERHEAD_GB
     supported = quantization != "fp8" or compute_capability is None or compute_capability >= (8, 9)
     fits = None if gpu_gb is None else (supported and total <= gpu_gb)
@@ -84,24 +95,36 @@ BEST_FIRST = ("none", "fp8", "int8", "nf4")  # quality, then speed (fp8 runs on 
 
 
 def fits(gpu_gb: float, compute_capability: tuple[int, int] = (9, 0), context: int = 16384, batch: int = 8,
-         batch_tokens: int | None = None) -> list[Estimate]:
+         batch_tokens: int | None = None, prefill_tokens: int = PREFILL_TOKENS) -> list[Estimate]:
     """Every quantization's estimate against a GPU of `gpu_gb`, best first."""
-    return [estimate(q, context, batch, batch_tokens, compute_capability, gpu_gb) for q in BEST_FIRST]
+    return [estimate(q, context, batch, batch_tokens, compute_capability, gpu_gb, prefill_tokens) for q in BEST_FIRST]
 
 
-def advice(gpu_gb: float, compute_capability: tuple[int, int] = (9, 0), context: int = 16384, batch: int = 8) -> str:
-    """One line: the best-quality setting that fits, as the flag to pass."""
-    for e in fits(gpu_gb, compute_capability, context, batch):
+SMALLER_PREFILLS = (4096, 2048)  # --prefill-tokens to try before fewer requests per batch
+
+
+def advice(gpu_gb: float, compute_capability: tuple[int, int] = (9, 0), context: int = 16384, batch: int = 8,
+           prefill_tokens: int = PREFILL_TOKENS) -> str:
+    """One line: the best-quality setting that fits, as the flags to pass (smaller prefill passes first,
+    then fewer requests per generate() batch)."""
+    for e in fits(gpu_gb, compute_capability, context, batch, prefill_tokens=prefill_tokens):
         if e.fits:
             flag = f"--quantization {e.quantization}" if e.quantization != "none" else "no --quantization (bf16 weights)"
             return (f"{flag} fits: {e.total_gb} GB of {gpu_gb:.0f} GB ({e.weights_gb} weights + {e.kv_cache_gb} KV cache "
                     f"+ {e.activations_gb} activations at {context} tokens x {batch})")
-    smallest = estimate("nf4", context, batch)
-    for rows in range(batch - 1, 0, -1):  # fewer requests per generate() batch
-        for e in fits(gpu_gb, compute_capability, context, rows):
-            if e.fits:
-                return (f"at {context} tokens x {batch} nothing fits {gpu_gb:.0f} GB (nf4 needs {smallest.total_gb} GB); "
-                        f"--quantization {e.quantization} --batch-tokens {rows * context} ({rows} x {context} per batch) "
-                        f"fits: {e.total_gb} GB")
+    smallest = estimate("nf4", context, batch, prefill_tokens=prefill_tokens)
+    for rows in range(batch, 0, -1):
+        pieces = [prefill_tokens] if rows < batch else []  # the given prefill passes with fewer rows, then smaller ones
+        pieces += [p for p in SMALLER_PREFILLS if not prefill_tokens or p < prefill_tokens]
+        for piece in pieces:
+            for e in fits(gpu_gb, compute_capability, context, rows, prefill_tokens=piece):
+                if e.fits:
+                    flags = f"--quantization {e.quantization}"
+                    if piece != prefill_tokens:
+                        flags += f" --prefill-tokens {piece}"
+                    if rows < batch:
+                        flags += f" --batch-tokens {rows * context} ({rows} x {context} per batch)"
+                    return (f"at {context} tokens x {batch} nothing fits {gpu_gb:.0f} GB as set (nf4 needs "
+                            f"{smallest.total_gb} GB); {flags} fits: {e.total_gb} GB")
     return (f"nothing fits {gpu_gb:.0f} GB at {context} tokens x {batch} (nf4 needs {smallest.total_gb} GB): lower "
             "--max-context, or use --tensor-parallel-size over several GPUs")

@@ -12,6 +12,7 @@ import torch
 from model.backend import ModelUnavailable, timeout_message
 from model.grammar import GrammarCache, ThinkThenJson, tokenizer_info
 from model.images import load_image
+from model.prefill import PREFILL_TOKENS, generate_inputs
 from model.prompts import CountingBackend, PromptCounter, chat_messages, request_budget
 from model.quantize import (
     QuantizationUnsupported,
@@ -45,7 +46,8 @@ class TransformersBackend(CountingBackend):
 
     def __init__(self, path_or_id: str, model_id: str | None = None, *, revision: str | None = None,
                  dtype: str = "auto", device_map: str | None = None, attn_implementation: str = "sdpa",
-                 experts_implementation: str | None = None, quantization: str = "none", is_random: bool = False):
+                 experts_implementation: str | None = None, quantization: str = "none", prefill_tokens: int = PREFILL_TOKENS,
+                 is_random: bool = False):
         from model.processor import load_processor
 
         self.model_id = model_id or path_or_id
@@ -64,6 +66,7 @@ class TransformersBackend(CountingBackend):
         elif torch.cuda.is_available():
             kwargs["device_map"] = "cuda"
         self.quantization = quantization
+        self.prefill_tokens = prefill_tokens
         try:
             self.processor = load_processor(path_or_id, revision=revision) if revision else load_processor(path_or_id)
             self.model = self._load(path_or_id, kwargs, quantization)
@@ -188,8 +191,10 @@ class TransformersBackend(CountingBackend):
         max_new = max(r.max_new_tokens + (THINK_BUDGET + 8 if r.thinking else 0) for r in requests)
         t0 = time.perf_counter()
         with no_grad_for(self.quantization):
-            out = self.model.generate(**batch, max_new_tokens=max_new, do_sample=False, logits_processor=[constraint],
-                                      pad_token_id=self.tokenizer.pad_token_id, max_time=max_seconds)
+            inputs = generate_inputs(self.model, batch, self.prefill_tokens)  # long batches prefilled in pieces
+            left = None if max_seconds is None else max(1e-3, max_seconds - (time.perf_counter() - t0))
+            out = self.model.generate(**inputs, max_new_tokens=max_new, do_sample=False, logits_processor=[constraint],
+                                      pad_token_id=self.tokenizer.pad_token_id, max_time=left)
         seconds = time.perf_counter() - t0
         width = batch["input_ids"].shape[1]
         # transformers' max_time stops the whole batch; a row then short of its stop token ran out of time

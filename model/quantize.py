@@ -33,6 +33,7 @@ EXPERT_PARAMS = r"re:.*\.experts\.(gate_up_proj|down_proj)"
 # these regexes from the start of a module name, so a bare "vision_tower" would match nothing)
 KEEP_BF16 = [r".*vision_tower", r".*embed_vision", "lm_head"]
 NF4_BLOCK = 64
+EXPERT_GROUP = 32  # experts dequantized at once by a whole-layer forward (a quarter of the real model's 128)
 
 
 class QuantizationUnsupported(ValueError):
@@ -144,9 +145,9 @@ class _QuantizedExperts(nn.Module):
     """Fused experts (E x out x in) kept quantized. A forward that routes to few experts (small decode
     batches) runs them from their quantized form (`few`); one that routes to more than a quarter of them
     (a prefill, large batches) dequantizes the whole layer and runs transformers' grouped_mm kernel on it,
-    a few launches instead of ~10 per expert. The bf16 copy lives for that one layer's forward (1.5 GB on
-    the real model: `model/fit.py`). Subclasses give `stock` (the original module), `dequantized(name)`
-    and `few`."""
+    a few launches instead of ~10 per expert, EXPERT_GROUP experts at a time (their bf16 copy: 0.38 GB on
+    the real model, `model/fit.py`). Subclasses give `stock` (the original module), `dequantized(name,
+    first, last)` and `few`."""
 
     stock: nn.Module
 
@@ -158,11 +159,22 @@ class _QuantizedExperts(nn.Module):
         return self.few(hidden_states, top_k_index, top_k_weights, used)
 
     def whole_layer(self, hidden_states, top_k_index, top_k_weights) -> torch.Tensor:
-        """transformers' grouped_mm experts forward on the whole layer, dequantized for this call."""
+        """transformers' grouped_mm experts forward, EXPERT_GROUP experts dequantized at a time: the other
+        experts' (token, expert) pairs go in as expert-parallel sentinels, which the kernel skips and zeroes."""
         from transformers.integrations.moe import grouped_mm_experts_forward
 
-        view = _WithWeights(self.stock, **{n: self.dequantized(n).to(hidden_states.dtype) for n in ("gate_up_proj", "down_proj")})
-        return grouped_mm_experts_forward(view, hidden_states, top_k_index, top_k_weights)
+        out = None
+        for first in range(0, self.num_experts, EXPERT_GROUP):
+            last = min(self.num_experts, first + EXPERT_GROUP)
+            mine = (top_k_index >= first) & (top_k_index < last)
+            if not bool(mine.any()):
+                continue
+            index = torch.where(mine, top_k_index - first, last - first)  # last - first: the sentinel
+            weights = {n: self.dequantized(n, first, last).to(hidden_states.dtype) for n in ("gate_up_proj", "down_proj")}
+            view = _WithWeights(self.stock, num_experts=last - first, _is_expert_parallel=True, **weights)
+            part = grouped_mm_experts_forward(view, hidden_states, index, top_k_weights)
+            out = part if out is None else out + part
+        return out
 
     @property
     def num_experts(self) -> int:
@@ -179,23 +191,18 @@ class Nf4Experts(_QuantizedExperts, _Nf4Weights):
             delattr(experts, name)
         self.__dict__["stock"] = experts  # weightless; not a submodule, so nothing of it is saved, moved or counted
 
-    def _expert(self, name: str, e: int) -> torch.Tensor:
-        """Expert e's weight (out x in), dequantized."""
+    def dequantized(self, name: str, first: int, last: int) -> torch.Tensor:
+        """Experts first..last-1 of a weight ((last - first) x out x in), dequantized in one call."""
         import bitsandbytes.functional as F
 
         _, out, inp = self.shapes[name]
         rows = out * inp // 2  # packed bytes of one expert (two weights per byte)
         blocks = out * inp // NF4_BLOCK
         state = self.states[name]
-        sub = F.QuantState(absmax=getattr(self, f"{name}_absmax")[e * blocks:(e + 1) * blocks], shape=torch.Size((out, inp)),
-                           code=state.code, blocksize=NF4_BLOCK, quant_type="nf4", dtype=state.dtype)
-        return F.dequantize_4bit(getattr(self, f"{name}_packed")[e * rows:(e + 1) * rows], sub)
-
-    def dequantized(self, name: str) -> torch.Tensor:
-        """Every expert's weight (E x out x in), dequantized in one call."""
-        import bitsandbytes.functional as F
-
-        return F.dequantize_4bit(getattr(self, f"{name}_packed"), self.states[name]).reshape(self.shapes[name])
+        sub = F.QuantState(absmax=getattr(self, f"{name}_absmax")[first * blocks:last * blocks],
+                           shape=torch.Size(((last - first) * out, inp)), code=state.code, blocksize=NF4_BLOCK,
+                           quant_type="nf4", dtype=state.dtype)
+        return F.dequantize_4bit(getattr(self, f"{name}_packed")[first * rows:last * rows], sub).reshape(last - first, out, inp)
 
     def few(self, hidden_states, top_k_index, top_k_weights, used: list[int]) -> torch.Tensor:
         """Each routed expert dequantized and run on its tokens."""
@@ -203,8 +210,8 @@ class Nf4Experts(_QuantizedExperts, _Nf4Weights):
         for e in used:
             token_idx, k_pos = torch.where(top_k_index == e)
             x = hidden_states[token_idx]
-            gate, up = nn.functional.linear(x, self._expert("gate_up_proj", e).to(x.dtype)).chunk(2, dim=-1)
-            y = nn.functional.linear(self.stock.act_fn(gate) * up, self._expert("down_proj", e).to(x.dtype))
+            gate, up = nn.functional.linear(x, self.dequantized("gate_up_proj", e, e + 1)[0].to(x.dtype)).chunk(2, dim=-1)
+            y = nn.functional.linear(self.stock.act_fn(gate) * up, self.dequantized("down_proj", e, e + 1)[0].to(x.dtype))
             out.index_add_(0, token_idx, (y * top_k_weights[token_idx, k_pos, None]).to(out.dtype))
         return out
 
@@ -217,8 +224,8 @@ class Int8Experts(_QuantizedExperts):
         super().__init__()
         self.stock = stock  # a submodule: its int8 weights are saved, moved and counted as before
 
-    def dequantized(self, name: str) -> torch.Tensor:
-        return getattr(self.stock, name).dequantize()
+    def dequantized(self, name: str, first: int, last: int) -> torch.Tensor:
+        return getattr(self.stock, name)[first:last].dequantize()
 
     def few(self, hidden_states, top_k_index, top_k_weights, used: list[int]) -> torch.Tensor:
         return self.stock(hidden_states, top_k_index, top_k_weights)

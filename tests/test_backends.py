@@ -7,7 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from flows.cli import app
-from model.fit import advice, fits
+from model.fit import advice, estimate, fits
 from model.registry import choose_backend
 from model.vllm_engine import engine_kwargs
 from tests.conftest import SAMPLES
@@ -50,7 +50,10 @@ def test_memory_estimate_per_card():
     assert advice(32, (12, 0)).startswith("--quantization nf4 fits")  # RTX 5090
     assert advice(24, (8, 9), context=8192, batch=4).startswith("--quantization nf4 fits")  # RTX 4090, shorter work
     assert "nothing fits 16 GB" in advice(16, (8, 9))
-    assert "--quantization nf4 --batch-tokens 32768 (2 x 16384 per batch) fits" in advice(24, (8, 9))  # fewer rows
+    assert "--quantization nf4 --prefill-tokens 4096 fits" in advice(24, (8, 9))  # smaller prefill passes first
+    assert "--quantization nf4 --prefill-tokens 2048 --batch-tokens 81920 (5 x 16384 per batch) fits" in advice(22, (8, 9))
+    one_pass = estimate("nf4", prefill_tokens=0)  # generate() alone: 131k tokens' activations and masks at once
+    assert one_pass.activations_gb > 8 * estimate("nf4").activations_gb and one_pass.total_gb > 50
     by = {e.quantization: e for e in fits(80)}
     assert (by["none"].weights_gb, by["fp8"].weights_gb, by["int8"].weights_gb, by["nf4"].weights_gb) == (51.6, 27.1, 27.1, 16.4)
     longer = fits(80, context=32768)[3].kv_cache_gb
@@ -61,3 +64,7 @@ def test_memory_estimate_per_card():
 def test_doctor_reports_backend_and_packages():
     r = CliRunner().invoke(app, ["doctor"])
     assert r.exit_code == 0 and "--backend auto picks" in r.output and "vllm" in r.output
+    nf4 = [line for line in r.output.splitlines() if line.startswith("--quantization nf4 at 32768 x 8")]
+    r = CliRunner().invoke(app, ["doctor", "--prefill-tokens", "0"])  # the whole batch in one pass: far more
+    one_pass = [line for line in r.output.splitlines() if line.startswith("--quantization nf4 at 32768 x 8")]
+    assert len(nf4) == len(one_pass) == 1 and float(one_pass[0].split()[6]) > 2 * float(nf4[0].split()[6])

@@ -18,14 +18,18 @@ def run_bench(*args, timeout=600, lines=1):
 
 
 def test_gpu_throughput_tiny_smoke():
-    """The GPU benchmark's whole path on CPU with the tiny model, its weights quantized to nf4 as on the card,
-    then its memory-at-context phase (pages at budget 1120 filling the asked context, a batch of 2)."""
-    r, mem = run_bench("bench/gpu_throughput.py", "--tiny", "--quantization", "nf4", "--context", "2400", "--batch", "2",
-                       lines=2)
+    """The GPU benchmark's whole path on CPU with the tiny model, its weights quantized to nf4 as on the card:
+    first its memory-at-context phase (pages at budget 1120 filling the asked context, a batch of 2),
+    prefilled in pieces and in one pass with the same tokens out, then the throughput phase."""
+    pieces, one_pass, check, r = run_bench("bench/gpu_throughput.py", "--tiny", "--quantization", "nf4", "--context", "2400",
+                                           "--batch", "2", "--prefill-tokens", "1024", lines=4)
     assert set(r) == {"device", "backend", "pages_per_s", "speedup_vs_naive", "output_tok_per_s", "gpu_idle_share",
                       "padding_share", "peak_gpu_gb", "quantization"}
     assert float(r["pages_per_s"]) > 0 and r["quantization"] == "nf4"
-    assert mem["mode"] == "context" and mem["context"] == "2400" and mem["batch"] == "2" and mem["oom"] == "0"
+    for mem, prefill_tokens in ((pieces, "1024"), (one_pass, "0")):
+        assert mem["mode"] == "context" and mem["context"] == "2400" and mem["batch"] == "2" and mem["oom"] == "0"
+        assert mem["prefill_tokens"] == prefill_tokens
+    assert check["mode"] == "prefill_check" and check["same_rows"] == check["rows"] == "2"
 
 
 def test_fp8_weights_of_the_real_model_counted_on_the_meta_device():
@@ -47,7 +51,6 @@ def test_vllm_dummy_weight_checkpoint_has_the_real_config_and_the_tiny_tokenizer
     the folder's config is the real architecture and every tiny token id fits its vocabulary."""
     import json
     import sys as _sys
-    from pathlib import Path
 
     from model.tiny import ensure_tiny
 

@@ -1,6 +1,7 @@
 """The model stage with the tiny random Gemma 4: exact counts, planning, batching, constrained JSON,
 thinking, OOM handling. Real processor, real generate, real xgrammar."""
 
+import functools
 import json
 
 import jsonschema
@@ -176,6 +177,50 @@ def test_images_encoded_a_few_at_a_time_give_the_same_answers(tiny_backend, samp
     grouped = tiny_backend.generate(reqs[:1])
     assert seen == [2] * (images // 2) + [images % 2] * (images % 2)
     assert [g.text for g in grouped] == [g.text for g in at_once] and grouped[0].output_tokens > 0
+
+
+def test_prefill_pieces_never_cut_an_image():
+    from model.prefill import column_cuts, image_spans
+
+    assert image_spans(torch.tensor([0, 1, 1, 0, 0, 1, 1, 1])) == [(1, 3), (5, 8)]
+    assert column_cuts([], 10, 4) == [4, 8, 10]
+    assert column_cuts([(2, 5)], 10, 4) == [2, 6, 10]  # before the image, then past it
+    assert column_cuts([(0, 6)], 10, 4) == [6, 10]  # an image longer than a piece finishes it
+    assert column_cuts([(1, 3), (3, 8)], 10, 4) == [3, 8, 10]  # between two adjacent images
+    for spans, end, columns in (([(3, 9), (12, 30), (31, 33)], 40, 7), ([(0, 2), (5, 25)], 26, 5)):
+        cuts = column_cuts(spans, end, columns)
+        assert cuts[-1] == end and cuts == sorted(set(cuts))
+        assert not any(s < c < e for c in cuts for s, e in spans)
+
+
+def test_long_batches_are_prefilled_in_pieces_with_the_same_answers(tiny_backend, sample_units, monkeypatch):
+    """Above --prefill-tokens a batch is prefilled a piece at a time (whole rows together when they fit,
+    else one row in column ranges that never cut an image) and gives the one-pass answers."""
+    reqs = _receipt_requests(tiny_backend, sample_units)
+    one_pass = tiny_backend.generate(reqs)
+    model = tiny_backend.model
+    forward, passes = model.forward, []
+
+    @functools.wraps(forward)  # the same signature: generate() and the prefill read it
+    def counting(*args, **kwargs):
+        ids = kwargs["input_ids"]
+        passes.append((ids.shape[0], ids.shape[1], 0 if kwargs.get("pixel_values") is None else kwargs["pixel_values"].shape[0]))
+        return forward(*args, **kwargs)
+
+    monkeypatch.setattr(model, "forward", counting)
+    for budget in (300, 2 * max(r.n_tokens for r in reqs)):  # row by row in pieces; two rows together
+        passes.clear()
+        monkeypatch.setattr(tiny_backend, "prefill_tokens", budget)
+        pieces = tiny_backend.generate(reqs)
+        assert [g.text for g in pieces] == [g.text for g in one_pass] and pieces[0].output_tokens > 0
+        prefill = [p for p in passes if p[1] > 1]  # decode steps are one column
+        images = sum(sum(1 for s in r.segments if s.kind == "image") for r in reqs)
+        assert sum(p[2] for p in prefill) == images  # every page image encoded once
+        if budget == 300:
+            assert len(prefill) > len(reqs) and all(p[0] == 1 for p in prefill)
+            assert all(cols <= budget for _, cols, _ in prefill)  # pages are shorter than a piece here
+        else:
+            assert [p[0] for p in prefill] == [2, 1]
 
 
 def test_thinking_mode_keeps_thought_out_of_answer(tiny_backend, sample_units):

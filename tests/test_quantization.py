@@ -46,9 +46,10 @@ def test_quantized_load_shrinks_the_experts(method, experts_ratio, bf16_bytes):
     assert sum(got.values()) < sum(bf16_bytes.values())
 
 
-def test_nf4_experts_whole_layer_equals_one_by_one():
-    """The two NF4 expert paths agree: the layer dequantized at once through the stock experts forward
-    (prefill, large batches) and each routed expert on its own (small decode batches)."""
+def test_nf4_experts_whole_layer_equals_one_by_one(monkeypatch):
+    """The two NF4 expert paths agree: the layer dequantized a group of experts at a time through
+    transformers' grouped_mm (prefill, large batches) and each routed expert on its own (small decode
+    batches); groups smaller than the layer give what one group gives."""
     pytest.importorskip("bitsandbytes")
     from model.hf import TransformersBackend
     from model.quantize import Nf4Experts
@@ -67,12 +68,14 @@ def test_nf4_experts_whole_layer_equals_one_by_one():
     whole = experts(hidden, index, weights)
     single = experts.few(hidden, index, weights, used)
     assert torch.allclose(whole.float(), single.float(), atol=2e-2, rtol=2e-2), (whole - single).abs().max()
+    monkeypatch.setattr("model.quantize.EXPERT_GROUP", 3)  # 8 experts: groups of 3, 3 and 2
+    assert torch.allclose(experts(hidden, index, weights).float(), whole.float(), atol=1e-2, rtol=1e-2)
     assert not hasattr(experts.stock, "gate_up_proj")  # the dequantized copy is gone after the call
 
 
-def test_int8_experts_whole_layer_equals_the_eager_loop():
-    """int8 experts: the layer dequantized through transformers' grouped_mm (many routed experts) gives
-    what the stock eager loop over torchao's int8 slices gives (few routed experts)."""
+def test_int8_experts_whole_layer_equals_the_eager_loop(monkeypatch):
+    """int8 experts: the layer dequantized through transformers' grouped_mm (many routed experts), in
+    groups of experts or at once, gives what the stock eager loop over torchao's int8 slices gives."""
     pytest.importorskip("torchao")
     from model.hf import TransformersBackend
     from model.quantize import Int8Experts
@@ -91,7 +94,10 @@ def test_int8_experts_whole_layer_equals_the_eager_loop():
         whole = experts.whole_layer(hidden, index, weights)
         eager = experts.stock(hidden, index, weights)
         assert torch.equal(experts(hidden, index, weights), whole)
+        monkeypatch.setattr("model.quantize.EXPERT_GROUP", 3)  # 8 experts: groups of 3, 3 and 2
+        grouped = experts.whole_layer(hidden, index, weights)
     assert torch.allclose(whole.float(), eager.float(), atol=2e-2, rtol=2e-2), (whole - eager).abs().max()
+    assert torch.allclose(grouped.float(), whole.float(), atol=1e-2, rtol=1e-2), (grouped - whole).abs().max()
 
 
 @pytest.mark.parametrize("method", ["nf4", "int8"])
