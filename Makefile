@@ -59,6 +59,7 @@ bench: bench-setup
 	CHROMIUM_BIN="$${CHROMIUM_BIN:-$$(sh tools/ensure_browser.sh)}" $(PY) bench/review.py
 	for q in none int8 nf4 fp8; do $(PY) bench/gpu_throughput.py --meta --quantization $$q; done
 	$(PY) bench/gpu_throughput.py --tiny
+	$(PY) bench/prefill_memory.py
 
 bench-cpu: setup
 	$(PY) bench/gpu_throughput.py --meta
