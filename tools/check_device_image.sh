@@ -28,5 +28,5 @@ grep -q '^RESULT.*mode=prefill_check rows=2 same_rows=2 quantization=none' "$SIT
   || { echo "FAILED: prefill in pieces differs from one pass under the device image's versions"; exit 1; }
 # bench/prefill_memory.py (real-width layers) at a toy size: it runs under these versions, same tokens out
 "$VENV/bin/python" tools/as_on_device.py bench/prefill_memory.py --layers 1 --rows 2 --context 256 --prefill-tokens 128 \
-  --vocab 512 >"$SITE/log" 2>&1 && grep '^RESULT' "$SITE/log" | tee -a "$SITE/all" | grep -q 'same_tokens=1$' \
+  --vocab 512 >"$SITE/log" 2>&1 && grep '^RESULT' "$SITE/log" | tee -a "$SITE/all" && grep -q 'layers=1 .*same_tokens=1$' "$SITE/all" \
   || { tail -20 "$SITE/log"; echo "FAILED: bench/prefill_memory.py under the device image's versions"; exit 1; }
