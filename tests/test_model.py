@@ -158,7 +158,8 @@ def test_images_encoded_a_few_at_a_time_give_the_same_answers(tiny_backend, samp
     from model.vision_groups import encode_images_in_groups
 
     planner = Planner(tiny_backend, OPTS.plan, load_schema("invoice"))
-    reqs = [r for r in planner.plan_collection(sample_units) if sum(1 for s in r.segments if hasattr(s, "image")) >= 3]
+    reqs = [r.model_copy(update={"max_new_tokens": 24}) for r in planner.plan_collection(sample_units)
+            if sum(1 for s in r.segments if hasattr(s, "image")) >= 3]
     assert reqs, "a request with several page images"
     inner = tiny_backend.model.model
     ungrouped = inner.get_image_features.ungrouped
@@ -196,8 +197,8 @@ def test_prefill_pieces_never_cut_an_image():
 def test_long_batches_are_prefilled_in_pieces_with_the_same_answers(tiny_backend, sample_units, monkeypatch):
     """Above --prefill-tokens a batch is prefilled a piece at a time (whole rows together when they fit,
     else one row in column ranges that never cut an image) and gives the one-pass answers."""
-    reqs = _receipt_requests(tiny_backend, sample_units)
-    one_pass = tiny_backend.generate(reqs)
+    reqs = [r.model_copy(update={"max_new_tokens": 24}) for r in _receipt_requests(tiny_backend, sample_units)]
+    one_pass = tiny_backend.generate(reqs)  # 24 tokens each: the prefill shows from the first token on
     model = tiny_backend.model
     forward, passes = model.forward, []
 
@@ -212,7 +213,7 @@ def test_long_batches_are_prefilled_in_pieces_with_the_same_answers(tiny_backend
         passes.clear()
         monkeypatch.setattr(tiny_backend, "prefill_tokens", budget)
         pieces = tiny_backend.generate(reqs)
-        assert [g.text for g in pieces] == [g.text for g in one_pass] and pieces[0].output_tokens > 0
+        assert [g.text for g in pieces] == [g.text for g in one_pass] and pieces[0].output_tokens == 24
         prefill = [p for p in passes if p[1] > 1]  # decode steps are one column
         images = sum(sum(1 for s in r.segments if s.kind == "image") for r in reqs)
         assert sum(p[2] for p in prefill) == images  # every page image encoded once
@@ -241,7 +242,7 @@ def test_generation_time_limit_stops_the_batch(tiny_backend, sample_units):
 
 
 def test_oom_halves_the_batch_and_records_it(tiny_backend, sample_units, monkeypatch):
-    reqs = _receipt_requests(tiny_backend, sample_units)
+    reqs = [r.model_copy(update={"max_new_tokens": 8}) for r in _receipt_requests(tiny_backend, sample_units)]
     real = tiny_backend._generate_batch
     sizes = []
 
