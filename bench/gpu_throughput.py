@@ -225,8 +225,8 @@ def run_batch(model, device, reqs, pixels, positions, out_tokens, vocab_ids):
             batch[k] = vocab_ids[batch[k]]
     t0 = time.perf_counter()
     with no_grad_for(QUANTIZATION[0]):
-        out = model.generate(**generate_inputs(model, batch, PREFILL[0]), max_new_tokens=out_tokens, min_new_tokens=out_tokens, do_sample=False,
-                       pad_token_id=PAD_ID)
+        out = model.generate(**generate_inputs(model, batch, PREFILL[0]), max_new_tokens=out_tokens,
+                             min_new_tokens=out_tokens, do_sample=False, pad_token_id=PAD_ID)
     if device == "cuda":
         torch.cuda.synchronize()
     GENERATING[0] += time.perf_counter() - t0

@@ -30,7 +30,7 @@ import time
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from model.fit import activations_gb  # noqa: E402
+from model.fit import activations_gb, text_masks_gb  # noqa: E402
 from model.prefill import generate_inputs  # noqa: E402
 
 
@@ -79,17 +79,23 @@ class PeakResident:
         return (self.peak - self.base) / 1e9
 
 
-def prefill_peak(model, batch, prefill_tokens: int, device: str) -> tuple[float, list]:
-    """Peak memory above the start of one generate() of 2 tokens, prefilled in pieces (or in one pass: 0)."""
-    if device == "cuda":
+class PeakAllocated:
+    """torch.cuda.max_memory_allocated above the allocation at the start of the block (GPU)."""
+
+    def __enter__(self):
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
-        base = torch.cuda.memory_allocated()
-        with torch.inference_mode():
-            out = model.generate(**generate_inputs(model, batch, prefill_tokens), max_new_tokens=2, do_sample=False, pad_token_id=0)
+        self.base = torch.cuda.memory_allocated()
+        return self
+
+    def __exit__(self, *exc):
         torch.cuda.synchronize()
-        return (torch.cuda.max_memory_allocated() - base) / 1e9, out.tolist()
-    with PeakResident() as peak, torch.inference_mode():
+        self.gb = (torch.cuda.max_memory_allocated() - self.base) / 1e9
+
+
+def prefill_peak(model, batch, prefill_tokens: int, device: str) -> tuple[float, list]:
+    """Peak memory above the start of one generate() of 2 tokens, prefilled in pieces (or in one pass: 0)."""
+    with PeakAllocated() if device == "cuda" else PeakResident() as peak, torch.inference_mode():
         out = model.generate(**generate_inputs(model, batch, prefill_tokens), max_new_tokens=2, do_sample=False, pad_token_id=0)
     return peak.gb, out.tolist()
 
@@ -137,7 +143,7 @@ def main() -> None:
     tokens = args.rows * args.context
 
     def estimate(pass_tokens: int) -> float:  # model/fit.py's activations and text masks of one pass
-        return activations_gb(pass_tokens) + 2 * pass_tokens * args.context / 1e9
+        return activations_gb(pass_tokens) + text_masks_gb(pass_tokens, args.context)
 
     pieces, one_pass = results[args.prefill_tokens][0], results[0][0]
     same = results[args.prefill_tokens][1] == results[0][1]

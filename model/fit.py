@@ -64,12 +64,17 @@ def activations_gb(tokens: int) -> float:
     return tokens * per_token * 2 / 1e9
 
 
+def text_masks_gb(tokens: int, context: int) -> float:
+    """The dense boolean masks transformers' sdpa path builds for one prefill pass over `tokens` queries:
+    up to `context` keys each, for each attention type (full and sliding)."""
+    return 2 * tokens * context / 1e9
+
+
 def masks_gb(tokens: int, context: int) -> float:
-    """The dense boolean masks transformers' sdpa path builds for one prefill pass: `tokens` queries x up to
-    `context` keys for each attention type (full and sliding), and one group of page images x patches^2 for
-    the vision tower (model/vision_groups.py; a pass holds at most its tokens' worth of pages)."""
+    """One prefill pass's text masks, and one group of page images x patches^2 for the vision tower
+    (model/vision_groups.py; a pass holds at most its tokens' worth of pages)."""
     pages = min(VISION_GROUP, tokens // PAGE_TOKENS + 1)
-    return (2 * tokens * context + pages * PAGE_PATCHES * PAGE_PATCHES) / 1e9
+    return text_masks_gb(tokens, context) + pages * PAGE_PATCHES * PAGE_PATCHES / 1e9
 
 
 def estimate(quantization: str, context: int = 16384, batch: int = 8, batch_tokens: int | None = None,

@@ -21,15 +21,9 @@ PREFILL_TOKENS = 8192  # tokens per prefill forward pass (rows x columns)
 
 def image_spans(image_tokens: torch.Tensor) -> list[tuple[int, int]]:
     """(start, end) column ranges of the runs of image soft tokens in one row (a bool vector)."""
-    flags = image_tokens.to(torch.int8).tolist()
-    spans, start = [], None
-    for i, flag in enumerate(flags + [0]):
-        if flag and start is None:
-            start = i
-        elif not flag and start is not None:
-            spans.append((start, i))
-            start = None
-    return spans
+    edges = torch.nn.functional.pad(image_tokens.to(torch.int8), (1, 1)).diff()
+    starts, ends = (edges == 1).nonzero().flatten().tolist(), (edges == -1).nonzero().flatten().tolist()
+    return list(zip(starts, ends))
 
 
 def column_cuts(spans: list[tuple[int, int]], end: int, columns: int) -> list[int]:

@@ -181,7 +181,10 @@ def test_images_encoded_a_few_at_a_time_give_the_same_answers(tiny_backend, samp
 
 
 def test_prefill_pieces_never_cut_an_image():
-    from model.prefill import column_cuts, image_spans
+    from model.prefill import PREFILL_TOKENS, column_cuts, image_spans
+    from schemas.options import TransformersOptions
+
+    assert TransformersOptions().prefill_tokens == PREFILL_TOKENS  # schemas/ cannot import it: one value, twice
 
     assert image_spans(torch.tensor([0, 1, 1, 0, 0, 1, 1, 1])) == [(1, 3), (5, 8)]
     assert column_cuts([], 10, 4) == [4, 8, 10]
