@@ -396,19 +396,26 @@ def check_span(quote: Quote, idx: UnitIndex, a: int, b: int, space: str, may_cut
     if not check_digits:
         if page != digits_key(idx.text[ta:tb]):
             return f"inside_number: the quote ends inside a number on the page ('{idx.text[ta:tb][:60]}')"
-        return None
+        return number_goes_on(idx, hay, a, b, ta, tb) if page else None
     if page != expected:
         if quote.may_cut_number and expected and page.startswith(expected):
             return CUT_NUMBER
         return f"digits_differ: the page reads '{idx.text[ta:tb][:60]}' where the quote has other digits"
-    if expected:
-        words = idx.words_in_text_span(ta, tb)
-        after, before = idx.spaced_group(words[-1], 1), idx.spaced_group(words[0], -1)
-        if hay[b - 1:b].isdigit() and after is not None and _THOUSANDS_GROUP.fullmatch(after.text.rstrip(MARKS)):
-            return f"digits_differ: the number continues on the page ('{idx.text[ta:tb]} {after.text}')"
-        if hay[a:a + 1].isdigit() and before is not None and re.search(r"(?:^|\D)\d{1,3}$", before.text) \
-                and _THOUSANDS_GROUP.fullmatch(idx.unit.words[words[0]].text.rstrip(MARKS)):
-            return f"digits_differ: the number starts earlier on the page ('{before.text} {idx.text[ta:tb]}')"
+    return number_goes_on(idx, hay, a, b, ta, tb) if expected else None
+
+
+def number_goes_on(idx: UnitIndex, hay: str, a: int, b: int, ta: int, tb: int) -> str | None:
+    """Why the span [a, b) of `hay` (text span [ta, tb)) is only part of a number whose digit groups are set
+    one space apart ("6 783,00", "530 848 134"), or None: a quote of part of it is another number."""
+    words = idx.words_in_text_span(ta, tb)
+    if not words:
+        return None
+    after, before = idx.spaced_group(words[-1], 1), idx.spaced_group(words[0], -1)
+    if hay[b - 1:b].isdigit() and after is not None and _THOUSANDS_GROUP.fullmatch(after.text.rstrip(MARKS)):
+        return f"digits_differ: the number continues on the page ('{idx.text[ta:tb]} {after.text}')"
+    if hay[a:a + 1].isdigit() and before is not None and re.search(r"(?:^|\D)\d{1,3}$", before.text) \
+            and _THOUSANDS_GROUP.fullmatch(idx.unit.words[words[0]].text.rstrip(MARKS)):
+        return f"digits_differ: the number starts earlier on the page ('{before.text} {idx.text[ta:tb]}')"
     return None
 
 
@@ -527,6 +534,9 @@ def match_lenient(quote: Quote, idx: UnitIndex, cutoff: float = FUZZY_CUTOFF,
     ta, tb = idx.norm_to_text(a, b)
     if idx.span_digits(ta, tb) != quote.digits:
         return None, f"digits_differ: the closest text on the page, '{idx.text[ta:tb][:60]}', has other digits"
+    goes_on = number_goes_on(idx, idx.norm, a, b, ta, tb) if quote.digits else None
+    if goes_on:
+        return None, goes_on
     region = fold_confusables("".join(idx.token(w) for w in range(m.words[0], min(m.words[-1] + 2, len(idx.unit.words)))))
     missing = [n for n in quote.names if n and n not in region]
     if missing:

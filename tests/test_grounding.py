@@ -1,9 +1,12 @@
+import re
+
 import pymupdf
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from pipeline.grounding import DocumentGrounder, normalise
 from pipeline.ingest.textlayer import pdf_words
+from pipeline.textnorm import MARKS
 from schemas.records import ClaimedCitation, FrameUnit, ImageRef, PageUnit, Word
 from tests.conftest import CORPUS, SAMPLES, needs_corpus
 
@@ -154,10 +157,23 @@ def page_and_span(draw):
     return unit, i, j
 
 
+def cuts_a_spaced_number(words, i, j) -> bool:
+    """Whether the span i..j stops or starts between digit groups set one space apart ("399 000"), which
+    the grounder reads as one number: a quote of part of it is not that number (tested on its own below)."""
+    group = re.compile(r"\d{3}(?:[.,]\d+)?")
+    after = words[j + 1] if j + 1 < len(words) and words[j + 1].line == words[j].line else None
+    before = words[i - 1] if i > 0 and words[i - 1].line == words[i].line else None
+    ends = words[j].text[-1:].isdigit() and after is not None and group.fullmatch(after.text.rstrip(MARKS))
+    starts = words[i].text[:1].isdigit() and before is not None and re.search(r"(?:^|\D)\d{1,3}$", before.text) \
+        and group.fullmatch(words[i].text.rstrip(MARKS))
+    return bool(ends or starts)
+
+
 @settings(max_examples=150, deadline=None)
 @given(page_and_span())
 def test_any_span_of_page_words_is_found_with_exactly_its_boxes(data):
     unit, i, j = data
+    assume(not cuts_a_spaced_number(unit.words, i, j))
     quote = " ".join(w.text for w in unit.words[i:j + 1])
     texts = [w.text for w in unit.words]
     span_texts = texts[i:j + 1]
@@ -296,6 +312,7 @@ def test_a_quote_never_matches_inside_a_longer_word_or_number():
     assert ground("530 848 134", 1, units=spaced).page == 1
     assert ground("530848134", 1, units=spaced).match == "normalised"
     assert ground("6 783", 1, units=spaced).match == "unverified"  # the page continues: 6 783,00
+    assert ground("783,00 EUR", 1, units=spaced).match == "unverified"  # the page starts earlier: 6 783,00
 
 
 def test_exact_elsewhere_beats_fuzzy_on_the_cited_page():
