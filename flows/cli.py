@@ -117,6 +117,7 @@ def run(
     device_map: Optional[str] = _option("device_map", "--device-map", when_set=True),
     attn: Optional[str] = _option("attn_implementation", "--attn", when_set=True),
     experts: Optional[str] = _option("experts_implementation", "--experts", when_set=True),
+    decode_experts: Optional[str] = _option("decode_experts", "--decode-experts", when_set=True),
     gpu_memory_utilization: Optional[float] = _option("gpu_memory_utilization", "--gpu-memory-utilization", when_set=True),
     max_num_seqs: Optional[int] = _option("max_num_seqs", "--max-num-seqs", when_set=True),
     tensor_parallel_size: Optional[int] = _option("tensor_parallel_size", "--tensor-parallel-size", when_set=True),
@@ -142,7 +143,7 @@ def run(
 
         lo, _, hi = image_tokens.partition("..")
         backend_leaves = dict(revision=revision, dtype=dtype, device_map=device_map, attn_implementation=attn,
-                              experts_implementation=experts, gpu_memory_utilization=gpu_memory_utilization,
+                              experts_implementation=experts, decode_experts=decode_experts, gpu_memory_utilization=gpu_memory_utilization,
                               max_num_seqs=max_num_seqs, tensor_parallel_size=tensor_parallel_size,
                               quantization=quantization, prefill_tokens=prefill_tokens, enforce_eager=enforce_eager, max_model_len=max_model_len, concurrency=concurrency,
                               request_timeout_s=request_timeout, request_retries=request_retries, processor=processor,

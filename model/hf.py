@@ -10,6 +10,7 @@ import time
 import torch
 
 from model.backend import ModelUnavailable, timeout_message
+from model.experts import decode_with
 from model.grammar import GrammarCache, ThinkThenJson, tokenizer_info
 from model.images import load_image
 from model.prefill import PREFILL_TOKENS, generate_inputs
@@ -46,7 +47,7 @@ class TransformersBackend(CountingBackend):
 
     def __init__(self, path_or_id: str, model_id: str | None = None, *, revision: str | None = None,
                  dtype: str = "auto", device_map: str | None = None, attn_implementation: str = "sdpa",
-                 experts_implementation: str | None = None, quantization: str = "none", prefill_tokens: int = PREFILL_TOKENS,
+                 experts_implementation: str | None = None, decode_experts: str | None = None, quantization: str = "none", prefill_tokens: int = PREFILL_TOKENS,
                  is_random: bool = False):
         from model.processor import load_processor
 
@@ -80,6 +81,7 @@ class TransformersBackend(CountingBackend):
                 "for an offline demo (random weights: its values are meaningless)."
             ) from e
         encode_images_in_groups(self.model)  # bounded vision-tower memory, same answers
+        decode_with(self.model, decode_experts)  # not transformers' switch to batched_mm on GPUs
         self.parameter_bytes = parameter_bytes(self.model)  # per part, after quantization (the runs table)
         self.tokenizer = self.processor.tokenizer
         self.counter = PromptCounter(self.processor)

@@ -59,7 +59,8 @@ def inbox_with_good(tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize("flag, value, allowed", [("--attn", "flash_attention_2", "'sdpa', 'eager' or 'flex_attention'"),
-                                                  ("--experts", "fast", "'grouped_mm'")])
+                                                  ("--experts", "fast", "'grouped_mm'"),
+                                                  ("--decode-experts", "fast", "'batched_mm'")])
 def test_bad_attention_or_experts_value_exits_2_naming_the_allowed_values(tmp_path, flag, value, allowed):
     r = runner.invoke(app, ["run", str(SAMPLES), "--out", str(tmp_path / "o"), "--model", "scripted:", flag, value])
     text = " ".join(r.output.split())

@@ -1,6 +1,7 @@
 """The model stage with the tiny random Gemma 4: exact counts, planning, batching, constrained JSON,
 thinking, OOM handling. Real processor, real generate, real xgrammar."""
 
+import contextlib
 import functools
 import json
 
@@ -225,6 +226,51 @@ def test_long_batches_are_prefilled_in_pieces_with_the_same_answers(tiny_backend
             assert all(cols <= budget for _, cols, _ in prefill)  # pages are shorter than a piece here
         else:
             assert [p[0] for p in prefill] == [2, 1]
+
+
+def test_decoding_keeps_the_prefills_experts_kernel_unless_told(tiny_backend, sample_units, monkeypatch):
+    """transformers' generate() switches grouped_mm to batched_mm for decoding on GPUs (forced here on the
+    CPU); the backend decodes with the prefill's kernel, or the one --decode-experts names, same answers."""
+    from transformers.integrations import moe
+
+    from model.experts import decode_with
+
+    @contextlib.contextmanager
+    def gpu_switch(self):  # what transformers' _optimize_model_for_decode does off the CPU
+        before = self.get_experts_implementation()
+        self.set_experts_implementation({k: "batched_mm" if v == "grouped_mm" else v for k, v in before.items()})
+        try:
+            yield
+        finally:
+            self.set_experts_implementation(before)
+
+    model = tiny_backend.model
+    monkeypatch.setattr(type(model), "_optimize_model_for_decode", gpu_switch)
+    calls = []
+    for name in ("grouped_mm", "batched_mm"):
+        def counting(self, hidden_states, *args, _kernel=moe.ALL_EXPERTS_FUNCTIONS[name], _name=name, **kwargs):
+            calls.append((_name, hidden_states.shape[0]))
+            return _kernel(self, hidden_states, *args, **kwargs)
+        monkeypatch.setitem(moe.ALL_EXPERTS_FUNCTIONS._global_mapping, name, counting)
+    reqs = [r.model_copy(update={"max_new_tokens": 12}) for r in _receipt_requests(tiny_backend, sample_units)]
+
+    def kernels() -> tuple[set, set]:  # (prefill's, decode's): a decode step has one token per row
+        seen = list(calls)
+        calls.clear()
+        return {k for k, n in seen if n > len(reqs)}, {k for k, n in seen if n == len(reqs)}
+
+    kept = tiny_backend.generate(reqs)
+    assert kernels() == ({"grouped_mm"}, {"grouped_mm"})
+    try:
+        decode_with(model, "batched_mm")
+        switched = tiny_backend.generate(reqs)
+        assert kernels() == ({"grouped_mm"}, {"batched_mm"})
+        del model._optimize_model_for_decode  # transformers' own switch applies again: the test's premise
+        tiny_backend.generate(reqs)
+        assert kernels() == ({"grouped_mm"}, {"batched_mm"})
+    finally:
+        decode_with(model, None)
+    assert [g.text for g in switched] == [g.text for g in kept] and kept[0].output_tokens == 12
 
 
 def test_thinking_mode_keeps_thought_out_of_answer(tiny_backend, sample_units):
