@@ -13,17 +13,21 @@
 # Then: run(command="sh bench/device_quantization.sh", carry=[".whl"], timeout_s=600)
 # The four runs take at most 540 s together (bf16 first: issue 10's figure; the eager-loop methods last,
 # with the most time). Output is unbuffered and copied to $OUT/device_quantization.log, so a run cut off
-# by its timeout still leaves the RESULT lines it printed.
+# by its timeout still leaves the RESULT lines it printed. Workload: 128 one-page documents (as
+# bench/vllm_throughput.py), in one batch (--batch-tokens 110000); bf16 and fp8 then time the decode loop
+# with each MoE experts kernel (mode=decode_kernels: the backend's grouped_mm, transformers' batched_mm).
 set -u
 export PYTHONUNBUFFERED=1
 LOG="${OUT:-/tmp}/device_quantization.log"
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
   && export PYTHONPATH=/tmp/site || exit 1
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader | tee -a "$LOG"
-for run in none:130 fp8:120 nf4:150 int8:140; do
-  q=${run%%:*}
-  timeout "${run##*:}" python3 bench/gpu_throughput.py --quantization "$q" --docs 24 --naive-pages 2 \
-    --context 16384 --batch 8 2>&1 | grep -v "Failed to load\|_pytree\|register_constant" | tee -a "$LOG"
-  grep -q "^RESULT .*quantization=$q\$" "$LOG" || echo "RESULT quantization=$q failed=1 (no result within ${run##*:} s: see the log above)" | tee -a "$LOG"
+for run in none:130:2 fp8:120:1 nf4:150:1 int8:140:1; do
+  q=${run%%:*}; rest=${run#*:}; limit=${rest%%:*}; naive=${rest#*:}
+  timeout "$limit" python3 bench/gpu_throughput.py --quantization "$q" --docs 128 --batch-tokens 110000 \
+    --naive-pages "$naive" --context 16384 --batch 8 --compare-decode 64 2>&1 \
+    | grep -v "Failed to load\|_pytree\|register_constant" | tee -a "$LOG"
+  grep -q "^RESULT .*backend=transformers pages_per_s=.*quantization=$q\$" "$LOG" \
+    || echo "RESULT quantization=$q failed=1 (no throughput result within $limit s: see the log above)" | tee -a "$LOG"
 done
 grep '^RESULT' "$LOG" | sed 's/^/FINAL /'

@@ -3,20 +3,24 @@
 
 Same synthetic workload two ways, in one process:
   naive: one page per request, batch size 1;
-  ours:  one request per document (all its pages), requests grouped by length into token-bounded,
-         left-padded batches (pipeline.batching.group_by_length, the planner's batching).
-Pages at image budget 280, a ~300-token prompt, 256 forced output tokens (EOS ignored).
+  ours:  one request per document, requests grouped by length into token-bounded, left-padded batches
+         (pipeline.batching.group_by_length, the planner's batching), prefilled in pieces (model/prefill.py)
+         and decoded with the backend's experts kernel (model/experts.py), as the backend runs them.
+One-page documents as in bench/vllm_throughput.py (--mixed: 1-8 pages, a request per document): an A4 page
+image at budget 280, a ~300-token prompt, 256 forced output tokens (EOS ignored).
 
-    python bench/gpu_throughput.py            # on a GPU (H100/H200), ~5-8 minutes
+    python bench/gpu_throughput.py            # on a GPU (H100/H200), ~2 minutes
     python bench/gpu_throughput.py --tiny     # CPU smoke test with the tiny random Gemma 4
     python bench/gpu_throughput.py --meta     # the real config on the meta device: parameter counts, no GPU
     python bench/gpu_throughput.py --quantization nf4   # weights quantized at load (int8, nf4, fp8), experts included
     python bench/gpu_throughput.py --meta --quantization fp8   # bytes per part of the quantized model, no GPU
     python bench/gpu_throughput.py --quantization nf4 --context 16384 --batch 8   # first peak GPU memory at that size
+    python bench/gpu_throughput.py --compare-decode 64   # last, decode speed of grouped_mm and batched_mm
 
 Needs only torch, transformers and pillow (no pydantic), so it runs on the device image as is.
 Ends with: RESULT device=... backend=transformers pages_per_s=... speedup_vs_naive=... output_tok_per_s=...
-gpu_idle_share=... padding_share=... peak_gpu_gb=... quantization=...  (bench/vllm_throughput.py gives the vLLM line)
+gpu_idle_share=... padding_share=... peak_gpu_gb=... decode_experts=... quantization=...  (bench/vllm_throughput.py
+gives the vLLM line)
 """
 
 from __future__ import annotations
@@ -26,10 +30,12 @@ import os
 import random
 import sys
 import time
+from contextlib import contextmanager
 
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from model.experts import decode_with  # noqa: E402
 from model.prefill import PREFILL_TOKENS, generate_inputs  # noqa: E402
 from model.quantize import no_grad_for  # noqa: E402
 from model.vision_groups import encode_images_in_groups  # noqa: E402
@@ -37,6 +43,7 @@ from pipeline.batching import group_by_length  # noqa: E402
 
 IMAGE_ID, BOI_ID, EOI_ID, BOS_ID, PAD_ID = 262_140, 262_141, 262_142, 2, 0
 GENERATING = [0.0]  # seconds inside model.generate, for the idle share
+DECODING = [0.0]  # seconds in generate()'s decode loop (after the prefill), for --compare-decode
 QUANTIZATION = ["none"]  # --quantization, for the no-grad context generate runs under
 PREFILL = [PREFILL_TOKENS]  # --prefill-tokens: tokens per prefill pass (0: the whole batch in one, as generate() does)
 
@@ -178,6 +185,77 @@ def build_model(args):
     return model.eval(), "cuda"
 
 
+def time_decoding(model, experts: str | None, device: str) -> None:
+    """`decode_with(model, experts)` as the backend does (not transformers' switch to batched_mm), with the
+    decode loop's seconds added to DECODING (the GPU synchronised on the way in and out)."""
+    decode_with(model, experts)
+    chosen = getattr(model, "_optimize_model_for_decode", None)
+    if chosen is None:
+        return
+
+    @contextmanager
+    def timed():
+        if device == "cuda":
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        with chosen():
+            yield
+        if device == "cuda":
+            torch.cuda.synchronize()
+        DECODING[0] += time.perf_counter() - t0
+
+    model._optimize_model_for_decode = timed
+
+
+@contextmanager
+def kernels_seen(rows: int, seen: set):
+    """Adds to `seen` the MoE experts kernels that run on `rows` tokens (a decode step), by name."""
+    from transformers.integrations import moe
+
+    mapping = moe.ALL_EXPERTS_FUNCTIONS._global_mapping
+    saved = dict(mapping)
+
+    def recording(name, kernel):
+        def run(self, hidden_states, *args, **kwargs):
+            if hidden_states.shape[0] == rows:
+                seen.add(name)
+            return kernel(self, hidden_states, *args, **kwargs)
+        return run
+
+    mapping.update({name: recording(name, kernel) for name, kernel in saved.items()})
+    try:
+        yield
+    finally:
+        mapping.update(saved)
+
+
+def compare_decode(model, device, device_name, args, pixels, positions, n_soft, vocab_ids) -> None:
+    """Decode speed of each MoE experts kernel on the same batch: `--compare-decode` one-page requests,
+    `--compare-tokens` new tokens, the decode loop timed alone (the prefill's kernel stays as it is);
+    `decode_ran` names the kernels that did run on the decode steps (transformers' own switch included)."""
+    prefill_kernel = model.get_experts_implementation().get("text_config") or "grouped_mm"
+    rng = random.Random(2)
+    reqs = [make_request(1, n_soft, args.prompt_tokens, 262_144, rng) for _ in range(args.compare_decode)]
+    steps = args.compare_tokens - 1  # the first new token comes from the prefill
+    for experts in dict.fromkeys([args.decode_experts or prefill_kernel, prefill_kernel, "batched_mm"]):
+        time_decoding(model, experts, device)
+        DECODING[0] = 0.0
+        seen: set = set()
+        try:
+            with kernels_seen(len(reqs), seen):
+                run_batch(model, device, reqs, pixels, positions, args.compare_tokens, vocab_ids)
+            if not DECODING[0]:
+                raise RuntimeError("generate() never entered the decode kernel choice (model/experts.py)")
+        except Exception as e:  # noqa: BLE001 - the main figures are already printed
+            print(f"RESULT device={device_name} mode=decode_kernels decode_experts={experts} failed=1 ({type(e).__name__}: {e})"[:300])
+            continue
+        secs = DECODING[0]
+        print(f"RESULT device={device_name} mode=decode_kernels decode_experts={experts} rows={len(reqs)} "
+              f"decode_ran={'+'.join(sorted(seen)) or 'other'} decode_tok_per_s={len(reqs) * steps / secs:.1f} "
+              f"decode_step_ms={1000 * secs / steps:.2f} quantization={args.quantization}")
+    time_decoding(model, args.decode_experts, device)
+
+
 def page_pixels(budget: int):
     """Pixel patches of one synthetic A4 page (1240x1754 px) at `budget` soft tokens."""
     from PIL import Image, ImageDraw
@@ -274,14 +352,22 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--tiny", action="store_true", help="CPU smoke test with the tiny random model")
     ap.add_argument("--meta", action="store_true", help="build the real config on the meta device and count parameters (no GPU)")
-    ap.add_argument("--docs", type=int, default=None, help="documents in the workload (default 96 GPU / 6 tiny)")
+    ap.add_argument("--docs", type=int, default=None, help="one-page documents in the workload (default 128 GPU / 6 tiny)")
+    ap.add_argument("--mixed", action="store_true",
+                    help="documents of 1-8 pages (60%% one page) instead of one page each, one request per document")
     ap.add_argument("--naive-pages", type=int, default=None, help="pages timed for the naive baseline (default 6 GPU / 3 tiny)")
     ap.add_argument("--budget", type=int, default=280)
     ap.add_argument("--prompt-tokens", type=int, default=300)
     ap.add_argument("--out-tokens", type=int, default=None, help="forced output tokens (default 256 GPU / 16 tiny)")
-    ap.add_argument("--batch-tokens", type=int, default=None, help="padded prompt tokens per batch (default 96k GPU / 8k tiny)")
+    ap.add_argument("--batch-tokens", type=int, default=None,
+                    help="padded prompt + answer tokens per batch (default 110k GPU: the 128 documents in one batch / 8k tiny)")
     ap.add_argument("--attn", default="sdpa")
     ap.add_argument("--experts", default=None, help="experts implementation (grouped_mm, batched_mm, ...)")
+    ap.add_argument("--decode-experts", default=None,
+                    help="experts implementation while decoding, as the backend's --decode-experts (default: --experts')")
+    ap.add_argument("--compare-decode", type=int, default=0, metavar="ROWS",
+                    help="last, decode speed of each experts kernel (the default, batched_mm) on ROWS one-page requests")
+    ap.add_argument("--compare-tokens", type=int, default=32, help="new tokens per row for --compare-decode")
     ap.add_argument("--quantization", default="none", choices=["none", "int8", "nf4", "fp8"])
     ap.add_argument("--context", type=int, default=None,
                     help="then --batch requests of this many prompt tokens (pages at budget 1120): peak GPU memory (--docs 0: only this)")
@@ -303,16 +389,17 @@ def main() -> None:
               f"active_params_b={c['active_lm_b']:.2f} weights_gb={sum(parts.values()):.2f} experts_gb={parts['experts']:.2f}")
         return
     tiny = args.tiny
-    docs = args.docs if args.docs is not None else (6 if tiny else 96)
+    docs = args.docs if args.docs is not None else (6 if tiny else 128)
     naive_pages = args.naive_pages or (3 if tiny else 6)
     out_tokens = args.out_tokens or (16 if tiny else 256)
-    batch_tokens = args.batch_tokens or (8192 if tiny else 96_000)
+    batch_tokens = args.batch_tokens or (8192 if tiny else 110_000)
     if not tiny and not torch.cuda.is_available():
         sys.exit("no CUDA device: run with --tiny on CPU")
 
     t0 = time.perf_counter()
     model, device = build_model(args)
     model = encode_images_in_groups(quantize(model, args.quantization, device))  # as the backend does
+    time_decoding(model, args.decode_experts, device)  # as the backend does: not transformers' switch to batched_mm
     QUANTIZATION[0] = args.quantization
     PREFILL[0] = args.prefill_tokens
     if args.expert_group:
@@ -337,8 +424,10 @@ def main() -> None:
         return
 
     rng = random.Random(0)
-    sizes = [1] * int(docs * 0.6) + [rng.randint(2, 4) for _ in range(int(docs * 0.25))]
-    sizes += [rng.randint(5, 8) for _ in range(docs - len(sizes))]
+    sizes = [1] * docs  # the one-page documents bench/vllm_throughput.py uses: every backend decodes the same
+    if args.mixed:
+        sizes = [1] * int(docs * 0.6) + [rng.randint(2, 4) for _ in range(int(docs * 0.25))]
+        sizes += [rng.randint(5, 8) for _ in range(docs - len(sizes))]
     workload = [make_request(n, n_soft, args.prompt_tokens, 262_144, rng) for n in sizes]
     pages = sum(sizes)
 
@@ -389,9 +478,12 @@ def main() -> None:
     print(f"ours: {len(workload)} documents / {pages} pages in {len(batches)} batches, {ours_s:.1f}s = {pps:.3f} pages/s, "
           f"{out_tps:.1f} output tok/s, padding {padding_share:.1%}, OOM halvings {oom_halvings}, peak GPU {peak:.1f} GiB")
     idle = max(0.0, 1 - GENERATING[0] / ours_s)
+    decode_kernel = args.decode_experts or model.get_experts_implementation().get("text_config")
     print(f"RESULT device={device_name} backend=transformers pages_per_s={pps:.3f} speedup_vs_naive={pps / naive_pps:.2f} "
           f"output_tok_per_s={out_tps:.1f} gpu_idle_share={idle:.4f} padding_share={padding_share:.4f} peak_gpu_gb={peak:.2f} "
-          f"quantization={args.quantization}")
+          f"decode_experts={decode_kernel} quantization={args.quantization}")
+    if args.compare_decode and args.quantization in ("none", "fp8"):  # nf4/int8 experts run their own loops
+        compare_decode(model, device, device_name, args, pixels, positions, n_soft, vocab_ids)
 
 
 if __name__ == "__main__":

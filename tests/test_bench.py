@@ -24,8 +24,8 @@ def test_gpu_throughput_tiny_smoke():
     pieces, one_pass, check, r = run_bench("bench/gpu_throughput.py", "--tiny", "--quantization", "nf4", "--context", "2400",
                                            "--batch", "2", "--prefill-tokens", "1024", lines=4)
     assert set(r) == {"device", "backend", "pages_per_s", "speedup_vs_naive", "output_tok_per_s", "gpu_idle_share",
-                      "padding_share", "peak_gpu_gb", "quantization"}
-    assert float(r["pages_per_s"]) > 0 and r["quantization"] == "nf4"
+                      "padding_share", "peak_gpu_gb", "decode_experts", "quantization"}
+    assert float(r["pages_per_s"]) > 0 and r["quantization"] == "nf4" and r["decode_experts"] == "grouped_mm"
     for mem, prefill_tokens in ((pieces, "1024"), (one_pass, "0")):
         assert mem["mode"] == "context" and mem["context"] == "2400" and mem["batch"] == "2" and mem["oom"] == "0"
         assert mem["prefill_tokens"] == prefill_tokens

@@ -2,7 +2,7 @@
 # The GPU benchmark with the library versions of the lent H200's image (transformers 5.17.0, huggingface_hub
 # 1.33.0, accelerate 1.15.0; ../.library/device/KINDS.md), on this CPU: the real config on the meta device
 # for every --quantization, and the tiny model generating through bench/gpu_throughput.py (throughput, then
-# memory at a context, prefilled in pieces and in one pass) for each method that runs on CPU; the packages that image lacks (pydantic, xgrammar,
+# memory at a context, prefilled in pieces and in one pass; bf16 decode with each experts kernel) for each method that runs on CPU; the packages that image lacks (pydantic, xgrammar,
 # prefect, ...) made unimportable (tools/as_on_device.py). A device call is 15 minutes a session: this catches version breaks before one is spent.
 # Usage: sh tools/check_device_image.sh [VENV]   (default .venv; the pinned packages go to .device-image/)
 set -eu
@@ -22,7 +22,12 @@ bench() {  # one benchmark run: its RESULT line, or its output's tail and a fail
   else tail -20 "$SITE/log"; echo "FAILED: bench/gpu_throughput.py $* under the device image's versions"; exit 1; fi
 }
 for q in none int8 nf4 fp8; do bench --meta --quantization "$q"; done
-for q in none int8 nf4; do bench --tiny --quantization "$q" --context 2400 --batch 2 --prefill-tokens 1024 --expert-group 3; done
+for q in none int8 nf4; do
+  bench --tiny --quantization "$q" --context 2400 --batch 2 --prefill-tokens 1024 --expert-group 3 --compare-decode 2 --compare-tokens 4
+done
+# the backend's decode kernel replaces generate()'s switch under these versions too (model/experts.py)
+for k in grouped_mm batched_mm; do grep -q "^RESULT.*mode=decode_kernels decode_experts=$k rows=2 decode_ran=$k " "$SITE/all" \
+  || { echo "FAILED: no $k decode under the device image's versions"; exit 1; }; done
 # the fp32 prefill in pieces must give the one-pass answers (model/prefill.py) under these versions too
 grep -q '^RESULT.*mode=prefill_check rows=2 same_rows=2 quantization=none' "$SITE/all" \
   || { echo "FAILED: prefill in pieces differs from one pass under the device image's versions"; exit 1; }
