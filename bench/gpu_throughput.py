@@ -44,6 +44,7 @@ from pipeline.batching import group_by_length  # noqa: E402
 IMAGE_ID, BOI_ID, EOI_ID, BOS_ID, PAD_ID = 262_140, 262_141, 262_142, 2, 0
 GENERATING = [0.0]  # seconds inside model.generate, for the idle share
 DECODING = [0.0]  # seconds in generate()'s decode loop (after the prefill), for --compare-decode
+IN_DECODE = [False]  # inside that loop now
 QUANTIZATION = ["none"]  # --quantization, for the no-grad context generate runs under
 PREFILL = [PREFILL_TOKENS]  # --prefill-tokens: tokens per prefill pass (0: the whole batch in one, as generate() does)
 
@@ -198,8 +199,12 @@ def time_decoding(model, experts: str | None, device: str) -> None:
         if device == "cuda":
             torch.cuda.synchronize()
         t0 = time.perf_counter()
-        with chosen():
-            yield
+        IN_DECODE[0] = True
+        try:
+            with chosen():
+                yield
+        finally:
+            IN_DECODE[0] = False
         if device == "cuda":
             torch.cuda.synchronize()
         DECODING[0] += time.perf_counter() - t0
@@ -208,8 +213,8 @@ def time_decoding(model, experts: str | None, device: str) -> None:
 
 
 @contextmanager
-def kernels_seen(rows: int, seen: set):
-    """Adds to `seen` the MoE experts kernels that run on `rows` tokens (a decode step), by name."""
+def kernels_seen(seen: set):
+    """Adds to `seen` the MoE experts kernels that run inside generate()'s decode loop, by name."""
     from transformers.integrations import moe
 
     mapping = moe.ALL_EXPERTS_FUNCTIONS._global_mapping
@@ -217,7 +222,7 @@ def kernels_seen(rows: int, seen: set):
 
     def recording(name, kernel):
         def run(self, hidden_states, *args, **kwargs):
-            if hidden_states.shape[0] == rows:
+            if IN_DECODE[0]:
                 seen.add(name)
             return kernel(self, hidden_states, *args, **kwargs)
         return run
@@ -242,7 +247,7 @@ def compare_decode(model, device, device_name, args, pixels, positions, n_soft, 
         DECODING[0] = 0.0
         seen: set = set()
         try:
-            with kernels_seen(len(reqs), seen):
+            with kernels_seen(seen):
                 run_batch(model, device, reqs, pixels, positions, args.compare_tokens, vocab_ids)
             if not DECODING[0]:
                 raise RuntimeError("generate() never entered the decode kernel choice (model/experts.py)")
