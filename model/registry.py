@@ -40,9 +40,19 @@ def _plugin_factory(spec: str) -> Callable[[str], Backend] | None:
         from importlib.metadata import entry_points
 
         for ep in entry_points(group="gemmadoc.backends"):
-            ep.load()
-        for name in filter(None, os.environ.get("GEMMADOC_BACKEND_PLUGINS", "").split(",")):
-            importlib.import_module(name.strip())
+            try:
+                ep.load()
+            except Exception as e:  # noqa: BLE001 - a broken plugin: one clear line, exit 3
+                raise ModelUnavailable(f"backend plugin {ep.value!r} (entry point {ep.name!r} of gemmadoc.backends) "
+                                       f"failed to load: {type(e).__name__}: {e}") from e
+        for name in filter(None, (n.strip() for n in os.environ.get("GEMMADOC_BACKEND_PLUGINS", "").split(","))):
+            try:
+                importlib.import_module(name)
+            except ImportError as e:
+                raise ModelUnavailable(
+                    f"backend plugin module {name!r} named in GEMMADOC_BACKEND_PLUGINS cannot be imported: {e}. "
+                    "It must be installed in this environment or on PYTHONPATH (a checkout's tests.doubles: "
+                    "run from the checkout with PYTHONPATH=.)") from e
         _plugins_loaded = True
     return _factories.get(scheme)
 

@@ -7,7 +7,7 @@ a test can feed one exact wrong, malformed or truncated answer. With the queue e
 request's schema with valid JSON, quoting words from the request's own text layer, so downstream stages
 see realistic citations (the scale benchmark uses this). Token counts are character-based.
 
-    GEMMADOC_BACKEND_PLUGINS=tests.doubles gemmadoc run data/samples --model scripted:
+    PYTHONPATH=. GEMMADOC_BACKEND_PLUGINS=tests.doubles gemmadoc run data/samples --model scripted:   (from a checkout)
     --model scripted:delay=0.01,fail=NAME    (seconds per request; raise when the prompt names NAME)
     --model scripted:rate=20[,overlap=0]     (an engine serving 20 requests/s, one call at a time, as a
                                               GPU does; with overlap the flow keeps two calls queued)"""

@@ -48,6 +48,17 @@ def test_missing_weights_give_a_clear_message(tmp_path):
 
 
 @pytest.mark.slow
+def test_a_backend_plugin_that_cannot_be_imported_exits_3_saying_so(tmp_path, monkeypatch):
+    from model import registry
+
+    monkeypatch.setattr(registry, "_plugins_loaded", False)
+    monkeypatch.setenv("GEMMADOC_BACKEND_PLUGINS", "tests.doubles, no_such_plugin_module")
+    r = runner.invoke(app, ["run", str(SAMPLES), "--out", str(tmp_path / "o"), "--model", "scripted:"])
+    text = " ".join(r.output.split())
+    assert r.exit_code == 3 and "'no_such_plugin_module' named in GEMMADOC_BACKEND_PLUGINS cannot be imported" in text
+    assert not (tmp_path / "o").exists()
+
+
 def test_cli_run_with_scripted_backend(tmp_path, prefect_harness):
     out = tmp_path / "o"
     r = runner.invoke(app, ["run", str(SAMPLES), "--out", str(out), "--model", "scripted:", "--schema", "invoice"])
