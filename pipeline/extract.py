@@ -176,6 +176,8 @@ class Extractor:
         if windows:
             result.extractions, result.answer, problem = merge_and_validate(windows, self.schema.shape, self.validator)
             if problem:
+                if len(windows) > 1:
+                    problem += f"; merged from {len(windows)} windows of the document, every window's values kept"
                 errors.append(ErrorRecord(doc_id=p.doc.doc_id, path=p.doc.path, stage="parse", kind="schema_violation",
                                           message=f"answer does not satisfy the schema: {problem}", severity="warning"))
         result.errors = errors

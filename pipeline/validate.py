@@ -14,8 +14,29 @@ def answer_validator(schema: ExtractionSchema):
 
 
 def answer_problem(answer: dict, validator) -> str | None:
-    """First way the unwrapped answer breaks the schema of `validator`, or None."""
+    """First way the unwrapped answer breaks the schema of `validator`, or None: jsonschema's message with
+    a long value shortened (the reason comes after the value) and the limit a length check broke."""
     import jsonschema
 
     error = jsonschema.exceptions.best_match(validator.iter_errors(answer))
-    return None if error is None else f"{error.json_path}: {error.message[:160]}"
+    if error is None:
+        return None
+    message = error.message
+    value = repr(error.instance)
+    if len(value) > 60:
+        message = message.replace(value, _shortened(error.instance), 1)
+    limits = {"maxItems": "at most {} items", "minItems": "at least {} items",
+              "maxLength": "at most {} characters", "minLength": "at least {} characters"}
+    if error.validator in limits:
+        message += f" (the schema allows {limits[error.validator].format(error.validator_value)})"
+    return f"{error.json_path}: {message[:200]}"
+
+
+def _shortened(value) -> str:
+    """A value for a one-line message: a list or object by its size, text cut at 40 characters."""
+    if isinstance(value, list):
+        return f"a list of {len(value)} items"
+    if isinstance(value, dict):
+        return f"an object of {len(value)} fields"
+    text = repr(value)
+    return text[:40] + "...'" if isinstance(value, str) else text[:40] + "..."

@@ -55,6 +55,21 @@ def test_long_document_windows_are_merged_with_grounded_citations(long_pdf):
     assert result.answer["invoice_number"] is not None
 
 
+def test_windows_merged_past_a_schema_limit_keep_every_value_and_say_why(long_pdf):
+    """Each window's answer fits the schema (key_facts: at most 6 parties); their union may not. Every
+    value is kept, and the warning names the limit and the windows instead of a wall of values."""
+    opts = RunOptions(ocr="off", max_context=1024, max_new_tokens=400, window_overlap=1, image_tokens_min=70,
+                      image_tokens_max=70)
+    (result,), ex = run([long_pdf], opts, schema="key_facts")
+    assert result.status == "ok" and ex.stats.requests > 3
+    parties = result.answer["parties"]
+    assert len(parties) > 6
+    (warning,) = [e for e in result.errors if e.kind == "schema_violation"]
+    assert warning.severity == "warning" and warning.message == (
+        f"answer does not satisfy the schema: $.parties: a list of {len(parties)} items is too long (the schema allows "
+        f"at most 6 items); merged from {ex.stats.requests} windows of the document, every window's values kept")
+
+
 def test_collection_request_attributes_citations_to_each_document(tmp_path):
     for name, text in (("a.pdf", "Alpha contract between Acme and Beta"), ("b.pdf", "Bravo contract between Gamma and Delta")):
         doc = pymupdf.open()
