@@ -434,8 +434,6 @@ def column_pages(docs, rng, n_pages: int, show_misses: bool = False):
             x = 50 + c * (width + 20)
             page.insert_textbox(pymupdf.Rect(x, 80, x + width, 760), " ".join(text_words[c * per:(c + 1) * per]), fontsize=9)
         gold_words = pdf_words(page)
-        unit = PageUnit(doc_id="cols", page=1, width=612, height=792, image=REF, image_width=1, image_height=1,
-                        words=gold_words, text_source="pdf")
         pix = page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), alpha=False, colorspace=pymupdf.csRGB)
         img = np.frombuffer(pix.samples, np.uint8).reshape(pix.h, pix.w, 3)
         ocr_unit = PageUnit(doc_id="cols", page=1, width=pix.w, height=pix.h, image=REF, image_width=pix.w,
