@@ -87,7 +87,7 @@ KINDS: dict[ErrorKind, KindInfo] = {
     ErrorKind.GENERATION_TIMEOUT: KindInfo("model", "Generation ran over --generate-timeout: raise it, or rerun with --retry-failed."),
     ErrorKind.TRUNCATED_OUTPUT: KindInfo("model", "The answer hit --max-new-tokens twice: raise it."),
     ErrorKind.INVALID_JSON: KindInfo("model", "The answer did not parse (rare under constrained decoding): rerun with --retry-failed."),
-    ErrorKind.SCHEMA_VIOLATION: KindInfo("model", "The answer misses something the schema requires (a warning): check the values."),
+    ErrorKind.SCHEMA_VIOLATION: KindInfo("model", "The answer breaks the schema (a warning; the message names the field and the rule): check the values. A long document's windows each fit the schema, but their merged lists may pass its `maxItems`: every value is kept, and the warning says so."),
 }
 
 
