@@ -4,7 +4,7 @@ Once the prompts are prefilled, transformers' `generate()` switches the experts 
 batched_mm on every device but the CPU (`_optimize_model_for_decode`, transformers 5.x). batched_mm copies
 each selected expert's weights for every (row, expert) pair: ~95 MB per row per layer for Gemma 4 26B A4B in
 bf16, so a batch of 100 rows moves ~285 GB per decoded token, where grouped_mm reads each routed expert
-once (~45 GB for the whole model). gemmadoc replaces that device-dependent switch with an explicit choice:
+once (~46 GB for the whole model). gemmadoc replaces that device-dependent switch with an explicit choice:
 by default the decode keeps the prefill's kernel; `bench/gpu_throughput.py --compare-decode` times both on a GPU.
 """
 

@@ -77,6 +77,7 @@ class PlanOptions(_Group):
 
 
 Quantization = Literal["none", "int8", "nf4", "fp8"]
+ExpertsKernel = Literal["eager", "grouped_mm", "batched_mm", "deepgemm", "sonicmoe"]  # transformers' MoE kernels
 QUANTIZATION_HELP = ("Weight quantization while loading, the MoE experts included: none (bf16) | int8 (torchao, ~27 GB) | "
                      "nf4 (bitsandbytes 4-bit, ~15 GB, 24-32 GB cards) | fp8 (compute capability 8.9+, ~27 GB). "
                      "`gemmadoc doctor` says which fit.")
@@ -97,8 +98,8 @@ class TransformersOptions(_BackendGroup):
     dtype: Literal["auto", "bfloat16", "float16", "float32"] = Field("auto", description="auto | bfloat16 | float16 | float32.")
     device_map: str | None = Field(None, description="accelerate device map, e.g. auto or cuda:0.")
     attn_implementation: Literal["sdpa", "eager", "flex_attention"] = Field("sdpa", description="Attention implementation: sdpa | eager | flex_attention (Gemma 4 refuses flash_attention_2).")
-    experts_implementation: Literal["eager", "grouped_mm", "batched_mm", "deepgemm", "sonicmoe"] | None = Field(None, description="MoE experts implementation: grouped_mm | batched_mm | eager | deepgemm | sonicmoe (the last two on GPUs).")
-    decode_experts: Literal["eager", "grouped_mm", "batched_mm", "deepgemm", "sonicmoe"] | None = Field(None, description="MoE experts implementation while decoding: default the prefill's (--experts); transformers alone would switch GPUs to batched_mm, which copies every selected expert's weights per row and token.")
+    experts_implementation: ExpertsKernel | None = Field(None, description="MoE experts implementation: grouped_mm | batched_mm | eager | deepgemm | sonicmoe (the last two on GPUs).")
+    decode_experts: ExpertsKernel | None = Field(None, description="MoE experts implementation while decoding: default the prefill's (--experts); transformers alone would switch GPUs to batched_mm, which copies every selected expert's weights per row and token.")
     quantization: Quantization = Field("none", description=QUANTIZATION_HELP)
     prefill_tokens: int = Field(8192, ge=0, description="Most prompt tokens per prefill forward pass (rows x columns): a batch larger than this is prefilled a piece at a time, never cutting an image, so peak memory follows this, not batch x context; same answers. 0: the whole batch in one pass.")
 
