@@ -15,7 +15,8 @@
 # with the most time). Output is unbuffered and copied to $OUT/device_quantization.log, so a run cut off
 # by its timeout still leaves the RESULT lines it printed. Workload: 128 one-page documents (as
 # bench/vllm_throughput.py), in one batch (--batch-tokens 110000); bf16 and fp8 then time the decode loop
-# with each MoE experts kernel (mode=decode_kernels: the backend's grouped_mm, transformers' batched_mm).
+# with each MoE experts kernel (mode=decode_kernels: the backend's grouped_mm, transformers' batched_mm),
+# and the default kernel over a static KV cache (cache=static, not compiled).
 set -u
 export PYTHONUNBUFFERED=1
 LOG="${OUT:-/tmp}/device_quantization.log"

@@ -242,20 +242,32 @@ def compare_decode(model, device, device_name, args, pixels, positions, n_soft, 
     rng = random.Random(2)
     reqs = [make_request(1, n_soft, args.prompt_tokens, 262_144, rng) for _ in range(args.compare_decode)]
     steps = args.compare_tokens - 1  # the first new token comes from the prefill
-    for experts in dict.fromkeys([args.decode_experts or prefill_kernel, prefill_kernel, "batched_mm"]):
+    kernels = dict.fromkeys([args.decode_experts or prefill_kernel, prefill_kernel, "batched_mm"])
+    # then the default kernel over a static KV cache (written in place; a DynamicCache concatenates, copying
+    # the whole cache each step), prefilled in one pass since the pieces fill a DynamicCache; not compiled
+    runs = [(k, "dynamic", {}) for k in kernels] + [
+        (args.decode_experts or prefill_kernel, "static", {"cache_implementation": "static", "disable_compile": True})]
+    first = None  # the default run's tokens: each other run's rows with the same greedy tokens (same_rows)
+    for experts, cache, extra in runs:
         time_decoding(model, experts, device)
         DECODING[0] = 0.0
         seen: set = set()
+        PREFILL[0] = 0 if cache == "static" else args.prefill_tokens
         try:
             with kernels_seen(seen):
-                run_batch(model, device, reqs, pixels, positions, args.compare_tokens, vocab_ids)
+                tokens = run_batch(model, device, reqs, pixels, positions, args.compare_tokens, vocab_ids, **extra)[2]
             if not DECODING[0]:
                 raise RuntimeError("generate() never entered the decode kernel choice (model/experts.py)")
         except Exception as e:  # noqa: BLE001 - the main figures are already printed
-            print(f"RESULT device={device_name} mode=decode_kernels decode_experts={experts} failed=1 ({type(e).__name__}: {e})"[:300])
+            print(f"RESULT device={device_name} mode=decode_kernels decode_experts={experts} cache={cache} failed=1 "
+                  f"({type(e).__name__}: {e})"[:300])
             continue
+        finally:
+            PREFILL[0] = args.prefill_tokens
         secs = DECODING[0]
-        print(f"RESULT device={device_name} mode=decode_kernels decode_experts={experts} rows={len(reqs)} "
+        first = first or tokens
+        print(f"RESULT device={device_name} mode=decode_kernels decode_experts={experts} cache={cache} rows={len(reqs)} "
+              f"same_rows={sum(a == b for a, b in zip(first, tokens))} "
               f"decode_ran={'+'.join(sorted(seen)) or 'other'} decode_tok_per_s={len(reqs) * steps / secs:.1f} "
               f"decode_step_ms={1000 * secs / steps:.2f} quantization={args.quantization}")
     time_decoding(model, args.decode_experts, device)
@@ -285,7 +297,7 @@ def make_request(n_pages: int, n_soft: int, prompt_tokens: int, vocab: int, rng:
     return ids, mm, n_pages
 
 
-def run_batch(model, device, reqs, pixels, positions, out_tokens, vocab_ids):
+def run_batch(model, device, reqs, pixels, positions, out_tokens, vocab_ids, **generate_kwargs):
     """Left-pad a batch, generate `out_tokens` forced tokens; returns (pad tokens, real tokens, new token ids)."""
     width = max(len(r[0]) for r in reqs)
     ids, mask, mm = [], [], []
@@ -309,7 +321,7 @@ def run_batch(model, device, reqs, pixels, positions, out_tokens, vocab_ids):
     t0 = time.perf_counter()
     with no_grad_for(QUANTIZATION[0]):
         out = model.generate(**generate_inputs(model, batch, PREFILL[0]), max_new_tokens=out_tokens,
-                             min_new_tokens=out_tokens, do_sample=False, pad_token_id=PAD_ID)
+                             min_new_tokens=out_tokens, do_sample=False, pad_token_id=PAD_ID, **generate_kwargs)
     if device == "cuda":
         torch.cuda.synchronize()
     GENERATING[0] += time.perf_counter() - t0
