@@ -234,19 +234,24 @@ def kernels_seen(seen: set):
         mapping.update(saved)
 
 
+def prefill_kernel(model) -> str:
+    """The MoE experts kernel the language model runs its prefill with (the decode's unless --decode-experts)."""
+    return model.get_experts_implementation().get("text_config") or "grouped_mm"
+
+
 def compare_decode(model, device, device_name, args, pixels, positions, n_soft, vocab_ids) -> None:
     """Decode speed of each MoE experts kernel on the same batch: `--compare-decode` one-page requests,
     `--compare-tokens` new tokens, the decode loop timed alone (the prefill's kernel stays as it is);
     `decode_ran` names the kernels that did run on the decode steps (transformers' own switch included)."""
-    prefill_kernel = model.get_experts_implementation().get("text_config") or "grouped_mm"
+    prefill, default = prefill_kernel(model), args.decode_experts or prefill_kernel(model)
     rng = random.Random(2)
     reqs = [make_request(1, n_soft, args.prompt_tokens, 262_144, rng) for _ in range(args.compare_decode)]
     steps = args.compare_tokens - 1  # the first new token comes from the prefill
-    kernels = dict.fromkeys([args.decode_experts or prefill_kernel, prefill_kernel, "batched_mm"])
+    kernels = dict.fromkeys([default, prefill, "batched_mm"])
     # then the default kernel over a static KV cache (written in place; a DynamicCache concatenates, copying
     # the whole cache each step), prefilled in one pass since the pieces fill a DynamicCache; not compiled
     runs = [(k, "dynamic", {}) for k in kernels] + [
-        (args.decode_experts or prefill_kernel, "static", {"cache_implementation": "static", "disable_compile": True})]
+        (default, "static", {"cache_implementation": "static", "disable_compile": True})]
     first = None  # the default run's tokens: each other run's rows with the same greedy tokens (same_rows)
     for experts, cache, extra in runs:
         time_decoding(model, experts, device)
@@ -495,10 +500,9 @@ def main() -> None:
     print(f"ours: {len(workload)} documents / {pages} pages in {len(batches)} batches, {ours_s:.1f}s = {pps:.3f} pages/s, "
           f"{out_tps:.1f} output tok/s, padding {padding_share:.1%}, OOM halvings {oom_halvings}, peak GPU {peak:.1f} GiB")
     idle = max(0.0, 1 - GENERATING[0] / ours_s)
-    decode_kernel = args.decode_experts or model.get_experts_implementation().get("text_config")
     print(f"RESULT device={device_name} backend=transformers pages_per_s={pps:.3f} speedup_vs_naive={pps / naive_pps:.2f} "
           f"output_tok_per_s={out_tps:.1f} gpu_idle_share={idle:.4f} padding_share={padding_share:.4f} peak_gpu_gb={peak:.2f} "
-          f"decode_experts={decode_kernel} quantization={args.quantization}")
+          f"decode_experts={args.decode_experts or prefill_kernel(model)} quantization={args.quantization}")
     if args.compare_decode and args.quantization in ("none", "fp8"):  # nf4/int8 experts run their own loops
         compare_decode(model, device, device_name, args, pixels, positions, n_soft, vocab_ids)
 
