@@ -78,7 +78,7 @@ KINDS: dict[ErrorKind, KindInfo] = {
     ErrorKind.RENDER_FAILED: KindInfo("ingest", "One page could not be rendered: the others were kept; re-save the file."),
     ErrorKind.PAGE_FAILED: KindInfo("ingest", "One page failed unexpectedly: the others were kept; report the file if it is not broken."),
     ErrorKind.UNREADABLE_VIDEO: KindInfo("ingest", "OpenCV cannot decode it: remux or re-encode it (for example to H.264 MP4)."),
-    ErrorKind.TRUNCATED: KindInfo("ingest", "The video stops early: frames before the break were kept; get an intact copy."),
+    ErrorKind.TRUNCATED: KindInfo("ingest", "The file stops early (a video, an image, a multi-page TIFF): what came before the break was kept; get an intact copy."),
     ErrorKind.UNRELIABLE_TIMESTAMPS: KindInfo("ingest", "Frame times are derived: remux the video to repair its timestamps if cited seconds matter."),
     ErrorKind.INTERNAL_ERROR: KindInfo("ingest", "An unexpected error (retried): report it with the file if it persists."),
     ErrorKind.PLAN_FAILED: KindInfo("model", "Planning the requests failed unexpectedly: report it with the document."),

@@ -123,6 +123,69 @@ def test_image_modes_exif_cmyk_16bit_and_multipage_tiff(tmp_path, spool):
         assert im.getpixel((10, 10))[1] > 240  # transparent composited on white
 
 
+@needs_corpus()
+def test_a_truncated_image_keeps_what_it_holds_and_says_how_much(tmp_path, spool):
+    import io
+
+    receipt = Image.open(CORPUS / "docs" / "sroie_005.jpg").convert("RGB")
+    kinds = {"baseline.jpg": {}, "progressive.jpg": {"progressive": True}, "plain.png": {}}
+    for name, extra in kinds.items():
+        buf = io.BytesIO()
+        receipt.save(buf, "PNG" if name.endswith("png") else "JPEG", quality=90, **extra)
+        (tmp_path / name).write_bytes(buf.getvalue()[: len(buf.getvalue()) * 6 // 10])
+    found = {}
+    for name in kinds:
+        res = ingest_document(doc_for(tmp_path / name), FAST, spool)
+        assert len(res.units) == 1 and res.status == "partial", (name, res.errors)
+        (error,) = res.errors
+        assert error.kind == "truncated" and error.page == 1
+        found[name] = error.message
+        unit = res.units[0]
+        assert (unit.width, unit.height) == receipt.size  # page coordinates are the whole file's
+    for name in ("baseline.jpg", "plain.png"):  # sequential: the rows before the break, counted
+        rows = int(found[name].split(" of ")[0].rsplit(" ", 1)[1])
+        assert 0.3 * receipt.height < rows < 0.95 * receipt.height, found[name]
+    assert "every row was decoded" in found["progressive.jpg"]
+
+
+def test_a_multipage_tiff_that_breaks_keeps_the_pages_before_the_break(tmp_path, spool):
+    import io
+
+    pages = [Image.new("L", (400, 500), 255) for _ in range(3)]
+    buf = io.BytesIO()
+    pages[0].save(buf, "TIFF", save_all=True, append_images=pages[1:], compression="tiff_lzw")
+    (tmp_path / "scan.tif").write_bytes(buf.getvalue()[: len(buf.getvalue()) * 7 // 10])
+    res = ingest_document(doc_for(tmp_path / "scan.tif"), FAST, spool)  # StageError-free: not retried
+    assert [u.page for u in res.units] == [1, 2]
+    assert [(e.kind, e.page) for e in res.errors] == [("truncated", 3)]
+    assert "the 2 frame(s) before it were kept" in res.errors[0].message
+
+
+def test_only_a_file_known_to_be_truncated_is_read_leniently():
+    import threading
+
+    from PIL import ImageFile
+
+    from pipeline.ingest.lenient import GATE
+
+    seen = []
+
+    def decode_ordinarily():
+        with GATE.strict():
+            seen.append(ImageFile.LOAD_TRUNCATED_IMAGES)
+
+    ordinary = threading.Thread(target=decode_ordinarily)
+    with GATE.lenient():
+        assert ImageFile.LOAD_TRUNCATED_IMAGES
+        ordinary.start()
+        ordinary.join(0.3)
+        assert ordinary.is_alive() and not seen  # an ordinary decode waits for the lenient one
+    ordinary.join(5)
+    assert seen == [False] and not ImageFile.LOAD_TRUNCATED_IMAGES
+    with GATE.lenient():  # and the gate is free again
+        pass
+
+
 def test_video_frames_at_1fps_with_timestamps(spool):
     res = ingest_document(doc_for(SAMPLES / "slides.mp4"), IngestOptions(ocr="off"), spool)
     assert [u.t_seconds for u in res.units] == [0.0, 1.0, 2.0, 3.0]

@@ -1,4 +1,5 @@
-"""Image ingest: PNG, JPEG, TIFF (every page), WebP. EXIF orientation, CMYK and 16-bit handled."""
+"""Image ingest: PNG, JPEG, TIFF (every page), WebP. EXIF orientation, CMYK and 16-bit handled; a file that
+ends early keeps what it holds."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import time
 from pathlib import Path
 
 from pipeline.errors import StageError
+from pipeline.ingest.lenient import GATE, decoded_rows, is_truncation
 from pipeline.ingest.ocr import ocr_words
 from pipeline.ingest.render import spool_path
 from pipeline.ingest.result import IngestResult, word_density
@@ -69,42 +71,60 @@ def shrink_to_rgb(im, max_side: int):
 
 
 def ingest_image(doc: SourceDocument, options: IngestOptions, spool: Path, deadline: float) -> IngestResult:
+    """Every frame of an image file as a page. A file that ends early keeps what it holds (an error says
+    how much); a frame that cannot be read after good ones stops the document with those kept."""
     import numpy as np
-    from PIL import Image, ImageOps, ImageSequence
+    from PIL import Image
 
     res = IngestResult()
+    err = lambda kind, msg, page=None: res.errors.append(  # noqa: E731
+        ErrorRecord(doc_id=doc.doc_id, path=doc.path, stage="ingest", kind=kind, message=msg, page=page))
     Image.MAX_IMAGE_PIXELS = options.max_pixels
     try:
-        im = Image.open(doc.path)
+        with GATE.strict():
+            im = Image.open(doc.path)
     except Image.DecompressionBombError as e:
         raise StageError("ingest", "limit_pixels", f"image above --max-pixels {options.max_pixels}: {e}") from e
     except Exception as e:  # noqa: BLE001 - PIL raises many kinds for broken files
         raise StageError("ingest", "corrupt", f"cannot decode image: {e}") from e
     with im:
-        for index, frame in enumerate(ImageSequence.Iterator(im)):
-            if index >= options.max_pages:
-                res.errors.append(ErrorRecord(doc_id=doc.doc_id, path=doc.path, stage="ingest", kind="limit_pages",
-                                              message=f"more than --max-pages {options.max_pages} frames; the rest skipped"))
+        for index in range(options.max_pages + 1):
+            try:
+                with GATE.strict():
+                    im.seek(index)
+            except EOFError:
+                break
+            except Exception as e:  # noqa: BLE001 - a broken frame directory (truncated TIFF and friends)
+                if index == 0:
+                    raise StageError("ingest", "corrupt", f"cannot decode image: {e}") from e
+                err("truncated", f"the file breaks at frame {index + 1} ({type(e).__name__}: {e}); "
+                    f"the {index} frame(s) before it were kept", page=index + 1)
+                break
+            if index == options.max_pages:
+                err("limit_pages", f"more than --max-pages {options.max_pages} frames; the rest skipped")
                 break
             if time.monotonic() > deadline:
-                res.errors.append(ErrorRecord(doc_id=doc.doc_id, path=doc.path, stage="ingest", kind="timeout",
-                                              message=f"stopped after {index} frames: over --doc-timeout"))
+                err("timeout", f"stopped after {index} frames: over --doc-timeout")
                 break
-            w, h = frame.size
+            w, h = im.size
             if w * h > options.max_pixels:
                 raise StageError("ingest", "limit_pixels", f"{w}x{h} px is above --max-pixels {options.max_pixels}")
-            need = decoded_mb(frame.mode, w, h)
+            need = decoded_mb(im.mode, w, h)
             if need > options.max_image_mb:  # checked from the header, before a byte is decoded
-                raise StageError("ingest", "limit_memory", f"{w}x{h} px in mode {frame.mode} decodes to {need:.0f} MB, "
+                raise StageError("ingest", "limit_memory", f"{w}x{h} px in mode {im.mode} decodes to {need:.0f} MB, "
                                  f"above --max-image-mb {options.max_image_mb:g}")
-            if index == 0 and im.getexif().get(0x0112) in (5, 6, 7, 8):  # EXIF turns it a quarter: the page is upright
-                w, h = h, w
             try:
-                if index == 0 and im.format == "JPEG":
-                    frame.draft("RGB", (options.max_side_px, options.max_side_px))  # JPEG decodes at 1/2..1/8 scale
-                shown = shrink_to_rgb(ImageOps.exif_transpose(frame) if index == 0 else frame, options.max_side_px)
-            except Exception as e:  # noqa: BLE001
-                raise StageError("ingest", "corrupt", f"cannot decode image frame {index + 1}: {e}") from e
+                shown, (w, h), rows = _decode_frame(doc.path, im, index, options)
+            except StageError:
+                if index == 0:
+                    raise
+                err("corrupt", f"frame {index + 1} cannot be decoded; the {index} frame(s) before it were kept",
+                    page=index + 1)
+                break
+            if rows is not None:
+                held = (f"{rows} of {im.size[1]} pixel rows were decoded, the rest is blank" if rows < im.size[1]
+                        else "every row was decoded, at the detail the data before the break allows")
+                err("truncated", f"the image file ends early: {held}", page=index + 1)
             scale = shown.size[0] / w  # page coordinates stay those of the full-size upright image
             out = spool_path(spool, doc.doc_id, f"p{index + 1:05d}.jpg")
             shown.save(out, quality=90)
@@ -118,3 +138,38 @@ def ingest_image(doc: SourceDocument, options: IngestOptions, spool: Path, deadl
                 words=words, text_source="ocr" if words else "none",
                 density=word_density(words, w, h) if words else ink))
     return res
+
+
+def _decode_frame(path: str, im, index: int, options: IngestOptions):
+    """(upright RGB image within max_side_px, upright full size, decoded rows or None). Rows are given
+    only for a truncated file, which is decoded again, leniently, from a fresh handle."""
+    try:
+        with GATE.strict():
+            return (*_upright(im, index, options), None)
+    except Exception as e:  # noqa: BLE001 - PIL raises many kinds for broken data
+        if not is_truncation(e):
+            raise StageError("ingest", "corrupt", f"cannot decode image frame {index + 1}: {e}") from e
+    from PIL import Image
+
+    try:
+        with GATE.lenient(), Image.open(path) as again:
+            again.seek(index)
+            again.load()  # at full size (no JPEG draft), so rows and page coordinates stay those of the file
+            rows = decoded_rows(again)
+            return (*_upright(again, index, options), rows)
+    except Exception as e:  # noqa: BLE001
+        raise StageError("ingest", "corrupt", f"cannot decode image frame {index + 1}, even leniently: {e}") from e
+
+
+def _upright(frame, index: int, options: IngestOptions):
+    """The frame turned as its EXIF says (first frame only) and shrunk to RGB; and its upright full size."""
+    from PIL import ImageOps
+
+    w, h = frame.size
+    if index > 0:
+        return shrink_to_rgb(frame, options.max_side_px), (w, h)
+    if frame.getexif().get(0x0112) in (5, 6, 7, 8):  # EXIF turns it a quarter: the page is upright
+        w, h = h, w
+    if frame.format == "JPEG":
+        frame.draft("RGB", (options.max_side_px, options.max_side_px))  # JPEG decodes at 1/2..1/8 scale
+    return shrink_to_rgb(ImageOps.exif_transpose(frame), options.max_side_px), (w, h)
