@@ -65,7 +65,7 @@ KINDS: dict[ErrorKind, KindInfo] = {
     ErrorKind.UNSUPPORTED_TYPE: KindInfo("input", "Convert it to PDF, PNG, JPEG, TIFF, WebP or a common video format; a stray file is only a warning."),
     ErrorKind.DUPLICATE_CONTENT: KindInfo("input", "Nothing: the same bytes were processed once, under the other name."),
     ErrorKind.WRONG_EXTENSION: KindInfo("input", "Nothing: read by its content; rename it to match."),
-    ErrorKind.CORRUPT: KindInfo("ingest", "The file cannot be decoded: get an intact copy."),
+    ErrorKind.CORRUPT: KindInfo("ingest", "The file cannot be decoded, or only in part (an image keeps the rows before the damage): get an intact copy."),
     ErrorKind.ENCRYPTED: KindInfo("ingest", "Pass its password with --password (repeatable)."),
     ErrorKind.ZERO_PAGES: KindInfo("ingest", "The PDF has no pages (or an unrecoverable page tree): get an intact copy."),
     ErrorKind.REPAIRED: KindInfo("ingest", "MuPDF repaired a damaged file: check the pages it reports without text."),

@@ -148,6 +148,20 @@ def test_a_truncated_image_keeps_what_it_holds_and_says_how_much(tmp_path, spool
     assert "every row was decoded" in found["progressive.jpg"]
 
 
+@needs_corpus()
+def test_an_image_with_damaged_data_keeps_the_rows_before_the_damage(tmp_path, spool):
+    data = bytearray((CORPUS / "docs" / "funsd_00040534.png").read_bytes())
+    middle = len(data) * 6 // 10  # inside the image data, which is nearly the whole file
+    data[middle:middle + 64] = b"\x55" * 64
+    (tmp_path / "form.png").write_bytes(bytes(data))
+    res = ingest_document(doc_for(tmp_path / "form.png"), FAST, spool)
+    assert len(res.units) == 1 and res.status == "partial"
+    (error,) = res.errors
+    assert error.kind == "corrupt" and error.message.startswith("the image data is damaged (")
+    rows, height = (int(n) for n in error.message.split(": ")[-1].split(" pixel rows")[0].split(" of "))
+    assert height == res.units[0].height and 0.3 * height < rows < height, error.message
+
+
 def test_a_multipage_tiff_that_breaks_keeps_the_pages_before_the_break(tmp_path, spool):
     import io
 

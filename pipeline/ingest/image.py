@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from pipeline.errors import StageError
-from pipeline.ingest.lenient import GATE, decoded_rows, is_truncation
+from pipeline.ingest.lenient import GATE, Damage
 from pipeline.ingest.ocr import ocr_words
 from pipeline.ingest.render import spool_path
 from pipeline.ingest.result import IngestResult, word_density
@@ -114,17 +114,14 @@ def ingest_image(doc: SourceDocument, options: IngestOptions, spool: Path, deadl
                 raise StageError("ingest", "limit_memory", f"{w}x{h} px in mode {im.mode} decodes to {need:.0f} MB, "
                                  f"above --max-image-mb {options.max_image_mb:g}")
             try:
-                shown, (w, h), rows = _decode_frame(doc.path, im, index, options)
-            except StageError:
+                shown, (w, h), damage = _decode_frame(doc.path, im, index, options)
+            except StageError as e:
                 if index == 0:
                     raise
-                err("corrupt", f"frame {index + 1} cannot be decoded; the {index} frame(s) before it were kept",
-                    page=index + 1)
+                err("corrupt", f"{e.message}; the {index} frame(s) before it were kept", page=index + 1)
                 break
-            if rows is not None:
-                held = (f"{rows} of {im.size[1]} pixel rows were decoded, the rest is blank" if rows < im.size[1]
-                        else "every row was decoded, at the detail the data before the break allows")
-                err("truncated", f"the image file ends early: {held}", page=index + 1)
+            if damage is not None:
+                err(damage.kind, damage.message, page=index + 1)
             scale = shown.size[0] / w  # page coordinates stay those of the full-size upright image
             out = spool_path(spool, doc.doc_id, f"p{index + 1:05d}.jpg")
             shown.save(out, quality=90)
@@ -141,24 +138,26 @@ def ingest_image(doc: SourceDocument, options: IngestOptions, spool: Path, deadl
 
 
 def _decode_frame(path: str, im, index: int, options: IngestOptions):
-    """(upright RGB image within max_side_px, upright full size, decoded rows or None). Rows are given
-    only for a truncated file, which is decoded again, leniently, from a fresh handle."""
+    """(upright RGB image within max_side_px, upright full size, Damage or None). A frame Pillow refuses
+    (the file ends early, or its data is damaged) is decoded again leniently from a fresh handle, and
+    kept when some of its rows decode."""
     try:
         with GATE.strict():
             return (*_upright(im, index, options), None)
     except Exception as e:  # noqa: BLE001 - PIL raises many kinds for broken data
-        if not is_truncation(e):
-            raise StageError("ingest", "corrupt", f"cannot decode image frame {index + 1}: {e}") from e
+        refused = e
     from PIL import Image
 
     try:
         with GATE.lenient(), Image.open(path) as again:
             again.seek(index)
             again.load()  # at full size (no JPEG draft), so rows and page coordinates stay those of the file
-            rows = decoded_rows(again)
-            return (*_upright(again, index, options), rows)
+            damage = Damage.of(again, refused)
+            if damage.rows == 0:
+                raise ValueError("not one row decodes")
+            return (*_upright(again, index, options), damage)
     except Exception as e:  # noqa: BLE001
-        raise StageError("ingest", "corrupt", f"cannot decode image frame {index + 1}, even leniently: {e}") from e
+        raise StageError("ingest", "corrupt", f"cannot decode image frame {index + 1}: {refused}") from e
 
 
 def _upright(frame, index: int, options: IngestOptions):

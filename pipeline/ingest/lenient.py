@@ -1,14 +1,15 @@
-"""Reading truncated image files with Pillow without leaking leniency into other threads.
+"""Reading truncated or damaged image files with Pillow without leaking leniency into other threads.
 
-Pillow decodes what a truncated file holds only under a process-wide switch,
+Pillow decodes what a truncated or damaged file holds only under a process-wide switch,
 `ImageFile.LOAD_TRUNCATED_IMAGES`. Ordinary decodes hold this gate shared; a decode of a file already
-known to be truncated holds it alone with the switch on, so no other file is ever read leniently
+known to be broken holds it alone with the switch on, so no other file is ever read leniently
 without its own warning. A waiting lenient decode goes before new ordinary ones."""
 
 from __future__ import annotations
 
 import threading
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 
 class _Gate:
@@ -72,3 +73,30 @@ def decoded_rows(frame) -> int:
     flat = (grey == bottom[0]).all(axis=1)
     data_rows = np.flatnonzero(~flat)
     return int(data_rows[-1]) + 1 if data_rows.size else 0
+
+
+@dataclass(frozen=True)
+class Damage:
+    """How much of a broken frame was decoded leniently, and why Pillow refused it at first."""
+
+    rows: int
+    height: int
+    ends_early: bool
+    refused: str
+
+    @classmethod
+    def of(cls, frame, refused: BaseException) -> "Damage":
+        return cls(decoded_rows(frame), frame.size[1], is_truncation(refused), str(refused))
+
+    @property
+    def kind(self) -> str:
+        return "truncated" if self.ends_early else "corrupt"
+
+    @property
+    def message(self) -> str:
+        what = "the image file ends early" if self.ends_early else f"the image data is damaged ({self.refused})"
+        if self.rows < self.height:
+            return f"{what}: {self.rows} of {self.height} pixel rows were decoded before it, the rest is blank"
+        if self.ends_early:
+            return f"{what}: every row was decoded, at the detail the data before the break allows"
+        return f"{what}: every row was decoded, and some may show the damage"
