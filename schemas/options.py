@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 IMAGE_BUDGETS = (70, 140, 280, 560, 1120)
 DEFAULT_MODEL_ID = "google/gemma-4-26B-A4B-it"
 TINY_MODEL = "tiny-random"
-PIPELINE_VERSION = "0.3.4"  # 0.3.4: an image file that ends early or whose data is damaged keeps the rows that decode, a multi-page TIFF that breaks keeps the pages before the break; 0.3.3: a number whose digit groups are set a space apart is never verified in part, fuzzy or folded matches included; schema warnings name the limit and the merged windows; 0.3.2: windows of a split document sized at their pages' budgets, batches of one budget; 0.3.1: error rows with category and page or t_seconds, no char offsets in citations; 0.3.0: page text read in the capped worker, strip-decoded images, distinct collection labels, OCR reuse in videos; 0.2.0: digits exact, word boundaries, value support, partial matches
+PIPELINE_VERSION = "0.3.4"  # 0.3.4: an image file that ends early or whose data is damaged keeps the rows that decode, a page its page tree cannot load is a render error, a multi-page TIFF that breaks keeps the pages before the break; 0.3.3: a number whose digit groups are set a space apart is never verified in part, fuzzy or folded matches included; schema warnings name the limit and the merged windows; 0.3.2: windows of a split document sized at their pages' budgets, batches of one budget; 0.3.1: error rows with category and page or t_seconds, no char offsets in citations; 0.3.0: page text read in the capped worker, strip-decoded images, distinct collection labels, OCR reuse in videos; 0.2.0: digits exact, word boundaries, value support, partial matches
 
 
 class _Group(BaseModel):

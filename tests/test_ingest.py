@@ -289,6 +289,23 @@ def test_zero_page_and_truncated_pdf(tmp_path, spool):
         assert e.kind in ("corrupt", "zero_pages")
 
 
+def test_a_page_the_page_tree_cannot_load_is_a_render_error_and_the_others_are_kept(tmp_path, spool):
+    import re
+
+    doc = pymupdf.open()
+    for i in range(2):
+        doc.new_page().insert_text((72, 72), f"Page {i + 1} text")
+    kids = re.search(rb"/Kids\[(\d+) 0 R \d+ 0 R\]", doc.tobytes())
+    pages = doc.pdf_catalog() + 1  # the second kid points back at the page tree itself: a cycle
+    assert doc.xref_get_key(doc.pdf_catalog(), "Pages")[1] == f"{pages} 0 R"
+    raw = doc.tobytes().replace(kids.group(0), b"/Kids[%s 0 R %d 0 R]" % (kids.group(1), pages))
+    (tmp_path / "cycle.pdf").write_bytes(raw)
+    res = ingest_document(doc_for(tmp_path / "cycle.pdf"), FAST, spool)
+    assert [u.page for u in res.units] == [1]
+    assert [(e.kind, e.page) for e in res.errors] == [("render_failed", 2)]
+    assert "cannot be loaded from the page tree" in res.errors[0].message and "cycle" in res.errors[0].message
+
+
 def test_long_pdf_streams_page_images_to_disk(tmp_path, spool):
     doc = pymupdf.open()
     for i in range(60):

@@ -90,7 +90,10 @@ def ingest_pdf(doc: SourceDocument, options: IngestOptions, spool: Path, deadlin
 
 
 def _ingest_page(doc, pdf, i, options, spool, guard, timeout, password) -> PageUnit:
-    page = pdf[i]  # page size and rotation only: its content is read in the guarded worker
+    try:
+        page = pdf[i]  # page size and rotation only: its content is read in the guarded worker
+    except Exception as e:  # noqa: BLE001 - a broken page tree: MuPDF counts the page but cannot load it
+        raise RenderFailed(f"page {i + 1} cannot be loaded from the page tree ({type(e).__name__}: {e})") from e
     width, height = page.rect.width, page.rect.height
     zoom = page_zoom(width, height, options)
     read = guard.read(doc.path, i, zoom, spool_path(spool, doc.doc_id, f"p{i + 1:05d}.jpg"), timeout, password)
