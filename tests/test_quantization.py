@@ -108,8 +108,12 @@ def test_quantized_run_generates_and_records_the_method_and_bytes_per_part(metho
     inputs = tmp_path / "in"
     inputs.mkdir()
     (inputs / "invoice.pdf").write_bytes(next(p for p in SAMPLES.iterdir() if p.suffix == ".pdf").read_bytes())
+    one_field = tmp_path / "one_field.json"  # a short answer: the random model's tokens cost ~35 ms each in nf4
+    one_field.write_text(json.dumps({"title": "one_field", "type": "object", "required": ["invoice_number"],
+                                     "properties": {"invoice_number": {"type": "string", "maxLength": 40}}}))
     record = run_batch([str(inputs)], str(tmp_path / "out"),
-                       RunOptions(model="tiny-random", quantization=method, keep_page_images=False))
+                       RunOptions(model="tiny-random", quantization=method, keep_page_images=False, ocr="off",
+                                  schema_name=str(one_field), image_tokens_max=140))
     assert record.documents == 1 and record.ok + record.partial == 1 and record.tokens_out > 0
     runs = pd.read_parquet(tmp_path / "out" / "tables" / "runs")
     assert runs.loc[0, "quantization"] == method
