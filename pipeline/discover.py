@@ -11,9 +11,12 @@ from pathlib import Path
 from schemas.records import ErrorRecord, SourceDocument
 
 VIDEO_BRANDS_QT = (b"ftyp", b"moov", b"mdat", b"wide", b"free", b"skip")
+STILL_IMAGE_BRANDS = (b"avif", b"avis", b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1")
+BMP_HEADER_SIZES = tuple(n.to_bytes(4, "little") for n in (12, 40, 52, 56, 64, 108, 124))
+JP2_SIGNATURE = b"\x00\x00\x00\x0cjP  \r\n\x87\n"
 EXTENSIONS = {
     "pdf": {".pdf"},
-    "image": {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp"},
+    "image": {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp", ".gif", ".jp2", ".j2k", ".jpx", ".avif"},
     "video": {".mp4", ".m4v", ".mov", ".avi", ".webm", ".mkv"},
 }
 
@@ -35,14 +38,22 @@ def sniff(head: bytes) -> tuple[str, str] | None:
         return "image", "image/tiff"
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "image", "image/webp"
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return "image", "image/gif"
+    if head[:2] == b"BM" and head[14:18] in BMP_HEADER_SIZES:
+        return "image", "image/bmp"
+    if head.startswith(JP2_SIGNATURE):
+        return "image", "image/jp2"
+    if head.startswith(b"\xff\x4f\xff\x51"):  # a bare JPEG 2000 codestream
+        return "image", "image/j2k"
     if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
         return "video", "video/x-msvideo"
     if head[:4] == b"\x1a\x45\xdf\xa3":
         return "video", "video/webm" if b"webm" in head[:64] else "video/x-matroska"
+    if head[4:8] == b"ftyp" and head[8:12] in STILL_IMAGE_BRANDS:  # HEIF containers hold still images
+        return ("image", "image/avif") if _is_avif(head) else None
     if head[4:8] in VIDEO_BRANDS_QT:
         brand = head[8:12]
-        if head[4:8] == b"ftyp" and brand.startswith((b"avif", b"heic", b"mif1")):
-            return None
         return "video", "video/quicktime" if brand == b"qt  " else "video/mp4"
     if b"%PDF-" in head[:1024]:
         return "pdf", "application/pdf"
@@ -60,12 +71,19 @@ def _file_kind(mode: int) -> str:
     return "not a regular file"
 
 
+def _is_avif(head: bytes) -> bool:
+    """An ISO-BMFF still image whose brands (major or compatible, in the ftyp box) name AVIF; else HEIC."""
+    brands = head[8:max(16, int.from_bytes(head[:4], "big"))]
+    return b"avif" in brands or b"avis" in brands
+
+
 def describe_unknown(head: bytes) -> str:
     if head.startswith(b"PK\x03\x04"):
         return "a ZIP container (DOCX/XLSX/ODT?), which gemmadoc does not read; convert it to PDF first"
-    if head.startswith(b"GIF8"):
-        return "a GIF image, which is not supported; convert it to PNG"
-    return "not a PDF, PNG, JPEG, TIFF, WebP or video file (checked by content, not extension)"
+    if head[4:8] == b"ftyp" and head[8:12] in STILL_IMAGE_BRANDS:
+        return "a HEIC image (as iPhones save photos), which gemmadoc does not read; convert it to JPEG first"
+    return ("not a PDF, image (PNG, JPEG, TIFF, WebP, BMP, GIF, JPEG 2000, AVIF) or video file "
+            "(checked by content, not extension)")
 
 
 def file_sha256(path: Path, chunk: int = 1 << 20) -> str:

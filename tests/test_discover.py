@@ -15,6 +15,13 @@ def test_sniff_by_bytes_not_extension():
     assert sniff(b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01webm")[1] == "video/webm"
     assert sniff(b"RIFF\x00\x00\x00\x00AVI LIST")[0] == "video"
     assert sniff(b"PK\x03\x04") is None
+    assert sniff(b"GIF89a\x10\x00")[1] == "image/gif"
+    assert sniff(b"BM" + bytes(12) + (40).to_bytes(4, "little"))[1] == "image/bmp"
+    assert sniff(b"BMW is not a bitmap, whatever its name says") is None
+    assert sniff(b"\x00\x00\x00\x0cjP  \r\n\x87\n\x00\x00")[1] == "image/jp2"
+    assert sniff(b"\x00\x00\x00\x1cftypavif\x00\x00\x00\x00avifmif1miaf")[1] == "image/avif"
+    assert sniff(b"\x00\x00\x00\x1cftypmif1\x00\x00\x00\x00mif1avifmiaf")[1] == "image/avif"
+    assert sniff(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic") is None  # HEIC: Pillow cannot read it
     assert sniff(b"oops\n") is None
 
 

@@ -124,6 +124,25 @@ def test_image_modes_exif_cmyk_16bit_and_multipage_tiff(tmp_path, spool):
 
 
 @needs_corpus()
+def test_bmp_gif_jpeg2000_and_avif_scans_are_read_like_any_image(tmp_path, spool):
+    receipt = Image.open(CORPUS / "docs" / "sroie_005.jpg").convert("RGB")
+    saved = {"scan.bmp": receipt.convert("1"), "scan.gif": receipt.convert("P"), "scan.jp2": receipt,
+             "scan.avif": receipt}
+    for name, image in saved.items():
+        image.save(tmp_path / name)
+    for name in saved:
+        res = ingest_document(doc_for(tmp_path / name), FAST, spool)
+        assert not res.errors and len(res.units) == 1, name
+        unit = res.units[0]
+        assert (unit.width, unit.height) == receipt.size
+        with Image.open(unit.image.path) as shown:
+            # the receipt's dark text survives each format: the page is neither blank nor black
+            assert 0.005 < (np.asarray(shown.convert("L")) < 128).mean() < 0.5, name
+    found = discover([tmp_path / "scan.jp2"]).documents[0]
+    assert (found.media_type, found.mime) == ("image", "image/jp2")
+
+
+@needs_corpus()
 def test_a_truncated_image_keeps_what_it_holds_and_says_how_much(tmp_path, spool):
     import io
 

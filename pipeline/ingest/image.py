@@ -1,5 +1,5 @@
-"""Image ingest: PNG, JPEG, TIFF (every page), WebP. EXIF orientation, CMYK and 16-bit handled; a file that
-ends early keeps what it holds."""
+"""Image ingest through Pillow: PNG, JPEG, TIFF (every page), WebP, BMP, GIF, JPEG 2000 and AVIF. EXIF
+orientation, CMYK and 16-bit handled; a file that ends early or is damaged keeps what decodes."""
 
 from __future__ import annotations
 
