@@ -13,11 +13,13 @@ from schemas.records import ErrorRecord, SourceDocument
 VIDEO_BRANDS_QT = (b"ftyp", b"moov", b"mdat", b"wide", b"free", b"skip")
 STILL_IMAGE_BRANDS = (b"avif", b"avis", b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1")
 BMP_HEADER_SIZES = tuple(n.to_bytes(4, "little") for n in (12, 40, 52, 56, 64, 108, 124))
+ASF_GUID = bytes.fromhex("3026b2758e66cf11a6d900aa0062ce6c")  # Windows Media (.wmv, .asf)
 JP2_SIGNATURE = b"\x00\x00\x00\x0cjP  \r\n\x87\n"
 EXTENSIONS = {
     "pdf": {".pdf"},
     "image": {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp", ".gif", ".jp2", ".j2k", ".jpx", ".avif"},
-    "video": {".mp4", ".m4v", ".mov", ".avi", ".webm", ".mkv"},
+    "video": {".mp4", ".m4v", ".mov", ".avi", ".webm", ".mkv", ".3gp", ".3g2", ".wmv", ".asf", ".flv", ".ts", ".m2ts",
+              ".mts"},
 }
 
 
@@ -50,6 +52,13 @@ def sniff(head: bytes) -> tuple[str, str] | None:
         return "video", "video/x-msvideo"
     if head[:4] == b"\x1a\x45\xdf\xa3":
         return "video", "video/webm" if b"webm" in head[:64] else "video/x-matroska"
+    if head.startswith(ASF_GUID):
+        return "video", "video/x-ms-asf"
+    if head.startswith(b"FLV\x01"):
+        return "video", "video/x-flv"
+    for offset, packet in ((0, 188), (4, 192)):  # MPEG transport stream; Blu-ray/AVCHD .m2ts prefix a timecode
+        if len(head) >= offset + 4 * packet + 1 and all(head[offset + i * packet] == 0x47 for i in range(5)):
+            return "video", "video/mp2t"
     if head[4:8] == b"ftyp" and head[8:12] in STILL_IMAGE_BRANDS:  # HEIF containers hold still images
         return ("image", "image/avif") if _is_avif(head) else None
     if head[4:8] in VIDEO_BRANDS_QT:
@@ -82,8 +91,8 @@ def describe_unknown(head: bytes) -> str:
         return "a ZIP container (DOCX/XLSX/ODT?), which gemmadoc does not read; convert it to PDF first"
     if head[4:8] == b"ftyp" and head[8:12] in STILL_IMAGE_BRANDS:
         return "a HEIC image (as iPhones save photos), which gemmadoc does not read; convert it to JPEG first"
-    return ("not a PDF, image (PNG, JPEG, TIFF, WebP, BMP, GIF, JPEG 2000, AVIF) or video file "
-            "(checked by content, not extension)")
+    return ("not a PDF, image (PNG, JPEG, TIFF, WebP, BMP, GIF, JPEG 2000, AVIF) or video (MP4, MOV, AVI, WebM, MKV, "
+            "WMV, FLV, MPEG-TS) file (checked by content, not extension)")
 
 
 def file_sha256(path: Path, chunk: int = 1 << 20) -> str:

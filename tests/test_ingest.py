@@ -248,6 +248,24 @@ def _vfr_video(path, times_ms):
     c.close()
 
 
+@pytest.mark.parametrize("name, fourcc, mime", [("talk.wmv", "WMV2", "video/x-ms-asf"), ("talk.flv", "FLV1", "video/x-flv"),
+                                               ("talk.ts", "mp2v", "video/mp2t"), ("talk.3gp", "mp4v", "video/mp4")])
+def test_windows_media_flash_and_transport_stream_videos_are_sampled(tmp_path, spool, name, fourcc, mime):
+    import cv2
+
+    writer = cv2.VideoWriter(str(tmp_path / name), cv2.VideoWriter_fourcc(*fourcc), 5, (320, 240))
+    assert writer.isOpened()
+    for i in range(15):  # 3 s at 5 fps, a new slide each second
+        frame = np.full((240, 320, 3), 255, np.uint8)
+        cv2.putText(frame, f"Slide {i // 5}", (20, 120), cv2.FONT_HERSHEY_SIMPLEX, 1, (0, 0, 0), 2)
+        writer.write(frame)
+    writer.release()
+    found = doc_for(tmp_path / name)
+    assert (found.media_type, found.mime) == ("video", mime)
+    res = ingest_document(found, FAST, spool)
+    assert not res.errors and [u.t_seconds for u in res.units] == [0.0, 1.0, 2.0]
+
+
 def test_variable_frame_rate_sampled_by_timestamp(tmp_path, spool):
     _vfr_video(tmp_path / "vfr.mp4", [0, 40, 80, 120, 500, 990, 1400, 2100, 2150, 3010, 3900, 4700])
     res = ingest_document(doc_for(tmp_path / "vfr.mp4"), IngestOptions(ocr="off"), spool)
