@@ -69,7 +69,8 @@ def sniff(head: bytes) -> tuple[str, str] | None:
     return None
 
 
-SUPPORTED_EXTENSIONS = set().union(*EXTENSIONS.values())
+# named as a document: one that is none is a failure. A .ts that is not a video is TypeScript, a stray file.
+SUPPORTED_EXTENSIONS = set().union(*EXTENSIONS.values()) - {".ts"}
 
 
 def _file_kind(mode: int) -> str:

@@ -55,6 +55,14 @@ def test_bad_files_become_error_records(tmp_path):
     assert any(w.kind == "wrong_extension" and w.severity == "warning" for w in found.warnings)
 
 
+def test_a_typescript_file_is_a_stray_file_not_a_broken_video(tmp_path):
+    (tmp_path / "app.ts").write_text("export const total: number = 42;\n")
+    (tmp_path / "clip.mp4").write_text("export const total: number = 42;\n")
+    found = discover([tmp_path])
+    assert [(e.path.rsplit("/", 1)[1], e.severity) for e in found.errors] == [("clip.mp4", "error")]
+    assert [(w.path.rsplit("/", 1)[1], w.kind) for w in found.warnings] == [("app.ts", "unsupported_type")]
+
+
 def test_duplicate_content_is_processed_once(tmp_path):
     data = open(SAMPLES / "scanned_receipt.png", "rb").read()
     (tmp_path / "a.png").write_bytes(data)
