@@ -16,6 +16,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipeline.textnorm import storable
 from schemas.options import OutputOptions
 from schemas.records import DocumentResult, ErrorRecord, RunRecord
 
@@ -70,7 +71,11 @@ def text_of(value: str) -> str:
         value.encode("utf-8")
         return value
     except UnicodeEncodeError:
+        pass
+    try:
         return os.fsencode(value).decode("utf-8", "replace")
+    except UnicodeEncodeError:  # a surrogate no file name decoding made: from a JSON escape, say
+        return storable(value)
 
 
 def path_bytes_hex(path: str) -> str | None:

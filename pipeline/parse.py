@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from pipeline.errors import StageError
+from pipeline.textnorm import storable
 from schemas.shape import Shape
 from schemas.records import Extraction, Generation
 
@@ -15,7 +16,8 @@ _INDEX = re.compile(r"\[(\d+)\]")
 
 def parse_generation(gen: Generation) -> Any:
     """The JSON object of a generation. Control characters inside strings are tolerated (xgrammar's
-    bounded strings can let them through); truncated and invalid outputs raise StageError."""
+    bounded strings can let them through), a lone surrogate escape becomes U+FFFD; truncated and invalid
+    outputs raise StageError."""
     if gen.finish_reason == "error":
         raise StageError("model", "generation_failed", gen.error or "generation failed", permanent=False)
     if gen.finish_reason == "time":
@@ -25,7 +27,7 @@ def parse_generation(gen: Generation) -> Any:
                          f"answer was cut at {gen.output_tokens} tokens before the JSON closed; raise --max-new-tokens",
                          permanent=False)
     try:
-        obj = json.loads(gen.text, strict=False)
+        obj = storable(json.loads(gen.text, strict=False))
     except json.JSONDecodeError as e:
         raise StageError("parse", "invalid_json", f"answer is not valid JSON ({e.msg} at char {e.pos})") from e
     if not isinstance(obj, dict):

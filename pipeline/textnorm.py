@@ -1,5 +1,6 @@
 """Text forms used to compare quotes and values with page words: a normalised form, a folded form for
-OCR confusions, and number runs whose digits must agree exactly. Shared by grounding and value support."""
+OCR confusions, and number runs whose digits must agree exactly. Shared by grounding and value support.
+Also the storable form of text parsed from JSON."""
 
 from __future__ import annotations
 
@@ -24,6 +25,21 @@ _TRANSLATE = str.maketrans({
 # Arabic/Hebrew vowel points and the Devanagari nukta: combining marks dropped for matching
 _TRANSLATE.update({o: None for lo, hi in ((0x0591, 0x05C7), (0x0610, 0x061A), (0x064B, 0x065F), (0x0670, 0x0670),
                                          (0x093C, 0x093C)) for o in range(lo, hi + 1) if unicodedata.category(chr(o)) == "Mn"})
+
+
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def storable(value):
+    """A parsed JSON value whose strings UTF-8 can store: a surrogate escape without its pair ("\\ud83d",
+    as a length-bounded string can end between the halves of an emoji) becomes U+FFFD."""
+    if isinstance(value, str):
+        return LONE_SURROGATE.sub("\ufffd", value) if not value.isascii() else value
+    if isinstance(value, dict):
+        return {storable(k): storable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [storable(v) for v in value]
+    return value
 
 
 def normalise(text: str) -> str:

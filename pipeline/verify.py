@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from pipeline.grounding import UNSET, DocumentGrounder
+from pipeline.textnorm import storable
 from schemas.records import ClaimedCitation
 from schemas.verify import CitationInput, Document, VerifiedCitation
 
@@ -113,7 +114,7 @@ def citations_from_line(line: str, kind: str = "auto") -> list[dict]:
     """Citations from one JSON line: a citation (`{quote, page|t, value?}`), a LangExtract annotated
     document, or a `{field: {value, quote, page}}` object. Raises ValueError for a bad line."""
     try:
-        obj = json.loads(line)
+        obj = storable(json.loads(line))
     except json.JSONDecodeError as e:
         raise ValueError(f"not JSON ({e.msg} at column {e.colno})") from None
     if not isinstance(obj, Mapping):

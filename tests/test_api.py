@@ -135,6 +135,7 @@ def test_cli_verify_with_langextract_and_field_inputs(tmp_path):
                                      "char_interval": {"start_pos": 21, "end_pos": 43}}], "text": text, "document_id": "d1"}),
         "{broken",
         json.dumps({"bank": {"blz": {"value": "507 500 94", "quote": "Blz: 507 500 94", "page": 5}}}),
+        '{"quote": "IBAN DE30507500940000048567 \\ud83d", "page": 1}',  # half an emoji, as a cut string ends
     ]
     src = tmp_path / "cites.jsonl"
     src.write_text("\n".join(lines) + "\n")
@@ -143,7 +144,8 @@ def test_cli_verify_with_langextract_and_field_inputs(tmp_path):
                                    "-o", str(out)], env={"GEMMADOC_CACHE": str(tmp_path / "cache")})
     assert res.exit_code == 0, res.output
     rows = [json.loads(x) for x in out.read_text().splitlines()]
-    assert [r["line"] for r in rows] == [1, 2, 3, 4]
+    assert [r["line"] for r in rows] == [1, 2, 3, 4, 5]
+    assert rows[4]["quote"].endswith("\ufffd") and rows[4]["page"] == 1
     assert rows[0]["verified"] and rows[0]["match"] == "exact"
     assert rows[1]["field"] == "iban" and rows[1]["verified"] and rows[1]["page"] == 1 and rows[1]["boxes"]  # page found for it
     assert "error" in rows[2] and "not JSON" in rows[2]["error"]

@@ -150,6 +150,23 @@ def test_scripted_answers_feed_exact_malformed_truncated_and_wrong_outputs(tmp_p
     assert not ex.verified and ex.citations[0].value_supported is False
 
 
+def test_an_answer_with_half_an_emoji_is_stored_with_a_replacement_character():
+    """A length-bounded string can end between the two halves of a JSON-escaped emoji: the lone half
+    becomes U+FFFD, so the JSON file and every Parquet row can be written (UTF-8 cannot hold it)."""
+    import pyarrow as pa
+
+    from pipeline.outputs import SCHEMAS, document_json, rows_for
+
+    answer = ('{"invoice_number": {"value": "INV-2026-0342 \\ud83d", "citations": [{"page": 3, "quote": '
+              '"Invoice number: INV-2026-0342"}]}, "seller": {"value": "Contoso \\ud83d\\ude00", "citations": []}}')
+    (result,), _ = run([SAMPLES / "contract_and_invoice.pdf"], RunOptions(ocr="off"), backend=ScriptedBackend(answers=[answer]))
+    values = {e.field: e.value for e in result.extractions}
+    assert values["invoice_number"] == "INV-2026-0342 \ufffd" and values["seller"] == "Contoso \U0001f600"
+    assert "\ufffd" in document_json(result, "run").decode()
+    for name, rows in rows_for([result], "run").items():
+        pa.Table.from_pylist(rows, schema=SCHEMAS[name])
+
+
 def test_windows_of_a_long_dense_document_keep_the_budget_their_pages_ask_for(tmp_path):
     """A document too long for one request is cut into windows sized at the densest page's budget, not
     packed at the floor (70) for every page."""
