@@ -243,7 +243,7 @@ def ground_answer(a: Answered, doc_id: str, shape: Shape, units_by_doc: dict, gr
             g = grounders.get(claim.doc_id)
             if g is None:
                 g = grounders[claim.doc_id] = DocumentGrounder(units_by_doc[claim.doc_id], options.relocate, options.frame_slack_s)
-            cites.append(g.ground(claim, value=leaf.value))
+            cites.extend(g.ground_all(claim, value=leaf.value))  # a quote across a page break: one per page
         if cites or not collection:
             rows.append(Extraction(doc_id=doc_id, field=leaf.path, value=leaf.value, citations=cites))
     return rows

@@ -11,7 +11,10 @@ Stages, first hit wins:
    folded (m/rn, 0/o, 1/l/i, periods and commas ignored), a repeated word, an extra edge word
    (`partial`), then a rapidfuzz alignment (`fuzzy`);
 4. the ellipsis parts on the other units, then lenient on the most similar other units, for quotes
-   long enough to be specific (`relocated`).
+   long enough to be specific (`relocated`);
+5. strict across a page break: the body text of two consecutive pages read as one (the first page's
+   bottom margin and the second's top margin, where running footers and headers sit, left out). Such a
+   quote gets one citation per page, each with its page's boxes (`ground_all`).
 
 Every candidate must respect word boundaries (a quote never matches inside a longer word or number),
 its digits must be the page's digits exactly (separators aside; one changed digit is `digits_differ`),
@@ -58,6 +61,7 @@ NEAR_MISS_RATIO = 60.0  # a dropped edge word this similar to the page's word in
 CANDIDATE_PAGES = 4
 MAX_QUOTE_CHARS = 4000
 FRAME_SLACK_S = 1.5  # a cited time this far outside the sampled frames is not in the video
+RUNNING_MARGIN = 0.1  # share of the page height at the top and bottom where running headers and footers sit
 UNSET: Any = object()
 
 _LINE_END_HYPHEN = re.compile(r"(?<=\w)[-\u00ad\u2010\u2011]\s+(?=\w)")
@@ -706,22 +710,82 @@ class DocumentGrounder:
         return None, False, (digits or reasons or [None])[0]
 
     def ground(self, claim: ClaimedCitation, value: Any = UNSET) -> Citation:
-        """Verify one claimed citation; with `value`, also whether the matched words support it."""
+        """Verify one claimed citation; with `value`, also whether the matched words support it. A quote
+        across a page break gives its first page's part here (`ground_all` gives every part)."""
+        return self.ground_all(claim, value)[0]
+
+    def ground_all(self, claim: ClaimedCitation, value: Any = UNSET) -> list[Citation]:
+        """The citation, or for a quote that runs across a page break one citation per page, each with
+        its page's boxes (the quote, match and value check are the whole quote's)."""
         base = dict(doc_id=claim.doc_id, quote=claim.quote, claimed_page=claim.page, claimed_t_seconds=claim.t_seconds)
         quote = Quote(claim.quote)
         i = self._find_unit(claim)
         if quote.problem:
-            return self._unverified(claim, i, base, quote.problem)
+            return [self._unverified(claim, i, base, quote.problem)]
         m, relocated, why = self.locate(quote, i)
-        if m is None:
-            return self._unverified(claim, i, base, why)
-        cit = self._citation(m, "relocated" if relocated else m.kind, base)
+        if m is not None:
+            cites = [self._citation(m, "relocated" if relocated else m.kind, base)]
+            words = [m.index.unit.words[w].text for w in m.words]
+        else:
+            crossing = self._across_break(quote, i)
+            if crossing is None:
+                return [self._unverified(claim, i, base, why)]
+            m, parts = crossing
+            kind = m.kind if i is None or i in (parts[0][0], parts[1][0]) else "relocated"
+            cites = [self._part_citation(j, ids, m, kind, base) for j, ids in parts]
+            first, second = (self.units[j].page for j, _ in parts)
+            cites[0].reason = f"the quote runs on to page {second}; these boxes are its part on page {first}"
+            cites[1].reason = f"the quote runs on from page {first}; these boxes are its part on page {second}"
+            words = [self.units[j].words[w].text for j, ids in parts for w in ids]
         if value is not UNSET:
-            supported = value_supported(value, " ".join(m.index.unit.words[w].text for w in m.words))
-            cit.value_supported = supported
-            if supported is False:
-                cit.reason = f"value_not_supported: {str(value)[:60]!r} is not in the matched words"
-        return cit
+            supported = value_supported(value, " ".join(words))
+            for cit in cites:
+                cit.value_supported = supported
+                if supported is False:
+                    cit.reason = f"value_not_supported: {str(value)[:60]!r} is not in the matched words"
+        return cites
+
+    def _across_break(self, quote: Quote, i: int | None) -> tuple[Match, list[tuple[int, list[int]]]] | None:
+        """A strict match of the quote over the body text of two consecutive pages read as one, that
+        takes words from both: (match, [(unit, its word ids)] for each page). Only pairs whose first page
+        holds the quote's first 4 characters and whose second holds its last 4 are tried, the cited
+        page's pairs first; with relocation off, only those."""
+        if len(quote.norm) < MIN_RELOCATED_FUZZY_CHARS:
+            return None
+        head, tail = self._pages_by_shingle.get(quote.norm[:4], ()), set(self._pages_by_shingle.get(quote.norm[-4:], ()))
+        pairs = [j for j in head if j + 1 in tail and isinstance(self.units[j], PageUnit)
+                 and isinstance(self.units[j + 1], PageUnit) and self.units[j + 1].page == self.units[j].page + 1]
+        if i is not None:
+            pairs = sorted(pairs, key=lambda j: (min(abs(j - i), abs(j + 1 - i)), j))
+            if not self.relocate:
+                pairs = [j for j in pairs if i in (j, j + 1)]
+        for j in pairs:
+            index, origin = self._spread(j)
+            m, _ = match_strict(quote, index)
+            if m is None:
+                continue
+            on_first = [origin[w][1] for w in m.words if origin[w][0] == j]
+            on_second = [origin[w][1] for w in m.words if origin[w][0] == j + 1]
+            if on_first and on_second:
+                return m, [(j, on_first), (j + 1, on_second)]
+        return None
+
+    def _spread(self, j: int) -> tuple[UnitIndex, list[tuple[int, int]]]:
+        """Unit j's words above its bottom margin followed by unit j+1's below its top margin, as one
+        unit (the second page's lines numbered after the first's), and each word's (unit, word id)."""
+        first, second = self.units[j], self.units[j + 1]
+        body_first = [k for k, w in enumerate(first.words) if w.y0 < (1 - RUNNING_MARGIN) * first.height]
+        body_second = [k for k, w in enumerate(second.words) if w.y1 > RUNNING_MARGIN * second.height]
+        shift = 1 + max((first.words[k].line for k in body_first), default=0)
+        words = [first.words[k] for k in body_first] + [
+            second.words[k].model_copy(update={"line": second.words[k].line + shift}) for k in body_second]
+        origin = [(j, k) for k in body_first] + [(j + 1, k) for k in body_second]
+        return UnitIndex.build(first.model_copy(update={"words": words})), origin
+
+    def _part_citation(self, j: int, word_ids: list[int], m: Match, kind: str, base: dict) -> Citation:
+        u = self.units[j]
+        boxes = line_boxes(u, word_ids)
+        return Citation(**base, match=kind, score=m.score, boxes=boxes, boxes_norm=fractional_boxes(u, boxes), page=u.page)
 
     def _unverified(self, claim: ClaimedCitation, i: int | None, base: dict, why: str | None = None) -> Citation:
         if why and not why.startswith("inside_word"):
@@ -747,9 +811,7 @@ class DocumentGrounder:
             boxes = [b for g in m.groups for b in line_boxes(u, g)]
         else:
             boxes = line_boxes(u, m.words, trimmed_edges(m))
-        w, h = max(u.width, 1e-9), max(u.height, 1e-9)
-        return Citation(**base, match=kind, score=m.score, boxes=boxes,
-                        boxes_norm=[Box(x0=b.x0 / w, y0=b.y0 / h, x1=b.x1 / w, y1=b.y1 / h) for b in boxes],
+        return Citation(**base, match=kind, score=m.score, boxes=boxes, boxes_norm=fractional_boxes(u, boxes),
                         page=u.page if isinstance(u, PageUnit) else None,
                         t_seconds=u.t_seconds if isinstance(u, FrameUnit) else None)
 
@@ -771,6 +833,12 @@ def trimmed_edges(m: Match) -> dict[int, tuple[float, float]]:
         if hi - lo < n and len(m.index.unit.words[w].text) >= 6:
             out[w] = ((lo - first) / n, (hi - first) / n)
     return out
+
+
+def fractional_boxes(unit: Unit, boxes: list[Box]) -> list[Box]:
+    """Boxes as fractions of the unit's width and height."""
+    w, h = max(unit.width, 1e-9), max(unit.height, 1e-9)
+    return [Box(x0=b.x0 / w, y0=b.y0 / h, x1=b.x1 / w, y1=b.y1 / h) for b in boxes]
 
 
 def line_boxes(unit: Unit, word_ids: list[int], trim: dict[int, tuple[float, float]] | None = None) -> list[Box]:

@@ -150,6 +150,21 @@ def test_scripted_answers_feed_exact_malformed_truncated_and_wrong_outputs(tmp_p
     assert not ex.verified and ex.citations[0].value_supported is False
 
 
+def test_a_value_quoted_across_a_page_break_has_a_verified_citation_on_each_page(tmp_path):
+    from pipeline.outputs import rows_for
+    from tests.test_grounding import contract_across_a_page_break
+
+    contract_across_a_page_break(tmp_path, tmp_path)  # writes contract.pdf
+    answer = ('{"total": {"value": "4500.00", "citations": [{"page": 2, "quote": '
+              '"a monthly fee of EUR 4,500.00 invoiced on the first business day of each month"}]}}')
+    (result,), _ = run([tmp_path / "contract.pdf"], RunOptions(ocr="off"), backend=ScriptedBackend(answers=[answer]))
+    (total,) = [e for e in result.extractions if e.field == "total"]
+    assert total.verified and [(c.page, c.match, c.value_supported) for c in total.citations] == [
+        (1, "exact", True), (2, "exact", True)]
+    rows = rows_for([result], "run")["citations"]
+    assert sorted(r["page"] for r in rows if r["field"] == "total") == [1, 2]
+
+
 def test_an_answer_with_half_an_emoji_is_stored_with_a_replacement_character():
     """A length-bounded string can end between the two halves of a JSON-escaped emoji: the lone half
     becomes U+FFFD, so the JSON file and every Parquet row can be written (UTF-8 cannot hold it)."""

@@ -350,6 +350,52 @@ def test_persian_and_arabic_forms_and_digits():
     assert ground("بتاريخ 2024/05/18", 1, units=reversed_layer).match == "unverified"
 
 
+def contract_across_a_page_break(tmp_path, spool):
+    """Two PDF pages with a running header and footer, a sentence that runs from one onto the other."""
+    from pipeline.discover import discover
+    from pipeline.ingest import ingest_document
+    from schemas.options import IngestOptions
+
+    doc = pymupdf.open()
+    body = [["1. Services. Northwind Analytics delivers the reports listed in Annex A.",
+             "2. Fees. The Customer pays a monthly fee of EUR 4,500.00 invoiced on the"],
+            ["first business day of each month and payable within thirty days.",
+             "3. Term. This agreement runs for twenty-four months."]]
+    for n, lines in enumerate(body, start=1):
+        page = doc.new_page(width=595, height=842)
+        page.insert_text((72, 40), "Services Agreement - Northwind / Contoso - confidential", fontsize=8)
+        for k, line in enumerate(lines):
+            page.insert_text((72, 700 + 40 * k - (0 if n == 1 else 600)), line, fontsize=11)
+        page.insert_text((280, 815), f"Page {n} of 2", fontsize=8)
+    doc.save(tmp_path / "contract.pdf")
+    return ingest_document(discover([tmp_path / "contract.pdf"]).documents[0], IngestOptions(ocr="off"), spool).units
+
+
+def test_a_quote_across_a_page_break_gets_a_citation_on_each_page(tmp_path):
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    units = contract_across_a_page_break(tmp_path, spool)
+    grounder = DocumentGrounder(units)
+    quote = "monthly fee of EUR 4,500.00 invoiced on the first business day of each month"
+    first, second = grounder.ground_all(ClaimedCitation(doc_id="d", page=1, quote=quote), value="EUR 4,500.00")
+    assert (first.page, second.page) == (1, 2) and first.match == second.match == "exact"
+    assert first.value_supported and second.value_supported
+    assert first.quote == second.quote == quote  # what was claimed; the boxes say where each part is
+    (box1,), (box2,) = first.boxes, second.boxes
+    assert box1.y0 > 700 - 20 and box2.y1 < 100 + 20  # the bottom of page 1, the top of page 2
+    assert "runs on to page 2" in first.reason and "runs on from page 1" in second.reason
+    from_second = grounder.ground(ClaimedCitation(doc_id="d", page=2, quote=quote))
+    assert (from_second.page, from_second.match, from_second.boxes) == (1, "exact", first.boxes)
+    # not verified: halves that are not on facing pages' body text, nor a sentence the pages do not hold
+    for made_up in ("Northwind Analytics delivers the reports listed in Annex A. first business day",
+                    "monthly fee of EUR 4,500.00 invoiced on the last business day of each month",
+                    "invoiced on the Services Agreement - Northwind / Contoso first business day"):
+        assert DocumentGrounder(units).ground(ClaimedCitation(doc_id="d", page=1, quote=made_up)).match == "unverified", made_up
+    # relocation off: only the cited page's pairs
+    units3 = units + [units[0].model_copy(update={"page": 3, "words": []})]
+    assert DocumentGrounder(units3, relocate=False).ground(ClaimedCitation(doc_id="d", page=3, quote=quote)).match == "unverified"
+
+
 def test_bad_quotes_and_citations_are_unverified_with_a_reason():
     for quote in ["", "   ", "\x00\x01\x02", "... ,;:", "—"]:
         c = ground(quote, 2)
