@@ -4,7 +4,7 @@ import os
 import subprocess
 import sys
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, needs_corpus
 
 
 def run_bench(*args, timeout=600, lines=1):
@@ -15,6 +15,15 @@ def run_bench(*args, timeout=600, lines=1):
     assert len(result) == lines, out.stdout[-2000:]
     found = [dict(kv.split("=", 1) for kv in line.split()[1:]) for line in result]
     return found[0] if lines == 1 else found
+
+
+@needs_corpus()
+def test_damaged_files_never_escape_ingest_as_unexpected_errors():
+    """bench/ingest_fuzz.py on 60 damaged corpus files: every one becomes pages (maybe with an error row) or
+    an explained failure; an unexpected exception would be retried three times and then lose the file."""
+    r = run_bench("bench/ingest_fuzz.py", "--files", "60", "--seed", "3", timeout=300)
+    assert r["files"] == "60" and r["unexpected"] == "0", r
+    assert int(r["kept"]) + int(r["failed"]) + int(r["not_a_document"]) == 60 and int(r["kept_with_loss"]) > 0
 
 
 def test_gpu_throughput_tiny_smoke():
