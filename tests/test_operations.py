@@ -92,7 +92,7 @@ def test_sigkill_then_rerun_equals_clean_run(tmp_path, many_docs, prefect_server
     full = time.monotonic() - t0
     want = snapshot(clean)
     assert len(want["documents"]) == 12
-    for seed in (1, 2, 3):
+    for seed in (1, 2):  # kill points at 30-90% of a clean run; each seed costs two CLI runs (~15 s)
         rng = random.Random(seed)
         target = tmp_path / f"killed{seed}"
         p = cli(["run", str(many_docs), "--out", str(target), *ARGS], prefect_server)
