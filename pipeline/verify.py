@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from pipeline.grounding import UNSET, DocumentGrounder
 from pipeline.textnorm import storable
 from schemas.records import ClaimedCitation
-from schemas.verify import CitationInput, Document, VerifiedCitation
+from schemas.verify import CitationInput, ContinuedPart, Document, VerifiedCitation
 
 _grounders: dict[int, DocumentGrounder] = {}
 
@@ -60,11 +60,12 @@ def verify_citations(doc: Document, citations: Iterable[Any]) -> list[VerifiedCi
             out.append(VerifiedCitation(index=k, quote=str(quote or ""), reason=f"invalid citation: {e}"))
             continue
         claim = ClaimedCitation(doc_id=doc.doc_id, page=c.page, t_seconds=c.t, quote=c.quote)
-        cit = g.ground(claim, value=c.value if "value" in c.model_fields_set else UNSET)
+        cit, *rest = g.ground_all(claim, value=c.value if "value" in c.model_fields_set else UNSET)
         out.append(VerifiedCitation(
             index=k, quote=c.quote, field=c.field, value=c.value, claimed_page=c.page, claimed_t_seconds=c.t,
             match=cit.match, score=cit.score, page=cit.page, t_seconds=cit.t_seconds, boxes=cit.boxes,
             boxes_norm=cit.boxes_norm, value_supported=cit.value_supported,
+            continued=[ContinuedPart(page=r.page, boxes=r.boxes, boxes_norm=r.boxes_norm) for r in rest],
             verified=cit.located and cit.value_supported is not False, reason=cit.reason))
     return out
 

@@ -50,12 +50,21 @@ class CitationInput(BaseModel):
         return parse_timestamp(v) if isinstance(v, str) and ":" in v else v
 
 
+class ContinuedPart(BaseModel):
+    """Where a quote that runs across a page break goes on: the next page and its boxes."""
+
+    page: int
+    boxes: list[Box] = []
+    boxes_norm: list[Box] = []
+
+
 class VerifiedCitation(BaseModel):
     """The verdict on one citation. `match` is exact | normalised | fuzzy | partial | relocated |
     unverified; `page`/`t_seconds` are where the quote was found (or claimed, when not found); `boxes`
-    are in the unit's own space (PDF points or pixels) and `boxes_norm` in 0..1; `value_supported` says
-    whether the matched words hold the value (None: no value given, or not checkable); `verified` is
-    located and not contradicted; `reason` explains an unverified quote or an unsupported value."""
+    are in the unit's own space (PDF points or pixels) and `boxes_norm` in 0..1; a quote that runs on
+    across a page break has its next page's part in `continued`; `value_supported` says whether the
+    matched words hold the value (None: no value given, or not checkable); `verified` is located and not
+    contradicted; `reason` explains an unverified quote, an unsupported value or a page break."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -71,6 +80,7 @@ class VerifiedCitation(BaseModel):
     t_seconds: float | None = None
     boxes: list[Box] = []
     boxes_norm: list[Box] = []
+    continued: list[ContinuedPart] = []
     value_supported: bool | None = None
     verified: bool = False
     reason: str | None = None

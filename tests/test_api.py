@@ -124,6 +124,17 @@ def test_cache_stays_under_its_limit(tmp_path):
     assert len(list((cache / "documents").iterdir())) <= 1  # the older entry was evicted
 
 
+def test_verify_gives_the_next_page_of_a_quote_across_a_page_break(tmp_path):
+    from tests.test_grounding import contract_across_a_page_break
+
+    contract_across_a_page_break(tmp_path, tmp_path)
+    doc = gemmadoc.open_document(tmp_path / "contract.pdf", cache_dir=tmp_path / "cache")
+    (v,) = gemmadoc.verify(doc, [{"quote": "invoiced on the first business day of each month", "page": 1}])
+    assert v.verified and v.page == 1 and v.boxes and "runs on to page 2" in v.reason
+    (part,) = v.continued
+    assert part.page == 2 and part.boxes and part.boxes_norm[0].y1 < 0.2
+
+
 @needs_corpus()
 def test_cli_verify_with_langextract_and_field_inputs(tmp_path):
     from flows.cli import app
