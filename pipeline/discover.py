@@ -17,7 +17,8 @@ ASF_GUID = bytes.fromhex("3026b2758e66cf11a6d900aa0062ce6c")  # Windows Media (.
 JP2_SIGNATURE = b"\x00\x00\x00\x0cjP  \r\n\x87\n"
 EXTENSIONS = {
     "pdf": {".pdf"},
-    "image": {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp", ".gif", ".jp2", ".j2k", ".jpx", ".avif"},
+    "image": {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp", ".gif", ".jp2", ".j2k", ".jpx", ".avif", ".heic",
+              ".heif"},
     "video": {".mp4", ".m4v", ".mov", ".avi", ".webm", ".mkv", ".3gp", ".3g2", ".wmv", ".asf", ".flv", ".ts", ".m2ts",
               ".mts"},
 }
@@ -60,7 +61,7 @@ def sniff(head: bytes) -> tuple[str, str] | None:
         if len(head) >= offset + 4 * packet + 1 and all(head[offset + i * packet] == 0x47 for i in range(5)):
             return "video", "video/mp2t"
     if head[4:8] == b"ftyp" and head[8:12] in STILL_IMAGE_BRANDS:  # HEIF containers hold still images
-        return ("image", "image/avif") if _is_avif(head) else None
+        return ("image", "image/avif") if _is_avif(head) else ("image", "image/heic")
     if head[4:8] in VIDEO_BRANDS_QT:
         brand = head[8:12]
         return "video", "video/quicktime" if brand == b"qt  " else "video/mp4"
@@ -82,7 +83,8 @@ def _file_kind(mode: int) -> str:
 
 
 def _is_avif(head: bytes) -> bool:
-    """An ISO-BMFF still image whose brands (major or compatible, in the ftyp box) name AVIF; else HEIC."""
+    """An ISO-BMFF still image whose brands (major or compatible, in the ftyp box) name AVIF (Pillow reads
+    it); else HEIC (pillow-heif reads it)."""
     brands = head[8:max(16, int.from_bytes(head[:4], "big"))]
     return b"avif" in brands or b"avis" in brands
 
@@ -90,9 +92,7 @@ def _is_avif(head: bytes) -> bool:
 def describe_unknown(head: bytes) -> str:
     if head.startswith(b"PK\x03\x04"):
         return "a ZIP container (DOCX/XLSX/ODT?), which gemmadoc does not read; convert it to PDF first"
-    if head[4:8] == b"ftyp" and head[8:12] in STILL_IMAGE_BRANDS:
-        return "a HEIC image (as iPhones save photos), which gemmadoc does not read; convert it to JPEG first"
-    return ("not a PDF, image (PNG, JPEG, TIFF, WebP, BMP, GIF, JPEG 2000, AVIF) or video (MP4, MOV, AVI, WebM, MKV, "
+    return ("not a PDF, image (PNG, JPEG, TIFF, WebP, BMP, GIF, JPEG 2000, AVIF, HEIC) or video (MP4, MOV, AVI, WebM, MKV, "
             "WMV, FLV, MPEG-TS) file (checked by content, not extension)")
 
 

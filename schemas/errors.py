@@ -62,7 +62,7 @@ KINDS: dict[ErrorKind, KindInfo] = {
     ErrorKind.NOT_A_FILE: KindInfo("input", "A FIFO, socket or device sits among the inputs; nothing to do unless it should be a file."),
     ErrorKind.EMPTY: KindInfo("input", "The file has 0 bytes or no content: re-export or re-copy it."),
     ErrorKind.LIMIT_FILE_SIZE: KindInfo("input", "Raise --max-file-mb if the file is genuine."),
-    ErrorKind.UNSUPPORTED_TYPE: KindInfo("input", "Convert it to PDF, an image (PNG, JPEG, TIFF, WebP, BMP, GIF, JPEG 2000, AVIF) or a common video format; a stray file is only a warning."),
+    ErrorKind.UNSUPPORTED_TYPE: KindInfo("input", "Convert it to PDF, an image (PNG, JPEG, TIFF, WebP, BMP, GIF, JPEG 2000, AVIF, HEIC) or a common video format; a stray file is only a warning."),
     ErrorKind.DUPLICATE_CONTENT: KindInfo("input", "Nothing: the same bytes were processed once, under the other name."),
     ErrorKind.WRONG_EXTENSION: KindInfo("input", "Nothing: read by its content; rename it to match."),
     ErrorKind.CORRUPT: KindInfo("ingest", "The file cannot be decoded, or only in part (an image keeps the rows before the damage): get an intact copy."),

@@ -21,7 +21,7 @@ def test_sniff_by_bytes_not_extension():
     assert sniff(b"\x00\x00\x00\x0cjP  \r\n\x87\n\x00\x00")[1] == "image/jp2"
     assert sniff(b"\x00\x00\x00\x1cftypavif\x00\x00\x00\x00avifmif1miaf")[1] == "image/avif"
     assert sniff(b"\x00\x00\x00\x1cftypmif1\x00\x00\x00\x00mif1avifmiaf")[1] == "image/avif"
-    assert sniff(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic") is None  # HEIC: Pillow cannot read it
+    assert sniff(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic")[1] == "image/heic"  # read with pillow-heif
     assert sniff(bytes.fromhex("3026b2758e66cf11a6d900aa0062ce6c") + bytes(8))[1] == "video/x-ms-asf"
     assert sniff(b"FLV\x01\x05\x00\x00\x00\x09")[1] == "video/x-flv"
     assert sniff(b"".join(b"G" + bytes(187) for _ in range(6)))[1] == "video/mp2t"

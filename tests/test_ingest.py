@@ -124,12 +124,17 @@ def test_image_modes_exif_cmyk_16bit_and_multipage_tiff(tmp_path, spool):
 
 
 @needs_corpus()
-def test_bmp_gif_jpeg2000_and_avif_scans_are_read_like_any_image(tmp_path, spool):
+def test_bmp_gif_jpeg2000_avif_and_heic_scans_are_read_like_any_image(tmp_path, spool):
+    import pillow_heif
+
     receipt = Image.open(CORPUS / "docs" / "sroie_005.jpg").convert("RGB")
     saved = {"scan.bmp": receipt.convert("1"), "scan.gif": receipt.convert("P"), "scan.jp2": receipt,
-             "scan.avif": receipt}
+             "scan.avif": receipt, "photo.heic": receipt}
     for name, image in saved.items():
-        image.save(tmp_path / name)
+        if name.endswith(".heic"):
+            pillow_heif.from_pillow(image).save(tmp_path / name, quality=90)
+        else:
+            image.save(tmp_path / name)
     for name in saved:
         res = ingest_document(doc_for(tmp_path / name), FAST, spool)
         assert not res.errors and len(res.units) == 1, name
@@ -138,8 +143,13 @@ def test_bmp_gif_jpeg2000_and_avif_scans_are_read_like_any_image(tmp_path, spool
         with Image.open(unit.image.path) as shown:
             # the receipt's dark text survives each format: the page is neither blank nor black
             assert 0.005 < (np.asarray(shown.convert("L")) < 128).mean() < 0.5, name
-    found = discover([tmp_path / "scan.jp2"]).documents[0]
-    assert (found.media_type, found.mime) == ("image", "image/jp2")
+    turned = Image.Exif()
+    turned[0x0112] = 6  # a phone held upright: stored sideways, turned on display
+    pillow_heif.from_pillow(Image.new("RGB", (200, 100), "white")).save(tmp_path / "upright.heic", exif=turned.tobytes())
+    unit = ingest_document(doc_for(tmp_path / "upright.heic"), FAST, spool).units[0]
+    assert (unit.width, unit.height, unit.image_width, unit.image_height) == (100, 200, 100, 200)  # turned once
+    found = discover([tmp_path / "scan.jp2", tmp_path / "photo.heic"]).documents
+    assert [(d.media_type, d.mime) for d in found] == [("image", "image/jp2"), ("image", "image/heic")]
 
 
 @needs_corpus()

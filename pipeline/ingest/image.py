@@ -1,4 +1,4 @@
-"""Image ingest through Pillow: PNG, JPEG, TIFF (every page), WebP, BMP, GIF, JPEG 2000 and AVIF. EXIF
+"""Image ingest through Pillow: PNG, JPEG, TIFF (every page), WebP, BMP, GIF, JPEG 2000, AVIF and HEIC. EXIF
 orientation, CMYK and 16-bit handled; a file that ends early or is damaged keeps what decodes."""
 
 from __future__ import annotations
@@ -80,6 +80,10 @@ def ingest_image(doc: SourceDocument, options: IngestOptions, spool: Path, deadl
     err = lambda kind, msg, page=None: res.errors.append(  # noqa: E731
         ErrorRecord(doc_id=doc.doc_id, path=doc.path, stage="ingest", kind=kind, message=msg, page=page))
     Image.MAX_IMAGE_PIXELS = options.max_pixels
+    if doc.mime == "image/heic":
+        import pillow_heif
+
+        pillow_heif.register_heif_opener()  # idempotent; applies the photo's rotation and resets its EXIF tag
     try:
         with GATE.strict():
             im = Image.open(doc.path)
