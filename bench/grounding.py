@@ -12,7 +12,8 @@ aligner in the same run.
 4. The OCR path: born-digital pages rendered to images, OCR'd, and grounded; gold boxes mapped to pixels.
    Spans stay within one text-layer line there: across lines, content-stream order need not be the
    visual order that OCR follows, so such a span has no contiguous OCR counterpart.
-5. Speed: 1,000 quotes (half relocations, half negatives) against a 499-page document.
+5. Speed: 1,000 quotes (half relocations, half negatives) against a 499-page document; then 100 negatives
+   whose first and last words are on nearly every page (the page-break search's worst case).
 
 Needs `pip install langextract` (bench only). Usage: python bench/grounding.py [--seed 0] [--ocr-pages 40]
 Ends with: RESULT exact_located=... perturbed_located=... ocr_located=... false_verified=...
@@ -579,6 +580,13 @@ def speed_eval(corpus: Path, rng: random.Random) -> float:
         g.ground(q)
     seconds = time.perf_counter() - t0
     print(f"speed: 1000 quotes (500 relocations, 500 negatives) against {len(units)} pages in {seconds:.2f}s")
+    # negatives whose first and last words are on nearly every page: the worst case of the page-break search
+    common = [ClaimedCitation(doc_id="d", page=rng.randrange(1, len(units) + 1),
+                              quote=f"the committee noted that {k} members of the public attended the") for k in range(100)]
+    t0 = time.perf_counter()
+    for q in common:
+        g.ground(q)
+    print(f"speed: 100 negatives starting and ending with common words in {time.perf_counter() - t0:.2f}s")
     return 1000 / seconds
 
 

@@ -615,6 +615,7 @@ class DocumentGrounder:
         self.relocate = relocate  # look on other units when the cited one lacks the quote
         self.frame_slack_s = frame_slack_s
         self.indexes = [UnitIndex.build(u) for u in units]
+        self._spreads: dict[int, tuple[UnitIndex, list[tuple[int, int]]]] = {}  # facing pages read as one
 
     def _find_unit(self, claim: ClaimedCitation) -> int | None:
         if claim.t_seconds is not None:
@@ -748,20 +749,28 @@ class DocumentGrounder:
     def _across_break(self, quote: Quote, i: int | None) -> tuple[Match, list[tuple[int, list[int]]]] | None:
         """A strict match of the quote over the body text of two consecutive pages read as one, that
         takes words from both: (match, [(unit, its word ids)] for each page). Only pairs whose first page
-        holds the quote's first 4 characters and whose second holds its last 4 are tried, the cited
-        page's pairs first; with relocation off, only those."""
+        holds the quote's first 4 characters, whose second holds its last 4, and which together hold all
+        its 4-character shingles but the (at most 3) that straddle the break are tried, the cited page's
+        pairs first; with relocation off, only those."""
         if len(quote.norm) < MIN_RELOCATED_FUZZY_CHARS:
             return None
-        head, tail = self._pages_by_shingle.get(quote.norm[:4], ()), set(self._pages_by_shingle.get(quote.norm[-4:], ()))
+        index = self._pages_by_shingle
+        head, tail = index.get(quote.norm[:4], ()), set(index.get(quote.norm[-4:], ()))
         pairs = [j for j in head if j + 1 in tail and isinstance(self.units[j], PageUnit)
                  and isinstance(self.units[j + 1], PageUnit) and self.units[j + 1].page == self.units[j].page + 1]
+        if pairs:
+            grams = {quote.norm[k:k + 4] for k in range(len(quote.norm) - 3)}
+            covered: Counter[int] = Counter()
+            for gram in grams:
+                covered.update({j for page in index.get(gram, ()) for j in (page - 1, page)})
+            pairs = [j for j in pairs if covered[j] >= len(grams) - 3]
         if i is not None:
             pairs = sorted(pairs, key=lambda j: (min(abs(j - i), abs(j + 1 - i)), j))
             if not self.relocate:
                 pairs = [j for j in pairs if i in (j, j + 1)]
         for j in pairs:
-            index, origin = self._spread(j)
-            m, _ = match_strict(quote, index)
+            spread, origin = self._spread(j)
+            m, _ = match_strict(quote, spread)
             if m is None:
                 continue
             on_first = [origin[w][1] for w in m.words if origin[w][0] == j]
@@ -772,7 +781,13 @@ class DocumentGrounder:
 
     def _spread(self, j: int) -> tuple[UnitIndex, list[tuple[int, int]]]:
         """Unit j's words above its bottom margin followed by unit j+1's below its top margin, as one
-        unit (the second page's lines numbered after the first's), and each word's (unit, word id)."""
+        unit (the second page's lines numbered after the first's), and each word's (unit, word id);
+        built once per pair."""
+        if j not in self._spreads:
+            self._spreads[j] = self._build_spread(j)
+        return self._spreads[j]
+
+    def _build_spread(self, j: int) -> tuple[UnitIndex, list[tuple[int, int]]]:
         first, second = self.units[j], self.units[j + 1]
         body_first = [k for k, w in enumerate(first.words) if w.y0 < (1 - RUNNING_MARGIN) * first.height]
         body_second = [k for k, w in enumerate(second.words) if w.y1 > RUNNING_MARGIN * second.height]

@@ -71,8 +71,9 @@ def shrink_to_rgb(im, max_side: int):
 
 
 def ingest_image(doc: SourceDocument, options: IngestOptions, spool: Path, deadline: float) -> IngestResult:
-    """Every frame of an image file as a page. A file that ends early keeps what it holds (an error says
-    how much); a frame that cannot be read after good ones stops the document with those kept."""
+    """Every frame of an image file as a page. A frame that ends early or whose data is damaged keeps the
+    rows that decode (an error row says how many); a frame that cannot be read after good ones stops the
+    document with those kept."""
     import numpy as np
     from PIL import Image
 
