@@ -80,7 +80,7 @@ class VerifiedCitation(BaseModel):
     t_seconds: float | None = None
     boxes: list[Box] = []
     boxes_norm: list[Box] = []
-    continued: list[ContinuedPart] = []
     value_supported: bool | None = None
     verified: bool = False
     reason: str | None = None
+    continued: list[ContinuedPart] = []  # last: the fields before it are the stable surface

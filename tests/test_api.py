@@ -24,7 +24,7 @@ RECORD_FIELDS = {
     "Document": ["doc_id", "path", "name", "media_type", "units", "errors"],
     "CitationInput": ["quote", "page", "t", "value", "field"],
     "VerifiedCitation": ["index", "quote", "field", "value", "claimed_page", "claimed_t_seconds", "match", "score", "page",
-                         "t_seconds", "boxes", "boxes_norm", "value_supported", "verified", "reason"],
+                         "t_seconds", "boxes", "boxes_norm", "value_supported", "verified", "reason", "continued"],
 }
 
 
