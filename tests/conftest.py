@@ -52,6 +52,29 @@ def spool(tmp_path):
     return d
 
 
+def contract_across_a_page_break(tmp_path, spool):
+    """Two PDF pages with a running header and footer, a sentence that runs from one onto the other."""
+    import pymupdf
+
+    from pipeline.discover import discover
+    from pipeline.ingest import ingest_document
+    from schemas.options import IngestOptions
+
+    doc = pymupdf.open()
+    body = [["1. Services. Northwind Analytics delivers the reports listed in Annex A.",
+             "2. Fees. The Customer pays a monthly fee of EUR 4,500.00 invoiced on the"],
+            ["first business day of each month and payable within thirty days.",
+             "3. Term. This agreement runs for twenty-four months."]]
+    for n, lines in enumerate(body, start=1):
+        page = doc.new_page(width=595, height=842)
+        page.insert_text((72, 40), "Services Agreement - Northwind / Contoso - confidential", fontsize=8)
+        for k, line in enumerate(lines):
+            page.insert_text((72, 700 + 40 * k - (0 if n == 1 else 600)), line, fontsize=11)
+        page.insert_text((280, 815), f"Page {n} of 2", fontsize=8)
+    doc.save(tmp_path / "contract.pdf")
+    return ingest_document(discover([tmp_path / "contract.pdf"]).documents[0], IngestOptions(ocr="off"), spool).units
+
+
 def needs_corpus():
     return pytest.mark.skipif(not (CORPUS / "MANIFEST.tsv").exists(), reason="shared corpus not present")
 

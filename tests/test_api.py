@@ -125,7 +125,7 @@ def test_cache_stays_under_its_limit(tmp_path):
 
 
 def test_verify_gives_the_next_page_of_a_quote_across_a_page_break(tmp_path):
-    from tests.test_grounding import contract_across_a_page_break
+    from tests.conftest import contract_across_a_page_break
 
     contract_across_a_page_break(tmp_path, tmp_path)
     doc = gemmadoc.open_document(tmp_path / "contract.pdf", cache_dir=tmp_path / "cache")

@@ -152,7 +152,7 @@ def test_scripted_answers_feed_exact_malformed_truncated_and_wrong_outputs(tmp_p
 
 def test_a_value_quoted_across_a_page_break_has_a_verified_citation_on_each_page(tmp_path):
     from pipeline.outputs import rows_for
-    from tests.test_grounding import contract_across_a_page_break
+    from tests.conftest import contract_across_a_page_break
 
     contract_across_a_page_break(tmp_path, tmp_path)  # writes contract.pdf
     answer = ('{"total": {"value": "4500.00", "citations": [{"page": 2, "quote": '

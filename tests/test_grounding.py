@@ -8,7 +8,7 @@ from pipeline.grounding import DocumentGrounder, normalise
 from pipeline.ingest.textlayer import pdf_words
 from pipeline.textnorm import MARKS
 from schemas.records import ClaimedCitation, FrameUnit, ImageRef, PageUnit, Word
-from tests.conftest import CORPUS, SAMPLES, needs_corpus
+from tests.conftest import CORPUS, SAMPLES, contract_across_a_page_break, needs_corpus
 
 REF = ImageRef(kind="file", path="x.jpg")
 
@@ -348,27 +348,6 @@ def test_persian_and_arabic_forms_and_digits():
     reversed_layer = [page(1, ["بتاريخ 71/50/4202", "المرجع 2024/05/17"])]
     assert ground("بتاريخ 2024/05/17", 1, units=reversed_layer).match in ("normalised", "exact")
     assert ground("بتاريخ 2024/05/18", 1, units=reversed_layer).match == "unverified"
-
-
-def contract_across_a_page_break(tmp_path, spool):
-    """Two PDF pages with a running header and footer, a sentence that runs from one onto the other."""
-    from pipeline.discover import discover
-    from pipeline.ingest import ingest_document
-    from schemas.options import IngestOptions
-
-    doc = pymupdf.open()
-    body = [["1. Services. Northwind Analytics delivers the reports listed in Annex A.",
-             "2. Fees. The Customer pays a monthly fee of EUR 4,500.00 invoiced on the"],
-            ["first business day of each month and payable within thirty days.",
-             "3. Term. This agreement runs for twenty-four months."]]
-    for n, lines in enumerate(body, start=1):
-        page = doc.new_page(width=595, height=842)
-        page.insert_text((72, 40), "Services Agreement - Northwind / Contoso - confidential", fontsize=8)
-        for k, line in enumerate(lines):
-            page.insert_text((72, 700 + 40 * k - (0 if n == 1 else 600)), line, fontsize=11)
-        page.insert_text((280, 815), f"Page {n} of 2", fontsize=8)
-    doc.save(tmp_path / "contract.pdf")
-    return ingest_document(discover([tmp_path / "contract.pdf"]).documents[0], IngestOptions(ocr="off"), spool).units
 
 
 def test_a_quote_across_a_page_break_gets_a_citation_on_each_page(tmp_path):

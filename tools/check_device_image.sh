@@ -32,6 +32,9 @@ for run in grouped_mm:dynamic:" same_rows=2" batched_mm:dynamic:" same_rows=2" g
   k=${run%%:*}; rest=${run#*:}; c=${rest%%:*}; same=${rest#*:}
   grep -q "^RESULT.*mode=decode_kernels decode_experts=$k cache=$c rows=2$same.* decode_ran=$k " "$SITE/all" \
     || { echo "FAILED: no $k decode over a $c cache under the device image's versions"; exit 1; }; done
+# the fp32 prefill in pieces must give the one-pass answers (model/prefill.py) under these versions too
+grep -q '^RESULT.*mode=prefill_check rows=2 same_rows=2 quantization=none' "$SITE/all" \
+  || { echo "FAILED: prefill in pieces differs from one pass under the device image's versions"; exit 1; }
 # bench/prefill_memory.py (real-width layers) at a toy size: it runs under these versions, same tokens out
 "$VENV/bin/python" tools/as_on_device.py bench/prefill_memory.py --layers 1 --rows 2 --context 256 --prefill-tokens 128 \
   --vocab 512 >"$SITE/log" 2>&1 && grep '^RESULT' "$SITE/log" | tee -a "$SITE/all" && grep -q 'layers=1 .*same_tokens=1$' "$SITE/all" \
