@@ -6,17 +6,22 @@ STAMP := $(VENV)/.installed
 HAS_GPU := $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 && echo 1)
 TORCH_SPEC := $(if $(HAS_GPU),torch,torch==2.13.0)
 
-.PHONY: setup run eval review test test-fast test-vllm test-device-image lint bench bench-setup bench-cpu clean
+.PHONY: setup lock run eval review test test-fast test-vllm test-device-image lint bench bench-setup bench-cpu clean
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml Makefile
+$(STAMP): pyproject.toml constraints.txt Makefile
 	python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q "$(TORCH_SPEC)"
 	$(PIP) install -q --no-deps xgrammar==0.2.8 rapidocr-onnxruntime==1.4.4
-	$(PIP) install -q -e ".[dev]"
+	$(PIP) install -q -c constraints.txt -e ".[dev]"
 	touch $(STAMP)
+
+# after upgrading a dependency in .venv and passing `make test`: pin the tested set for CI and fresh clones
+lock:
+	{ sed -n '1,/^# Regenerate/p' constraints.txt; $(PIP) freeze --exclude-editable | grep -viE '^(torch|triton|nvidia-|gemmadoc)[=-]' | grep '=='; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt
 
 run: setup
 	$(VENV)/bin/gemmadoc run data/samples --out out --model auto

@@ -53,18 +53,28 @@ class FramesOnlyGemma4Processor(Gemma4Processor):
             return FramesOnlyVideoProcessor
         return super().check_argument_for_proper_class(argument_name, argument)
 
-    @classmethod
-    def _get_arguments_from_pretrained(cls, path, processor_dict=None, **kwargs):
-        from transformers import AutoFeatureExtractor, AutoImageProcessor, AutoTokenizer
 
-        kwargs.pop("subfolder", None)
-        video_cfg = dict((processor_dict or {}).get("video_processor", {}))
-        return [
-            AutoFeatureExtractor.from_pretrained(path, **kwargs),
-            AutoImageProcessor.from_pretrained(path, **kwargs),
-            AutoTokenizer.from_pretrained(path, **kwargs),
-            FramesOnlyVideoProcessor(**video_cfg),
-        ]
+def _load_frames_only(path: str, **kwargs) -> FramesOnlyGemma4Processor:
+    """Build the processor from its saved parts through public loaders only.
+
+    `ProcessorMixin.from_pretrained` resolves its sub-processors through private hooks that change between
+    transformers releases (5.25 replaced `_get_arguments_from_pretrained` with `_resolve_subprocessors`), so
+    each part is loaded with its Auto class and the processor is constructed directly."""
+    import inspect
+
+    from transformers import AutoFeatureExtractor, AutoImageProcessor, AutoTokenizer
+
+    settings, _ = Gemma4Processor.get_processor_dict(path, **kwargs)
+    video_cfg = settings.get("video_processor")
+    parts = {
+        "feature_extractor": AutoFeatureExtractor.from_pretrained(path, **kwargs),
+        "image_processor": AutoImageProcessor.from_pretrained(path, **kwargs),
+        "tokenizer": AutoTokenizer.from_pretrained(path, **kwargs),
+        "video_processor": FramesOnlyVideoProcessor(**(video_cfg if isinstance(video_cfg, dict) else {})),
+    }
+    accepted = inspect.signature(Gemma4Processor.__init__).parameters
+    extra = {k: v for k, v in settings.items() if k in accepted and k not in parts and k != "self"}
+    return FramesOnlyGemma4Processor(**parts, **extra)
 
 
 def torchvision_available() -> bool:
@@ -82,4 +92,4 @@ def load_processor(path: str, **kwargs):
 
     if torchvision_available():
         return AutoProcessor.from_pretrained(path, **kwargs)
-    return FramesOnlyGemma4Processor.from_pretrained(path, **kwargs)
+    return _load_frames_only(path, **kwargs)
