@@ -284,6 +284,45 @@ def test_variable_frame_rate_sampled_by_timestamp(tmp_path, spool):
     assert got == [(0.0, True), (1.0, True), (2.0, False), (3.0, True), (4.0, False)]
 
 
+def _phone_video(path):
+    """A portrait phone clip as phones store it: the sensor's landscape frames, turned a quarter, with the
+    rotation in the MP4 track header's display matrix (tkhd), which players apply."""
+    import struct
+
+    from PIL import ImageDraw, ImageFont
+
+    av = pytest.importorskip("av")
+    scene = Image.new("RGB", (360, 640), "white")
+    draw = ImageDraw.Draw(scene)
+    draw.rectangle([0, 0, 40, 40], fill=(255, 0, 0))
+    draw.text((30, 200), "TOTAL 42.50", fill="black", font=ImageFont.load_default(size=40))
+    stored = np.ascontiguousarray(np.rot90(np.asarray(scene), 1))  # 640 wide, 360 high, text sideways
+    c = av.open(str(path), "w")
+    s = c.add_stream("mpeg4", rate=5)
+    s.width, s.height, s.pix_fmt = 640, 360, "yuv420p"
+    for _ in range(10):
+        for packet in s.encode(av.VideoFrame.from_ndarray(stored, format="rgb24")):
+            c.mux(packet)
+    for packet in s.encode():
+        c.mux(packet)
+    c.close()
+    data = bytearray(path.read_bytes())
+    at = data.find(b"tkhd")
+    matrix = at + 4 + 4 + (32 if data[at + 4] == 1 else 20) + 16  # after version/flags, times, ids, layer..volume
+    data[matrix:matrix + 36] = struct.pack(">9I", 0, 0x10000, 0, 0xFFFF0000, 0, 0, 0, 0, 0x40000000)  # rotate 90
+    path.write_bytes(bytes(data))
+
+
+def test_a_portrait_phone_video_is_sampled_upright(tmp_path, spool):
+    _phone_video(tmp_path / "phone.mp4")
+    res = ingest_document(doc_for(tmp_path / "phone.mp4"), IngestOptions(), spool)
+    unit = res.units[0]
+    assert (unit.image_width, unit.image_height) == (360, 640)  # as shown, not as stored
+    with Image.open(unit.image.path) as im:
+        assert im.convert("RGB").getpixel((5, 5))[0] > 200  # the red corner is top left again
+    assert "TOTAL" in " ".join(w.text for w in unit.words)  # OCR reads it: the text is upright
+
+
 def test_duplicate_frames_skipped_and_recorded(tmp_path, spool):
     import cv2
 
