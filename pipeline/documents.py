@@ -37,7 +37,7 @@ class CacheStats:
 
 def ingest_key(options: IngestOptions) -> str:
     """The ingest options that change units, with the pipeline version."""
-    keep = options.model_dump(include={"dpi", "max_side_px", "ocr", "video_fps", "dedup_threshold", "max_pages",
+    keep = options.model_dump(include={"dpi", "max_side_px", "max_page_pixels", "ocr", "video_fps", "dedup_threshold", "max_pages",
                                        "max_pixels", "max_video_seconds"})
     keep["version"] = PIPELINE_VERSION
     keep["passwords"] = hashlib.sha256("\0".join(options.passwords).encode()).hexdigest()[:8]

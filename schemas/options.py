@@ -17,9 +17,10 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 IMAGE_BUDGETS = (70, 140, 280, 560, 1120)
+PIXELS_PER_IMAGE_TOKEN = 48 * 48  # Gemma 4 vision: 16-px patches pooled 3x3 into one soft token
 DEFAULT_MODEL_ID = "google/gemma-4-26B-A4B-it"
 TINY_MODEL = "tiny-random"
-PIPELINE_VERSION = "0.3.4"  # 0.3.4: an image file that ends early or whose data is damaged keeps the rows that decode, a page its page tree cannot load is a render error, a lone surrogate escape in an answer becomes U+FFFD, a quote across a page break is verified with a citation per page, a multi-page TIFF that breaks keeps the pages before the break; 0.3.3: a number whose digit groups are set a space apart is never verified in part, fuzzy or folded matches included; schema warnings name the limit and the merged windows; 0.3.2: windows of a split document sized at their pages' budgets, batches of one budget; 0.3.1: error rows with category and page or t_seconds, no char offsets in citations; 0.3.0: page text read in the capped worker, strip-decoded images, distinct collection labels, OCR reuse in videos; 0.2.0: digits exact, word boundaries, value support, partial matches
+PIPELINE_VERSION = "0.3.5"  # 0.3.5: pages, images and frames capped by their area (--max-page-pixels, what the largest image budget reads), not by a 1600-px longest side, so a long receipt keeps its width; 0.3.4: an image file that ends early or whose data is damaged keeps the rows that decode, a page its page tree cannot load is a render error, a lone surrogate escape in an answer becomes U+FFFD, a quote across a page break is verified with a citation per page, a multi-page TIFF that breaks keeps the pages before the break; 0.3.3: a number whose digit groups are set a space apart is never verified in part, fuzzy or folded matches included; schema warnings name the limit and the merged windows; 0.3.2: windows of a split document sized at their pages' budgets, batches of one budget; 0.3.1: error rows with category and page or t_seconds, no char offsets in citations; 0.3.0: page text read in the capped worker, strip-decoded images, distinct collection labels, OCR reuse in videos; 0.2.0: digits exact, word boundaries, value support, partial matches
 
 
 class _Group(BaseModel):
@@ -29,8 +30,12 @@ class _Group(BaseModel):
 class IngestOptions(_Group):
     """How files become page and frame units, and the limits that keep hostile input from hurting the run."""
 
-    dpi: int = Field(150, ge=36, le=600, description="Resolution PDF pages are rendered at (before --max-side).")
-    max_side_px: int = Field(1600, ge=256, description="Longest side of a rendered page or frame, in pixels.")
+    dpi: int = Field(150, ge=36, le=600, description="Resolution PDF pages are rendered at (then capped by --max-page-pixels and --max-side).")
+    max_side_px: int = Field(8192, ge=256, le=65500, description="Longest side of a rendered page or frame, in pixels "
+                             "(a guard for very long pages; --max-page-pixels is the cap that usually applies).")
+    max_page_pixels: int = Field(IMAGE_BUDGETS[-1] * PIXELS_PER_IMAGE_TOKEN, ge=65536, description="Pixels of a rendered "
+                                 "page or frame (width x height), at most: what the largest image budget reads, so a "
+                                 "long receipt keeps the width the model needs (a cap on the longest side would not).")
     ocr: Literal["auto", "off", "force"] = Field("auto", description="auto (only pages without a usable text layer) | off | force.")
     follow_symlinks: bool = Field(False, description="Read files and folders that links inside the inputs point to outside them (skipped with a warning by default).")
     passwords: list[str] = Field([], description="Password to try on encrypted PDFs (repeatable).")
@@ -252,7 +257,7 @@ class RunOptions(BaseModel):
     def output_key(self) -> str:
         """Hash of the options that change what comes out (not runtime knobs such as workers)."""
         keep = {**self.plan.model_dump(exclude={"batch_tokens", "generate_timeout_s"}),
-                **self.ingest.model_dump(include={"dpi", "max_side_px", "ocr", "video_fps", "dedup_threshold", "max_pages"})}
+                **self.ingest.model_dump(include={"dpi", "max_side_px", "max_page_pixels", "ocr", "video_fps", "dedup_threshold", "max_pages"})}
         if self.grounding != GroundingOptions():  # default grounding keeps the keys of runs made before it was an option
             keep["grounding"] = self.grounding.model_dump()
         return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()[:16]

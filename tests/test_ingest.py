@@ -35,13 +35,32 @@ def test_pdf_pages_words_and_boxes(spool):
         assert 0 <= w.x0 < w.x1 <= page.width and 0 <= w.y0 < w.y1 <= page.height
     with Image.open(page.image.path) as im:
         assert im.size == (page.image_width, page.image_height)
-        assert max(im.size) <= FAST.max_side_px
+        assert max(im.size) <= FAST.max_side_px and im.size[0] * im.size[1] <= FAST.max_page_pixels
 
 
 def test_render_policy_caps_longest_side(spool):
     opts = IngestOptions(ocr="off", dpi=300, max_side_px=800)
     res = ingest_document(doc_for(SAMPLES / "contract_and_invoice.pdf"), opts, spool)
     assert max(res.units[0].image_width, res.units[0].image_height) == 800
+
+
+def test_a_long_receipt_keeps_the_width_the_model_needs(tmp_path, spool):
+    """Caps by area, not by the longest side: a till roll 80 mm x 600 mm (as a PDF, and as a photo 640 px
+    wide) kept 213 px and 128 px of width under a 1600-px longest side, a sliver the processor then blew
+    up to its budget; now each keeps its width within the same pixel count as a page."""
+    pdf = pymupdf.open()
+    page = pdf.new_page(width=227, height=1701)
+    for i in range(60):
+        page.insert_text((12, 30 + i * 27), f"ITEM {i:03d}  {i * 1.25:8.2f}", fontsize=9)
+    pdf.save(tmp_path / "till.pdf")
+    Image.new("L", (640, 8000), 255).save(tmp_path / "till.png")
+    opts = IngestOptions(ocr="off")
+    for name, least_width in (("till.pdf", 227 * 150 / 72 - 1), ("till.png", 450)):
+        unit = ingest_document(doc_for(tmp_path / name), opts, spool).units[0]
+        assert unit.image_width >= least_width, (name, unit.image_width, unit.image_height)
+        assert unit.image_width * unit.image_height <= opts.max_page_pixels
+        with Image.open(unit.image.path) as im:
+            assert im.size == (unit.image_width, unit.image_height)
 
 
 def test_scanned_page_gets_ocr_words_inside_page(spool):

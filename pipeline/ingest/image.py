@@ -10,7 +10,7 @@ from pipeline.errors import StageError
 from pipeline.ingest.lenient import GATE, Damage
 from pipeline.ingest.ocr import ocr_words
 from pipeline.ingest.render import spool_path
-from pipeline.ingest.result import IngestResult, word_density
+from pipeline.ingest.result import IngestResult, fit_scale, word_density
 from schemas.options import IngestOptions
 from schemas.records import ErrorRecord, ImageRef, PageUnit, SourceDocument
 
@@ -46,14 +46,14 @@ def decoded_mb(mode: str, width: int, height: int) -> float:
     return width * height * BYTES_PER_PIXEL.get(mode, 4) / 2**20
 
 
-def shrink_to_rgb(im, max_side: int):
-    """8-bit RGB no longer than `max_side`, built strip by strip for large images: peak memory is the
-    decoded frame plus one strip, never a full-size RGBA/RGB copy (a 9990x9990 palette PNG needs ~100 MB
-    decoded, not 2 GB of conversions)."""
+def shrink_to_rgb(im, options: IngestOptions):
+    """8-bit RGB within --max-page-pixels and --max-side, built strip by strip for large images: peak memory
+    is the decoded frame plus one strip, never a full-size RGBA/RGB copy (a 9990x9990 palette PNG needs
+    ~100 MB decoded, not 2 GB of conversions)."""
     from PIL import Image
 
     w, h = im.size
-    factor = max(w, h) // max_side  # integer box reduction first, exact resize after
+    factor = int(1 / min(1.0, fit_scale(w, h, options)))  # integer box reduction first, exact resize after
     if factor < 2 or im.mode not in STRIP_MODES:
         rgb = to_rgb(im)
     else:
@@ -64,7 +64,7 @@ def shrink_to_rgb(im, max_side: int):
             strip = to_rgb(im.crop((0, y, w, min(h, y + rows))))
             rgb.paste(strip.reduce(factor), (0, y // factor))
     w, h = rgb.size
-    scale = min(1.0, max_side / max(w, h))
+    scale = min(1.0, fit_scale(w, h, options))
     if scale < 1:
         rgb = rgb.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.LANCZOS)
     return rgb
@@ -171,9 +171,10 @@ def _upright(frame, index: int, options: IngestOptions):
 
     w, h = frame.size
     if index > 0:
-        return shrink_to_rgb(frame, options.max_side_px), (w, h)
+        return shrink_to_rgb(frame, options), (w, h)
     if frame.getexif().get(0x0112) in (5, 6, 7, 8):  # EXIF turns it a quarter: the page is upright
         w, h = h, w
-    if frame.format == "JPEG":
-        frame.draft("RGB", (options.max_side_px, options.max_side_px))  # JPEG decodes at 1/2..1/8 scale
-    return shrink_to_rgb(ImageOps.exif_transpose(frame), options.max_side_px), (w, h)
+    if frame.format == "JPEG":  # decodes at 1/2..1/8 scale, never below the size kept
+        scale = min(1.0, fit_scale(*frame.size, options))
+        frame.draft("RGB", (max(1, round(frame.size[0] * scale)), max(1, round(frame.size[1] * scale))))
+    return shrink_to_rgb(ImageOps.exif_transpose(frame), options), (w, h)

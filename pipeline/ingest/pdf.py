@@ -9,7 +9,7 @@ from pathlib import Path
 from pipeline.errors import StageError
 from pipeline.ingest.ocr import ocr_words
 from pipeline.ingest.render import RenderFailed, RenderOutOfMemory, RenderTimeout, spool_path, thread_guard
-from pipeline.ingest.result import IngestResult, word_density
+from pipeline.ingest.result import IngestResult, fit_scale, word_density
 from schemas.options import IngestOptions
 from schemas.records import ErrorRecord, ImageRef, PageUnit, SourceDocument, Word
 
@@ -42,10 +42,8 @@ def open_pdf(path: str, passwords: list[str]):
 
 
 def page_zoom(width_pt: float, height_pt: float, options: IngestOptions) -> float:
-    """Zoom for the render policy: the target DPI, capped so the longest side fits max_side_px."""
-    zoom = options.dpi / 72.0
-    longest = max(width_pt, height_pt, 1.0)
-    return min(zoom, options.max_side_px / longest)
+    """Zoom for the render policy: the target DPI, capped so the page fits --max-page-pixels and --max-side."""
+    return min(options.dpi / 72.0, fit_scale(width_pt, height_pt, options))
 
 
 def ingest_pdf(doc: SourceDocument, options: IngestOptions, spool: Path, deadline: float) -> IngestResult:

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Literal
 
+from schemas.options import IngestOptions
 from schemas.records import ErrorRecord, FrameUnit, PageUnit
+
+
+def fit_scale(width: float, height: float, options: IngestOptions) -> float:
+    """Largest scale at which a width x height page or frame keeps within --max-page-pixels (its area) and
+    --max-side (its longest side). An area cap keeps a long receipt as wide as the model's budget needs;
+    a cap on the longest side alone would shrink it to a sliver."""
+    width, height = max(width, 1.0), max(height, 1.0)
+    return min(options.max_side_px / max(width, height), math.sqrt(options.max_page_pixels / (width * height)))
 
 
 @dataclass

@@ -13,7 +13,7 @@ from pathlib import Path
 from pipeline.errors import StageError
 from pipeline.ingest.ocr import ocr_words
 from pipeline.ingest.render import spool_path
-from pipeline.ingest.result import IngestResult, word_density
+from pipeline.ingest.result import IngestResult, fit_scale, word_density
 from schemas.options import IngestOptions
 from schemas.records import ErrorRecord, FrameUnit, ImageRef, SourceDocument
 
@@ -112,7 +112,7 @@ def ingest_video(doc: SourceDocument, options: IngestOptions, spool: Path, deadl
             index = len(res.units)
             out = spool_path(spool, doc.doc_id, f"f{index:05d}.jpg")
             h, w = frame.shape[:2]
-            scale = min(1.0, options.max_side_px / max(w, h))
+            scale = min(1.0, fit_scale(w, h, options))
             shown = cv2.resize(frame, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA) if scale < 1 else frame
             cv2.imwrite(out, shown, [cv2.IMWRITE_JPEG_QUALITY, 90])
             words, reused = [], False
