@@ -2,19 +2,40 @@
 site can show citations on their pages after the run's spool is gone.
 
 Kept: the first unit of every document and every unit a citation points to (claimed or found), as
-JPEG no longer than `max_side` px. Names: `pages/<doc_id[:16]>/p00003.jpg` for page 3,
+JPEG of at most KEEP_MAX_PIXELS (by area, so a till roll keeps a readable width). Names: `pages/<doc_id[:16]>/p00003.jpg` for page 3,
 `t000012500.jpg` for the frame at 12.5 s."""
 
 from __future__ import annotations
 
 import os
+import math
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
 
 from schemas.records import DocumentResult, FrameUnit, PageUnit
 
-KEEP_MAX_SIDE = 1000
+KEEP_MAX_PIXELS = 800_000  # an A4 page kept at about 750 x 1060
+KEEP_MAX_SIDE = 4000  # a guard for very long pages
+
+
+def keep_scale(width: float, height: float) -> float:
+    """Scale at which a width x height page or frame is kept for the review: within KEEP_MAX_PIXELS of
+    area and KEEP_MAX_SIDE on its longest side (above 1 for a PDF page measured in points)."""
+    width, height = max(width, 1.0), max(height, 1.0)
+    return min(KEEP_MAX_SIDE / max(width, height), math.sqrt(KEEP_MAX_PIXELS / (width * height)))
+
+
+def keep_size(width: int, height: int) -> tuple[int, int]:
+    """Size a width x height image is kept at (never enlarged; rounded down, so within the area)."""
+    scale = min(1.0, keep_scale(width, height))
+    return max(1, math.floor(width * scale)), max(1, math.floor(height * scale))
+
+
+def shrink_to_keep(im):
+    """`im` reduced in place to its kept size (PIL thumbnail: aspect kept, never enlarged)."""
+    im.thumbnail(keep_size(*im.size))
+    return im
 
 
 def unit_file(unit_or_page: PageUnit | FrameUnit | int | float, video: bool = False) -> str:
@@ -53,7 +74,7 @@ class PageCopy:
     jpeg: bytes
 
 
-def page_copies(result: DocumentResult, units: list[PageUnit | FrameUnit], max_side: int = KEEP_MAX_SIDE) -> list[PageCopy]:
+def page_copies(result: DocumentResult, units: list[PageUnit | FrameUnit]) -> list[PageCopy]:
     """The copies the review needs of `result`'s units (see `cited_units`), from spool files or inline
     bytes. A unit whose image is gone is skipped (the review re-renders from the source, or says why not)."""
     from PIL import Image
@@ -67,9 +88,8 @@ def page_copies(result: DocumentResult, units: list[PageUnit | FrameUnit], max_s
         else:
             continue
         with Image.open(source) as im:
-            im.draft("RGB", (max_side, max_side))
-            im = im.convert("RGB")
-            im.thumbnail((max_side, max_side))
+            im.draft("RGB", keep_size(*im.size))  # JPEG decodes at 1/2..1/8 scale, never below the size kept
+            im = shrink_to_keep(im.convert("RGB"))
             buf = BytesIO()
             im.save(buf, "JPEG", quality=80)
         copies.append(PageCopy(unit_file(unit), buf.getvalue()))

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.outputs import read_table
-from pipeline.pageimages import KEEP_MAX_SIDE, pages_dir, unit_file
+from pipeline.pageimages import keep_scale, pages_dir, shrink_to_keep, unit_file
 from schemas.records import DocumentResult
 
 ASSETS = Path(__file__).with_name("assets")
@@ -212,7 +212,7 @@ def _render(source: str, media_type: str, where, target: Path) -> None:
 
         with pymupdf.open(source) as pdf:
             page = pdf[int(where) - 1]
-            render_page(pdf, int(where) - 1, KEEP_MAX_SIDE / max(page.rect.width, page.rect.height, 1.0), str(target), quality=80)
+            render_page(pdf, int(where) - 1, keep_scale(page.rect.width, page.rect.height), str(target), quality=80)
     elif media_type == "video":
         import cv2
 
@@ -224,9 +224,7 @@ def _render(source: str, media_type: str, where, target: Path) -> None:
             cap.release()
         if not ok:
             raise ValueError(f"no frame at {where} s")
-        im = Image.fromarray(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
-        im.thumbnail((KEEP_MAX_SIDE, KEEP_MAX_SIDE))
-        im.save(target, quality=80)
+        shrink_to_keep(Image.fromarray(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))).save(target, quality=80)
     else:
         from PIL import ImageOps
 
@@ -235,8 +233,7 @@ def _render(source: str, media_type: str, where, target: Path) -> None:
         with Image.open(source) as im:
             im.seek(int(where) - 1)
             frame = to_rgb(ImageOps.exif_transpose(im) if int(where) == 1 else im)
-            frame.thumbnail((KEEP_MAX_SIDE, KEEP_MAX_SIDE))
-            frame.save(target, quality=80)
+            shrink_to_keep(frame).save(target, quality=80)
 
 
 def _clip(site: Path, doc: dict) -> tuple[str | None, str | None]:

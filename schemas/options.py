@@ -159,7 +159,7 @@ class OutputOptions(_Group):
     """What is redone and kept, and how the output folder is shared."""
 
     chunk_docs: int | None = Field(None, ge=1, description="Documents per ingest -> model -> write round (bounds memory; each round is committed). Default: 16; vllm: 2 x --max-num-seqs; openai: 4 x --concurrency, so the engine always has requests waiting.")
-    keep_page_images: bool = Field(True, description="Keep ~1000 px copies of cited pages and frames in OUT/pages for `gemmadoc review`.")
+    keep_page_images: bool = Field(True, description="Keep copies (0.8 megapixels) of cited pages and frames in OUT/pages for `gemmadoc review`.")
     force: bool = Field(False, description="Redo documents that are already done.")
     retry_failed: bool = Field(False, description="Redo only documents that failed or came out partial last time.")
     wait_lock_s: float = Field(0.0, ge=0, description="Seconds to wait when another run is writing to --out (default: exit 2 at once).")

@@ -75,6 +75,18 @@ def contract_across_a_page_break(tmp_path, spool):
     return ingest_document(discover([tmp_path / "contract.pdf"]).documents[0], IngestOptions(ocr="off"), spool).units
 
 
+def till_roll_pdf(path: Path) -> Path:
+    """A one-page receipt on a till roll, 80 mm x 600 mm (227 x 1701 pt), 60 item lines."""
+    import pymupdf
+
+    pdf = pymupdf.open()
+    page = pdf.new_page(width=227, height=1701)
+    for i in range(60):
+        page.insert_text((12, 30 + i * 27), f"ITEM {i:03d}  {i * 1.25:8.2f}", fontsize=9)
+    pdf.save(path)
+    return path
+
+
 def needs_corpus():
     return pytest.mark.skipif(not (CORPUS / "MANIFEST.tsv").exists(), reason="shared corpus not present")
 

@@ -12,7 +12,7 @@ from pipeline.errors import StageError
 from pipeline.ingest import ingest_document
 from schemas.options import IngestOptions
 from schemas.records import FrameUnit, PageUnit
-from tests.conftest import CORPUS, SAMPLES, needs_corpus
+from tests.conftest import CORPUS, SAMPLES, needs_corpus, till_roll_pdf
 
 FAST = IngestOptions(ocr="off", page_timeout_s=10)
 
@@ -48,11 +48,7 @@ def test_a_long_receipt_keeps_the_width_the_model_needs(tmp_path, spool):
     """Caps by area, not by the longest side: a till roll 80 mm x 600 mm (as a PDF, and as a photo 640 px
     wide) kept 213 px and 128 px of width under a 1600-px longest side, a sliver the processor then blew
     up to its budget; now each keeps its width within the same pixel count as a page."""
-    pdf = pymupdf.open()
-    page = pdf.new_page(width=227, height=1701)
-    for i in range(60):
-        page.insert_text((12, 30 + i * 27), f"ITEM {i:03d}  {i * 1.25:8.2f}", fontsize=9)
-    pdf.save(tmp_path / "till.pdf")
+    till_roll_pdf(tmp_path / "till.pdf")
     Image.new("L", (640, 8000), 255).save(tmp_path / "till.png")
     opts = IngestOptions(ocr="off")
     for name, least_width in (("till.pdf", 227 * 150 / 72 - 1), ("till.png", 450)):

@@ -1,0 +1,42 @@
+"""Copies of pages kept for `gemmadoc review` (and its re-render when a run kept none): capped by area,
+so a long receipt keeps a readable width, and never enlarged."""
+
+import io
+
+from PIL import Image
+
+from pipeline.discover import discover
+from pipeline.ingest import ingest_document
+from pipeline.pageimages import KEEP_MAX_PIXELS, page_copies
+from review.build import _render
+from schemas.options import IngestOptions
+from schemas.records import DocumentResult
+from tests.conftest import SAMPLES, till_roll_pdf
+
+
+def _kept_sizes(path, spool) -> list[tuple[int, int]]:
+    doc = discover([path]).documents[0]
+    units = ingest_document(doc, IngestOptions(ocr="off"), spool).units
+    result = DocumentResult(doc_id=doc.doc_id, path=doc.path, name=doc.name, media_type=doc.media_type, status="ok")
+    sizes = []
+    for copy in page_copies(result, units):
+        with Image.open(io.BytesIO(copy.jpeg)) as im:
+            sizes.append(im.size)
+    return sizes
+
+
+def test_a_till_roll_is_kept_and_re_rendered_readable(tmp_path, spool):
+    """With a 1000-px longest side a 80 x 600 mm receipt was kept 133 px wide, its digits a blur."""
+    pdf = till_roll_pdf(tmp_path / "till.pdf")
+    (width, height), = _kept_sizes(pdf, spool)
+    assert width >= 300 and width * height <= KEEP_MAX_PIXELS, (width, height)
+    _render(str(pdf), "pdf", 1, tmp_path / "p00001.jpg")  # the review's path when the run kept no copy
+    with Image.open(tmp_path / "p00001.jpg") as im:
+        assert im.width >= 300 and im.width * im.height <= KEEP_MAX_PIXELS * 1.01, im.size
+
+
+def test_pages_are_kept_within_the_area_and_small_images_are_not_enlarged(tmp_path, spool):
+    (width, height), *_ = _kept_sizes(SAMPLES / "contract_and_invoice.pdf", spool)
+    assert 0.9 * KEEP_MAX_PIXELS <= width * height <= KEEP_MAX_PIXELS, (width, height)  # A4 at ~100 dpi
+    Image.new("RGB", (300, 200), "white").save(tmp_path / "small.png")
+    assert _kept_sizes(tmp_path / "small.png", spool) == [(300, 200)]
