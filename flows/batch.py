@@ -115,7 +115,7 @@ def _batch(inputs: list[str], out: str, options: RunOptions, cluster=None) -> Ru
     model_id = cluster.model_id if cluster else model_id_of(options.backend)
     out_dir.mkdir(parents=True, exist_ok=True)
     found = discover(inputs, options.ingest.max_file_mb, exclude=[out_dir], follow_symlinks=options.ingest.follow_symlinks,
-                     max_video_seconds=options.ingest.max_video_seconds)  # an output folder inside an input is not input
+                     max_video_seconds=options.ingest.max_video_seconds, min_age_s=options.ingest.min_file_age_s)  # an output folder inside an input is not input
     keys = {d.doc_id: work_key(d.doc_id, schema, model_id, options) for d in found.documents}
     done = done_keys(out_dir)
     todo, skipped = [], 0
@@ -178,7 +178,8 @@ def _batch(inputs: list[str], out: str, options: RunOptions, cluster=None) -> Ru
     writer.compact()  # the chunks' parts, so the changes below read one current row set per key
     current = {text_of(d.path): (d.doc_id, keys[d.doc_id]) for d in found.documents}  # as the tables store paths
     writer.append({"runs": [run_row(r) for r in prior.aborted_runs(model_id, schema.name)] + [run_row(run)],
-                   "changes": change_rows(out_dir, run_id, prior, current, inputs)})
+                   "changes": change_rows(out_dir, run_id, prior, current, inputs,
+                                          {text_of(w.path) for w in found.warnings if w.kind == "still_writing"})})
     writer.compact()
     writer.ensure_tables()
     return run

@@ -108,6 +108,7 @@ def run(
     max_page_memory_mb: int = _option("max_page_memory_mb", "--max-page-memory-mb"),
     max_file_mb: float = _option("max_file_mb", "--max-file-mb"),
     max_video_seconds: float = _option("max_video_seconds", "--max-video-seconds"),
+    min_file_age: float = _option("min_file_age_s", "--min-file-age"),
     doc_timeout: float = _option("doc_timeout_s", "--doc-timeout"),
     page_timeout: float = _option("page_timeout_s", "--page-timeout"),
     keep_page_images: bool = _option("keep_page_images", "--keep-page-images"),
@@ -159,6 +160,7 @@ def run(
             chunk_docs=chunk_docs, force=force, retry_failed=retry_failed, follow_symlinks=follow_symlinks,
             wait_lock_s=wait_lock, max_pages=max_pages, max_pixels=max_pixels, max_image_mb=max_image_mb,
             max_page_memory_mb=max_page_memory_mb, max_file_mb=max_file_mb, max_video_seconds=max_video_seconds,
+            min_file_age_s=min_file_age,
             doc_timeout_s=doc_timeout, page_timeout_s=page_timeout, keep_page_images=keep_page_images,
             ray=ray or None, ray_cpu_actors=ray_cpu_actors,
             **{k: v for k, v in backend_leaves.items() if v is not None})
@@ -236,7 +238,9 @@ def run(
 FLAGS = {"attn_implementation": "--attn", "experts_implementation": "--experts", "image_tokens_min": "--image-tokens",
          "image_tokens_max": "--image-tokens", "dedup_threshold": "--dedup", "max_workers": "--workers",
          "generate_timeout_s": "--generate-timeout", "doc_timeout_s": "--doc-timeout", "page_timeout_s": "--page-timeout",
-         "request_timeout_s": "--request-timeout", "passwords": "--password", "schema_name": "--schema"}
+         "request_timeout_s": "--request-timeout", "passwords": "--password", "schema_name": "--schema",
+         "max_side_px": "--max-side", "min_file_age_s": "--min-file-age", "wait_lock_s": "--wait-lock",
+         "frame_slack_s": "--frame-slack"}
 
 
 def _option_errors(e) -> str:
@@ -302,6 +306,8 @@ def schedule(
     workers: int = typer.Option(2, "--workers"),
     ray: Optional[str] = _option("ray", "--ray", envvar="RAY_ADDRESS"),
     ray_cpu_actors: int = _option("ray_cpu_actors", "--ray-cpu-actors"),
+    min_file_age: float = typer.Option(60.0, "--min-file-age", help="Files changed less than this many seconds "
+                                       "before a run may still be arriving: left for the next run (a warning)."),
 ) -> None:
     """Serve a Prefect deployment that runs the batch on a schedule (needs a running Prefect server)."""
     from flows.prefect_env import configure
@@ -328,7 +334,8 @@ def schedule(
     except SchemaError as e:
         console.print("[red]error:[/]", escape(str(e)))
         raise typer.Exit(2)
-    options = RunOptions(schema_name=schema, model=model, max_workers=workers, ray=ray or None, ray_cpu_actors=ray_cpu_actors)
+    options = RunOptions(schema_name=schema, model=model, max_workers=workers, ray=ray or None, ray_cpu_actors=ray_cpu_actors,
+                         min_file_age_s=min_file_age)
     from flows.batch import serve_schedule
 
     when = f"every {interval} s" if interval else f"cron '{cron}'"

@@ -23,7 +23,7 @@ def _table(out: Path, name: str, columns: list[str]) -> list[dict]:
 @dataclass
 class PriorState:
     """What the tables held before this run: path -> (doc_id, work_key) of the newest documents row per
-    path as reported by finished runs, and the runs that committed documents but never wrote their runs
+    path as reported by finished runs (less the paths a later run reported removed), and the runs that committed documents but never wrote their runs
     row (killed, or the machine died): run_id -> document counts by status. What an aborted run
     committed was never reported, so it counts as new now."""
 
@@ -44,6 +44,10 @@ class PriorState:
             old = latest.get(row["path"])
             if old is None or row["run_id"] >= old["run_id"]:
                 latest[row["path"]] = row
+        for change in _table(out, "changes", ["path", "change", "run_id"]) if latest else []:
+            row = latest.get(change["path"])  # reported removed since its last document row: gone, not again
+            if change["change"] == "removed" and row is not None and change["run_id"] > row["run_id"]:
+                del latest[change["path"]]
         return cls({p: (r["doc_id"], r["work_key"]) for p, r in latest.items()}, aborted)
 
     def aborted_runs(self, model_id: str, schema_name: str) -> list[RunRecord]:
@@ -73,9 +77,10 @@ def _values(out: Path, work_keys: set[str]) -> dict[str, dict[str, str]]:
 
 
 def change_rows(out: Path, run_id: str, prior: PriorState, current: dict[str, tuple[str, str]],
-                roots: list[str]) -> list[dict]:
+                roots: list[str], deferred: set[str] = frozenset()) -> list[dict]:
     """Rows for the changes table. `current`: path -> (doc_id, work_key) of documents found this run;
-    `roots`: the input paths, so that documents outside them are not reported as removed."""
+    `roots`: the input paths, so that documents outside them are not reported as removed; `deferred`:
+    paths found but left for the next run (still arriving), neither changed nor removed yet."""
     rows: list[dict] = []
     changed: list[tuple[str, str, str, str]] = []
     for path, (doc_id, key) in sorted(current.items()):
@@ -87,7 +92,7 @@ def change_rows(out: Path, run_id: str, prior: PriorState, current: dict[str, tu
     resolved = [str(Path(r).resolve()) for r in roots]
     for path, (doc_id, _) in sorted(prior.by_path.items()):
         inside = any(str(Path(path).resolve()).startswith(r) for r in resolved)
-        if path not in current and inside:
+        if path not in current and path not in deferred and inside:
             rows.append(dict(run_id=run_id, path=path, doc_id=doc_id, change="removed", field=None, old_value=None, new_value=None))
     values = _values(out, {k for c in changed for k in c[2:]})
     for path, doc_id, old_key, new_key in changed:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -180,11 +181,17 @@ def video_seconds(path: str) -> float | None:
         cap.release()
 
 
+def still_writing(path: Path, name: str, message: str) -> ErrorRecord:
+    return ErrorRecord(path=str(path), stage="discover", kind="still_writing", severity="warning",
+                       message=f"skipped {name}: {message}; the next run reads it")
+
+
 def discover(inputs: list[str | Path], max_file_mb: float = 1024.0, exclude: list[str | Path] = (),
-             follow_symlinks: bool = False, max_video_seconds: float | None = None) -> Discovery:
+             follow_symlinks: bool = False, max_video_seconds: float | None = None, min_age_s: float = 0.0) -> Discovery:
     """Find supported documents under `inputs` (not under `exclude`, not through links that leave the
-    inputs unless `follow_symlinks`); unreadable or unsupported files become error records, and videos
-    longer than `max_video_seconds` a warning (only their beginning will be read)."""
+    inputs unless `follow_symlinks`); unreadable or unsupported files become error records, videos
+    longer than `max_video_seconds` a warning (only their beginning will be read), and files changed
+    less than `min_age_s` ago, or while being hashed, a warning (they may still be arriving)."""
     out = Discovery()
     seen_ids: dict[str, str] = {}
     for path in iter_files(inputs, out.errors, exclude, out.warnings, follow_symlinks):
@@ -199,6 +206,11 @@ def discover(inputs: list[str | Path], max_file_mb: float = 1024.0, exclude: lis
             out.warnings.append(ErrorRecord(path=spath, stage="discover", kind="not_a_file", severity="warning",
                                             message=f"skipped {path.name}: it is {_file_kind(st.st_mode)}, not a file"))
             continue
+        age = time.time() - st.st_mtime
+        if age < min_age_s:
+            out.warnings.append(still_writing(path, path.name, f"changed {max(age, 0):.0f} s ago, less than --min-file-age "
+                                                               f"{min_age_s:g}, so it may still be arriving"))
+            continue
         if st.st_size == 0:
             out.errors.append(ErrorRecord(path=spath, stage="discover", kind="empty", message=f"{path.name} is an empty file (0 bytes)"))
             continue
@@ -210,8 +222,12 @@ def discover(inputs: list[str | Path], max_file_mb: float = 1024.0, exclude: lis
             with open(path, "rb") as f:
                 head = f.read(1024)
             doc_id = file_sha256(path)
+            after = path.stat()
         except OSError as e:
             out.errors.append(ErrorRecord(path=spath, stage="discover", kind="unreadable", message=f"cannot read {path.name}: {e}"))
+            continue
+        if (after.st_size, after.st_mtime_ns) != (st.st_size, st.st_mtime_ns):
+            out.warnings.append(still_writing(path, path.name, "it changed while it was being read"))
             continue
         kind = sniff(head)
         if kind is None:
@@ -239,5 +255,5 @@ def discover(inputs: list[str | Path], max_file_mb: float = 1024.0, exclude: lis
                                                 message=f"{path.name} is {seconds / 60:.0f} min long; only its first "
                                                         f"{max_video_seconds:g} s will be read (--max-video-seconds)"))
         out.documents.append(SourceDocument(doc_id=doc_id, path=spath, name=path.name, media_type=media_type,
-                                            mime=mime, size_bytes=st.st_size))
+                                            mime=mime, size_bytes=st.st_size, mtime_ns=st.st_mtime_ns))
     return out

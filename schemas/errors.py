@@ -22,6 +22,7 @@ class ErrorKind(StrEnum):
     UNSUPPORTED_TYPE = "unsupported_type"
     DUPLICATE_CONTENT = "duplicate_content"
     WRONG_EXTENSION = "wrong_extension"
+    STILL_WRITING = "still_writing"
     # ingest: turning a file into pages or frames
     CORRUPT = "corrupt"
     ENCRYPTED = "encrypted"
@@ -38,6 +39,7 @@ class ErrorKind(StrEnum):
     UNREADABLE_VIDEO = "unreadable_video"
     TRUNCATED = "truncated"
     UNRELIABLE_TIMESTAMPS = "unreliable_timestamps"
+    CHANGED_DURING_RUN = "changed_during_run"
     INTERNAL_ERROR = "internal_error"
     # model: planning requests, generating, reading the answer
     PLAN_FAILED = "plan_failed"
@@ -65,6 +67,7 @@ KINDS: dict[ErrorKind, KindInfo] = {
     ErrorKind.UNSUPPORTED_TYPE: KindInfo("input", "Convert it to PDF, an image (PNG, JPEG, TIFF, WebP, BMP, GIF, JPEG 2000, AVIF, HEIC) or a common video format; a stray file is only a warning."),
     ErrorKind.DUPLICATE_CONTENT: KindInfo("input", "Nothing: the same bytes were processed once, under the other name."),
     ErrorKind.WRONG_EXTENSION: KindInfo("input", "Nothing: read by its content; rename it to match."),
+    ErrorKind.STILL_WRITING: KindInfo("input", "Nothing: the file changed less than --min-file-age seconds ago (it may still be arriving) and the next run reads it."),
     ErrorKind.CORRUPT: KindInfo("ingest", "The file cannot be decoded, or only in part (an image keeps the rows before the damage): get an intact copy."),
     ErrorKind.ENCRYPTED: KindInfo("ingest", "Pass its password with --password (repeatable)."),
     ErrorKind.ZERO_PAGES: KindInfo("ingest", "The PDF has no pages (or an unrecoverable page tree): get an intact copy."),
@@ -80,6 +83,7 @@ KINDS: dict[ErrorKind, KindInfo] = {
     ErrorKind.UNREADABLE_VIDEO: KindInfo("ingest", "OpenCV cannot decode it: remux or re-encode it (for example to H.264 MP4)."),
     ErrorKind.TRUNCATED: KindInfo("ingest", "The file stops early (a video, an image, a multi-page TIFF): what came before the break was kept; get an intact copy."),
     ErrorKind.UNRELIABLE_TIMESTAMPS: KindInfo("ingest", "Frame times are derived: remux the video to repair its timestamps if cited seconds matter."),
+    ErrorKind.CHANGED_DURING_RUN: KindInfo("ingest", "The file was rewritten while it was being read, so nothing read from it was kept: the next run reads the new content (set --min-file-age if files arrive slowly)."),
     ErrorKind.INTERNAL_ERROR: KindInfo("ingest", "An unexpected error (retried): report it with the file if it persists."),
     ErrorKind.PLAN_FAILED: KindInfo("model", "Planning the requests failed unexpectedly: report it with the document."),
     ErrorKind.CONTEXT_OVERFLOW: KindInfo("model", "One page does not fit: raise --max-context or lower --image-tokens."),

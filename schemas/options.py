@@ -20,7 +20,7 @@ IMAGE_BUDGETS = (70, 140, 280, 560, 1120)
 PIXELS_PER_IMAGE_TOKEN = 48 * 48  # Gemma 4 vision: 16-px patches pooled 3x3 into one soft token
 DEFAULT_MODEL_ID = "google/gemma-4-26B-A4B-it"
 TINY_MODEL = "tiny-random"
-PIPELINE_VERSION = "0.3.5"  # 0.3.5: pages, images and frames capped by their area (--max-page-pixels, what the largest image budget reads), not by a 1600-px longest side, so a long receipt keeps its width; 0.3.4: an image file that ends early or whose data is damaged keeps the rows that decode, a page its page tree cannot load is a render error, a lone surrogate escape in an answer becomes U+FFFD, a quote across a page break is verified with a citation per page, a multi-page TIFF that breaks keeps the pages before the break; 0.3.3: a number whose digit groups are set a space apart is never verified in part, fuzzy or folded matches included; schema warnings name the limit and the merged windows; 0.3.2: windows of a split document sized at their pages' budgets, batches of one budget; 0.3.1: error rows with category and page or t_seconds, no char offsets in citations; 0.3.0: page text read in the capped worker, strip-decoded images, distinct collection labels, OCR reuse in videos; 0.2.0: digits exact, word boundaries, value support, partial matches
+PIPELINE_VERSION = "0.3.5"  # 0.3.5: pages, images and frames capped by their area (--max-page-pixels, what the largest image budget reads), not by a 1600-px longest side, so a long receipt keeps its width; a file rewritten while it is read fails as changed_during_run; 0.3.4: an image file that ends early or whose data is damaged keeps the rows that decode, a page its page tree cannot load is a render error, a lone surrogate escape in an answer becomes U+FFFD, a quote across a page break is verified with a citation per page, a multi-page TIFF that breaks keeps the pages before the break; 0.3.3: a number whose digit groups are set a space apart is never verified in part, fuzzy or folded matches included; schema warnings name the limit and the merged windows; 0.3.2: windows of a split document sized at their pages' budgets, batches of one budget; 0.3.1: error rows with category and page or t_seconds, no char offsets in citations; 0.3.0: page text read in the capped worker, strip-decoded images, distinct collection labels, OCR reuse in videos; 0.2.0: digits exact, word boundaries, value support, partial matches
 
 
 class _Group(BaseModel):
@@ -49,6 +49,8 @@ class IngestOptions(_Group):
     max_page_memory_mb: int = Field(2048, ge=0, description="Address space of the PDF page worker; a page needing more (a decompression bomb) fails alone. 0: no cap.")
     max_file_mb: float = Field(1024.0, gt=0, description="Larger files are not read (error row).")
     max_video_seconds: float = Field(3600.0, gt=0, description="Video read up to this time; longer videos get a warning at discovery.")
+    min_file_age_s: float = Field(0.0, ge=0, description="Files changed less than this many seconds ago may still be "
+                                  "arriving: skipped with a warning, read by the next run (`gemmadoc schedule` uses 60).")
     doc_timeout_s: float = Field(900.0, gt=0, description="Seconds of ingest per document; later pages are skipped with an error row.")
     page_timeout_s: float = Field(60.0, gt=0, description="Seconds one PDF page may take to read; a hang kills the page worker.")
 

@@ -30,6 +30,7 @@ class SourceDocument(Record):
     media_type: MediaType
     mime: str
     size_bytes: int
+    mtime_ns: int = 0  # modification time when it was hashed (0: unknown), to notice a file rewritten while read
 
 
 class Box(Record):

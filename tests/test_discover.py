@@ -119,3 +119,31 @@ def test_links_never_leave_the_input_folders_unless_asked(tmp_path):
     assert not any("secret" in d.path for d in found.documents)
     followed = discover([inbox], follow_symlinks=True)
     assert any(d.name == "secret.png" for d in followed.documents)
+
+
+def test_a_file_still_arriving_is_left_for_the_next_run(tmp_path, monkeypatch):
+    import shutil
+    import time
+
+    import pipeline.discover as discovery
+
+    shutil.copy(SAMPLES / "contract_and_invoice.pdf", tmp_path / "new.pdf")
+    found = discover([tmp_path], min_age_s=60)
+    assert not found.documents and [w.kind for w in found.warnings] == ["still_writing"]
+    assert found.warnings[0].severity == "warning" and "--min-file-age 60" in found.warnings[0].message
+    old = time.time() - 120
+    os.utime(tmp_path / "new.pdf", (old, old))
+    doc, = discover([tmp_path], min_age_s=60).documents
+    assert doc.mtime_ns == os.stat(tmp_path / "new.pdf").st_mtime_ns
+    # a file written to while it is hashed (a copy in progress) is left too, whatever its age
+    real_hash = discovery.file_sha256
+
+    def hash_while_appending(path, *a):
+        digest = real_hash(path, *a)
+        with open(path, "ab") as f:
+            f.write(b"% more bytes arriving\n")
+        return digest
+
+    monkeypatch.setattr(discovery, "file_sha256", hash_while_appending)
+    found = discover([tmp_path])
+    assert not found.documents and "changed while it was being read" in found.warnings[0].message

@@ -59,6 +59,29 @@ def test_a_long_receipt_keeps_the_width_the_model_needs(tmp_path, spool):
             assert im.size == (unit.image_width, unit.image_height)
 
 
+def test_a_file_rewritten_while_it_is_read_keeps_nothing(tmp_path, spool):
+    """What was read may mix old and new bytes: the document fails as changed_during_run (the next run reads
+    the new file), also when the rewrite made it fail as something else; a touch that keeps the bytes is
+    no change."""
+    import shutil
+
+    shutil.copy(SAMPLES / "contract_and_invoice.pdf", tmp_path / "a.pdf")
+    doc = doc_for(tmp_path / "a.pdf")
+    os.utime(tmp_path / "a.pdf", ns=(doc.mtime_ns + 5 * 10**9, doc.mtime_ns + 5 * 10**9))
+    assert ingest_document(doc, FAST, spool).status == "ok"
+    Image.new("RGB", (200, 100), "white").save(tmp_path / "b.png")
+    image = doc_for(tmp_path / "b.png")
+    Image.new("RGB", (300, 100), "white").save(tmp_path / "b.png")
+    with pytest.raises(StageError) as e:
+        ingest_document(image, FAST, spool)
+    assert e.value.kind == "changed_during_run" and "b.png was rewritten" in e.value.message
+    data = (tmp_path / "a.pdf").read_bytes()
+    (tmp_path / "a.pdf").write_bytes(data[:len(data) // 3])  # cut short: alone, a corrupt or repaired file
+    with pytest.raises(StageError) as e:
+        ingest_document(doc, FAST, spool)
+    assert e.value.kind == "changed_during_run"
+
+
 def test_scanned_page_gets_ocr_words_inside_page(spool):
     res = ingest_document(doc_for(SAMPLES / "scanned_receipt.png"), IngestOptions(), spool)
     page = res.units[0]

@@ -126,29 +126,46 @@ def test_rerun_change_and_retry_failed(tmp_path, many_docs, prefect_server):
     doc.save(inputs / "doc00.pdf")
     (inputs / "doc01.pdf").unlink()
     shutil.copy(SAMPLES / "contract_and_invoice.pdf", inputs / "new.pdf")
-    p = cli(["run", str(inputs), "--out", str(out), *ARGS], prefect_server)
+    old = time.time() - 3600
+    for f in inputs.iterdir():
+        os.utime(f, (old, old))
+    with open(inputs / "doc02.pdf", "ab") as f:  # still being written as the run starts: left for the next
+        f.write(b"%% appended\n")
+    p = cli(["run", str(inputs), "--out", str(out), "--min-file-age", "600", *ARGS], prefect_server)
     p.communicate(timeout=300)
     runs = pd.read_parquet(out / "tables" / "runs").sort_values("started_at")
     last = runs.iloc[-1]
-    assert last.processed == 2 and last.skipped == 10  # the edited and the new document only
+    assert last.processed == 2 and last.skipped == 9  # the edited and the new document only
     changes = pd.read_parquet(out / "tables" / "changes")
     mine = changes[changes.run_id == last.run_id]
     kinds = {(Path(r.path).name, r.change) for r in mine.itertuples() if r.change != "value_changed"}
-    assert kinds == {("doc00.pdf", "changed"), ("doc01.pdf", "removed"), ("new.pdf", "new")}
+    assert kinds == {("doc00.pdf", "changed"), ("doc01.pdf", "removed"), ("new.pdf", "new")}  # doc02: not removed
+    errors = pd.read_parquet(out / "tables" / "errors")
+    waiting = errors[(errors.run_id == last.run_id) & (errors.kind == "still_writing")]
+    assert [Path(p).name for p in waiting.path] == ["doc02.pdf"] and set(waiting.severity) == {"warning"}
     fields = set(mine[mine.change == "value_changed"].field)
     assert "invoice_number" in fields
-    # --retry-failed redoes only the broken document
+    # --retry-failed redoes only the broken document (and reads doc02, which the last run left)
     p = cli(["run", str(inputs), "--out", str(out), "--retry-failed", *ARGS], prefect_server)
     p.communicate(timeout=300)
     last = pd.read_parquet(out / "tables" / "runs").sort_values("started_at").iloc[-1]
-    assert last.processed == 1 and last.failed >= 1
+    assert last.processed == 2 and last.failed >= 1
+    changes = pd.read_parquet(out / "tables" / "changes")
+    assert {(Path(r.path).name, r.change) for r in changes[changes.run_id == last.run_id].itertuples()} == {("doc02.pdf", "changed")}
     docs = pd.read_parquet(out / "tables" / "documents")
     assert not docs["work_key"].duplicated().any()
 
 
 def test_scheduled_deployment_runs(tmp_path, prefect_server):
-    out = tmp_path / "out"
-    serve = cli(["schedule", str(SAMPLES), "--out", str(out), "--interval", "5", "--model", "scripted:", "--schema", "receipt",
+    import shutil
+
+    out, inputs = tmp_path / "out", tmp_path / "in"
+    shutil.copytree(SAMPLES, inputs)
+    old = time.time() - 3600
+    for f in inputs.iterdir():
+        os.utime(f, (old, old))
+    (inputs / "arriving.png").write_bytes((SAMPLES / "scanned_receipt.png").read_bytes() + b"\0")  # changed just now
+    serve = cli(["schedule", str(inputs), "--out", str(out), "--interval", "5", "--model", "scripted:", "--schema", "receipt",
                  "--name", "test-nightly"], prefect_server, start_new_session=True)
     try:
         deadline = time.monotonic() + 180
@@ -158,7 +175,9 @@ def test_scheduled_deployment_runs(tmp_path, prefect_server):
             time.sleep(1)
         time.sleep(2)
         runs = pd.read_parquet(out / "tables" / "runs")
-        assert len(runs) >= 1 and runs.iloc[0].documents == 3
+        assert len(runs) >= 1 and runs.iloc[0].documents == 3  # a schedule leaves files changed in the last minute
+        errors = pd.read_parquet(out / "tables" / "errors")
+        assert "arriving.png" in {Path(p).name for p in errors[errors.kind == "still_writing"].path}
     finally:
         os.killpg(serve.pid, signal.SIGTERM)
         try:
