@@ -23,9 +23,9 @@ def _table(out: Path, name: str, columns: list[str]) -> list[dict]:
 @dataclass
 class PriorState:
     """What the tables held before this run: path -> (doc_id, work_key) of the newest documents row per
-    path as reported by finished runs (less the paths a later run reported removed), and the runs that committed documents but never wrote their runs
-    row (killed, or the machine died): run_id -> document counts by status. What an aborted run
-    committed was never reported, so it counts as new now."""
+    path as reported by finished runs (less the paths a later run reported removed), and the runs that
+    committed documents but never wrote their runs row (killed, or the machine died): run_id -> document
+    counts by status. What an aborted run committed was never reported, so it counts as new now."""
 
     by_path: dict[str, tuple[str, str]]
     aborted: dict[str, dict[str, int]] = field(default_factory=dict)

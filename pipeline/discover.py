@@ -181,9 +181,9 @@ def video_seconds(path: str) -> float | None:
         cap.release()
 
 
-def still_writing(path: Path, name: str, message: str) -> ErrorRecord:
+def _still_arriving(path: Path, why: str) -> ErrorRecord:
     return ErrorRecord(path=str(path), stage="discover", kind="still_writing", severity="warning",
-                       message=f"skipped {name}: {message}; the next run reads it")
+                       message=f"skipped {path.name}: {why}; the next run reads it")
 
 
 def discover(inputs: list[str | Path], max_file_mb: float = 1024.0, exclude: list[str | Path] = (),
@@ -208,8 +208,8 @@ def discover(inputs: list[str | Path], max_file_mb: float = 1024.0, exclude: lis
             continue
         age = time.time() - st.st_mtime
         if age < min_age_s:
-            out.warnings.append(still_writing(path, path.name, f"changed {max(age, 0):.0f} s ago, less than --min-file-age "
-                                                               f"{min_age_s:g}, so it may still be arriving"))
+            out.warnings.append(_still_arriving(path, f"changed {max(age, 0):.0f} s ago, less than --min-file-age "
+                                                      f"{min_age_s:g}, so it may still be arriving"))
             continue
         if st.st_size == 0:
             out.errors.append(ErrorRecord(path=spath, stage="discover", kind="empty", message=f"{path.name} is an empty file (0 bytes)"))
@@ -227,7 +227,7 @@ def discover(inputs: list[str | Path], max_file_mb: float = 1024.0, exclude: lis
             out.errors.append(ErrorRecord(path=spath, stage="discover", kind="unreadable", message=f"cannot read {path.name}: {e}"))
             continue
         if (after.st_size, after.st_mtime_ns) != (st.st_size, st.st_mtime_ns):
-            out.warnings.append(still_writing(path, path.name, "it changed while it was being read"))
+            out.warnings.append(_still_arriving(path, "it changed while it was being read"))
             continue
         kind = sniff(head)
         if kind is None:
