@@ -206,8 +206,8 @@ def discover(inputs: list[str | Path], max_file_mb: float = 1024.0, exclude: lis
             out.warnings.append(ErrorRecord(path=spath, stage="discover", kind="not_a_file", severity="warning",
                                             message=f"skipped {path.name}: it is {_file_kind(st.st_mode)}, not a file"))
             continue
-        age = time.time() - st.st_mtime
-        if age < min_age_s:
+        age = time.time() - st.st_mtime  # a time far ahead (a camera's clock) is no sign of a copy in progress
+        if abs(age) < min_age_s:
             out.warnings.append(_still_arriving(path, f"changed {max(age, 0):.0f} s ago, less than --min-file-age "
                                                       f"{min_age_s:g}, so it may still be arriving"))
             continue

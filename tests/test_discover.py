@@ -135,6 +135,9 @@ def test_a_file_still_arriving_is_left_for_the_next_run(tmp_path, monkeypatch):
     os.utime(tmp_path / "new.pdf", (old, old))
     doc, = discover([tmp_path], min_age_s=60).documents
     assert doc.mtime_ns == os.stat(tmp_path / "new.pdf").st_mtime_ns
+    ahead = time.time() + 86400 * 365  # set by a wrong clock: not a copy in progress, never left for ever
+    os.utime(tmp_path / "new.pdf", (ahead, ahead))
+    assert len(discover([tmp_path], min_age_s=60).documents) == 1
     # a file written to while it is hashed (a copy in progress) is left too, whatever its age
     real_hash = discovery.file_sha256
 
