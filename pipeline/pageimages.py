@@ -2,17 +2,18 @@
 site can show citations on their pages after the run's spool is gone.
 
 Kept: the first unit of every document and every unit a citation points to (claimed or found), as
-JPEG of at most KEEP_MAX_PIXELS (by area, so a till roll keeps a readable width). Names: `pages/<doc_id[:16]>/p00003.jpg` for page 3,
-`t000012500.jpg` for the frame at 12.5 s."""
+JPEG of at most KEEP_MAX_PIXELS (by area, so a till roll keeps a readable width). Names:
+`pages/<doc_id[:16]>/p00003.jpg` for page 3, `t000012500.jpg` for the frame at 12.5 s."""
 
 from __future__ import annotations
 
-import os
 import math
+import os
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
 
+from pipeline.ingest.result import scale_within
 from schemas.records import DocumentResult, FrameUnit, PageUnit
 
 KEEP_MAX_PIXELS = 800_000  # an A4 page kept at about 750 x 1060
@@ -22,8 +23,7 @@ KEEP_MAX_SIDE = 4000  # a guard for very long pages
 def keep_scale(width: float, height: float) -> float:
     """Scale at which a width x height page or frame is kept for the review: within KEEP_MAX_PIXELS of
     area and KEEP_MAX_SIDE on its longest side (above 1 for a PDF page measured in points)."""
-    width, height = max(width, 1.0), max(height, 1.0)
-    return min(KEEP_MAX_SIDE / max(width, height), math.sqrt(KEEP_MAX_PIXELS / (width * height)))
+    return scale_within(width, height, KEEP_MAX_PIXELS, KEEP_MAX_SIDE)
 
 
 def keep_size(width: int, height: int) -> tuple[int, int]:

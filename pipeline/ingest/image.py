@@ -10,7 +10,7 @@ from pipeline.errors import StageError
 from pipeline.ingest.lenient import GATE, Damage
 from pipeline.ingest.ocr import ocr_words
 from pipeline.ingest.render import spool_path
-from pipeline.ingest.result import IngestResult, fit_scale, word_density
+from pipeline.ingest.result import IngestResult, fit_scale, fit_size, word_density
 from schemas.options import IngestOptions
 from schemas.records import ErrorRecord, ImageRef, PageUnit, SourceDocument
 
@@ -63,11 +63,8 @@ def shrink_to_rgb(im, options: IngestOptions):
         for y in range(0, h, rows):
             strip = to_rgb(im.crop((0, y, w, min(h, y + rows))))
             rgb.paste(strip.reduce(factor), (0, y // factor))
-    w, h = rgb.size
-    scale = min(1.0, fit_scale(w, h, options))
-    if scale < 1:
-        rgb = rgb.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.LANCZOS)
-    return rgb
+    size = fit_size(*rgb.size, options)
+    return rgb.resize(size, Image.LANCZOS) if size != rgb.size else rgb
 
 
 def ingest_image(doc: SourceDocument, options: IngestOptions, spool: Path, deadline: float) -> IngestResult:
@@ -175,6 +172,5 @@ def _upright(frame, index: int, options: IngestOptions):
     if frame.getexif().get(0x0112) in (5, 6, 7, 8):  # EXIF turns it a quarter: the page is upright
         w, h = h, w
     if frame.format == "JPEG":  # decodes at 1/2..1/8 scale, never below the size kept
-        scale = min(1.0, fit_scale(*frame.size, options))
-        frame.draft("RGB", (max(1, round(frame.size[0] * scale)), max(1, round(frame.size[1] * scale))))
+        frame.draft("RGB", fit_size(*frame.size, options))
     return shrink_to_rgb(ImageOps.exif_transpose(frame), options), (w, h)

@@ -10,12 +10,24 @@ from schemas.options import IngestOptions
 from schemas.records import ErrorRecord, FrameUnit, PageUnit
 
 
-def fit_scale(width: float, height: float, options: IngestOptions) -> float:
-    """Largest scale at which a width x height page or frame keeps within --max-page-pixels (its area) and
-    --max-side (its longest side). An area cap keeps a long receipt as wide as the model's budget needs;
-    a cap on the longest side alone would shrink it to a sliver."""
+def scale_within(width: float, height: float, max_pixels: float, max_side: float) -> float:
+    """Largest scale at which a width x height image keeps within `max_pixels` of area and `max_side` on its
+    longest side. An area cap keeps a long receipt as wide as a page of the same pixel count; a cap on the
+    longest side alone would shrink it to a sliver."""
     width, height = max(width, 1.0), max(height, 1.0)
-    return min(options.max_side_px / max(width, height), math.sqrt(options.max_page_pixels / (width * height)))
+    return min(max_side / max(width, height), math.sqrt(max_pixels / (width * height)))
+
+
+def fit_scale(width: float, height: float, options: IngestOptions) -> float:
+    """Scale at which a page or frame keeps within --max-page-pixels (what the largest image budget reads)
+    and --max-side."""
+    return scale_within(width, height, options.max_page_pixels, options.max_side_px)
+
+
+def fit_size(width: int, height: int, options: IngestOptions) -> tuple[int, int]:
+    """Size a width x height image is kept at by ingest (`fit_scale`, never enlarged)."""
+    scale = min(1.0, fit_scale(width, height, options))
+    return max(1, round(width * scale)), max(1, round(height * scale))
 
 
 @dataclass
