@@ -11,30 +11,16 @@ import time
 from pathlib import Path
 
 from pipeline.errors import StageError
-from pipeline.ingest.ocr import ocr_words
-from pipeline.ingest.render import spool_path
-from pipeline.ingest.result import IngestResult, fit_scale, word_density
+from pipeline.ingest.frames import FrameKeeper
+from pipeline.ingest.result import IngestResult, fit_scale
 from schemas.options import IngestOptions
-from schemas.records import ErrorRecord, FrameUnit, ImageRef, SourceDocument
+from schemas.records import ErrorRecord, SourceDocument
 
 EXACT_TOLERANCE_S = 0.02  # a frame within 20 ms of its sampling time counts as decoded exactly there
-OCR_SAME_PICTURE = 0.001  # share of changed pixels (256-px grey thumbnail) under which a frame reuses the last OCR
 PLAUSIBLE_FPS = (1.0, 240.0)  # a stated frame rate outside this range is a container artefact
 
 os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
-
-
-def frame_signature(frame):
-    """16x16 greyscale thumbnail: a cheap perceptual fingerprint for near-duplicate detection."""
-    import cv2
-
-    return cv2.resize(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), (16, 16), interpolation=cv2.INTER_AREA).astype("float32")
-
-
-def frame_difference(a, b) -> float:
-    """Mean absolute difference of two signatures, 0 (same) .. 1."""
-    return float(abs(a - b).mean() / 255.0)
 
 
 def stated_seconds(cap) -> float | None:
@@ -43,22 +29,6 @@ def stated_seconds(cap) -> float | None:
 
     fps, count = cap.get(cv2.CAP_PROP_FPS) or 0.0, cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0.0
     return count / fps if fps > 0 and 0 < count < 1e9 else None
-
-
-def text_signature(frame):
-    """256-px-wide greyscale thumbnail: fine enough that a changed line of text shows."""
-    import cv2
-
-    h, w = frame.shape[:2]
-    size = (256, max(1, round(256 * h / w)))
-    return cv2.resize(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), size, interpolation=cv2.INTER_AREA).astype("int16")
-
-
-def changed_share(a, b) -> float:
-    """Share of thumbnail pixels that changed by more than compression noise (24 grey levels)."""
-    if a.shape != b.shape:
-        return 1.0
-    return float((abs(a - b) > 24).mean())
 
 
 def ingest_video(doc: SourceDocument, options: IngestOptions, spool: Path, deadline: float,
@@ -75,8 +45,8 @@ def ingest_video(doc: SourceDocument, options: IngestOptions, spool: Path, deadl
         plausible = PLAUSIBLE_FPS[0] <= fps <= PLAUSIBLE_FPS[1]
         src_interval = 1.0 / fps if plausible else 1.0 / 30
         step = 1.0 / options.video_fps
-        next_t, last_ts, last_sig = 0.0, -1.0, None
-        ocr_sig, ocr_words_last = None, []  # the last frame that was OCR'd, and its words
+        next_t, last_ts = 0.0, -1.0
+        keeper = FrameKeeper(doc, options, spool, res, ocr=ocr_frames)
         decoded = stalled = 0
         while True:
             if time.monotonic() > deadline:
@@ -104,31 +74,12 @@ def ingest_video(doc: SourceDocument, options: IngestOptions, spool: Path, deadl
             ok, frame = cap.retrieve()
             if not ok or frame is None:
                 continue
-            sig = frame_signature(frame)
-            if options.dedup_threshold > 0 and last_sig is not None and frame_difference(sig, last_sig) < options.dedup_threshold:
-                res.skipped_frames.append(round(target, 3))
+            if keeper.duplicate(frame, target):
                 continue
-            last_sig = sig
-            index = len(res.units)
-            out = spool_path(spool, doc.doc_id, f"f{index:05d}.jpg")
             h, w = frame.shape[:2]
             scale = min(1.0, fit_scale(w, h, options))
             shown = cv2.resize(frame, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA) if scale < 1 else frame
-            cv2.imwrite(out, shown, [cv2.IMWRITE_JPEG_QUALITY, 90])
-            words, reused = [], False
-            if ocr_frames and options.ocr != "off":
-                text_sig = text_signature(shown)
-                if ocr_sig is not None and changed_share(text_sig, ocr_sig) < OCR_SAME_PICTURE:
-                    words, reused = [w.model_copy() for w in ocr_words_last], True  # same picture: same text
-                else:
-                    words = ocr_words(cv2.cvtColor(shown, cv2.COLOR_BGR2RGB), scale=1 / scale)
-                    ocr_sig, ocr_words_last = text_sig, words
-            res.units.append(FrameUnit(
-                doc_id=doc.doc_id, index=index, t_seconds=round(target, 3), image=ImageRef(kind="file", path=out),
-                image_width=shown.shape[1], image_height=shown.shape[0], width=float(w), height=float(h),
-                words=words, text_source="ocr" if words else "none",
-                exact=abs(ts - target) <= EXACT_TOLERANCE_S and not stalled, density=word_density(words, w, h),
-                ocr_reused=reused))
+            keeper.keep(shown, (w, h), 1 / scale, target, exact=abs(ts - target) <= EXACT_TOLERANCE_S and not stalled)
         if stalled or not plausible:
             why = (f"{stalled} of {decoded} decoded frames carry no advancing timestamp (zero-duration frames)" if stalled
                    else f"the container states {fps:g} fps")

@@ -1,0 +1,89 @@
+"""Keeping the sampled frames of a video or an animated image: near-duplicates skipped (--dedup-threshold),
+each kept frame spooled as JPEG and read by OCR, a frame that shows the same picture as the last one read
+reusing its words."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pipeline.ingest.ocr import ocr_words
+from pipeline.ingest.render import spool_path
+from pipeline.ingest.result import IngestResult, word_density
+from schemas.options import IngestOptions
+from schemas.records import FrameUnit, ImageRef, SourceDocument
+
+OCR_SAME_PICTURE = 0.001  # share of changed pixels (256-px grey thumbnail) under which a frame reuses the last OCR
+
+
+def frame_signature(frame):
+    """16x16 greyscale thumbnail: a cheap perceptual fingerprint for near-duplicate detection."""
+    import cv2
+
+    return cv2.resize(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), (16, 16), interpolation=cv2.INTER_AREA).astype("float32")
+
+
+def frame_difference(a, b) -> float:
+    """Mean absolute difference of two signatures, 0 (same) .. 1."""
+    return float(abs(a - b).mean() / 255.0)
+
+
+def text_signature(frame):
+    """256-px-wide greyscale thumbnail: fine enough that a changed line of text shows."""
+    import cv2
+
+    h, w = frame.shape[:2]
+    size = (256, max(1, round(256 * h / w)))
+    return cv2.resize(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), size, interpolation=cv2.INTER_AREA).astype("int16")
+
+
+def changed_share(a, b) -> float:
+    """Share of thumbnail pixels that changed by more than compression noise (24 grey levels)."""
+    if a.shape != b.shape:
+        return 1.0
+    return float((abs(a - b) > 24).mean())
+
+
+class FrameKeeper:
+    """Turns sampled frames (BGR arrays) into the FrameUnits of one document's IngestResult."""
+
+    def __init__(self, doc: SourceDocument, options: IngestOptions, spool: Path, result: IngestResult,
+                 ocr: bool = True) -> None:
+        self.doc, self.options, self.spool, self.result = doc, options, spool, result
+        self.ocr = ocr and options.ocr != "off"
+        self._last_sig = None
+        self._ocr_sig, self._ocr_words = None, []  # the last frame that was OCR'd, and its words
+
+    def duplicate(self, frame, target: float) -> bool:
+        """Whether `frame` differs from the last kept one by less than --dedup-threshold (then recorded
+        as skipped at `target`)."""
+        sig = frame_signature(frame)
+        if (self.options.dedup_threshold > 0 and self._last_sig is not None
+                and frame_difference(sig, self._last_sig) < self.options.dedup_threshold):
+            self.result.skipped_frames.append(round(target, 3))
+            return True
+        self._last_sig = sig
+        return False
+
+    def keep(self, shown, size: tuple[int, int], to_full: float, target: float, exact: bool) -> None:
+        """Spool and read one frame: `shown` is the BGR frame within the page caps, `size` the full
+        (width, height) its words are given in, `to_full` the factor from `shown` to it, `target` the
+        sampling time it stands for."""
+        import cv2
+
+        index = len(self.result.units)
+        out = spool_path(self.spool, self.doc.doc_id, f"f{index:05d}.jpg")
+        cv2.imwrite(out, shown, [cv2.IMWRITE_JPEG_QUALITY, 90])
+        w, h = size
+        words, reused = [], False
+        if self.ocr:
+            sig = text_signature(shown)
+            if self._ocr_sig is not None and changed_share(sig, self._ocr_sig) < OCR_SAME_PICTURE:
+                words, reused = [w.model_copy() for w in self._ocr_words], True  # same picture: same text
+            else:
+                words = ocr_words(cv2.cvtColor(shown, cv2.COLOR_BGR2RGB), scale=to_full)
+                self._ocr_sig, self._ocr_words = sig, words
+        self.result.units.append(FrameUnit(
+            doc_id=self.doc.doc_id, index=index, t_seconds=round(target, 3), image=ImageRef(kind="file", path=out),
+            image_width=shown.shape[1], image_height=shown.shape[0], width=float(w), height=float(h),
+            words=words, text_source="ocr" if words else "none", exact=exact, density=word_density(words, w, h),
+            ocr_reused=reused))
