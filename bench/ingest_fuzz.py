@@ -1,4 +1,4 @@
-"""Ingest on damaged files: real corpus PDFs, images (and TIFF, WebP, HEIC made from a corpus scan) and videos with bytes flipped, cut, zeroed or
+"""Ingest on damaged files: real corpus PDFs, images (and TIFF, WebP, HEIC and animations made from a corpus scan) and videos with bytes flipped, cut, zeroed or
 duplicated (seeded), each ingested once without retries. Counts what every file became: pages or frames
 kept (with or without an error row saying what was lost), an explained failure, or an unexpected
 exception (the flow would retry it three times, then record an internal_error, and keep nothing).
@@ -26,7 +26,8 @@ SOURCES = ["docs/sroie_005.jpg", "docs/funsd_00040534.png", "docs/invoice2data_c
 
 
 def sources(corpus: Path, work: Path) -> list[Path]:
-    """The corpus files, plus a multi-page LZW TIFF, a Group 4 fax TIFF, a WebP and a HEIC made from a corpus scan."""
+    """The corpus files, plus a multi-page LZW TIFF, a Group 4 fax TIFF, a WebP, a HEIC and an animated GIF,
+    PNG and WebP made from a corpus scan."""
     from PIL import Image
 
     form = Image.open(corpus / "docs" / "funsd_00040534.png").convert("L")
@@ -36,7 +37,13 @@ def sources(corpus: Path, work: Path) -> list[Path]:
     import pillow_heif
 
     pillow_heif.from_pillow(form.convert("RGB")).save(work / "photo.heic", quality=85)
-    return [corpus / s for s in SOURCES] + [work / "form.tif", work / "fax.tif", work / "form.webp", work / "photo.heic"]
+    small = form.convert("RGB").reduce(2)
+    scenes = [small, small.rotate(90, expand=True).resize(small.size), small.transpose(Image.Transpose.FLIP_TOP_BOTTOM)]
+    animations = [work / "anim.gif", work / "anim.png", work / "anim.webp"]
+    for path in animations:
+        scenes[0].save(path, save_all=True, append_images=scenes[1:], duration=[700, 1200, 900], loop=0)
+    return ([corpus / s for s in SOURCES] + [work / "form.tif", work / "fax.tif", work / "form.webp", work / "photo.heic"]
+            + animations)
 
 
 def damage(data: bytes, how: str, rng: random.Random) -> bytes:

@@ -128,7 +128,7 @@ def _document_view(out: Path, site: Path, row: dict, gaps: list[str]) -> dict:
                             "its values cannot be shown")
         gaps.append(f"{doc['name']}: JSON missing")
         return doc
-    video = result.media_type == "video"
+    video = result.media_type == "video" or result.frames > 0  # an animated image is cited by time too
     doc["errors"] = [{"stage": e.stage, "kind": e.kind, "severity": e.severity, "message": e.message} for e in result.errors]
     wanted: dict[str, float | int] = {}
     for e in result.extractions:
@@ -177,7 +177,7 @@ def _unit_view(out: Path, site: Path, doc: dict, key: str, where, video: bool) -
             _link_or_copy(kept, target)
         elif doc["source_exists"]:
             target.parent.mkdir(parents=True, exist_ok=True)
-            _render(doc["path"], doc["media_type"], where, target)
+            _render(doc["path"], doc["media_type"], where, target, video)
         else:
             view["missing"] = (f"no image of this {'frame' if video else 'page'}: the run kept none "
                                f"and the source file {doc['path']} is gone")
@@ -201,8 +201,9 @@ def _link_or_copy(src: Path, dst: Path) -> None:
         shutil.copyfile(src, dst)
 
 
-def _render(source: str, media_type: str, where, target: Path) -> None:
-    """Re-render one page or frame from the source file (the run kept no image of it)."""
+def _render(source: str, media_type: str, where, target: Path, timed: bool = False) -> None:
+    """Re-render one page or frame from the source file (the run kept no image of it): `where` is a page
+    number, or a time in seconds when `timed` (a video, an animated image)."""
     from PIL import Image
 
     if media_type == "pdf":
@@ -230,9 +231,15 @@ def _render(source: str, media_type: str, where, target: Path) -> None:
 
         from pipeline.ingest.image import to_rgb
 
+        from pipeline.ingest.animation import seek_to_time
+
         with Image.open(source) as im:
-            im.seek(int(where) - 1)
-            frame = to_rgb(ImageOps.exif_transpose(im) if int(where) == 1 else im)
+            if timed:
+                seek_to_time(im, float(where))
+                frame = to_rgb(im)
+            else:
+                im.seek(int(where) - 1)
+                frame = to_rgb(ImageOps.exif_transpose(im) if int(where) == 1 else im)
             shrink_to_keep(frame).save(target, quality=80)
 
 

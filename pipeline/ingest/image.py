@@ -1,5 +1,7 @@
 """Image ingest through Pillow: PNG, JPEG, TIFF (every page), WebP, BMP, GIF, JPEG 2000, AVIF and HEIC. EXIF
-orientation, CMYK and 16-bit handled; a file that ends early or is damaged keeps what decodes."""
+orientation, CMYK and 16-bit handled; a file that ends early or is damaged keeps what decodes. An animated
+GIF, PNG or WebP is read like a video (pipeline/ingest/animation.py); a JPEG that carries more pictures (MPO:
+a phone's HDR gain map or preview, a stereo camera's second eye) is its primary picture."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import time
 from pathlib import Path
 
 from pipeline.errors import StageError
+from pipeline.ingest.animation import ingest_animation, is_animation
 from pipeline.ingest.lenient import GATE, Damage
 from pipeline.ingest.ocr import ocr_words
 from pipeline.ingest.render import spool_path
@@ -68,9 +71,9 @@ def shrink_to_rgb(im, options: IngestOptions):
 
 
 def ingest_image(doc: SourceDocument, options: IngestOptions, spool: Path, deadline: float) -> IngestResult:
-    """Every frame of an image file as a page. A frame that ends early or whose data is damaged keeps the
-    rows that decode (an error row says how many); a frame that cannot be read after good ones stops the
-    document with those kept."""
+    """Every frame of an image file as a page (an animation's as timed frames). A frame that ends early or
+    whose data is damaged keeps the rows that decode (an error row says how many); a frame that cannot be
+    read after good ones stops the document with those kept."""
     import numpy as np
     from PIL import Image
 
@@ -90,7 +93,13 @@ def ingest_image(doc: SourceDocument, options: IngestOptions, spool: Path, deadl
     except Exception as e:  # noqa: BLE001 - PIL raises many kinds for broken files
         raise StageError("ingest", "corrupt", f"cannot decode image: {e}") from e
     with im:
+        if is_animation(im):
+            _check_size(im, options)
+            return ingest_animation(doc, im, options, spool, deadline,
+                                    lambda index: _decode_frame(doc.path, im, index, options))
         for index in range(options.max_pages + 1):
+            if index == 1 and im.format == "MPO":  # the other pictures illustrate the first
+                break
             try:
                 with GATE.strict():
                     im.seek(index)
@@ -108,13 +117,7 @@ def ingest_image(doc: SourceDocument, options: IngestOptions, spool: Path, deadl
             if time.monotonic() > deadline:
                 err("timeout", f"stopped after {index} frames: over --doc-timeout")
                 break
-            w, h = im.size
-            if w * h > options.max_pixels:
-                raise StageError("ingest", "limit_pixels", f"{w}x{h} px is above --max-pixels {options.max_pixels}")
-            need = decoded_mb(im.mode, w, h)
-            if need > options.max_image_mb:  # checked from the header, before a byte is decoded
-                raise StageError("ingest", "limit_memory", f"{w}x{h} px in mode {im.mode} decodes to {need:.0f} MB, "
-                                 f"above --max-image-mb {options.max_image_mb:g}")
+            _check_size(im, options)
             try:
                 shown, (w, h), damage = _decode_frame(doc.path, im, index, options)
             except StageError as e:
@@ -137,6 +140,17 @@ def ingest_image(doc: SourceDocument, options: IngestOptions, spool: Path, deadl
                 words=words, text_source="ocr" if words else "none",
                 density=word_density(words, w, h) if words else ink))
     return res
+
+
+def _check_size(im, options: IngestOptions) -> None:
+    """Refuse a frame above --max-pixels or --max-image-mb, from its header, before a byte is decoded."""
+    w, h = im.size
+    if w * h > options.max_pixels:
+        raise StageError("ingest", "limit_pixels", f"{w}x{h} px is above --max-pixels {options.max_pixels}")
+    need = decoded_mb(im.mode, w, h)
+    if need > options.max_image_mb:
+        raise StageError("ingest", "limit_memory", f"{w}x{h} px in mode {im.mode} decodes to {need:.0f} MB, "
+                         f"above --max-image-mb {options.max_image_mb:g}")
 
 
 def _decode_frame(path: str, im, index: int, options: IngestOptions):
@@ -171,6 +185,6 @@ def _upright(frame, index: int, options: IngestOptions):
         return shrink_to_rgb(frame, options), (w, h)
     if frame.getexif().get(0x0112) in (5, 6, 7, 8):  # EXIF turns it a quarter: the page is upright
         w, h = h, w
-    if frame.format == "JPEG":  # decodes at 1/2..1/8 scale, never below the size kept
+    if frame.format in ("JPEG", "MPO"):  # decodes at 1/2..1/8 scale, never below the size kept
         frame.draft("RGB", fit_size(*frame.size, options))
     return shrink_to_rgb(ImageOps.exif_transpose(frame), options), (w, h)
