@@ -27,7 +27,7 @@ SOURCES = ["docs/sroie_005.jpg", "docs/funsd_00040534.png", "docs/invoice2data_c
 
 def sources(corpus: Path, work: Path) -> list[Path]:
     """The corpus files, plus a multi-page LZW TIFF, a Group 4 fax TIFF, a WebP, a HEIC and an animated GIF,
-    PNG and WebP made from a corpus scan."""
+    PNG, WebP and AVIF made from a corpus scan."""
     from PIL import Image
 
     form = Image.open(corpus / "docs" / "funsd_00040534.png").convert("L")
@@ -39,7 +39,7 @@ def sources(corpus: Path, work: Path) -> list[Path]:
     pillow_heif.from_pillow(form.convert("RGB")).save(work / "photo.heic", quality=85)
     small = form.convert("RGB").reduce(2)
     scenes = [small, small.rotate(90, expand=True).resize(small.size), small.transpose(Image.Transpose.FLIP_TOP_BOTTOM)]
-    animations = [work / "anim.gif", work / "anim.png", work / "anim.webp"]
+    animations = [work / "anim.gif", work / "anim.png", work / "anim.webp", work / "anim.avif"]
     for path in animations:
         scenes[0].save(path, save_all=True, append_images=scenes[1:], duration=[700, 1200, 900], loop=0)
     return ([corpus / s for s in SOURCES] + [work / "form.tif", work / "fax.tif", work / "form.webp", work / "photo.heic"]

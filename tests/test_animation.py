@@ -1,4 +1,4 @@
-"""Animated GIF, PNG and WebP files are read like short videos (frames at --video-fps, by their own display
+"""Animated GIF, PNG, WebP and AVIF files are read like short videos (frames at --video-fps, by their own display
 times, cited by time); a JPEG that carries extra pictures (MPO) is read as its primary picture."""
 
 import shutil
@@ -37,7 +37,7 @@ def ingest(path, spool, **options):
     return ingest_document(discover([path]).documents[0], IngestOptions(**options), spool)
 
 
-@pytest.mark.parametrize("name", ["screen.gif", "screen.png", "screen.webp"])
+@pytest.mark.parametrize("name", ["screen.gif", "screen.png", "screen.webp", "screen.avif"])
 def test_an_animation_is_sampled_by_its_frame_times_and_read(tmp_path, spool, name):
     res = ingest(write_animation(tmp_path / name), spool)
     assert res.status == "ok" and not res.errors

@@ -1,4 +1,4 @@
-"""Animated GIF, PNG (APNG) and WebP files read like a short video: the frame on screen at each sampling
+"""Animated GIF, PNG (APNG), WebP and AVIF files read like a short video: the frame on screen at each sampling
 time (--video-fps), placed by the frames' own display times, as timed frames with OCR words.
 
 A frame shown for 10 ms or less is timed at 100 ms, as browsers play it (GIFs written with no delay)."""
@@ -16,7 +16,7 @@ from pipeline.ingest.result import IngestResult
 from schemas.options import IngestOptions
 from schemas.records import ErrorRecord, SourceDocument
 
-ANIMATED_FORMATS = {"GIF", "PNG", "WEBP"}  # a multi-frame TIFF is pages; an MPO's extra pictures are no frames
+ANIMATED_FORMATS = {"GIF", "PNG", "WEBP", "AVIF"}  # a multi-frame TIFF is pages; an MPO's extra pictures are no frames
 SHORTEST_FRAME_MS, PLAYED_AS_MS = 10.0, 100.0
 
 
@@ -42,8 +42,8 @@ def frame_seconds(info: dict) -> float:
 
 
 def shown_seconds(im) -> float:
-    """How long the frame an animation is at stays on screen (WebP states it only once the frame is read)."""
-    if im.format == "WEBP":
+    """How long the frame an animation is at stays on screen (WebP and AVIF state it once the frame is read)."""
+    if im.format in ("WEBP", "AVIF"):
         im.load()
     return frame_seconds(im.info)
 

@@ -1,6 +1,6 @@
 """Image ingest through Pillow: PNG, JPEG, TIFF (every page), WebP, BMP, GIF, JPEG 2000, AVIF and HEIC. EXIF
 orientation, CMYK and 16-bit handled; a file that ends early or is damaged keeps what decodes. An animated
-GIF, PNG or WebP is read like a video (pipeline/ingest/animation.py); a JPEG that carries more pictures (MPO:
+GIF, PNG, WebP or AVIF is read like a video (pipeline/ingest/animation.py); a JPEG that carries more pictures (MPO:
 a phone's HDR gain map or preview, a stereo camera's second eye) is its primary picture."""
 
 from __future__ import annotations
