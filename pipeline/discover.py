@@ -12,6 +12,7 @@ from pathlib import Path
 from schemas.records import ErrorRecord, SourceDocument
 
 VIDEO_BRANDS_QT = (b"ftyp", b"moov", b"mdat", b"wide", b"free", b"skip")
+AUDIO_BRANDS = (b"M4A ", b"M4B ", b"M4P ", b"F4A ", b"F4B ")  # MPEG-4 audio: voice memos, audiobooks
 STILL_IMAGE_BRANDS = (b"avif", b"avis", b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1")
 BMP_HEADER_SIZES = tuple(n.to_bytes(4, "little") for n in (12, 40, 52, 56, 64, 108, 124))
 ASF_GUID = bytes.fromhex("3026b2758e66cf11a6d900aa0062ce6c")  # Windows Media (.wmv, .asf)
@@ -61,6 +62,8 @@ def sniff(head: bytes) -> tuple[str, str] | None:
     for offset, packet in ((0, 188), (4, 192)):  # MPEG transport stream; Blu-ray/AVCHD .m2ts prefix a timecode
         if len(head) >= offset + 4 * packet + 1 and all(head[offset + i * packet] == 0x47 for i in range(5)):
             return "video", "video/mp2t"
+    if head[4:8] == b"ftyp" and head[8:12] in AUDIO_BRANDS:
+        return None
     if head[4:8] == b"ftyp" and head[8:12] in STILL_IMAGE_BRANDS:  # HEIF containers hold still images
         return ("image", "image/avif") if _is_avif(head) else ("image", "image/heic")
     if head[4:8] in VIDEO_BRANDS_QT:
@@ -90,9 +93,18 @@ def _is_avif(head: bytes) -> bool:
     return b"avif" in brands or b"avis" in brands
 
 
+def is_audio(head: bytes) -> bool:
+    """MPEG-4 audio (.m4a), MP3, WAV, Ogg, FLAC, AIFF or AMR, from the first bytes."""
+    return ((head[4:8] == b"ftyp" and head[8:12] in AUDIO_BRANDS) or head.startswith((b"ID3", b"OggS", b"fLaC", b"#!AMR"))
+            or (head[:2] in (b"\xff\xfb", b"\xff\xf3", b"\xff\xf2")) or (head[:4] == b"RIFF" and head[8:12] == b"WAVE")
+            or (head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC")))
+
+
 def describe_unknown(head: bytes) -> str:
     if head.startswith(b"PK\x03\x04"):
         return "a ZIP container (DOCX/XLSX/ODT?), which gemmadoc does not read; convert it to PDF first"
+    if is_audio(head):
+        return "a sound recording; gemmadoc reads documents, images and videos, not sound"
     return ("not a PDF, image (PNG, JPEG, TIFF, WebP, BMP, GIF, JPEG 2000, AVIF, HEIC) or video (MP4, MOV, AVI, WebM, MKV, "
             "WMV, FLV, MPEG-TS) file (checked by content, not extension)")
 

@@ -314,6 +314,40 @@ def test_windows_media_flash_and_transport_stream_videos_are_sampled(tmp_path, s
     assert not res.errors and [u.t_seconds for u in res.units] == [0.0, 1.0, 2.0]
 
 
+def _sound_recording(path, container):
+    av = pytest.importorskip("av")
+    c = av.open(str(path), "w", format=container)
+    s = c.add_stream("aac", rate=16000)
+    for i in range(20):
+        f = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+        f.sample_rate, f.pts = 16000, i * 1024
+        for p in s.encode(f):
+            c.mux(p)
+    for p in s.encode():
+        c.mux(p)
+    c.close()
+    return path
+
+
+def test_sound_recordings_are_named_as_such_not_as_broken_videos(tmp_path, spool):
+    from pipeline.ingest.tracks import track_kinds
+
+    memo = _sound_recording(tmp_path / "memo.m4a", "ipod")  # a phone's voice memo: MPEG-4 audio
+    (tmp_path / "song.mp3").write_bytes(b"ID3\x04\x00\x00\x00\x00\x00\x00" + bytes(200))
+    found = discover([memo, tmp_path / "song.mp3"])
+    assert not found.documents and not found.errors
+    assert [(w.kind, "sound recording" in w.message) for w in found.warnings] == [("unsupported_type", True)] * 2
+    # the same sound in an .mp4 is read as a video, and fails as what it is, not as an undecodable video
+    talk = _sound_recording(tmp_path / "talk.mp4", "mp4")
+    with pytest.raises(StageError) as e:
+        ingest_document(doc_for(talk), FAST, spool)
+    assert e.value.kind == "unsupported_type" and "no video track, only audio" in e.value.message
+    assert track_kinds(str(talk)) == ["soun"] and track_kinds(str(SAMPLES / "slides.mp4")) == ["vide"]
+    cut = tmp_path / "cut.mp4"  # cut before its moov box: no track is known, so it stays an unreadable video
+    cut.write_bytes((SAMPLES / "slides.mp4").read_bytes()[:64])
+    assert track_kinds(str(cut)) == []
+
+
 def test_variable_frame_rate_sampled_by_timestamp(tmp_path, spool):
     _vfr_video(tmp_path / "vfr.mp4", [0, 40, 80, 120, 500, 990, 1400, 2100, 2150, 3010, 3900, 4700])
     res = ingest_document(doc_for(tmp_path / "vfr.mp4"), IngestOptions(ocr="off"), spool)

@@ -13,6 +13,7 @@ from pathlib import Path
 from pipeline.errors import StageError
 from pipeline.ingest.frames import FrameKeeper
 from pipeline.ingest.result import IngestResult, fit_scale
+from pipeline.ingest.tracks import without_pictures
 from schemas.options import IngestOptions
 from schemas.records import ErrorRecord, SourceDocument
 
@@ -38,7 +39,8 @@ def ingest_video(doc: SourceDocument, options: IngestOptions, spool: Path, deadl
     res = IngestResult()
     cap = cv2.VideoCapture(doc.path)
     if not cap.isOpened():
-        raise StageError("ingest", "unreadable_video", "OpenCV cannot open this video (unsupported codec, or header/moov atom missing)")
+        raise _no_pictures(doc) or StageError(
+            "ingest", "unreadable_video", "OpenCV cannot open this video (unsupported codec, or header/moov atom missing)")
     try:
         fps = cap.get(cv2.CAP_PROP_FPS) or 0.0
         duration = stated_seconds(cap)
@@ -92,7 +94,16 @@ def ingest_video(doc: SourceDocument, options: IngestOptions, spool: Path, deadl
                                           message=f"decoding stopped at {last_ts:.1f} s of {duration:.1f} s; frames before it kept",
                                           t_seconds=round(last_ts, 3)))
         if not res.units:
-            raise StageError("ingest", "unreadable_video", f"no frame could be decoded ({decoded} read)")
+            raise _no_pictures(doc) or StageError("ingest", "unreadable_video", f"no frame could be decoded ({decoded} read)")
     finally:
         cap.release()
     return res
+
+
+def _no_pictures(doc: SourceDocument) -> StageError | None:
+    """The error for a file with tracks but no video track (a sound recording in an MP4), else None."""
+    why = without_pictures(doc.path)
+    if why is None:
+        return None
+    return StageError("ingest", "unsupported_type", f"{doc.name} has no pictures to read: {why} (a sound recording?); "
+                      "gemmadoc reads documents, images and videos, not sound")
