@@ -67,6 +67,13 @@ def test_a_long_animation_stops_at_the_duration_limit(tmp_path, spool):
     assert [(e.kind, e.t_seconds) for e in res.errors] == [("limit_duration", 8.0)]
 
 
+def test_an_animation_is_judged_by_the_size_its_frames_decode_to(tmp_path, spool):
+    path = write_animation(tmp_path / "big.gif")  # 480 x 200: a palette frame of 0.09 MB, RGBA frames of 0.37 MB
+    with pytest.raises(StageError) as e:
+        ingest(path, spool, ocr="off", max_image_mb=0.2)
+    assert e.value.kind == "limit_memory" and "RGBA" in e.value.message
+
+
 def test_an_animation_cut_short_keeps_the_frames_before_the_cut(tmp_path, spool):
     path = write_animation(tmp_path / "cut.gif", durations=[1000, 1000, 1000])
     data = path.read_bytes()

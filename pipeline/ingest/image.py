@@ -94,7 +94,7 @@ def ingest_image(doc: SourceDocument, options: IngestOptions, spool: Path, deadl
         raise StageError("ingest", "corrupt", f"cannot decode image: {e}") from e
     with im:
         if is_animation(im):
-            _check_size(im, options)
+            _check_size(im, options, "RGBA")  # a GIF's later frames decode to RGBA over the palette
             return ingest_animation(doc, im, options, spool, deadline,
                                     lambda index: _decode_frame(doc.path, im, index, options))
         for index in range(options.max_pages + 1):
@@ -142,14 +142,16 @@ def ingest_image(doc: SourceDocument, options: IngestOptions, spool: Path, deadl
     return res
 
 
-def _check_size(im, options: IngestOptions) -> None:
-    """Refuse a frame above --max-pixels or --max-image-mb, from its header, before a byte is decoded."""
+def _check_size(im, options: IngestOptions, mode: str | None = None) -> None:
+    """Refuse a frame above --max-pixels or --max-image-mb, from its header, before a byte is decoded
+    (`mode`: the one its frames decode to, when not the first frame's)."""
     w, h = im.size
     if w * h > options.max_pixels:
         raise StageError("ingest", "limit_pixels", f"{w}x{h} px is above --max-pixels {options.max_pixels}")
-    need = decoded_mb(im.mode, w, h)
+    mode = mode or im.mode
+    need = decoded_mb(mode, w, h)
     if need > options.max_image_mb:
-        raise StageError("ingest", "limit_memory", f"{w}x{h} px in mode {im.mode} decodes to {need:.0f} MB, "
+        raise StageError("ingest", "limit_memory", f"{w}x{h} px in mode {mode} decodes to {need:.0f} MB, "
                          f"above --max-image-mb {options.max_image_mb:g}")
 
 
