@@ -50,6 +50,17 @@ def test_an_animation_is_sampled_by_its_frame_times_and_read(tmp_path, spool, na
     assert (res.units[0].width, res.units[0].height) == (480.0, 200.0)
 
 
+def test_an_apng_default_image_outside_the_animation_is_not_a_frame(tmp_path, spool):
+    poster = scene("OPEN IN A BROWSER", shade=200)  # what viewers that cannot animate show instead
+    frames = [scene(t) for t in SCENES]
+    poster.save(tmp_path / "a.png", save_all=True, append_images=frames, duration=DURATIONS_MS, default_image=True)
+    res = ingest(tmp_path / "a.png", spool)
+    assert [u.t_seconds for u in res.units] == [0.0, 1.0, 2.0]
+    assert SCENES[0].replace(" ", "") in "".join(w.text for w in res.units[0].words).replace(" ", "")
+    with Image.open(tmp_path / "a.png") as im:
+        assert seek_to_time(im, 0.0) == 1 and seek_to_time(im, 1.0) == 2
+
+
 def test_two_samples_a_second_and_frames_that_flash_by(tmp_path, spool):
     res = ingest(write_animation(tmp_path / "a.gif"), spool, ocr="off", video_fps=2)
     # samples every 0.5 s; each stands for the frame on screen then, a frame kept once

@@ -48,11 +48,17 @@ def shown_seconds(im) -> float:
     return frame_seconds(im.info)
 
 
+def first_frame(im) -> int:
+    """Index of an animation's first frame: 1 for an APNG whose default image, shown only by viewers that
+    cannot animate, is not part of the animation."""
+    return 1 if im.format == "PNG" and getattr(im, "default_image", False) else 0
+
+
 def seek_to_time(im, t: float) -> int:
     """Seek an opened animation to the frame on screen at `t` seconds (the last one if it ends sooner);
     returns that frame's index."""
-    index, start = 0, 0.0
-    im.seek(0)
+    index, start = first_frame(im), 0.0
+    im.seek(index)
     while start + shown_seconds(im) <= t:
         start += shown_seconds(im)
         try:
@@ -76,7 +82,8 @@ def ingest_animation(doc: SourceDocument, im, options: IngestOptions, spool: Pat
     err = lambda kind, msg, t: res.errors.append(ErrorRecord(  # noqa: E731
         doc_id=doc.doc_id, path=doc.path, stage="ingest", kind=kind, message=msg, t_seconds=round(t, 3)))
     step, sample, start = 1.0 / options.video_fps, 0, 0.0
-    for index in itertools.count():
+    first = first_frame(im)
+    for index in itertools.count(first):
         try:
             with GATE.strict():
                 if index:
@@ -85,7 +92,7 @@ def ingest_animation(doc: SourceDocument, im, options: IngestOptions, spool: Pat
         except EOFError:
             break
         except Exception as e:  # noqa: BLE001 - a broken frame (the file ends early, or bad data)
-            if not index:
+            if index == first:
                 raise StageError("ingest", "corrupt", f"cannot decode image: {e}") from e
             err("truncated", f"the animation breaks at frame {index + 1} ({type(e).__name__}: {e}); "
                 f"the frames before {start:.1f} s were kept", start)
