@@ -99,12 +99,14 @@ def test_an_animation_cut_short_keeps_the_frames_before_the_cut(tmp_path, spool)
     assert res.errors[0].t_seconds is not None
 
 
-def test_a_still_gif_and_a_multipage_tiff_stay_pages(tmp_path, spool):
+def test_a_still_gif_a_multipage_gif_and_a_multipage_tiff_stay_pages(tmp_path, spool):
     scene(SCENES[0]).convert("P").save(tmp_path / "still.gif")
     frames = [scene(t).convert("L") for t in SCENES]
     frames[0].save(tmp_path / "fax.tif", save_all=True, append_images=frames[1:])
+    frames[0].save(tmp_path / "fax.gif", save_all=True, append_images=frames[1:])  # no delays, no loop: pages
     assert [type(u) for u in ingest(tmp_path / "still.gif", spool, ocr="off").units] == [PageUnit]
     assert [u.page for u in ingest(tmp_path / "fax.tif", spool, ocr="off").units] == [1, 2, 3]
+    assert [u.page for u in ingest(tmp_path / "fax.gif", spool, ocr="off").units] == [1, 2, 3]
 
 
 def test_a_jpeg_with_a_gain_map_is_read_as_its_primary_picture(tmp_path, spool):

@@ -21,9 +21,12 @@ SHORTEST_FRAME_MS, PLAYED_AS_MS = 10.0, 100.0
 
 
 def is_animation(im) -> bool:
-    """Whether an opened Pillow image is an animation (several frames shown one after another). One whose
-    second frame cannot even be found is read as a still image, leniently if need be."""
+    """Whether an opened Pillow image is an animation (several frames shown one after another). A GIF
+    with neither a delay on its first frame nor a loop is a multi-page image (as fax software writes), read
+    page by page; one whose second frame cannot even be found is read as a still image."""
     if im.format not in ANIMATED_FORMATS:
+        return False
+    if im.format == "GIF" and not im.info.get("duration") and "loop" not in im.info:
         return False
     try:
         with GATE.strict():
