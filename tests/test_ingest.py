@@ -161,6 +161,36 @@ def test_image_modes_exif_cmyk_16bit_and_multipage_tiff(tmp_path, spool):
         assert im.getpixel((10, 10))[1] > 240  # transparent composited on white
 
 
+def test_light_ink_on_a_transparent_image_is_laid_on_black_and_dark_ink_on_white(tmp_path, spool):
+    from PIL import ImageDraw, ImageFont
+
+    font = ImageFont.load_default(size=40)
+    light = Image.new("RGBA", (520, 120), (0, 0, 0, 0))  # a dark theme's white text, exported with alpha
+    ImageDraw.Draw(light).text((20, 40), "TOTAL DUE 250.00", fill=(255, 255, 255, 255), font=font)
+    dark = Image.new("RGBA", (520, 120), (0, 0, 0, 0))
+    ImageDraw.Draw(dark).text((20, 40), "TOTAL DUE 250.00", fill=(20, 20, 20, 255), font=font)
+    window = Image.new("RGBA", (520, 160), (0, 0, 0, 0))  # a screenshot: an opaque light window, transparent shadow
+    ImageDraw.Draw(window).rectangle((20, 20, 500, 140), fill=(250, 250, 250, 255))
+    ImageDraw.Draw(window).text((40, 60), "TOTAL DUE 250.00", fill=(0, 0, 0, 255), font=font)
+    for name, im in (("light.png", light), ("light_palette.png", light.convert("P")), ("dark.png", dark), ("window.png", window)):
+        im.save(tmp_path / name)
+    for name, corner in (("light.png", 0), ("dark.png", 255), ("window.png", 255)):
+        unit = ingest_document(doc_for(tmp_path / name), IngestOptions(), spool).units[0]
+        assert "250.00" in " ".join(w.text for w in unit.words), name
+        with Image.open(unit.image.path) as shown:
+            assert abs(shown.convert("L").getpixel((2, 2)) - corner) < 10, name
+    big = Image.new("RGBA", (6000, 2000), (0, 0, 0, 0))  # shrunk strip by strip: one backdrop for every strip
+    ImageDraw.Draw(big).text((200, 1700), "TOTAL DUE", fill=(255, 255, 255, 255), font=ImageFont.load_default(size=200))
+    big.save(tmp_path / "big.png")
+    unit = ingest_document(doc_for(tmp_path / "big.png"), FAST, spool).units[0]
+    with Image.open(unit.image.path) as shown:
+        assert shown.width < 3000 and shown.convert("L").getpixel((2, 2)) < 10
+    assert Image.open(tmp_path / "light_palette.png").mode == "P"
+    unit = ingest_document(doc_for(tmp_path / "light_palette.png"), FAST, spool).units[0]
+    with Image.open(unit.image.path) as shown:
+        assert shown.convert("L").getpixel((2, 2)) < 10  # a palette image with a transparent colour too
+
+
 @needs_corpus()
 def test_bmp_gif_jpeg2000_avif_and_heic_scans_are_read_like_any_image(tmp_path, spool):
     import pillow_heif

@@ -18,8 +18,29 @@ from schemas.options import IngestOptions
 from schemas.records import ErrorRecord, ImageRef, PageUnit, SourceDocument
 
 
-def to_rgb(im):
-    """Convert any PIL mode to 8-bit RGB: 16/32-bit greyscale is rescaled, alpha composited on white."""
+WHITE, BLACK = (255, 255, 255), (0, 0, 0)
+
+
+def backdrop(im) -> tuple[int, int, int]:
+    """What a transparent image is laid on: white, unless everything it draws is light (white text and
+    lines for a dark theme, which would vanish on white), then black. Judged on a 256-px sample."""
+    import numpy as np
+    from PIL import Image
+
+    if im.mode not in ("RGBA", "LA", "PA") and not (im.mode == "P" and "transparency" in im.info):
+        return WHITE
+    sample = im.resize((min(im.width, 256), min(im.height, 256)), Image.NEAREST).convert("RGBA")
+    rgba = np.asarray(sample, dtype=np.float32)
+    drawn = rgba[..., 3] > 128
+    if drawn.mean() < 0.001:
+        return WHITE
+    lum = rgba[..., :3][drawn] @ np.array([0.299, 0.587, 0.114], np.float32)
+    return BLACK if (lum < 128).mean() < 0.01 and (lum > 200).mean() > 0.5 else WHITE
+
+
+def to_rgb(im, background: tuple[int, int, int] | None = None):
+    """Convert any PIL mode to 8-bit RGB: 16/32-bit greyscale is rescaled, alpha composited on
+    `background` (by default the image's own `backdrop`)."""
     import numpy as np
     from PIL import Image
 
@@ -29,9 +50,10 @@ def to_rgb(im):
         scale = 255.0 / (hi - lo) if hi > lo else 0.0
         return Image.fromarray(((arr - lo) * scale).astype(np.uint8), "L").convert("RGB")
     if im.mode == "P":
+        background = background or backdrop(im)
         im = im.convert("RGBA")
     if im.mode in ("RGBA", "LA", "PA"):
-        base = Image.new("RGB", im.size, (255, 255, 255))
+        base = Image.new("RGB", im.size, background or backdrop(im))
         base.paste(im.convert("RGBA"), mask=im.convert("RGBA").split()[-1])
         return base
     if im.mode == "1":
@@ -60,11 +82,12 @@ def shrink_to_rgb(im, options: IngestOptions):
     if factor < 2 or im.mode not in STRIP_MODES:
         rgb = to_rgb(im)
     else:
+        background = backdrop(im)  # one for the whole image, not one a strip
         ow, oh = -(-w // factor), -(-h // factor)
         rgb = Image.new("RGB", (ow, oh), (255, 255, 255))
         rows = factor * max(1, (8 << 20) // (w * 4 * factor))  # ~8 MB of RGBA per strip
         for y in range(0, h, rows):
-            strip = to_rgb(im.crop((0, y, w, min(h, y + rows))))
+            strip = to_rgb(im.crop((0, y, w, min(h, y + rows))), background)
             rgb.paste(strip.reduce(factor), (0, y // factor))
     size = fit_size(*rgb.size, options)
     return rgb.resize(size, Image.LANCZOS) if size != rgb.size else rgb
