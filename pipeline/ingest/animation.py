@@ -60,10 +60,9 @@ def first_frame(im) -> int:
 def seek_to_time(im, t: float) -> int:
     """Seek an opened animation to the frame on screen at `t` seconds (the last one if it ends sooner);
     returns that frame's index."""
-    index, start = first_frame(im), 0.0
+    index, end = first_frame(im), 0.0
     im.seek(index)
-    while start + shown_seconds(im) <= t:
-        start += shown_seconds(im)
+    while (end := end + shown_seconds(im)) <= t:  # the frame at `index` leaves the screen at `end`
         try:
             im.seek(index + 1)
         except EOFError:
