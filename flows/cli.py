@@ -577,6 +577,9 @@ def doctor(
         rows.append((f"--quantization {e.quantization} at {max_context} x {batch}",
                      f"{e.total_gb} GB = {e.weights_gb} weights + {e.kv_cache_gb} KV cache + {e.activations_gb} "
                      f"activations + overhead: {verdict}"))
+    from pipeline.ingest.image import decoders
+
+    rows.append(("image decoders", decoders()))
     rows.append(("--backend auto picks", choose_backend(DEFAULT_MODEL_ID)))
     rows.append((f"weights {DEFAULT_MODEL_ID}", "found" if weights_available(DEFAULT_MODEL_ID) else "not found (use --model PATH or tiny-random)"))
     rows.append(("PREFECT_API_URL", os.environ.get("PREFECT_API_URL", "unset: runs use an ephemeral in-process API")))

@@ -64,6 +64,7 @@ def test_memory_estimate_per_card():
 def test_doctor_reports_backend_and_packages():
     r = CliRunner().invoke(app, ["doctor"])
     assert r.exit_code == 0 and "--backend auto picks" in r.output and "vllm" in r.output
+    assert "image decoders" in r.output and "HEIC all decode" in r.output
     nf4 = [line for line in r.output.splitlines() if line.startswith("--quantization nf4 at 32768 x 8")]
     r = CliRunner().invoke(app, ["doctor", "--prefill-tokens", "0"])  # the whole batch in one pass: far more
     one_pass = [line for line in r.output.splitlines() if line.startswith("--quantization nf4 at 32768 x 8")]

@@ -161,6 +161,24 @@ def test_image_modes_exif_cmyk_16bit_and_multipage_tiff(tmp_path, spool):
         assert im.getpixel((10, 10))[1] > 240  # transparent composited on white
 
 
+def test_an_image_this_machine_has_no_decoder_for_names_the_missing_decoder(tmp_path, spool, monkeypatch):
+    import sys
+
+    from PIL import AvifImagePlugin, features
+
+    from pipeline.ingest.image import decoders
+
+    Image.new("RGB", (64, 48), "white").save(tmp_path / "photo.avif")
+    # a Pillow built without libavif: no AVIF plugin registered, and its feature check says so
+    monkeypatch.setattr(features, "check", lambda name: name != "avif")
+    monkeypatch.delitem(Image.OPEN, AvifImagePlugin.AvifImageFile.format)
+    monkeypatch.setitem(sys.modules, "pillow_heif", None)  # and no pillow-heif
+    with pytest.raises(StageError) as e:
+        ingest_document(doc_for(tmp_path / "photo.avif"), FAST, spool)
+    assert e.value.kind == "unsupported_type" and "cannot decode AVIF images" in e.value.message
+    assert decoders() == "missing: AVIF, HEIC (such images fail as unsupported_type)"
+
+
 def test_light_ink_on_a_transparent_image_is_laid_on_black_and_dark_ink_on_white(tmp_path, spool):
     from PIL import ImageDraw, ImageFont
 

@@ -5,6 +5,7 @@ a phone's HDR gain map or preview, a stereo camera's second eye) is its primary 
 
 from __future__ import annotations
 
+import importlib
 import time
 from pathlib import Path
 
@@ -16,6 +17,40 @@ from pipeline.ingest.render import spool_path
 from pipeline.ingest.result import IngestResult, fit_scale, fit_size, word_density
 from schemas.options import IngestOptions
 from schemas.records import ErrorRecord, ImageRef, PageUnit, SourceDocument
+
+
+DECODERS = {"image/webp": ("webp", "WebP"), "image/avif": ("avif", "AVIF"), "image/jp2": ("jpg_2000", "JPEG 2000"),
+            "image/j2k": ("jpg_2000", "JPEG 2000"), "image/tiff": ("libtiff", "compressed TIFF")}  # Pillow features
+
+
+def codec_missing(mime: str) -> str | None:
+    """The kind of image this machine's Pillow (or pillow-heif) cannot decode, for `mime`; None when it can."""
+    if mime == "image/heic":
+        try:
+            importlib.import_module("pillow_heif")
+        except ImportError:
+            return "HEIC"
+        return None
+    if mime not in DECODERS:
+        return None
+    from PIL import features
+
+    feature, name = DECODERS[mime]
+    return None if features.check(feature) else name
+
+
+def missing_how(name: str) -> str:
+    """How to get the decoder `codec_missing` named."""
+    if name == "HEIC":
+        return "install the pillow-heif package"
+    return f"this Pillow was built without {name} support; install Pillow's own wheel (pip install --force-reinstall pillow)"
+
+
+def decoders() -> str:
+    """One line on the image decoders this machine has: what is missing, or that all are there."""
+    missing = sorted({m for m in (codec_missing(mime) for mime in [*DECODERS, "image/heic"]) if m})
+    return f"missing: {', '.join(missing)} (such images fail as unsupported_type)" if missing else \
+        "WebP, AVIF, JPEG 2000, compressed TIFF and HEIC all decode"
 
 
 WHITE, BLACK = (255, 255, 255), (0, 0, 0)
@@ -104,7 +139,7 @@ def ingest_image(doc: SourceDocument, options: IngestOptions, spool: Path, deadl
     err = lambda kind, msg, page=None: res.errors.append(  # noqa: E731
         ErrorRecord(doc_id=doc.doc_id, path=doc.path, stage="ingest", kind=kind, message=msg, page=page))
     Image.MAX_IMAGE_PIXELS = options.max_pixels
-    if doc.mime == "image/heic":
+    if doc.mime == "image/heic" and not codec_missing(doc.mime):
         import pillow_heif
 
         pillow_heif.register_heif_opener()  # idempotent; applies the photo's rotation and resets its EXIF tag
@@ -114,6 +149,9 @@ def ingest_image(doc: SourceDocument, options: IngestOptions, spool: Path, deadl
     except Image.DecompressionBombError as e:
         raise StageError("ingest", "limit_pixels", f"image above --max-pixels {options.max_pixels}: {e}") from e
     except Exception as e:  # noqa: BLE001 - PIL raises many kinds for broken files
+        if missing := codec_missing(doc.mime):
+            raise StageError("ingest", "unsupported_type", f"this machine cannot decode {missing} images: {missing_how(missing)} "
+                             "(`gemmadoc doctor` lists the image decoders)") from e
         raise StageError("ingest", "corrupt", f"cannot decode image: {e}") from e
     with im:
         if is_animation(im):
