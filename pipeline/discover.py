@@ -62,7 +62,7 @@ def sniff(head: bytes) -> tuple[str, str] | None:
     for offset, packet in ((0, 188), (4, 192)):  # MPEG transport stream; Blu-ray/AVCHD .m2ts prefix a timecode
         if len(head) >= offset + 4 * packet + 1 and all(head[offset + i * packet] == 0x47 for i in range(5)):
             return "video", "video/mp2t"
-    if head[4:8] == b"ftyp" and head[8:12] in AUDIO_BRANDS:
+    if is_audio(head):  # an .m4a shares the MP4 container; no sound file is a document
         return None
     if head[4:8] == b"ftyp" and head[8:12] in STILL_IMAGE_BRANDS:  # HEIF containers hold still images
         return ("image", "image/avif") if _is_avif(head) else ("image", "image/heic")

@@ -229,9 +229,8 @@ def _render(source: str, media_type: str, where, target: Path, timed: bool = Fal
     else:
         from PIL import ImageOps
 
-        from pipeline.ingest.image import to_rgb
-
         from pipeline.ingest.animation import seek_to_time
+        from pipeline.ingest.image import to_rgb
 
         with Image.open(source) as im:
             if timed:

@@ -84,12 +84,11 @@ def to_rgb(im, background: tuple[int, int, int] | None = None):
         lo, hi = float(arr.min()), float(arr.max())
         scale = 255.0 / (hi - lo) if hi > lo else 0.0
         return Image.fromarray(((arr - lo) * scale).astype(np.uint8), "L").convert("RGB")
-    if im.mode == "P":
-        background = background or backdrop(im)
-        im = im.convert("RGBA")
-    if im.mode in ("RGBA", "LA", "PA"):
-        base = Image.new("RGB", im.size, background or backdrop(im))
-        base.paste(im.convert("RGBA"), mask=im.convert("RGBA").split()[-1])
+    if im.mode in ("P", "RGBA", "LA", "PA"):
+        background = background or backdrop(im)  # judged before a palette is expanded
+        rgba = im.convert("RGBA")
+        base = Image.new("RGB", im.size, background)
+        base.paste(rgba, mask=rgba.getchannel("A"))
         return base
     if im.mode == "1":
         return im.convert("L").convert("RGB")
