@@ -201,6 +201,19 @@ class UnitIndex:
                 out.append(i)
         return out
 
+    @cached_property
+    def has_ocr(self) -> bool:
+        """Some of the unit's words were read by OCR."""
+        return self.unit.text_source == "ocr" or any(w.ocr for w in self.unit.words)
+
+    def read_by_ocr(self, word_ids) -> bool:
+        """Whether any of these words was read by OCR (a page OCR'd whole, or a picture on a page with a
+        text layer)."""
+        if self.unit.text_source == "ocr":
+            return True
+        words = self.unit.words
+        return self.has_ocr and any(words[w].ocr for w in word_ids)
+
     def words_in(self, space: str, a: int, b: int) -> list[int]:
         """The words of the span [a, b) of the `text` or `norm` string."""
         return self.words_in_text_span(a, b) if space == "text" else sorted(set(self.norm_word[a:b]))
@@ -387,7 +400,8 @@ def check_span(quote: Quote, idx: UnitIndex, a: int, b: int, space: str, may_cut
     match, whose folded text already keeps every digit but 0/1 apart from its look-alikes)."""
     expected = quote.digits if digits is None else digits
     hay, (starts, ends) = idx.string(space)
-    run_together = idx.unit.text_source == "ocr" and (len(quote.norm) >= MIN_FUZZY_CHARS or " " in quote.text)  # OCR joins words
+    run_together = (idx.has_ocr and (len(quote.norm) >= MIN_FUZZY_CHARS or " " in quote.text)
+                    and idx.read_by_ocr(idx.words_in(space, a, b)))  # OCR joins words
     if not run_together and not _on_boundary(hay, a, starts):
         return "inside_word: the quote starts inside a longer word or number on the page"
     cut = False
@@ -836,13 +850,15 @@ def trimmed_edges(m: Match) -> dict[int, tuple[float, float]]:
     of its characters, so its box can be cut to the quoted part. OCR runs words together
     ("conceptadequately.Such"), so a token may hold several words; a text layer's words are real
     words and are boxed whole."""
-    if m.span is None or m.index.unit.text_source != "ocr":
+    if m.span is None or not m.index.read_by_ocr(m.words):
         return {}
     (a, b), space = m.span, m.space
     if space == "fold":  # measure in `norm`, where a word's characters map one to one to its text
         (a, b), space = m.index.fold_to_norm(a, b), "norm"
     out = {}
     for w in {m.words[0], m.words[-1]}:
+        if not m.index.read_by_ocr([w]):
+            continue
         first, n = m.index.extent(w, space)
         lo, hi = max(a, first), min(b, first + n)
         if hi - lo < n and len(m.index.unit.words[w].text) >= 6:

@@ -28,7 +28,7 @@ _i = pa.int64()
 SCHEMAS: dict[str, pa.Schema] = {
     "documents": pa.schema([("run_id", _s), ("work_key", _s), ("doc_id", _s), ("path", _s), ("path_bytes_hex", _s), ("name", _s),
                             ("media_type", _s), ("status", _s), ("schema_name", _s), ("model_id", _s), ("pages", _i),
-                            ("frames", _i), ("text_pdf", _i), ("text_ocr", _i), ("text_none", _i), ("frames_ocr_reused", _i), ("extractions", _i),
+                            ("frames", _i), ("text_pdf", _i), ("text_ocr", _i), ("text_mixed", _i), ("text_none", _i), ("frames_ocr_reused", _i), ("extractions", _i),
                             ("citations", _i), ("verified_citations", _i), ("errors", _i), ("requests", _i),
                             ("tokens_in", _i), ("tokens_out", _i), ("padding_tokens", _i), ("seconds", _f),
                             ("answer_json", _s)]),
@@ -180,7 +180,8 @@ def rows_for(results: list[DocumentResult], run_id: str, errors: list[ErrorRecor
             run_id=run_id, work_key=r.work_key, doc_id=r.doc_id, path=r.path, name=r.name, media_type=r.media_type,
             path_bytes_hex=path_bytes_hex(r.path),
             status=r.status, schema_name=r.schema_name, model_id=r.model_id, pages=r.pages, frames=r.frames,
-            text_pdf=r.text_sources.get("pdf", 0), text_ocr=r.text_sources.get("ocr", 0), text_none=r.text_sources.get("none", 0),
+            text_pdf=r.text_sources.get("pdf", 0), text_ocr=r.text_sources.get("ocr", 0),
+            text_mixed=r.text_sources.get("mixed", 0), text_none=r.text_sources.get("none", 0),
             frames_ocr_reused=r.frames_ocr_reused, extractions=len(r.extractions), citations=len(cites),
             verified_citations=sum(1 for c in cites if c.located and c.value_supported is not False), errors=len(r.errors),
             requests=r.requests, tokens_in=r.tokens_in, tokens_out=r.tokens_out, padding_tokens=r.padding_tokens,

@@ -10,7 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validat
 from schemas.errors import ErrorKind, category_of
 
 MediaType = Literal["pdf", "image", "video"]
-TextSource = Literal["pdf", "ocr", "none"]
+# mixed: a usable text layer plus OCR of the pictures it does not read (a scan under a stamped line)
+TextSource = Literal["pdf", "ocr", "mixed", "none"]
 # partial: the quote has words the page lacks at an edge (LangExtract's MATCH_LESSER); the rest matched
 MatchKind = Literal["exact", "normalised", "fuzzy", "partial", "relocated", "unverified"]
 Status = Literal["ok", "partial", "failed", "skipped"]
@@ -44,7 +45,8 @@ class Word(Record):
     """A word with its box; `line` groups words of one text line (for per-line citation boxes).
     `char_x`: where each character ends in reading order (its right edge; its left edge on a page read
     upside down), where OCR gives character positions: an OCR token may hold several run-together words,
-    and a citation box is then cut at character edges."""
+    and a citation box is then cut at character edges. `ocr`: the word was read by OCR, not taken from
+    a text layer (OCR may run words together)."""
 
     text: str
     x0: float
@@ -53,6 +55,7 @@ class Word(Record):
     y1: float
     line: int = 0
     char_x: list[float] | None = None
+    ocr: bool = False
 
 
 class ImageRef(Record):

@@ -234,6 +234,20 @@ def test_text_layer_words_are_boxed_whole_when_partly_quoted():
     assert c.boxes[0].x1 == england.x1
 
 
+def test_a_page_with_text_layer_and_ocr_words_treats_each_word_as_read():
+    """A mixed page (a text layer plus OCR of a picture): OCR's run-together tokens are cut at character
+    edges as on an OCR'd page, while the text layer's words stay exact words, boxed whole."""
+    layer = page(1, ["Governed by the laws of England and Wales."]).words
+    ocr = [w.model_copy(update={"ocr": True}) for w in ocr_line(["experimentalprocedure", "or", "conceptadequately.Such"], y=200.0, line=1)]
+    units = [PageUnit(doc_id="d", page=1, width=600, height=800, image=REF, image_width=600, image_height=800,
+                      words=layer + ocr, text_source="mixed")]
+    c = ground("procedure or concept", 1, units=units)
+    assert c.match == "exact" and c.boxes[0].x0 == 50 + 120 and c.boxes[0].x1 == ocr[2].x0 + 70
+    c = ground("governed by the laws of eng", 1, units=units)
+    assert c.match == "normalised" and c.boxes[0].x1 == next(w for w in layer if w.text == "England").x1
+    assert ground("overned by the laws", 1, units=units).match != "exact"  # inside a text-layer word
+
+
 def test_short_quotes_with_ocr_confusions_or_lost_marks():
     units = ocr_page(["Source:", "Board", "2006"], ["of", "1o0falsevalues", "onentry"], ["azure.lnterior24@example.com"])
     c = ground("2006.", 1, units=units)  # the model kept a period the OCR lost

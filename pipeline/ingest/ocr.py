@@ -79,7 +79,7 @@ def line_to_words(text: str, box: tuple[float, float, float, float], line: int,
         else:
             wx0 = x0 + (x1 - x0) * s / n
             wx1 = x0 + (x1 - x0) * e / n
-        words.append(Word(text=text[s:e], x0=wx0, y0=y0, x1=wx1, y1=y1, line=line, char_x=char_x))
+        words.append(Word(text=text[s:e], x0=wx0, y0=y0, x1=wx1, y1=y1, line=line, char_x=char_x, ocr=True))
     return words
 
 
@@ -97,9 +97,9 @@ def _read(image) -> tuple[list, float]:
     return lines, (sum(s * len(t) for _, t, s, _ in lines) / chars if chars else 0.0)
 
 
-def ocr_words(image, line_offset: int = 0, scale: float = 1.0) -> list[Word]:
+def ocr_words(image, line_offset: int = 0, scale: float = 1.0, origin: tuple[float, float] = (0.0, 0.0)) -> list[Word]:
     """OCR an RGB numpy image; words in reading order (columns grouped, see `layout.reading_order`), with boxes (and character edges) in the image's
-    pixel coordinates times `scale`. A page that reads poorly is also read rotated by 180 degrees, and
+    pixel coordinates times `scale`, plus `origin` (where a cropped picture lies on its page). A page that reads poorly is also read rotated by 180 degrees, and
     the better reading is kept (boxes mapped back to the image as given). RapidOCR turns tall line crops
     one way, so this also reads pages turned a quarter either way."""
     import numpy as np
@@ -116,7 +116,8 @@ def ocr_words(image, line_offset: int = 0, scale: float = 1.0) -> list[Word]:
         xs, ys = [p[0] for p in quad], [p[1] for p in quad]
         if flipped:
             xs, ys = [w - x for x in xs], [h - y for y in ys]
-        return min(xs) * scale, min(ys) * scale, max(xs) * scale, max(ys) * scale
+        ox, oy = origin
+        return min(xs) * scale + ox, min(ys) * scale + oy, max(xs) * scale + ox, max(ys) * scale + oy
 
     from pipeline.ingest.layout import reading_order
 

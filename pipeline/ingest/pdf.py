@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pipeline.errors import StageError
 from pipeline.ingest.ocr import ocr_words
+from pipeline.ingest.pictures import merge_words
 from pipeline.ingest.render import RenderFailed, RenderOutOfMemory, RenderTimeout, spool_path, thread_guard
 from pipeline.ingest.result import IngestResult, fit_scale, word_density
 from schemas.options import IngestOptions
@@ -102,6 +103,11 @@ def _ingest_page(doc, pdf, i, options, spool, guard, timeout, password) -> PageU
         if options.ocr != "off":
             words = _ocr_file(rendered.path, 1.0 / zoom)
             text_source = "ocr" if words else "none"
+    elif read.pictures and options.ocr == "auto":
+        found = _ocr_pictures(rendered.path, zoom, read.pictures)
+        merged = merge_words(words, found)
+        if len(merged) > len(words):
+            words, text_source = merged, "mixed"
     density = word_density(words, width, height) if words else rendered.ink
     return PageUnit(doc_id=doc.doc_id, page=i + 1, width=width, height=height,
                     image=ImageRef(kind="file", path=rendered.path), image_width=rendered.width,
@@ -116,3 +122,25 @@ def _ocr_file(path: str, scale: float) -> list[Word]:
     with Image.open(path) as im:
         arr = np.asarray(im.convert("RGB"))
     return ocr_words(arr, scale=scale)
+
+
+PICTURE_MARGIN_PX = 4  # OCR reads a line at a picture's edge better with a little of the page around it
+
+
+def _ocr_pictures(path: str, zoom: float, boxes: list) -> list[tuple[tuple, list[Word]]]:
+    """OCR of each picture box (rotated-page points) cut from the rendered page; words in page points."""
+    import numpy as np
+    from PIL import Image
+
+    with Image.open(path) as im:
+        page = np.asarray(im.convert("RGB"))
+    h, w = page.shape[:2]
+    out = []
+    for box in boxes:
+        x0, y0 = max(0, int(box[0] * zoom) - PICTURE_MARGIN_PX), max(0, int(box[1] * zoom) - PICTURE_MARGIN_PX)
+        x1, y1 = min(w, int(box[2] * zoom + 1) + PICTURE_MARGIN_PX), min(h, int(box[3] * zoom + 1) + PICTURE_MARGIN_PX)
+        if x1 - x0 < 16 or y1 - y0 < 16:
+            continue
+        crop = np.ascontiguousarray(page[y0:y1, x0:x1])
+        out.append((box, ocr_words(crop, scale=1.0 / zoom, origin=(x0 / zoom, y0 / zoom))))
+    return out

@@ -12,7 +12,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -26,12 +26,13 @@ class Rendered:
 
 @dataclass
 class PageRead:
-    """What the worker read from one page: its text-layer words (and whether they are usable text) and
-    the rendered image."""
+    """What the worker read from one page: its text-layer words (and whether they are usable text), the
+    rendered image, and on a page with usable text the pictures its text layer does not read."""
 
     words: list  # list[schemas.records.Word]
     usable: bool
     rendered: Rendered
+    pictures: list = field(default_factory=list)  # (x0, y0, x1, y1) in rotated-page points, see pictures.py
 
 
 class RenderTimeout(Exception):
@@ -81,7 +82,9 @@ def render_page(doc, index: int, zoom: float, out_path: str, quality: int = 90) 
 
 
 def read_page(doc, index: int, zoom: float, out_path: str) -> PageRead:
-    """Text-layer words of one page, whether they are usable, and the page rendered to `out_path`."""
+    """Text-layer words of one page, whether they are usable, the page rendered to `out_path`, and the
+    pictures on it that the text layer does not read."""
+    from pipeline.ingest.pictures import unread_pictures
     from pipeline.ingest.textlayer import pdf_words, usable_text
 
     page = doc[index]
@@ -90,7 +93,13 @@ def read_page(doc, index: int, zoom: float, out_path: str) -> PageRead:
     except Exception:  # noqa: BLE001 - a broken text layer: the caller falls back to OCR
         words = []
     usable, _ = usable_text(words, page)
-    return PageRead(words, usable, render_page(doc, index, zoom, out_path))
+    pictures = []
+    if usable:
+        try:
+            pictures = unread_pictures(page, words)
+        except Exception:  # noqa: BLE001 - images that cannot be listed: the text layer alone, as before
+            pictures = []
+    return PageRead(words, usable, render_page(doc, index, zoom, out_path), pictures)
 
 
 def _limit_memory(max_mb: int) -> None:
