@@ -108,6 +108,24 @@ def test_image_only_pdf_is_detected_and_ocrd(tmp_path, spool):
     assert inv[0].y1 < 842 / 2 and inv[0].x0 >= 0
 
 
+def test_a_low_max_pixels_still_reads_the_pages_it_renders(tmp_path, spool):
+    """--max-pixels caps input images. It was also set as Pillow's process-wide bomb limit, so a PDF
+    page rendered at 2.2 MP failed to open for OCR (and for the review copies, failing the chunk)."""
+    opts = IngestOptions(max_pixels=1_000_000)
+    Image.new("RGB", (1200, 1000), "white").save(tmp_path / "big.png")
+    with pytest.raises(StageError) as e:
+        ingest_document(doc_for(tmp_path / "big.png"), opts, spool)
+    assert e.value.kind == "limit_pixels"
+    assert ingest_document(doc_for(SAMPLES / "scanned_receipt.png"), opts, spool).units[0].text_source == "ocr"
+    src = pymupdf.open(SAMPLES / "contract_and_invoice.pdf")
+    out = pymupdf.open()
+    out.new_page(width=595, height=842).insert_image(pymupdf.Rect(0, 0, 595, 842), stream=src[2].get_pixmap(dpi=100).tobytes("png"))
+    out.save(tmp_path / "scan.pdf")
+    res = ingest_document(doc_for(tmp_path / "scan.pdf"), opts, spool)
+    assert not res.errors and res.units[0].text_source == "ocr"
+    assert res.units[0].image_width * res.units[0].image_height > 2 * opts.max_pixels
+
+
 def test_garbage_text_layer_counts_as_unusable(tmp_path, spool):
     doc = pymupdf.open()
     page = doc.new_page()
@@ -626,3 +644,4 @@ def test_page_workers_live_across_chunks(tmp_path):
     second = prepare_chunk(docs[2:], options, tmp_path / "spool")
     assert all(p.units for p in first + second)
     assert before and workers() == before
+

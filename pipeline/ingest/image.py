@@ -137,7 +137,11 @@ def ingest_image(doc: SourceDocument, options: IngestOptions, spool: Path, deadl
     res = IngestResult()
     err = lambda kind, msg, page=None: res.errors.append(  # noqa: E731
         ErrorRecord(doc_id=doc.doc_id, path=doc.path, stage="ingest", kind=kind, message=msg, page=page))
-    Image.MAX_IMAGE_PIXELS = options.max_pixels
+    # Pillow's own bomb check is process-wide: only ever raised to --max-pixels (the size check of each
+    # frame is `_check_size`, per run). Lowering it would fail this process's later opens of the pages it
+    # renders itself (2.6 MP), for OCR and review copies, under a --max-pixels below that.
+    if Image.MAX_IMAGE_PIXELS is not None and Image.MAX_IMAGE_PIXELS < options.max_pixels:
+        Image.MAX_IMAGE_PIXELS = options.max_pixels
     if doc.mime == "image/heic" and not codec_missing(doc.mime):
         import pillow_heif
 
