@@ -59,13 +59,14 @@ def ingest_pdf(doc: SourceDocument, options: IngestOptions, spool: Path, deadlin
             err("limit_pages", f"{n} pages, above --max-pages {options.max_pages}; only the first {options.max_pages} read")
             n = options.max_pages
         guard = thread_guard(options.max_page_memory_mb)
+        hidden: dict[int, int] = {}  # page -> text-layer words it does not show
         for i in range(n):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 err("timeout", f"stopped after {i} of {n} pages: over --doc-timeout {options.doc_timeout_s:g} s")
                 break
             try:
-                unit = _ingest_page(doc, pdf, i, options, spool, guard, min(options.page_timeout_s, remaining), password)
+                unit, unseen = _ingest_page(doc, pdf, i, options, spool, guard, min(options.page_timeout_s, remaining), password)
             except RenderTimeout as e:
                 err("render_timeout", f"{e}; the remaining {n - i - 1} pages were not tried (they share the broken structure)", page=i + 1)
                 break
@@ -79,6 +80,10 @@ def ingest_pdf(doc: SourceDocument, options: IngestOptions, spool: Path, deadlin
                 err("page_failed", f"page {i + 1}: {type(e).__name__}: {e}", page=i + 1)
                 continue
             res.units.append(unit)
+            if unseen:
+                hidden[i + 1] = unseen
+        if hidden:
+            err("hidden_text", hidden_text_message(hidden), "warning", page=min(hidden))
         if repaired:
             blank = sum(1 for u in res.units if not u.words)
             err("repaired", f"MuPDF repaired a damaged file (truncated or broken xref); {blank} of {len(res.units)} pages have no text, "
@@ -88,7 +93,19 @@ def ingest_pdf(doc: SourceDocument, options: IngestOptions, spool: Path, deadlin
     return res
 
 
-def _ingest_page(doc, pdf, i, options, spool, guard, timeout, password) -> PageUnit:
+def hidden_text_message(hidden: dict[int, int]) -> str:
+    """The warning for text-layer words that pages do not show, by page (the words themselves are not
+    repeated: they may be what a redaction meant to remove)."""
+    pages = sorted(hidden)
+    shown = ", ".join(str(p) for p in pages[:10]) + (f" and {len(pages) - 10} more" if len(pages) > 10 else "")
+    return (f"{sum(hidden.values())} text-layer words on page{'s' if len(pages) > 1 else ''} {shown} are not shown on the page "
+            "(white on white, under a filled box such as a redaction drawn over the text, or invisible): left out of what the "
+            "model reads and of citations")
+
+
+def _ingest_page(doc, pdf, i, options, spool, guard, timeout, password) -> tuple[PageUnit, int]:
+    """One page as a unit, and how many of its text-layer words the page does not show (when its text
+    layer is used)."""
     try:
         page = pdf[i]  # page size and rotation only: its content is read in the guarded worker
     except Exception as e:  # noqa: BLE001 - a broken page tree: MuPDF counts the page but cannot load it
@@ -109,10 +126,11 @@ def _ingest_page(doc, pdf, i, options, spool, guard, timeout, password) -> PageU
         if len(merged) > len(words):
             words, text_source = merged, "mixed"
     density = word_density(words, width, height) if words else rendered.ink
-    return PageUnit(doc_id=doc.doc_id, page=i + 1, width=width, height=height,
+    unit = PageUnit(doc_id=doc.doc_id, page=i + 1, width=width, height=height,
                     image=ImageRef(kind="file", path=rendered.path), image_width=rendered.width,
                     image_height=rendered.height, words=words, text_source=text_source,
                     rotation=page.rotation, density=density)
+    return unit, len(rendered.hidden) if text_source in ("pdf", "mixed") else 0
 
 
 def _ocr_file(path: str, scale: float) -> list[Word]:

@@ -22,6 +22,7 @@ class Rendered:
     width: int
     height: int
     ink: float  # share of dark pixels (0..1), a cheap density signal for scans
+    hidden: list = field(default_factory=list)  # indexes of the given words the rendered page does not show
 
 
 @dataclass
@@ -66,19 +67,23 @@ def _open(path: str, password: str | None, cache: dict):
     return doc
 
 
-def render_page(doc, index: int, zoom: float, out_path: str, quality: int = 90) -> Rendered:
+def render_page(doc, index: int, zoom: float, out_path: str, quality: int = 90, words: list = ()) -> Rendered:
     """Render one page (rotation and crop box applied) to a JPEG file; used in-process and by the worker.
-    Encoding goes through Pillow: about 5x faster than MuPDF's own JPEG writer."""
+    Encoding goes through Pillow: about 5x faster than MuPDF's own JPEG writer. `words` (text-layer words
+    in rotated-page points) are checked against the picture: `hidden` lists those it does not show."""
     import numpy as np
     import pymupdf
     from PIL import Image
+
+    from pipeline.ingest.textlayer import hidden_words
 
     page = doc[index]
     pix = page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), alpha=False, colorspace=pymupdf.csRGB)
     arr = np.frombuffer(pix.samples_mv, dtype=np.uint8).reshape(pix.h, pix.w, pix.n)
     ink = float((arr[::4, ::4, 1] < 128).mean()) if pix.w and pix.h else 0.0
+    hidden = hidden_words(words, arr, zoom) if words else []
     Image.frombuffer("RGB", (pix.w, pix.h), pix.samples_mv, "raw", "RGB", pix.stride, 1).save(out_path, quality=quality)
-    return Rendered(out_path, pix.w, pix.h, ink)
+    return Rendered(out_path, pix.w, pix.h, ink, hidden)
 
 
 def read_page(doc, index: int, zoom: float, out_path: str) -> PageRead:
@@ -92,6 +97,10 @@ def read_page(doc, index: int, zoom: float, out_path: str) -> PageRead:
         words = pdf_words(page)
     except Exception:  # noqa: BLE001 - a broken text layer: the caller falls back to OCR
         words = []
+    rendered = render_page(doc, index, zoom, out_path, words=words)
+    if rendered.hidden:  # text the page does not show is neither read nor cited (a bad redaction stays redacted)
+        gone = set(rendered.hidden)
+        words = [w for k, w in enumerate(words) if k not in gone]
     usable, _ = usable_text(words, page)
     pictures = []
     if usable:
@@ -99,7 +108,7 @@ def read_page(doc, index: int, zoom: float, out_path: str) -> PageRead:
             pictures = unread_pictures(page, words)
         except Exception:  # noqa: BLE001 - images that cannot be listed: the text layer alone, as before
             pictures = []
-    return PageRead(words, usable, render_page(doc, index, zoom, out_path), pictures)
+    return PageRead(words, usable, rendered, pictures)
 
 
 def _limit_memory(max_mb: int) -> None:

@@ -31,6 +31,27 @@ def pdf_words(page) -> list[Word]:
     return words
 
 
+MIN_CONTRAST = 12  # a word whose box spans fewer grey levels than this (of 255) is not drawn on the page
+MIN_JUDGED_PX = 3  # a word rendered fewer pixels tall is too small to judge, and kept
+
+
+def hidden_words(words: list[Word], pixels, zoom: float) -> list[int]:
+    """Indexes of the words that the rendered page (an RGB array at `zoom` pixels per point) does not
+    show: their box is one flat colour, as for white text on white, text under a filled box (a
+    redaction drawn over the text instead of removing it), text clipped away or drawn invisibly."""
+    h, w = pixels.shape[:2]
+    out = []
+    for k, word in enumerate(words):
+        x0, y0 = max(0, int(word.x0 * zoom)), max(0, int(word.y0 * zoom))
+        x1, y1 = min(w, int(word.x1 * zoom + 0.999)), min(h, int(word.y1 * zoom + 0.999))
+        if y1 - y0 < MIN_JUDGED_PX or x1 <= x0:
+            continue
+        box = pixels[y0:y1, x0:x1].reshape(-1, pixels.shape[2])
+        if int((box.max(axis=0).astype(int) - box.min(axis=0)).max()) < MIN_CONTRAST:  # flat in every channel
+            out.append(k)
+    return out
+
+
 def garbage_share(text: str) -> float:
     """Share of non-space characters that are not letters or digits in any script (replacement
     glyphs, private-use codes, fallback dots): high for text layers extracted without a font mapping."""
