@@ -670,3 +670,30 @@ def test_text_the_page_does_not_show_is_left_out(tmp_path, spool):
     (warning,) = [e for e in res.errors if e.kind == "hidden_text"]
     assert warning.severity == "warning" and warning.page == 1 and res.status == "ok"
     assert warning.message.startswith("13 text-layer words on page 1 ") and "6789" not in warning.message
+
+
+def tall_screenshot(path, lines: int = 60, width_pt: float = 500, step_pt: float = 50) -> list[str]:
+    """A full-page screenshot: a `width_pt * 2` px wide PNG, many times taller, 12-px text lines."""
+    doc = pymupdf.open()
+    page = doc.new_page(width=width_pt, height=step_pt * lines + 20)
+    truth = []
+    for i in range(lines):
+        line = f"Order {1000 + i} shipped for EUR {17 * i + 3}.{i % 90 + 10}"
+        page.insert_text((20, 30 + step_pt * i), line, fontsize=6)
+        truth.append(line)
+    page.get_pixmap(matrix=pymupdf.Matrix(2, 2)).save(path)
+    return truth
+
+
+def test_ocr_reads_a_full_page_screenshot_at_a_legible_scale(tmp_path, spool):
+    """A 1000 x 6040 px screenshot is shown to the model at its area cap (~650 px across), where its 12-px
+    text is 8 px tall, and RapidOCR shrank any image to 2000 px on its long side (to 330 px across):
+    none of its lines were read. OCR now reads it at full width, in tiles along its length."""
+    truth = tall_screenshot(tmp_path / "shot.png")
+    unit = ingest_document(doc_for(tmp_path / "shot.png"), IngestOptions(), spool).units[0]
+    assert unit.image_width < 700 and (unit.width, unit.height) == (1000, 6040)
+    text = "".join(w.text for w in unit.words)
+    read = [line for line in truth if line.replace(" ", "") in text]
+    assert len(read) >= 0.9 * len(truth), (len(read), text[:300])
+    order = next(w for w in unit.words if w.text.endswith("1059"))  # the last line, boxed in the file's pixels
+    assert 5700 < order.y0 < order.y1 < 6040

@@ -14,7 +14,7 @@ from pipeline.ingest.animation import ingest_animation, is_animation
 from pipeline.ingest.lenient import GATE, Damage
 from pipeline.ingest.ocr import ocr_words
 from pipeline.ingest.render import spool_path
-from pipeline.ingest.result import IngestResult, fit_scale, fit_size, word_density
+from pipeline.ingest.result import IngestResult, fit_scale, fit_size, ocr_fit_scale, word_density
 from schemas.options import IngestOptions
 from schemas.records import ErrorRecord, ImageRef, PageUnit, SourceDocument
 
@@ -105,14 +105,18 @@ def decoded_mb(mode: str, width: int, height: int) -> float:
     return width * height * BYTES_PER_PIXEL.get(mode, 4) / 2**20
 
 
-def shrink_to_rgb(im, options: IngestOptions):
-    """8-bit RGB within --max-page-pixels and --max-side, built strip by strip for large images: peak memory
-    is the decoded frame plus one strip, never a full-size RGBA/RGB copy (a 9990x9990 palette PNG needs
-    ~100 MB decoded, not 2 GB of conversions)."""
+def shrink_to_rgb(im, options: IngestOptions, size: tuple[int, int] | None = None):
+    """8-bit RGB within --max-page-pixels and --max-side (or at `size`, no larger than the frame), built
+    strip by strip for large images: peak memory is the decoded frame plus one strip, never a full-size
+    RGBA/RGB copy (a 9990x9990 palette PNG needs ~100 MB decoded, not 2 GB of conversions)."""
     from PIL import Image
 
     w, h = im.size
-    factor = int(1 / min(1.0, fit_scale(w, h, options)))  # integer box reduction first, exact resize after
+    if size is None:
+        factor = int(1 / min(1.0, fit_scale(w, h, options)))  # integer box reduction first, exact resize after
+    else:
+        size = (max(1, min(w, size[0])), max(1, min(h, size[1])))
+        factor = int(min(w / size[0], h / size[1]))
     if factor < 2 or im.mode not in STRIP_MODES:
         rgb = to_rgb(im)
     else:
@@ -123,7 +127,7 @@ def shrink_to_rgb(im, options: IngestOptions):
         for y in range(0, h, rows):
             strip = to_rgb(im.crop((0, y, w, min(h, y + rows))), background)
             rgb.paste(strip.reduce(factor), (0, y // factor))
-    size = fit_size(*rgb.size, options)
+    size = fit_size(*rgb.size, options) if size is None else size
     return rgb.resize(size, Image.LANCZOS) if size != rgb.size else rgb
 
 
@@ -160,7 +164,7 @@ def ingest_image(doc: SourceDocument, options: IngestOptions, spool: Path, deadl
         if is_animation(im):
             _check_size(im, options, "RGBA")  # a GIF's later frames decode to RGBA over the palette
             return ingest_animation(doc, im, options, spool, deadline,
-                                    lambda index: _decode_frame(doc.path, im, index, options))
+                                    lambda index: _decode_frame(doc.path, im, index, options)[:3])
         for index in range(options.max_pages + 1):
             if index == 1 and im.format == "MPO":  # the other pictures illustrate the first
                 break
@@ -183,7 +187,7 @@ def ingest_image(doc: SourceDocument, options: IngestOptions, spool: Path, deadl
                 break
             _check_size(im, options)
             try:
-                shown, (w, h), damage = _decode_frame(doc.path, im, index, options)
+                shown, (w, h), damage, finer = _decode_frame(doc.path, im, index, options, ocr=options.ocr != "off")
             except StageError as e:
                 if index == 0:
                     raise
@@ -191,12 +195,12 @@ def ingest_image(doc: SourceDocument, options: IngestOptions, spool: Path, deadl
                 break
             if damage is not None:
                 err(damage.kind, damage.message, page=index + 1)
-            scale = shown.size[0] / w  # page coordinates stay those of the full-size upright image
             out = spool_path(spool, doc.doc_id, f"p{index + 1:05d}.jpg")
             shown.save(out, quality=90)
             words = []
             if options.ocr != "off":
-                words = ocr_words(np.asarray(shown), scale=1 / scale)
+                read = finer or shown  # page coordinates stay those of the full-size upright image
+                words = ocr_words(np.asarray(read), scale=w / read.size[0])
             ink = float((np.asarray(shown.convert("L"))[::4, ::4] < 128).mean())
             res.units.append(PageUnit(
                 doc_id=doc.doc_id, page=index + 1, width=float(w), height=float(h),
@@ -219,13 +223,15 @@ def _check_size(im, options: IngestOptions, mode: str | None = None) -> None:
                          f"above --max-image-mb {options.max_image_mb:g}")
 
 
-def _decode_frame(path: str, im, index: int, options: IngestOptions):
-    """(upright RGB image within max_side_px, upright full size, Damage or None). A frame Pillow refuses
-    (the file ends early, or its data is damaged) is decoded again leniently from a fresh handle, and
-    kept when some of its rows decode."""
+def _decode_frame(path: str, im, index: int, options: IngestOptions, ocr: bool = False):
+    """(upright RGB image within max_side_px, upright full size, Damage or None, the picture OCR reads
+    when it is finer than the first, else None; see `ocr_fit_scale`). A frame Pillow refuses (the file
+    ends early, or its data is damaged) is decoded again leniently from a fresh handle, and kept when
+    some of its rows decode."""
     try:
         with GATE.strict():
-            return (*_upright(im, index, options), None)
+            shown, size, finer = _upright(im, index, options, ocr)
+            return shown, size, None, finer
     except Exception as e:  # noqa: BLE001 - PIL raises many kinds for broken data
         refused = e
     from PIL import Image
@@ -237,20 +243,30 @@ def _decode_frame(path: str, im, index: int, options: IngestOptions):
             damage = Damage.of(again, refused)
             if damage.rows == 0:
                 raise ValueError("not one row decodes")
-            return (*_upright(again, index, options), damage)
+            shown, size, finer = _upright(again, index, options, ocr)
+            return shown, size, damage, finer
     except Exception as e:  # noqa: BLE001
         raise StageError("ingest", "corrupt", f"cannot decode image frame {index + 1}: {refused}") from e
 
 
-def _upright(frame, index: int, options: IngestOptions):
-    """The frame turned as its EXIF says (first frame only) and shrunk to RGB; and its upright full size."""
-    from PIL import ImageOps
+def _upright(frame, index: int, options: IngestOptions, ocr: bool = False):
+    """The frame turned as its EXIF says (first frame only) and shrunk to RGB; its upright full size; and
+    when `ocr` asks for a finer picture than the model's (`ocr_fit_scale`), that picture, else None."""
+    from PIL import Image, ImageOps
 
     w, h = frame.size
+    scale = min(1.0, fit_scale(w, h, options))
+    finer = ocr_fit_scale(w, h, options) if ocr else scale
+    finer = finer if finer > 1.1 * scale else scale
     if index > 0:
-        return shrink_to_rgb(frame, options), (w, h)
-    if frame.getexif().get(0x0112) in (5, 6, 7, 8):  # EXIF turns it a quarter: the page is upright
-        w, h = h, w
-    if frame.format in ("JPEG", "MPO"):  # decodes at 1/2..1/8 scale, never below the size kept
-        frame.draft("RGB", fit_size(*frame.size, options))
-    return shrink_to_rgb(ImageOps.exif_transpose(frame), options), (w, h)
+        upright = frame
+    else:
+        if frame.getexif().get(0x0112) in (5, 6, 7, 8):  # EXIF turns it a quarter: the page is upright
+            w, h = h, w
+        if frame.format in ("JPEG", "MPO"):  # decodes at 1/2..1/8 scale, never below the size kept
+            frame.draft("RGB", (max(1, round(frame.width * finer)), max(1, round(frame.height * finer))))
+        upright = ImageOps.exif_transpose(frame)
+    if finer == scale:
+        return shrink_to_rgb(upright, options), (w, h), None
+    big = shrink_to_rgb(upright, options, (max(1, round(w * finer)), max(1, round(h * finer))))
+    return big.resize(fit_size(*big.size, options), Image.LANCZOS), (w, h), big

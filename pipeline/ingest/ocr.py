@@ -86,15 +86,44 @@ def line_to_words(text: str, box: tuple[float, float, float, float], line: int,
 UPRIGHT_CONFIDENCE = 0.8  # below this mean confidence, the page is read rotated by 180 degrees too
 
 
+TILE = 2000  # RapidOCR shrinks any image whose longest side is above this (its max_side_len) before reading it
+TILE_OVERLAP = 256  # tiles overlap by more than a line is tall, so each line lies whole in one of them
+
+
 def _read(image) -> tuple[list, float]:
     """OCR lines of an image as (quad, text, score, char_boxes) plus their character-weighted mean
     confidence. The per-line angle classifier is off: on dense printed pages it flips a quarter of
     the lines of an upright page and they read as garbage (NIST SP 800-223, page 3), so orientation is
-    decided once per page in `ocr_words` instead."""
-    result, _ = engine()(image, use_cls=False, return_word_box=True)
-    lines = [(item[0], str(item[1]), float(item[2]), item[3] if len(item) > 3 else None) for item in result or []]
+    decided once per page in `ocr_words` instead. An image longer than TILE is read in overlapping tiles
+    along its long side: RapidOCR would shrink a full-page screenshot of 1440 x 12000 px to 240 px
+    across, and read none of it."""
+    import numpy as np
+
+    h, w = image.shape[:2]
+    tall = h >= w
+    length = h if tall else w
+    if length <= TILE:
+        lines = _read_tile(image)
+    else:
+        lines = []
+        starts = list(range(0, length - TILE, TILE - TILE_OVERLAP)) + [length - TILE]
+        for k, start in enumerate(starts):
+            tile = image[start:start + TILE] if tall else image[:, start:start + TILE]
+            lo = 0 if k == 0 else (start + (starts[k - 1] + TILE)) / 2  # cut mid-overlap: each line is kept once,
+            hi = length if k + 1 == len(starts) else (starts[k + 1] + start + TILE) / 2  # from the tile it lies whole in
+            for quad, text, score, chars in _read_tile(np.ascontiguousarray(tile)):
+                shift = (lambda q: [[x, y + start] for x, y in q]) if tall else (lambda q: [[x + start, y] for x, y in q])
+                quad = shift(quad)
+                middle = sum(p[1 if tall else 0] for p in quad) / len(quad)
+                if lo <= middle < hi:
+                    lines.append((quad, text, score, [shift(c) for c in chars] if chars else chars))
     chars = sum(len(t) for _, t, _, _ in lines)
     return lines, (sum(s * len(t) for _, t, s, _ in lines) / chars if chars else 0.0)
+
+
+def _read_tile(image) -> list:
+    result, _ = engine()(image, use_cls=False, return_word_box=True)
+    return [(item[0], str(item[1]), float(item[2]), item[3] if len(item) > 3 else None) for item in result or []]
 
 
 def ocr_words(image, line_offset: int = 0, scale: float = 1.0, origin: tuple[float, float] = (0.0, 0.0)) -> list[Word]:

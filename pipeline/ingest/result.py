@@ -24,6 +24,21 @@ def fit_scale(width: float, height: float, options: IngestOptions) -> float:
     return scale_within(width, height, options.max_page_pixels, options.max_side_px)
 
 
+OCR_SHORT_SIDE = 1400  # OCR reads a picture at least this many pixels across, where the picture has them
+OCR_MAX_PIXELS = 40_000_000  # ... and within this area
+
+
+def ocr_fit_scale(width: float, height: float, options: IngestOptions) -> float:
+    """Scale (at most 1) OCR reads a width x height picture at: the model's (`fit_scale`), or finer where
+    that leaves fewer than OCR_SHORT_SIDE pixels across (a full-page screenshot of 1440 x 12000 px is
+    shown to the model 556 px wide, its text 6 px tall). OCR is not bound by the image budget, and its
+    words go to the model as the page's text."""
+    width, height = max(width, 1.0), max(height, 1.0)
+    model = min(1.0, fit_scale(width, height, options))
+    wanted = min(1.0, OCR_SHORT_SIDE / min(width, height), math.sqrt(OCR_MAX_PIXELS / (width * height)))
+    return max(model, wanted)
+
+
 def fit_size(width: int, height: int, options: IngestOptions) -> tuple[int, int]:
     """Size a width x height image is kept at by ingest (`fit_scale`, never enlarged)."""
     scale = min(1.0, fit_scale(width, height, options))
