@@ -94,29 +94,25 @@ def _read(image) -> tuple[list, float]:
     """OCR lines of an image as (quad, text, score, char_boxes) plus their character-weighted mean
     confidence. The per-line angle classifier is off: on dense printed pages it flips a quarter of
     the lines of an upright page and they read as garbage (NIST SP 800-223, page 3), so orientation is
-    decided once per page in `ocr_words` instead. An image longer than TILE is read in overlapping tiles
-    along its long side: RapidOCR would shrink a full-page screenshot of 1440 x 12000 px to 240 px
-    across, and read none of it."""
+    decided once per page in `ocr_words` instead. An image taller than TILE (and than it is wide) is read
+    in overlapping tiles from top to bottom, cut between lines: RapidOCR would shrink a full-page
+    screenshot of 1440 x 12000 px to 240 px across, and read none of it. A wide image is left whole, as
+    a tile boundary across it would cut its lines."""
     import numpy as np
 
     h, w = image.shape[:2]
-    tall = h >= w
-    length = h if tall else w
-    if length <= TILE:
+    if h <= TILE or h <= w:
         lines = _read_tile(image)
     else:
         lines = []
-        starts = list(range(0, length - TILE, TILE - TILE_OVERLAP)) + [length - TILE]
-        for k, start in enumerate(starts):
-            tile = image[start:start + TILE] if tall else image[:, start:start + TILE]
-            lo = 0 if k == 0 else (start + (starts[k - 1] + TILE)) / 2  # cut mid-overlap: each line is kept once,
-            hi = length if k + 1 == len(starts) else (starts[k + 1] + start + TILE) / 2  # from the tile it lies whole in
-            for quad, text, score, chars in _read_tile(np.ascontiguousarray(tile)):
-                shift = (lambda q: [[x, y + start] for x, y in q]) if tall else (lambda q: [[x + start, y] for x, y in q])
-                quad = shift(quad)
-                middle = sum(p[1 if tall else 0] for p in quad) / len(quad)
-                if lo <= middle < hi:
-                    lines.append((quad, text, score, [shift(c) for c in chars] if chars else chars))
+        starts = list(range(0, h - TILE, TILE - TILE_OVERLAP)) + [h - TILE]
+        for k, top in enumerate(starts):
+            lo = 0 if k == 0 else (top + starts[k - 1] + TILE) / 2  # cut mid-overlap: each line is kept once,
+            hi = h if k + 1 == len(starts) else (starts[k + 1] + top + TILE) / 2  # from the tile it lies whole in
+            for quad, text, score, chars in _read_tile(np.ascontiguousarray(image[top:top + TILE])):
+                quad = [[x, y + top] for x, y in quad]
+                if lo <= sum(y for _, y in quad) / len(quad) < hi:
+                    lines.append((quad, text, score, [[[x, y + top] for x, y in c] for c in chars] if chars else chars))
     chars = sum(len(t) for _, t, _, _ in lines)
     return lines, (sum(s * len(t) for _, t, s, _ in lines) / chars if chars else 0.0)
 
