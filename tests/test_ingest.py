@@ -697,3 +697,19 @@ def test_ocr_reads_a_full_page_screenshot_at_a_legible_scale(tmp_path, spool):
     assert len(read) >= 0.9 * len(truth), (len(read), text[:300])
     order = next(w for w in unit.words if w.text.endswith("1059"))  # the last line, boxed in the file's pixels
     assert 5700 < order.y0 < order.y1 < 6040
+
+
+def test_text_drawn_twice_over_itself_is_read_once(tmp_path, spool):
+    """Fake bold (a report generator drawing each line twice, a fraction of a point apart) doubled every
+    word of the text layer the model reads. Words side by side, and vertical words in neighbouring
+    columns, stay."""
+    doc = pymupdf.open()
+    page = doc.new_page(width=595, height=842)
+    for dx in (0, 0.4):
+        page.insert_text((72 + dx, 100), "Total due EUR 4,512.30", fontsize=11)
+    page.insert_text((72, 130), "Qty 1 1 1", fontsize=11)
+    for k in range(3):
+        page.insert_text((300 + 12 * k, 400), "TRANSPORTATION", fontsize=9, rotate=90)
+    doc.save(tmp_path / "bold.pdf")
+    words = [w.text for w in ingest_document(doc_for(tmp_path / "bold.pdf"), FAST, spool).units[0].words]
+    assert words == ["Total", "due", "EUR", "4,512.30", "Qty", "1", "1", "1"] + ["TRANSPORTATION"] * 3

@@ -7,17 +7,26 @@ from schemas.records import Word
 GARBAGE = {"\ufffd"}
 
 
+OVERPRINT = 0.3  # a word drawn again within this share of its size of the same word is one word, drawn twice
+
+
 def pdf_words(page) -> list[Word]:
     """Words of a PyMuPDF page in reading (content) order, in rotated-page points, clipped to the
-    visible page (words wholly outside the crop box are dropped). Plain float math: this runs for
-    every word of every page."""
+    visible page (words wholly outside the crop box are dropped). A word drawn again over itself (fake
+    bold, a shadow, a generator that draws text twice) is kept once: the page shows it once. Plain float
+    math: this runs for every word of every page."""
     rotation = page.rotation
     m = page.rotation_matrix
     a, b, c, d, e, f = m.a, m.b, m.c, m.d, m.e, m.f
     bw, bh = page.rect.width, page.rect.height
     words: list[Word] = []
     line_ids: dict[tuple[int, int], int] = {}
+    drawn: dict[str, list[tuple[float, float]]] = {}
     for x0, y0, x1, y1, text, block, line, _ in page.get_text("words"):
+        near = OVERPRINT * min(x1 - x0, y1 - y0)  # the line's height, also for vertical text
+        if any(abs(x0 - px) <= near and abs(y0 - py) <= near for px, py in drawn.get(text, ())):
+            continue
+        drawn.setdefault(text, []).append((x0, y0))
         if rotation:
             xa, ya = a * x0 + c * y0 + e, b * x0 + d * y0 + f
             xb, yb = a * x1 + c * y1 + e, b * x1 + d * y1 + f
