@@ -713,3 +713,20 @@ def test_text_drawn_twice_over_itself_is_read_once(tmp_path, spool):
     doc.save(tmp_path / "bold.pdf")
     words = [w.text for w in ingest_document(doc_for(tmp_path / "bold.pdf"), FAST, spool).units[0].words]
     assert words == ["Total", "due", "EUR", "4,512.30", "Qty", "1", "1", "1"] + ["TRANSPORTATION"] * 3
+
+
+def test_files_a_pdf_carries_are_named_in_a_warning(tmp_path, spool):
+    """A cover letter with the invoice attached, and a receipt pinned to its page as an annotation: the
+    attachments are not read, and the run says so instead of reporting the cover letter alone."""
+    doc = pymupdf.open()
+    page = doc.new_page()
+    page.insert_text((72, 72), "Cover letter: please find the invoice attached.")
+    doc.embfile_add("invoice.pdf", (SAMPLES / "contract_and_invoice.pdf").read_bytes(), filename="invoice.pdf")
+    page.add_file_annot(pymupdf.Point(300, 300), (SAMPLES / "scanned_receipt.png").read_bytes(), "receipt.png")
+    doc.save(tmp_path / "letter.pdf")
+    res = ingest_document(doc_for(tmp_path / "letter.pdf"), FAST, spool)
+    (warning,) = [e for e in res.errors if e.kind == "attachments"]
+    assert warning.severity == "warning" and res.status == "ok"
+    assert "(2: 'invoice.pdf', 'receipt.png')" in warning.message
+    res = ingest_document(doc_for(SAMPLES / "contract_and_invoice.pdf"), FAST, spool)
+    assert not [e for e in res.errors if e.kind == "attachments"]

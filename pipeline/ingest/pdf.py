@@ -84,6 +84,8 @@ def ingest_pdf(doc: SourceDocument, options: IngestOptions, spool: Path, deadlin
                 hidden[i + 1] = unseen
         if hidden:
             err("hidden_text", hidden_text_message(hidden), "warning", page=min(hidden))
+        if carried := attached_files(pdf, [u.page - 1 for u in res.units]):
+            err("attachments", attachments_message(pdf, carried), "warning")
         if repaired:
             blank = sum(1 for u in res.units if not u.words)
             err("repaired", f"MuPDF repaired a damaged file (truncated or broken xref); {blank} of {len(res.units)} pages have no text, "
@@ -91,6 +93,36 @@ def ingest_pdf(doc: SourceDocument, options: IngestOptions, spool: Path, deadlin
     finally:
         pdf.close()
     return res
+
+
+def attached_files(pdf, pages: list[int]) -> list[str]:
+    """Names of the files a PDF carries: its embedded files (a portfolio's documents, attachments) and
+    the file-attachment annotations on the pages read (`pages`, indexes)."""
+    import pymupdf
+
+    names: list[str] = []
+    try:
+        names += pdf.embfile_names()
+    except Exception:  # noqa: BLE001 - a broken name tree: nothing to report
+        pass
+    for i in pages:
+        try:
+            names += [a.file_info.get("filename", "") for a in pdf[i].annots(types=[pymupdf.PDF_ANNOT_FILE_ATTACHMENT])]
+        except Exception:  # noqa: BLE001 - a page that cannot be loaded is reported by its render
+            continue
+    return [n or "(unnamed)" for n in names]
+
+
+def attachments_message(pdf, names: list[str]) -> str:
+    """The warning for files a PDF carries, naming the first few (control characters dropped)."""
+    try:
+        portfolio = pdf.xref_get_key(pdf.pdf_catalog(), "Collection")[0] != "null"
+    except Exception:  # noqa: BLE001
+        portfolio = False
+    shown = ", ".join(repr("".join(c for c in n if c.isprintable())[:80]) for n in names[:5])
+    more = f" and {len(names) - 5} more" if len(names) > 5 else ""
+    kind = "a PDF portfolio: its documents are" if portfolio else "the PDF carries attached files,"
+    return f"{kind} not read ({len(names)}: {shown}{more}); extract them into the inputs to read them"
 
 
 def hidden_text_message(hidden: dict[int, int]) -> str:
