@@ -730,3 +730,27 @@ def test_files_a_pdf_carries_are_named_in_a_warning(tmp_path, spool):
     assert "(2: 'invoice.pdf', 'receipt.png')" in warning.message
     res = ingest_document(doc_for(SAMPLES / "contract_and_invoice.pdf"), FAST, spool)
     assert not [e for e in res.errors if e.kind == "attachments"]
+
+
+def test_a_page_larger_than_the_model_sees_is_ocrd_at_the_render_dpi(tmp_path, spool):
+    """A scanned drawing sheet (1600 x 700 pt) is shown to the model at 110 dpi, its 5-pt labels 7 px
+    tall, which RapidOCR further shrank to 2000 px across: none were read. OCR reads the page rendered
+    again at --dpi, and its words keep page coordinates."""
+    sheet = pymupdf.open()
+    page = sheet.new_page(width=1600, height=700)
+    truth = []
+    for i in range(12):
+        line = f"Beam B{100 + i} length {3 * i + 2}.{i + 10} m"
+        page.insert_text((60 + 500 * (i % 3), 60 + 50 * (i // 3)), line, fontsize=5)
+        truth.append(line.replace(" ", ""))
+    scan = pymupdf.open()
+    scan.new_page(width=1600, height=700).insert_image(pymupdf.Rect(0, 0, 1600, 700),
+                                                       stream=page.get_pixmap(dpi=200, colorspace=pymupdf.csGRAY).tobytes("png"))
+    scan.save(tmp_path / "sheet.pdf")
+    unit = ingest_document(doc_for(tmp_path / "sheet.pdf"), IngestOptions(), spool).units[0]
+    assert unit.image_width * unit.image_height <= 1.01 * IngestOptions().max_page_pixels and unit.image_width < 1600 * 150 / 72
+    text = "".join(w.text for w in unit.words)
+    assert sum(1 for line in truth if line in text) >= 10
+    beam = next(w for w in unit.words if "B111" in w.text)  # the last label, at (1060, 210) pt
+    assert 1000 < beam.x0 < 1200 and 190 < beam.y0 < 215
+    assert not list(spool.glob("*/*.ocr.jpg")) and not list(spool.glob("*.ocr.jpg"))  # the finer render is not kept

@@ -27,7 +27,7 @@ def engine():
             os.environ.setdefault("ORT_TELEMETRY_DISABLED", "1")
             from rapidocr_onnxruntime import RapidOCR
 
-            _engine = RapidOCR()
+            _engine = RapidOCR(max_side_len=MAX_SIDE)
             logging.getLogger("RapidOCR").setLevel(logging.ERROR)
         return _engine
 
@@ -86,7 +86,8 @@ def line_to_words(text: str, box: tuple[float, float, float, float], line: int,
 UPRIGHT_CONFIDENCE = 0.8  # below this mean confidence, the page is read rotated by 180 degrees too
 
 
-TILE = 2000  # RapidOCR shrinks any image whose longest side is above this (its max_side_len) before reading it
+MAX_SIDE = 4000  # RapidOCR shrinks an image whose longest side is above this (its default, 2000, shrank wide pictures)
+TILE = 2000  # a taller image is read in tiles of this height
 TILE_OVERLAP = 256  # tiles overlap by more than a line is tall, so each line lies whole in one of them
 
 
@@ -96,8 +97,8 @@ def _read(image) -> tuple[list, float]:
     the lines of an upright page and they read as garbage (NIST SP 800-223, page 3), so orientation is
     decided once per page in `ocr_words` instead. An image taller than TILE (and than it is wide) is read
     in overlapping tiles from top to bottom, cut between lines: RapidOCR would shrink a full-page
-    screenshot of 1440 x 12000 px to 240 px across, and read none of it. A wide image is left whole, as
-    a tile boundary across it would cut its lines."""
+    screenshot of 1440 x 12000 px to its MAX_SIDE (to 480 px across), and read none of it. A wide image
+    is left whole (up to MAX_SIDE across), as a tile boundary across it would cut its lines."""
     import numpy as np
 
     h, w = image.shape[:2]

@@ -3,6 +3,7 @@ rendered once (guarded against MuPDF hangs) to the spool folder for the model.""
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from pipeline.errors import StageError
 from pipeline.ingest.ocr import ocr_words
 from pipeline.ingest.pictures import merge_words
 from pipeline.ingest.render import RenderFailed, RenderOutOfMemory, RenderTimeout, spool_path, thread_guard
-from pipeline.ingest.result import IngestResult, fit_scale, word_density
+from pipeline.ingest.result import OCR_MAX_PIXELS, IngestResult, fit_scale, word_density
 from schemas.options import IngestOptions
 from schemas.records import ErrorRecord, ImageRef, PageUnit, SourceDocument, Word
 
@@ -45,6 +46,17 @@ def open_pdf(path: str, passwords: list[str]):
 def page_zoom(width_pt: float, height_pt: float, options: IngestOptions) -> float:
     """Zoom for the render policy: the target DPI, capped so the page fits --max-page-pixels and --max-side."""
     return min(options.dpi / 72.0, fit_scale(width_pt, height_pt, options))
+
+
+OCR_FINER = 1.1  # a page is rendered again for OCR only when that reads it this much finer
+
+
+def ocr_zoom(width_pt: float, height_pt: float, options: IngestOptions) -> float:
+    """Zoom OCR reads a page at: --dpi, within OCR_MAX_PIXELS. A page larger than the model's area cap
+    (A2 and up, a drawing, a poster) is shown to the model below --dpi (an A1 sheet at 58 dpi, its 9-pt
+    text 7 px tall), but OCR is not bound by the image budget."""
+    return max(page_zoom(width_pt, height_pt, options),
+               min(options.dpi / 72.0, math.sqrt(OCR_MAX_PIXELS / max(width_pt * height_pt, 1.0))))
 
 
 def ingest_pdf(doc: SourceDocument, options: IngestOptions, spool: Path, deadline: float) -> IngestResult:
@@ -144,19 +156,26 @@ def _ingest_page(doc, pdf, i, options, spool, guard, timeout, password) -> tuple
         raise RenderFailed(f"page {i + 1} cannot be loaded from the page tree ({type(e).__name__}: {e})") from e
     width, height = page.rect.width, page.rect.height
     zoom = page_zoom(width, height, options)
-    read = guard.read(doc.path, i, zoom, spool_path(spool, doc.doc_id, f"p{i + 1:05d}.jpg"), timeout, password)
+    fine = ocr_zoom(width, height, options) if options.ocr != "off" else 0.0
+    read = guard.read(doc.path, i, zoom, spool_path(spool, doc.doc_id, f"p{i + 1:05d}.jpg"), timeout, password,
+                      fine if fine > OCR_FINER * zoom else 0.0)
     words, rendered = read.words, read.rendered
-    text_source = "pdf" if read.usable and options.ocr != "force" else "none"
-    if text_source == "none":
-        words = []
-        if options.ocr != "off":
-            words = _ocr_file(rendered.path, 1.0 / zoom)
-            text_source = "ocr" if words else "none"
-    elif read.pictures and options.ocr == "auto":
-        found = _ocr_pictures(rendered.path, zoom, read.pictures)
-        merged = merge_words(words, found)
-        if len(merged) > len(words):
-            words, text_source = merged, "mixed"
+    for_ocr, at = (read.for_ocr, read.ocr_zoom) if read.for_ocr is not None else (rendered, zoom)
+    try:
+        text_source = "pdf" if read.usable and options.ocr != "force" else "none"
+        if text_source == "none":
+            words = []
+            if options.ocr != "off":
+                words = _ocr_file(for_ocr.path, 1.0 / at)
+                text_source = "ocr" if words else "none"
+        elif read.pictures and options.ocr == "auto":
+            found = _ocr_pictures(for_ocr.path, at, read.pictures)
+            merged = merge_words(words, found)
+            if len(merged) > len(words):
+                words, text_source = merged, "mixed"
+    finally:
+        if for_ocr is not rendered:
+            Path(for_ocr.path).unlink(missing_ok=True)
     density = word_density(words, width, height) if words else rendered.ink
     unit = PageUnit(doc_id=doc.doc_id, page=i + 1, width=width, height=height,
                     image=ImageRef(kind="file", path=rendered.path), image_width=rendered.width,
