@@ -723,6 +723,7 @@ def test_files_a_pdf_carries_are_named_in_a_warning(tmp_path, spool):
     page.insert_text((72, 72), "Cover letter: please find the invoice attached.")
     doc.embfile_add("invoice.pdf", (SAMPLES / "contract_and_invoice.pdf").read_bytes(), filename="invoice.pdf")
     page.add_file_annot(pymupdf.Point(300, 300), (SAMPLES / "scanned_receipt.png").read_bytes(), "receipt.png")
+    doc.embfile_add("invoice.xml", b"<Invoice/>", filename="invoice.xml")  # an e-invoice's data: not a document
     doc.save(tmp_path / "letter.pdf")
     res = ingest_document(doc_for(tmp_path / "letter.pdf"), FAST, spool)
     (warning,) = [e for e in res.errors if e.kind == "attachments"]
@@ -754,3 +755,23 @@ def test_a_page_larger_than_the_model_sees_is_ocrd_at_the_render_dpi(tmp_path, s
     beam = next(w for w in unit.words if "B111" in w.text)  # the last label, at (1060, 210) pt
     assert 1000 < beam.x0 < 1200 and 190 < beam.y0 < 215
     assert not list(spool.glob("*/*.ocr.jpg")) and not list(spool.glob("*.ocr.jpg"))  # the finer render is not kept
+
+
+def test_a_large_scan_that_states_its_dpi_is_ocrd_at_the_render_dpi(tmp_path, spool):
+    """The image form of the sheet above: a 300-dpi scan of 6667 x 2917 px is shown to the model at
+    0.36 of its size (110 dpi); OCR reads it at --dpi (0.5), as a PDF page would be."""
+    sheet = pymupdf.open()
+    page = sheet.new_page(width=1600, height=700)
+    truth = []
+    for i in range(12):
+        line = f"Beam B{100 + i} length {3 * i + 2}.{i + 10} m"
+        page.insert_text((60 + 500 * (i % 3), 60 + 50 * (i // 3)), line, fontsize=5)
+        truth.append(line.replace(" ", ""))
+    pix = page.get_pixmap(dpi=300, colorspace=pymupdf.csGRAY)
+    Image.frombytes("L", (pix.w, pix.h), pix.samples).save(tmp_path / "sheet.png", dpi=(300, 300))
+    unit = ingest_document(doc_for(tmp_path / "sheet.png"), IngestOptions(), spool).units[0]
+    assert unit.image_width < 0.4 * pix.w and (unit.width, unit.height) == (pix.w, pix.h)
+    text = "".join(w.text for w in unit.words)
+    assert sum(1 for line in truth if line in text) >= 10
+    beam = next(w for w in unit.words if "B111" in w.text)  # at (1060, 210) pt: pixels of the file
+    assert 1000 * 300 / 72 < beam.x0 < 1200 * 300 / 72 and 190 * 300 / 72 < beam.y0 < 215 * 300 / 72

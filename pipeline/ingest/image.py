@@ -249,6 +249,15 @@ def _decode_frame(path: str, im, index: int, options: IngestOptions, ocr: bool =
         raise StageError("ingest", "corrupt", f"cannot decode image frame {index + 1}: {refused}") from e
 
 
+def stated_dpi(im) -> float | None:
+    """The resolution an image states (TIFF, PNG pHYs, JPEG JFIF or EXIF), or None."""
+    try:
+        dpi = im.info.get("dpi")
+        return float(min(dpi)) if dpi and min(dpi) > 0 else None
+    except (TypeError, ValueError):
+        return None
+
+
 def _upright(frame, index: int, options: IngestOptions, ocr: bool = False):
     """The frame turned as its EXIF says (first frame only) and shrunk to RGB; its upright full size; and
     when `ocr` asks for a finer picture than the model's (`ocr_fit_scale`), that picture, else None."""
@@ -256,7 +265,7 @@ def _upright(frame, index: int, options: IngestOptions, ocr: bool = False):
 
     w, h = frame.size
     scale = min(1.0, fit_scale(w, h, options))
-    finer = ocr_fit_scale(w, h, options) if ocr else scale
+    finer = ocr_fit_scale(w, h, options, stated_dpi(frame)) if ocr else scale
     finer = finer if finer > 1.1 * scale else scale
     if index > 0:
         upright = frame

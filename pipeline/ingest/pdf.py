@@ -108,9 +108,13 @@ def ingest_pdf(doc: SourceDocument, options: IngestOptions, spool: Path, deadlin
 
 
 def attached_files(pdf, pages: list[int]) -> list[str]:
-    """Names of the files a PDF carries: its embedded files (a portfolio's documents, attachments) and
-    the file-attachment annotations on the pages read (`pages`, indexes)."""
+    """Names of the documents a PDF carries that gemmadoc could read (a PDF, an image or a video, by
+    name: their bytes are not inflated here), among its embedded files (a portfolio's documents,
+    attachments) and the file-attachment annotations on the pages read (`pages`, indexes). An e-invoice's
+    XML is not one."""
     import pymupdf
+
+    from pipeline.discover import SUPPORTED_EXTENSIONS
 
     names: list[str] = []
     try:
@@ -122,18 +126,18 @@ def attached_files(pdf, pages: list[int]) -> list[str]:
             names += [a.file_info.get("filename", "") for a in pdf[i].annots(types=[pymupdf.PDF_ANNOT_FILE_ATTACHMENT])]
         except Exception:  # noqa: BLE001 - a page that cannot be loaded is reported by its render
             continue
-    return [n or "(unnamed)" for n in names]
+    return [n for n in names if Path(n).suffix.lower() in SUPPORTED_EXTENSIONS]
 
 
 def attachments_message(pdf, names: list[str]) -> str:
-    """The warning for files a PDF carries, naming the first few (control characters dropped)."""
+    """The warning for documents a PDF carries, naming the first few (control characters dropped)."""
     try:
         portfolio = pdf.xref_get_key(pdf.pdf_catalog(), "Collection")[0] != "null"
     except Exception:  # noqa: BLE001
         portfolio = False
     shown = ", ".join(repr("".join(c for c in n if c.isprintable())[:80]) for n in names[:5])
     more = f" and {len(names) - 5} more" if len(names) > 5 else ""
-    kind = "a PDF portfolio: its documents are" if portfolio else "the PDF carries attached files,"
+    kind = "a PDF portfolio: its documents are" if portfolio else "the PDF carries attached documents,"
     return f"{kind} not read ({len(names)}: {shown}{more}); extract them into the inputs to read them"
 
 

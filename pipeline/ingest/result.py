@@ -28,15 +28,21 @@ OCR_SHORT_SIDE = 1400  # OCR reads a picture at least this many pixels across, w
 OCR_MAX_PIXELS = 40_000_000  # ... and within this area
 
 
-def ocr_fit_scale(width: float, height: float, options: IngestOptions) -> float:
+SCANNER_DPI = 150  # an image that states at least this resolution is a scan, its size on paper known
+
+
+def ocr_fit_scale(width: float, height: float, options: IngestOptions, dpi: float | None = None) -> float:
     """Scale (at most 1) OCR reads a width x height picture at: the model's (`fit_scale`), or finer where
     that leaves fewer than OCR_SHORT_SIDE pixels across (a full-page screenshot of 1440 x 12000 px is
-    shown to the model 556 px wide, its text 6 px tall). OCR is not bound by the image budget, and its
-    words go to the model as the page's text."""
+    shown to the model 556 px wide, its text 6 px tall), or, for a scan that states its `dpi`, below
+    --dpi (an A1 sheet scanned at 300 dpi is shown at 58 dpi). OCR is not bound by the image budget, and
+    its words go to the model as the page's text."""
     width, height = max(width, 1.0), max(height, 1.0)
     model = min(1.0, fit_scale(width, height, options))
-    wanted = min(1.0, OCR_SHORT_SIDE / min(width, height), math.sqrt(OCR_MAX_PIXELS / (width * height)))
-    return max(model, wanted)
+    wanted = OCR_SHORT_SIDE / min(width, height)
+    if dpi and dpi >= SCANNER_DPI:
+        wanted = max(wanted, options.dpi / dpi)
+    return max(model, min(1.0, wanted, math.sqrt(OCR_MAX_PIXELS / (width * height))))
 
 
 def fit_size(width: int, height: int, options: IngestOptions) -> tuple[int, int]:
