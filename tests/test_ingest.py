@@ -733,10 +733,8 @@ def test_files_a_pdf_carries_are_named_in_a_warning(tmp_path, spool):
     assert not [e for e in res.errors if e.kind == "attachments"]
 
 
-def test_a_page_larger_than_the_model_sees_is_ocrd_at_the_render_dpi(tmp_path, spool):
-    """A scanned drawing sheet (1600 x 700 pt) is shown to the model at 110 dpi, its 5-pt labels 7 px
-    tall, which RapidOCR further shrank to 2000 px across: none were read. OCR reads the page rendered
-    again at --dpi, and its words keep page coordinates."""
+def drawing_sheet():
+    """A drawing sheet of 1600 x 700 pt with 12 labels of 5 pt; (document, page, labels without spaces)."""
     sheet = pymupdf.open()
     page = sheet.new_page(width=1600, height=700)
     truth = []
@@ -744,6 +742,14 @@ def test_a_page_larger_than_the_model_sees_is_ocrd_at_the_render_dpi(tmp_path, s
         line = f"Beam B{100 + i} length {3 * i + 2}.{i + 10} m"
         page.insert_text((60 + 500 * (i % 3), 60 + 50 * (i // 3)), line, fontsize=5)
         truth.append(line.replace(" ", ""))
+    return sheet, page, truth
+
+
+def test_a_page_larger_than_the_model_sees_is_ocrd_at_the_render_dpi(tmp_path, spool):
+    """A scanned drawing sheet (1600 x 700 pt) is shown to the model at 110 dpi, its 5-pt labels 7 px
+    tall, which RapidOCR further shrank to 2000 px across: none were read. OCR reads the page rendered
+    again at --dpi, and its words keep page coordinates."""
+    sheet, page, truth = drawing_sheet()
     scan = pymupdf.open()
     scan.new_page(width=1600, height=700).insert_image(pymupdf.Rect(0, 0, 1600, 700),
                                                        stream=page.get_pixmap(dpi=200, colorspace=pymupdf.csGRAY).tobytes("png"))
@@ -760,13 +766,7 @@ def test_a_page_larger_than_the_model_sees_is_ocrd_at_the_render_dpi(tmp_path, s
 def test_a_large_scan_that_states_its_dpi_is_ocrd_at_the_render_dpi(tmp_path, spool):
     """The image form of the sheet above: a 300-dpi scan of 6667 x 2917 px is shown to the model at
     0.36 of its size (110 dpi); OCR reads it at --dpi (0.5), as a PDF page would be."""
-    sheet = pymupdf.open()
-    page = sheet.new_page(width=1600, height=700)
-    truth = []
-    for i in range(12):
-        line = f"Beam B{100 + i} length {3 * i + 2}.{i + 10} m"
-        page.insert_text((60 + 500 * (i % 3), 60 + 50 * (i // 3)), line, fontsize=5)
-        truth.append(line.replace(" ", ""))
+    sheet, page, truth = drawing_sheet()
     pix = page.get_pixmap(dpi=300, colorspace=pymupdf.csGRAY)
     Image.frombytes("L", (pix.w, pix.h), pix.samples).save(tmp_path / "sheet.png", dpi=(300, 300))
     unit = ingest_document(doc_for(tmp_path / "sheet.png"), IngestOptions(), spool).units[0]
