@@ -761,6 +761,9 @@ def test_a_page_larger_than_the_model_sees_is_ocrd_at_the_render_dpi(tmp_path, s
     beam = next(w for w in unit.words if "B111" in w.text)  # the last label, at (1060, 210) pt
     assert 1000 < beam.x0 < 1200 and 190 < beam.y0 < 215
     assert not list(spool.glob("*/*.ocr.jpg")) and not list(spool.glob("*.ocr.jpg"))  # the finer render is not kept
+    sheet.save(tmp_path / "drawn.pdf")  # born digital, OCR'd whole under --ocr force: at --dpi too
+    unit = ingest_document(doc_for(tmp_path / "drawn.pdf"), IngestOptions(ocr="force"), spool).units[0]
+    assert unit.text_source == "ocr" and sum(1 for line in truth if line in "".join(w.text for w in unit.words)) >= 10
 
 
 def test_a_large_scan_that_states_its_dpi_is_ocrd_at_the_render_dpi(tmp_path, spool):

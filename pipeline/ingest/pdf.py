@@ -162,7 +162,7 @@ def _ingest_page(doc, pdf, i, options, spool, guard, timeout, password) -> tuple
     zoom = page_zoom(width, height, options)
     fine = ocr_zoom(width, height, options) if options.ocr != "off" else 0.0
     read = guard.read(doc.path, i, zoom, spool_path(spool, doc.doc_id, f"p{i + 1:05d}.jpg"), timeout, password,
-                      fine if fine > OCR_FINER * zoom else 0.0)
+                      fine if fine > OCR_FINER * zoom else 0.0, options.ocr == "force")
     words, rendered = read.words, read.rendered
     for_ocr, at = (read.for_ocr, read.ocr_zoom) if read.for_ocr is not None else (rendered, zoom)
     try:

@@ -88,11 +88,11 @@ def render_page(doc, index: int, zoom: float, out_path: str, quality: int = 90, 
     return Rendered(out_path, pix.w, pix.h, ink, hidden)
 
 
-def read_page(doc, index: int, zoom: float, out_path: str, ocr_zoom: float = 0.0) -> PageRead:
+def read_page(doc, index: int, zoom: float, out_path: str, ocr_zoom: float = 0.0, ocr_all: bool = False) -> PageRead:
     """Text-layer words of one page, whether they are usable, the page rendered to `out_path`, and the
     pictures on it that the text layer does not read. When OCR will read the page (its text layer is
-    unusable, or it has such pictures) and `ocr_zoom` is finer than `zoom` (a large page the model sees
-    below --dpi), the page is also rendered at `ocr_zoom` beside `out_path`."""
+    unusable, it has such pictures, or `ocr_all`: --ocr force) and `ocr_zoom` is finer than `zoom` (a
+    large page the model sees below --dpi), the page is also rendered at `ocr_zoom` beside `out_path`."""
     from pipeline.ingest.pictures import unread_pictures
     from pipeline.ingest.textlayer import pdf_words, usable_text
 
@@ -113,7 +113,7 @@ def read_page(doc, index: int, zoom: float, out_path: str, ocr_zoom: float = 0.0
         except Exception:  # noqa: BLE001 - images that cannot be listed: the text layer alone, as before
             pictures = []
     read = PageRead(words, usable, rendered, pictures)
-    if ocr_zoom > zoom and (pictures or not usable):
+    if ocr_zoom > zoom and (pictures or not usable or ocr_all):
         read.for_ocr = render_page(doc, index, ocr_zoom, str(Path(out_path).with_suffix(".ocr.jpg")), quality=95)
         read.ocr_zoom = ocr_zoom
     return read
@@ -143,9 +143,9 @@ def _worker(conn, max_mb: int) -> None:
             return
         if msg is None:
             return
-        path, password, index, zoom, out_path, ocr_zoom = msg
+        path, password, index, zoom, out_path, ocr_zoom, ocr_all = msg
         try:
-            conn.send(("ok", read_page(_open(path, password, cache), index, zoom, out_path, ocr_zoom)))
+            conn.send(("ok", read_page(_open(path, password, cache), index, zoom, out_path, ocr_zoom, ocr_all)))
         except MemoryError:  # free what the bomb took before answering
             cache.clear()
             conn.send(("oom", "MemoryError"))
@@ -172,10 +172,10 @@ class RenderGuard:
         self._conn = parent
 
     def read(self, path: str, index: int, zoom: float, out_path: str, timeout: float,
-             password: str | None = None, ocr_zoom: float = 0.0) -> PageRead:
+             password: str | None = None, ocr_zoom: float = 0.0, ocr_all: bool = False) -> PageRead:
         if self._proc is None or not self._proc.is_alive():
             self._start()
-        self._conn.send((path, password, index, zoom, out_path, ocr_zoom))
+        self._conn.send((path, password, index, zoom, out_path, ocr_zoom, ocr_all))
         if not self._conn.poll(timeout):
             self.kill()
             raise RenderTimeout(f"page {index + 1} did not render within {timeout:.0f} s (MuPDF hang); worker killed")
