@@ -14,7 +14,7 @@ from pipeline.ingest.animation import ingest_animation, is_animation
 from pipeline.ingest.lenient import GATE, Damage
 from pipeline.ingest.ocr import ocr_words
 from pipeline.ingest.render import spool_path
-from pipeline.ingest.result import IngestResult, fit_scale, fit_size, ocr_fit_scale, word_density
+from pipeline.ingest.result import OCR_FINER, IngestResult, fit_scale, fit_size, ocr_fit_scale, word_density
 from schemas.options import IngestOptions
 from schemas.records import ErrorRecord, ImageRef, PageUnit, SourceDocument
 
@@ -266,7 +266,7 @@ def _upright(frame, index: int, options: IngestOptions, ocr: bool = False):
     w, h = frame.size
     scale = min(1.0, fit_scale(w, h, options))
     finer = ocr_fit_scale(w, h, options, stated_dpi(frame)) if ocr else scale
-    finer = finer if finer > 1.1 * scale else scale
+    finer = finer if finer > OCR_FINER * scale else scale
     if index > 0:
         upright = frame
     else:

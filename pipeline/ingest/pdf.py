@@ -10,8 +10,8 @@ from pathlib import Path
 from pipeline.errors import StageError
 from pipeline.ingest.ocr import ocr_words
 from pipeline.ingest.pictures import merge_words
-from pipeline.ingest.render import RenderFailed, RenderOutOfMemory, RenderTimeout, spool_path, thread_guard
-from pipeline.ingest.result import OCR_MAX_PIXELS, IngestResult, fit_scale, word_density
+from pipeline.ingest.render import PageRead, RenderFailed, RenderOutOfMemory, RenderTimeout, spool_path, thread_guard
+from pipeline.ingest.result import OCR_FINER, OCR_MAX_PIXELS, IngestResult, fit_scale, word_density
 from schemas.options import IngestOptions
 from schemas.records import ErrorRecord, ImageRef, PageUnit, SourceDocument, Word
 
@@ -48,9 +48,6 @@ def page_zoom(width_pt: float, height_pt: float, options: IngestOptions) -> floa
     return min(options.dpi / 72.0, fit_scale(width_pt, height_pt, options))
 
 
-OCR_FINER = 1.1  # a page is rendered again for OCR only when that reads it this much finer
-
-
 def ocr_zoom(width_pt: float, height_pt: float, options: IngestOptions) -> float:
     """Zoom OCR reads a page at: --dpi, within OCR_MAX_PIXELS. A page larger than the model's area cap
     (A2 and up, a drawing, a poster) is shown to the model below --dpi (an A1 sheet at 58 dpi, its 9-pt
@@ -72,13 +69,14 @@ def ingest_pdf(doc: SourceDocument, options: IngestOptions, spool: Path, deadlin
             n = options.max_pages
         guard = thread_guard(options.max_page_memory_mb)
         hidden: dict[int, int] = {}  # page -> text-layer words it does not show
+        pinned: list[str] = []  # files attached to the pages read
         for i in range(n):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 err("timeout", f"stopped after {i} of {n} pages: over --doc-timeout {options.doc_timeout_s:g} s")
                 break
             try:
-                unit, unseen = _ingest_page(doc, pdf, i, options, spool, guard, min(options.page_timeout_s, remaining), password)
+                unit, read = _ingest_page(doc, pdf, i, options, spool, guard, min(options.page_timeout_s, remaining), password)
             except RenderTimeout as e:
                 err("render_timeout", f"{e}; the remaining {n - i - 1} pages were not tried (they share the broken structure)", page=i + 1)
                 break
@@ -92,11 +90,12 @@ def ingest_pdf(doc: SourceDocument, options: IngestOptions, spool: Path, deadlin
                 err("page_failed", f"page {i + 1}: {type(e).__name__}: {e}", page=i + 1)
                 continue
             res.units.append(unit)
-            if unseen:
-                hidden[i + 1] = unseen
+            if read.rendered.hidden and unit.text_source in ("pdf", "mixed"):  # an OCR'd page dropped its layer anyway
+                hidden[i + 1] = len(read.rendered.hidden)
+            pinned += read.pinned
         if hidden:
             err("hidden_text", hidden_text_message(hidden), "warning", page=min(hidden))
-        if carried := attached_files(pdf, [u.page - 1 for u in res.units]):
+        if carried := attached_files(pdf, pinned):
             err("attachments", attachments_message(pdf, carried), "warning")
         if repaired:
             blank = sum(1 for u in res.units if not u.words)
@@ -107,25 +106,17 @@ def ingest_pdf(doc: SourceDocument, options: IngestOptions, spool: Path, deadlin
     return res
 
 
-def attached_files(pdf, pages: list[int]) -> list[str]:
+def attached_files(pdf, pinned: list[str]) -> list[str]:
     """Names of the documents a PDF carries that gemmadoc could read (a PDF, an image or a video, by
     name: their bytes are not inflated here), among its embedded files (a portfolio's documents,
-    attachments) and the file-attachment annotations on the pages read (`pages`, indexes). An e-invoice's
-    XML is not one."""
-    import pymupdf
-
+    attachments) and the files `pinned` to its pages (read by the page worker). An e-invoice's XML is
+    not one."""
     from pipeline.discover import SUPPORTED_EXTENSIONS
 
-    names: list[str] = []
     try:
-        names += pdf.embfile_names()
-    except Exception:  # noqa: BLE001 - a broken name tree: nothing to report
-        pass
-    for i in pages:
-        try:
-            names += [a.file_info.get("filename", "") for a in pdf[i].annots(types=[pymupdf.PDF_ANNOT_FILE_ATTACHMENT])]
-        except Exception:  # noqa: BLE001 - a page that cannot be loaded is reported by its render
-            continue
+        names = pdf.embfile_names() + pinned
+    except Exception:  # noqa: BLE001 - a broken name tree: the pinned files alone
+        names = pinned
     return [n for n in names if Path(n).suffix.lower() in SUPPORTED_EXTENSIONS]
 
 
@@ -151,9 +142,8 @@ def hidden_text_message(hidden: dict[int, int]) -> str:
             "model reads and of citations")
 
 
-def _ingest_page(doc, pdf, i, options, spool, guard, timeout, password) -> tuple[PageUnit, int]:
-    """One page as a unit, and how many of its text-layer words the page does not show (when its text
-    layer is used)."""
+def _ingest_page(doc, pdf, i, options, spool, guard, timeout, password) -> tuple[PageUnit, PageRead]:
+    """One page as a unit, and what the worker read of it (hidden words, pinned files)."""
     try:
         page = pdf[i]  # page size and rotation only: its content is read in the guarded worker
     except Exception as e:  # noqa: BLE001 - a broken page tree: MuPDF counts the page but cannot load it
@@ -185,16 +175,20 @@ def _ingest_page(doc, pdf, i, options, spool, guard, timeout, password) -> tuple
                     image=ImageRef(kind="file", path=rendered.path), image_width=rendered.width,
                     image_height=rendered.height, words=words, text_source=text_source,
                     rotation=page.rotation, density=density)
-    return unit, len(rendered.hidden) if text_source in ("pdf", "mixed") else 0
+    return unit, read
 
 
-def _ocr_file(path: str, scale: float) -> list[Word]:
+def _rgb(path: str):
+    """A rendered page as an RGB array."""
     import numpy as np
     from PIL import Image
 
     with Image.open(path) as im:
-        arr = np.asarray(im.convert("RGB"))
-    return ocr_words(arr, scale=scale)
+        return np.asarray(im.convert("RGB"))
+
+
+def _ocr_file(path: str, scale: float) -> list[Word]:
+    return ocr_words(_rgb(path), scale=scale)
 
 
 PICTURE_MARGIN_PX = 4  # OCR reads a line at a picture's edge better with a little of the page around it
@@ -203,10 +197,8 @@ PICTURE_MARGIN_PX = 4  # OCR reads a line at a picture's edge better with a litt
 def _ocr_pictures(path: str, zoom: float, boxes: list) -> list[tuple[tuple, list[Word]]]:
     """OCR of each picture box (rotated-page points) cut from the rendered page; words in page points."""
     import numpy as np
-    from PIL import Image
 
-    with Image.open(path) as im:
-        page = np.asarray(im.convert("RGB"))
+    page = _rgb(path)
     h, w = page.shape[:2]
     out = []
     for box in boxes:

@@ -63,9 +63,7 @@ def unread_pictures(page, words) -> list[Box]:
         size = (x1 - x0) * (y1 - y0)
         if size < MIN_SHARE * area:
             continue
-        covered = sum((min(w.x1, x1) - max(w.x0, x0)) * (min(w.y1, y1) - max(w.y0, y0))
-                      for w in words if w.x0 < x1 and w.x1 > x0 and w.y0 < y1 and w.y1 > y0)
-        if covered <= MAX_LAYER_COVER * size:
+        if sum(overlap(box, w) for w in words) <= MAX_LAYER_COVER * size:
             out.append(box)
     return sorted(out, key=lambda b: (b[1], b[0]))
 
@@ -95,10 +93,14 @@ def merge_words(layer: list, found: list[tuple[Box, list]]) -> list:
     return words
 
 
+def overlap(box: Box, word) -> float:
+    """Area that a word's box shares with `box` (x0, y0, x1, y1)."""
+    dx = min(word.x1, box[2]) - max(word.x0, box[0])
+    dy = min(word.y1, box[3]) - max(word.y0, box[1])
+    return dx * dy if dx > 0 and dy > 0 else 0.0
+
+
 def _covered(word, layer: list) -> bool:
+    """Half of the word's box or more lies under one text-layer word."""
     half = 0.5 * (word.x1 - word.x0) * (word.y1 - word.y0)
-    for w in layer:
-        if w.x0 < word.x1 and w.x1 > word.x0 and w.y0 < word.y1 and w.y1 > word.y0:
-            if (min(w.x1, word.x1) - max(w.x0, word.x0)) * (min(w.y1, word.y1) - max(w.y0, word.y0)) >= half:
-                return True
-    return False
+    return any(overlap((w.x0, w.y0, w.x1, w.y1), word) >= half for w in layer)

@@ -36,6 +36,7 @@ class PageRead:
     pictures: list = field(default_factory=list)  # (x0, y0, x1, y1) in rotated-page points, see pictures.py
     for_ocr: Rendered | None = None  # the page rendered finer for OCR, when OCR will read it (see `read_page`)
     ocr_zoom: float = 0.0
+    pinned: list = field(default_factory=list)  # names of the files attached to the page as annotations
 
 
 class RenderTimeout(Exception):
@@ -112,11 +113,21 @@ def read_page(doc, index: int, zoom: float, out_path: str, ocr_zoom: float = 0.0
             pictures = unread_pictures(page, words)
         except Exception:  # noqa: BLE001 - images that cannot be listed: the text layer alone, as before
             pictures = []
-    read = PageRead(words, usable, rendered, pictures)
+    read = PageRead(words, usable, rendered, pictures, pinned=pinned_files(page))
     if ocr_zoom > zoom and (pictures or not usable or ocr_all):
         read.for_ocr = render_page(doc, index, ocr_zoom, str(Path(out_path).with_suffix(".ocr.jpg")), quality=95)
         read.ocr_zoom = ocr_zoom
     return read
+
+
+def pinned_files(page) -> list[str]:
+    """Names of the files attached to a page as file-attachment annotations."""
+    import pymupdf
+
+    try:
+        return [a.file_info.get("filename", "") for a in page.annots(types=[pymupdf.PDF_ANNOT_FILE_ATTACHMENT])]
+    except Exception:  # noqa: BLE001 - broken annotations: nothing to report
+        return []
 
 
 def _limit_memory(max_mb: int) -> None:

@@ -26,6 +26,7 @@ def fit_scale(width: float, height: float, options: IngestOptions) -> float:
 
 OCR_SHORT_SIDE = 1400  # OCR reads a picture at least this many pixels across, where the picture has them
 OCR_MAX_PIXELS = 40_000_000  # ... and within this area
+OCR_FINER = 1.1  # a picture is made again for OCR only when that reads it this much finer than the model's
 
 
 SCANNER_DPI = 150  # an image that states at least this resolution is a scan, its size on paper known
