@@ -170,6 +170,7 @@ def _find(g: GoldDoc, by_id, by_path, by_name) -> Prediction | None:
 def _walk(gold: Any, pred: Any, shape: Shape, path: str, pred_path: str, rows: list, g: GoldDoc,
           p: Prediction | None) -> None:
     """Score `gold` against `pred` down the schema's shape; list items are paired by best match first."""
+    gold, pred = shape.entries(gold), shape.entries(pred)  # a keyed object is scored as its entries
     if shape.kind == "object" and isinstance(gold, dict):
         props = dict(shape.props)
         for k, v in gold.items():

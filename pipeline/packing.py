@@ -16,6 +16,7 @@ from pipeline.prompt import control_pattern, document_header, system_prompt, uni
 from pipeline.wrap import CitationTargets, wrap_schema
 from schemas.catalog import ExtractionSchema
 from schemas.options import PlanOptions
+from schemas.shape import described_schema
 from schemas.records import FrameUnit, PageUnit, Request, SourceDocument, format_timestamp
 
 Unit = PageUnit | FrameUnit
@@ -50,7 +51,7 @@ class Planner:
     def __init__(self, backend: Backend, options: PlanOptions, schema: ExtractionSchema):
         self.backend = backend
         self.options = options
-        self.schema = schema.json_schema
+        self.schema = described_schema(schema.shape)  # refs, unions and keyed objects as the grammar reads them
         self.shape = schema.shape
         self.schema_name = schema.name
         self.room = prompt_room(options)

@@ -107,7 +107,7 @@ def values_from_extractions(shape: Shape, rows: list[Extraction]) -> dict:
     out: dict = {}
     for e in rows:
         _set_path(out, e.field, e.value)
-    return shape.walk(out, lambda _, value, __: value)
+    return shape.declared(shape.walk(out, lambda _, value, __: value))
 
 
 def _set_path(obj: Any, path: str, value: Any) -> None:

@@ -41,13 +41,8 @@ def citation_schema(targets: CitationTargets) -> dict:
     return {"type": "object", "properties": props, "required": list(props), "additionalProperties": False}
 
 
-MAX_WRAP_DEPTH = 12
-
-
 def wrap_schema(shape: Shape, targets: CitationTargets) -> dict:
     """The schema the model is constrained to: the user's schema with a citation list on every leaf."""
-    if shape.max_depth() > MAX_WRAP_DEPTH:
-        raise ValueError(f"schema nests deeper than {MAX_WRAP_DEPTH} levels")
     cite = citation_schema(targets)
 
     def leaf(s: Shape) -> dict:

@@ -170,7 +170,7 @@ def _leaf(props: dict, root: dict, quotes: _Quotes):
     label, doc, quote = item
     value_schema = props["value"]
     vt = value_schema.get("type")
-    value = quote if vt == "string" or vt is None else fill(value_schema, root, quotes)
+    value = quote if (vt == "string" or vt is None) and "enum" not in value_schema else fill(value_schema, root, quotes)
     cite: dict = {"quote": quote}
     if "page" in cprops:
         pages = cprops["page"].get("enum", [])

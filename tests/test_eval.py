@@ -199,3 +199,22 @@ def test_shipped_gold_files_point_at_real_documents():
         for name in ("corpus_receipt.jsonl", "corpus_invoice.jsonl", "corpus_key_facts.jsonl"):
             gold = load_gold(ROOT / "data" / "gold" / name)
             assert gold and all(Path(g.path).is_file() and g.fields for g in gold), name
+
+
+def test_a_dict_field_is_scored_entry_by_entry():
+    """Gold and answers give a `dict[str, X]` field as an object; it is scored as key/value entries, paired
+    by best match like list items, so a missing and an extra entry each count once."""
+    from evaluate.gold import GoldDoc
+    from evaluate.score import EvalResult, _walk
+    from schemas.shape import shape_of
+
+    shape = shape_of({"type": "object", "properties": {"terms": {"type": "object", "additionalProperties": {"type": "string"}}}})
+    gold = GoldDoc(line=1, fields={"terms": {"Payment": "30 days net", "Delivery": "FOB Rotterdam"}})
+    rows: list[dict] = []
+    _walk(gold.fields, {"terms": {"Delivery": "FOB Rotterdam", "Warranty": "1 year", "Payment": "30 days"}}, shape, "", "",
+          rows, gold, None)
+    res = EvalResult(rows, [], [], [], [])
+    for r in rows:
+        r["gold_line"] = 1
+    assert res.list_scores() == {"terms[]": (1, 2, 3)}  # Delivery right; Payment's value wrong; Warranty spurious
+    assert {r["field"] for r in rows} == {"terms[].key", "terms[].value", "terms[]"}

@@ -7,7 +7,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -88,12 +87,21 @@ def test_an_output_folder_inside_the_input_is_never_read_as_input(tmp_path, pref
 
 NULLABLE = {"type": "object", "properties": {"total": {"type": ["number", "null"]}, "name": {"type": ["string", "null"]},
                                              "items": {"type": ["array", "null"], "items": {"type": "string"}}}}
+def _nested(levels: int) -> dict:
+    node: dict = {"type": "string"}
+    for _ in range(levels):
+        node = {"type": "object", "properties": {"x": node}}
+    return node
+
+
 BAD_SCHEMAS = {
-    "union": ({"type": "object", "properties": {"x": {"type": ["string", "number"]}}}, "give one type per field"),
+    "null_only": ({"type": "object", "properties": {"x": {"type": "null"}}}, "unsupported node at $.x (type 'null'"),
     "missing_ref": ({"type": "object", "properties": {"x": {"$ref": "#/$defs/Nope"}}}, "points to nothing"),
-    "recursive": ({"type": "object", "properties": {"node": {"$ref": "#/$defs/Node"}},
-                   "$defs": {"Node": {"type": "object", "properties": {"child": {"$ref": "#/$defs/Node"}}}}},
-                  "recursive schemas"),
+    "remote_ref": ({"type": "object", "properties": {"x": {"$ref": "https://example.com/x.json"}}}, "only local $ref"),
+    "too_deep": (_nested(14), "nests more than 12 levels"),
+    "recursive_without_fields": ({"type": "object", "properties": {"node": {"$ref": "#/$defs/Node"}},
+                                  "$defs": {"Node": {"type": "object", "properties": {"child": {"$ref": "#/$defs/Node"}}}}},
+                                 "has no field to extract"),
 }
 
 
@@ -106,6 +114,30 @@ def test_nullable_types_run_end_to_end(tmp_path, prefect_harness):
     assert r.exit_code == 0, r.output
     fields = set(pd.read_parquet(tmp_path / "o" / "tables" / "extractions")["field"])
     assert {"total", "name", "items[0]"} <= fields
+
+
+@pytest.mark.slow
+def test_a_pydantic_model_as_teams_write_it_runs_end_to_end(tmp_path, prefect_harness, monkeypatch):
+    """Decimal, unions, Literal, a dict field and a model that contains itself, through the real flow: the
+    dict's entries are cited and verified row by row, and the document's answer gives them as an object."""
+    from tests.test_wrap import TEAM_MODELS
+
+    (tmp_path / "team_models.py").write_text(TEAM_MODELS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    out = tmp_path / "o"
+    r = runner.invoke(app, ["run", str(SAMPLES / "contract_and_invoice.pdf"), "--out", str(out), "--model", "scripted:",
+                            "--schema", "team_models:TeamInvoice", "--ocr", "off"])
+    assert r.exit_code == 0, r.output
+    ex = pd.read_parquet(out / "tables" / "extractions")
+    cites = pd.read_parquet(out / "tables" / "citations")
+    assert {"terms[0].key", "terms[0].value", "payment.method", "outline[0].subsections[0].heading"} <= set(ex["field"])
+    keyed = cites[cites["field"].str.startswith("terms[")]
+    assert len(keyed) and (keyed["match"] != "unverified").all()
+    answer = json.loads(pd.read_parquet(out / "tables" / "documents")["answer_json"].iloc[0])
+    keys = ex.set_index("field")["value_json"]
+    assert isinstance(answer["terms"], dict) and json.loads(keys["terms[0].key"]) in answer["terms"]
+    errors = pd.read_parquet(out / "tables" / "errors")
+    assert "schema_violation" not in set(errors["kind"])
 
 
 @pytest.mark.parametrize("case", sorted(BAD_SCHEMAS))

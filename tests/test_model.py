@@ -321,3 +321,50 @@ def test_document_text_cannot_inject_control_tokens(tiny_backend, sample_units):
     assert ids.count(turn_open) == 3  # system, user, model: none from the document
     n_images = sum(1 for s in req.segments if s.kind == "image")
     assert ids.count(tok.convert_tokens_to_ids("<|image>")) == n_images
+
+
+SETTLEMENT = '''
+from decimal import Decimal
+from typing import Literal, Union
+
+from pydantic import BaseModel
+
+
+class Card(BaseModel):
+    method: Literal["card"]
+    last4: str
+
+
+class Transfer(BaseModel):
+    method: Literal["transfer"]
+    iban: str
+
+
+class Settlement(BaseModel):
+    amount: Decimal
+    payment: Union[Card, Transfer]
+    terms: dict[str, str] = {}
+'''
+
+
+def test_a_pydantic_schema_with_decimal_unions_and_a_dict_is_decoded_and_read_back(tiny_backend, sample_units, tmp_path,
+                                                                                     monkeypatch):
+    """The grammar of a schema read from Decimal, a union of models and `dict[str, str]` holds the real
+    generate; its answer unwraps to rows and comes back in the declared shape, valid against it."""
+    from pipeline.parse import values_from_extractions
+    from pipeline.validate import answer_problem, answer_validator
+    from pipeline.wrap import unwrap
+    from schemas.records import Extraction
+
+    (tmp_path / "settlement.py").write_text(SETTLEMENT)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    schema = load_schema("settlement:Settlement")
+    planner = Planner(tiny_backend, OPTS.plan, schema)
+    reqs = [planner.build([item], 0, None, 70, f"s{k}", False) for k, item in enumerate(sample_units[:2])]
+    assert '"terms":{"type":"array"' in reqs[0].system  # the model is told the entries the grammar asks for
+    for r, g in zip(reqs, tiny_backend.generate(reqs)):
+        validates(g.text, r.response_schema)
+        leaves = unwrap(json.loads(g.text, strict=False), schema.shape, {}, "d")
+        answer = values_from_extractions(schema.shape, [Extraction(doc_id="d", field=l.path, value=l.value) for l in leaves])
+        assert isinstance(answer["terms"], dict) and set(answer["payment"]) == {"method", "last4", "iban"}
+        assert answer_problem(answer, answer_validator(schema)) is None
