@@ -12,7 +12,7 @@ from typing import Any
 
 from evaluate.compare import assign, compare
 from evaluate.gold import Evidence, GoldDoc, field_pattern
-from schemas.catalog import load_schema
+from schemas.catalog import SchemaError, load_schema
 from schemas.shape import Shape
 
 
@@ -123,7 +123,13 @@ def evaluate(out: Path, gold: list[GoldDoc], schema_name: str | None = None) -> 
         label = g.doc_id or g.path or f"gold line {g.line}"
         name = schema_name or (pred.schema_name if pred else None) or usual
         if name not in schemas:
-            schemas[name] = load_schema(name).shape
+            try:
+                schemas[name] = load_schema(name).shape
+            except SchemaError as e:
+                if schema_name:
+                    raise
+                raise SchemaError(f"{e}; the output was made with schema {name!r}: give it with --schema "
+                                  "(its .json file or module:Class)") from e
         shape = schemas[name]
         if pred is None:
             res.missing_in_out.append(label)

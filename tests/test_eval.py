@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from evaluate.compare import compare
-from evaluate.gold import GoldError, from_invoice2data, from_sroie, load_gold
+from evaluate.gold import GoldDoc, GoldError, from_invoice2data, from_sroie, load_gold
 from evaluate.score import evaluate
 from pipeline.discover import file_sha256
 from pipeline.outputs import TableWriter, rows_for, write_document_json
@@ -204,7 +204,6 @@ def test_shipped_gold_files_point_at_real_documents():
 def test_a_dict_field_is_scored_entry_by_entry():
     """Gold and answers give a `dict[str, X]` field as an object; it is scored as key/value entries, paired
     by best match like list items, so a missing and an extra entry each count once."""
-    from evaluate.gold import GoldDoc
     from evaluate.score import EvalResult, _walk
     from schemas.shape import shape_of
 
@@ -218,3 +217,15 @@ def test_a_dict_field_is_scored_entry_by_entry():
         r["gold_line"] = 1
     assert res.list_scores() == {"terms[]": (1, 2, 3)}  # Delivery right; Payment's value wrong; Warranty spurious
     assert {r["field"] for r in rows} == {"terms[].key", "terms[].value", "terms[]"}
+
+
+def test_answers_of_a_schema_given_by_file_ask_for_it_by_name(tmp_path):
+    """An output made with a schema file or a pydantic model records its name only: eval asks for the
+    schema with --schema instead of failing on an unknown built-in."""
+    from schemas.catalog import SchemaError
+
+    out = scripted_output(tmp_path, {PDF: ("team_invoice", {"invoice_number": ("INV-2026-0324", True, 3)})})
+    gold = [GoldDoc(line=1, path=str(PDF), fields={"invoice_number": "INV-2026-0324"})]
+    with pytest.raises(SchemaError, match="made with schema 'team_invoice': give it with --schema"):
+        evaluate(out, gold)
+    assert evaluate(out, gold, "invoice").accuracy_by_field()["invoice_number"] == (1, 1)
