@@ -1,14 +1,14 @@
 """What OCR reads of pages whose text only OCR can reach: a scan under a stamped line, a full-page
 screenshot, a scanned till roll, a scanned A1 drawing, a drawing sheet larger than the model's area cap,
-a wide screenshot. Each workload is built here (PyMuPDF text rendered to pixels, so the truth is known)
+a wide screenshot, scanned pages turned a quarter either way and upside down. Each workload is built here (PyMuPDF text rendered to pixels, so the truth is known)
 and read by `ingest_document` with default options; a line counts as read when its text without spaces
 appears in the page's words without spaces (OCR runs words together).
 
     python bench/ocr_reach.py [--code-root PATH]   (PATH: another checkout, e.g. an older commit)
 
 Ends with `RESULT stamped_words_per_page=... screenshot_lines=... till_tokens=... a1_lines=...
-sheet_lines=... wide_lines=... seconds=...` (words a page for the stamped scan, the rest the share of the
-truth read)."""
+sheet_lines=... wide_lines=... turned_pages=... seconds=...` (words a page for the stamped scan, the rest
+the share of the truth read; a turned page counts when its whole text reads in order)."""
 
 from __future__ import annotations
 
@@ -75,7 +75,34 @@ def workloads(tmp: Path) -> dict[str, tuple[Path, list[str]]]:
     _, page = text_page(1500, 450, items, 6)
     page.get_pixmap(matrix=pymupdf.Matrix(2, 2)).save(tmp / "wide.png")  # 3000 x 900 px
     out["wide_lines"] = (tmp / "wide.png", [t for _, _, t in items])
+    out["turned_pages"] = (turned_scans(tmp / "turned.pdf"), [turned_text(k) for k in (1, 2, 3)])
     return out
+
+
+def turned_text(k: int) -> str:
+    return (f"Sheet {k} of the quarterly maintenance report for the north plant. The pumps were serviced on "
+            f"{10 + k} March 2026. Total cost of parts and labour: {4000 + 137 * k}.50 EUR.")
+
+
+def turned_scans(path: Path) -> Path:
+    """Three scanned pages of 16-pt print, turned a quarter counter-clockwise, upside down and a quarter
+    clockwise (a landscape sheet fed the wrong way): read in order, each page's text is one string."""
+    import numpy as np
+    import pymupdf
+
+    scan = pymupdf.open()
+    for k in (1, 2, 3):
+        doc = pymupdf.open()
+        page = doc.new_page(width=595, height=842)
+        page.insert_textbox(pymupdf.Rect(60, 80, 535, 500), turned_text(k), fontsize=16)
+        pix = page.get_pixmap(dpi=150, colorspace=pymupdf.csGRAY)
+        pixels = np.ascontiguousarray(np.rot90(np.frombuffer(pix.samples, np.uint8).reshape(pix.h, pix.w), k))
+        h, w = pixels.shape
+        turned = pymupdf.Pixmap(pymupdf.csGRAY, w, h, pixels.tobytes(), False)
+        scan.new_page(width=w * 72 / 150, height=h * 72 / 150).insert_image(
+            pymupdf.Rect(0, 0, w * 72 / 150, h * 72 / 150), stream=turned.tobytes("png"))
+    scan.save(path)
+    return path
 
 
 def read_share(units, truth: list[str], tokens: bool) -> float:

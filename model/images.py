@@ -8,6 +8,7 @@ from schemas.records import ImageRef
 
 
 def load_image(ref: ImageRef):
+    """The picture as the model is shown it: RGB, turned upright where ingest's OCR found it turned."""
     from PIL import Image
 
     if ref.kind == "encoded":
@@ -17,4 +18,6 @@ def load_image(ref: ImageRef):
     else:
         im = Image.open(ref.path)
     im.load()
-    return im.convert("RGB") if im.mode != "RGB" else im
+    im = im.convert("RGB") if im.mode != "RGB" else im
+    turns = {1: Image.Transpose.ROTATE_90, 2: Image.Transpose.ROTATE_180, 3: Image.Transpose.ROTATE_270}
+    return im.transpose(turns[ref.turn % 4]) if ref.turn % 4 else im

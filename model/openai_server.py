@@ -9,6 +9,7 @@ answers, timeouts and dropped connections; a refused request becomes that reques
 from __future__ import annotations
 
 import base64
+import io
 import logging
 import os
 import threading
@@ -16,6 +17,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from model.backend import ModelUnavailable, timeout_message
+from model.images import load_image
 from model.prompts import CountingBackend, PromptCounter, request_budget
 from schemas.records import Generation, ImageRef, ImageSegment, Request
 
@@ -34,8 +36,14 @@ def parse_spec(spec: str) -> tuple[str, str | None]:
 
 
 def data_url(ref: ImageRef) -> str:
-    """The image as a data URL (PNG or JPEG bytes as ingest wrote them)."""
-    data = ref.data if ref.kind == "encoded" else open(ref.path, "rb").read()
+    """The image as a data URL (PNG or JPEG bytes as ingest wrote them; a picture to turn upright, turned
+    and written again as JPEG)."""
+    if ref.turn % 4:
+        buf = io.BytesIO()
+        load_image(ref).save(buf, "JPEG", quality=90)
+        data = buf.getvalue()
+    else:
+        data = ref.data if ref.kind == "encoded" else open(ref.path, "rb").read()
     mime = "image/png" if data[:4] == b"\x89PNG" else "image/jpeg" if data[:2] == b"\xff\xd8" else "image/webp"
     return f"data:{mime};base64,{base64.b64encode(data).decode()}"
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from pipeline.errors import StageError
 from pipeline.ingest import ingest_document
 from schemas.options import IngestOptions
-from schemas.records import ErrorRecord, FrameUnit, ImageRef, PageUnit, SourceDocument
+from schemas.records import ErrorRecord, FrameUnit, PageUnit, SourceDocument
 
 log = logging.getLogger("gemmadoc.pipeline")
 
@@ -87,5 +87,6 @@ def inline_images(prepared: list[Prepared]) -> list[Prepared]:
             if unit.image.kind == "file":
                 with open(unit.image.path, "rb") as f:
                     data = f.read()
-                p.units[i] = unit.model_copy(update={"image": ImageRef(kind="encoded", data=data)})
+                image = unit.image.model_copy(update={"kind": "encoded", "path": "", "data": data})
+                p.units[i] = unit.model_copy(update={"image": image})
     return prepared

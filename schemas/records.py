@@ -65,6 +65,7 @@ class ImageRef(Record):
     kind: Literal["file", "encoded"] = "file"
     path: str = ""
     data: bytes | None = Field(default=None, repr=False)
+    turn: int = 0  # quarter turns counter-clockwise that show the picture upright (a page scanned sideways or upside down, as OCR read it)
 
 
 class PageUnit(Record):
@@ -74,7 +75,7 @@ class PageUnit(Record):
     width: float  # points (pages) or pixels (images)
     height: float
     image: ImageRef
-    image_width: int
+    image_width: int  # pixels of the picture as the model is shown it (turned upright: see ImageRef.turn)
     image_height: int
     words: list[Word] = []
     text_source: TextSource = "none"

@@ -605,6 +605,87 @@ def test_scan_turned_a_quarter_is_read_with_boxes_on_the_image_as_given(quarter_
     assert all(abs(a - b) < 8 for a, b in zip((turned.x0, turned.y0, turned.x1, turned.y1), expected))
 
 
+TURNED_TEXT = ("Quarterly maintenance report for the north plant. The pumps were serviced on 14 March 2026. "
+               "Total cost of parts and labour: 4,812.50 EUR.")
+
+
+def _upright_scan(folder) -> np.ndarray:
+    doc = pymupdf.open()
+    page = doc.new_page(width=595, height=842)
+    page.insert_textbox(pymupdf.Rect(60, 80, 535, 400), TURNED_TEXT, fontsize=18, fontname="helv")
+    pix = page.get_pixmap(dpi=150, alpha=False)
+    return np.frombuffer(pix.samples, np.uint8).reshape(pix.h, pix.w, 3)
+
+
+def _turned_box(box, k: int, size) -> tuple:
+    """A box on the upright page, on the page as `np.rot90(upright, k)` shows it."""
+    h, w = size
+    x0, y0, x1, y1 = box
+    return {1: (y0, w - x1, y1, w - x0), 2: (w - x1, h - y1, w - x0, h - y0), 3: (h - y1, x0, h - y0, x1)}[k]
+
+
+@pytest.mark.parametrize("k, kind", [(1, "pdf"), (3, "png"), (2, "png")])
+def test_a_page_scanned_sideways_or_upside_down_is_read_and_shown_upright(tmp_path, spool, k, kind):
+    """Sparse large print turned a quarter one way or upside down: RapidOCR's detector found no line on
+    it, and the page had no words. Each way is read, in order, with boxes on the page as given, and every
+    backend is shown the page upright (the file stays as rendered: the review draws on it)."""
+    import base64
+    import io
+
+    from model.images import load_image
+    from model.openai_server import data_url
+    from pipeline.ingest.ocr import ocr_words
+    from pipeline.prepare import Prepared, inline_images
+
+    upright = _upright_scan(tmp_path)
+    reference = next(w for w in ocr_words(upright) if w.text == "Quarterly")
+    png = tmp_path / f"scan_{k}.png"
+    Image.fromarray(np.ascontiguousarray(np.rot90(upright, k))).save(png, dpi=(150, 150))
+    path, per_px = png, 1.0
+    if kind == "pdf":
+        h, w = np.rot90(upright, k).shape[:2]
+        pdf = pymupdf.open()
+        pdf.new_page(width=w * 72 / 150, height=h * 72 / 150).insert_image(pymupdf.Rect(0, 0, w * 72 / 150, h * 72 / 150),
+                                                                           filename=str(png))
+        pdf.save(tmp_path / "scan.pdf")
+        path, per_px = tmp_path / "scan.pdf", 72 / 150
+    doc = discover([path]).documents[0]
+    unit = ingest_document(doc, IngestOptions(), spool).units[0]
+    text = " ".join(w.text for w in unit.words)
+    assert text.startswith("Quarterly maintenance report for the north plant.") and text.endswith("4,812.50 EUR."), text
+    word = next(w for w in unit.words if w.text == "Quarterly")
+    expected = _turned_box((reference.x0, reference.y0, reference.x1, reference.y1), k, upright.shape[:2])
+    got = tuple(round(a / per_px) for a in (word.x0, word.y0, word.x1, word.y1))
+    assert all(abs(a - b) < 16 for a, b in zip(got, expected)), (got, expected)  # words of tall lines: shared by length
+    assert unit.image.turn == (4 - k) % 4
+    inlined = inline_images([Prepared(doc, [unit])])[0].units[0]
+    for ref in (unit.image, inlined.image):
+        shown = np.asarray(load_image(ref))
+        assert shown.shape == upright.shape and np.abs(shown.astype(int) - upright).mean() < 4
+    with Image.open(io.BytesIO(base64.b64decode(data_url(inlined.image).split(",", 1)[1]))) as sent:
+        assert sent.size == (unit.image_width, unit.image_height) == (upright.shape[1], upright.shape[0])
+
+
+def test_a_blank_scan_is_read_once_and_not_turned(tmp_path, spool, monkeypatch):
+    """No ink, no turns: a blank page costs one reading."""
+    from pipeline.ingest import ocr
+
+    calls = []
+    real = ocr._read
+    monkeypatch.setattr(ocr, "_read", lambda image: calls.append(image.shape) or real(image))
+    reading = ocr.ocr_page(np.full((1754, 1240, 3), 250, np.uint8), quarter_turns=True)
+    assert reading.words == [] and reading.turn == 0 and len(calls) == 1
+
+
+@needs_corpus()
+def test_the_corpus_page_scanned_sideways_is_read(spool):
+    doc = discover([CORPUS / "docs" / "docling_ocr_test_rotated_90.pdf"]).documents[0]
+    unit = ingest_document(doc, IngestOptions(), spool).units[0]
+    assert " ".join(w.text for w in unit.words) == ("Docling bundles PDF document conversion to JSON and Markdown in an "
+                                                    "easy self contained package")
+    assert unit.text_source == "ocr" and unit.image.turn % 2 == 1
+
+
 def test_ocr_writes_nothing_in_the_home_folder(tmp_path):
     """onnxruntime's telemetry would leave a device id and a database under ~/.cache/Microsoft."""
     import subprocess

@@ -12,7 +12,7 @@ from pathlib import Path
 from pipeline.errors import StageError
 from pipeline.ingest.animation import ingest_animation, is_animation
 from pipeline.ingest.lenient import GATE, Damage
-from pipeline.ingest.ocr import ocr_words
+from pipeline.ingest.ocr import ocr_page
 from pipeline.ingest.render import spool_path
 from pipeline.ingest.result import OCR_FINER, IngestResult, fit_scale, fit_size, ocr_fit_scale, word_density
 from schemas.options import IngestOptions
@@ -197,14 +197,16 @@ def ingest_image(doc: SourceDocument, options: IngestOptions, spool: Path, deadl
                 err(damage.kind, damage.message, page=index + 1)
             out = spool_path(spool, doc.doc_id, f"p{index + 1:05d}.jpg")
             shown.save(out, quality=90)
-            words = []
+            words, turn = [], 0
             if options.ocr != "off":
                 read = finer or shown  # page coordinates stay those of the full-size upright image
-                words = ocr_words(np.asarray(read), scale=w / read.size[0])
+                reading = ocr_page(np.asarray(read), scale=w / read.size[0], quarter_turns=True)
+                words, turn = reading.words, reading.turn
             ink = float((np.asarray(shown.convert("L"))[::4, ::4] < 128).mean())
             res.units.append(PageUnit(
                 doc_id=doc.doc_id, page=index + 1, width=float(w), height=float(h),
-                image=ImageRef(kind="file", path=out), image_width=shown.size[0], image_height=shown.size[1],
+                image=ImageRef(kind="file", path=out, turn=turn), image_width=shown.size[turn % 2],
+                image_height=shown.size[1 - turn % 2],
                 words=words, text_source="ocr" if words else "none",
                 density=word_density(words, w, h) if words else ink))
     return res

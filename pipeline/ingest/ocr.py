@@ -7,6 +7,7 @@ boxes that we group into words for grounding."""
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 
 from schemas.records import Word
 
@@ -38,11 +39,12 @@ def _is_cjk(ch: str) -> bool:
 
 
 def line_to_words(text: str, box: tuple[float, float, float, float], line: int,
-                  char_boxes: list[tuple[float, float, float, float]] | None = None, upside_down: bool = False) -> list[Word]:
+                  char_boxes: list[tuple[float, float, float, float]] | None = None) -> list[Word]:
     """Split one OCR line into words. Uses per-character boxes when they line up with the text (RapidOCR
     gives one per character, spaces included, or one per visible character), else shares the line box
     out by character count. CJK characters become one word each. `Word.char_x` holds where each
-    character ends in reading order: its right edge, or its left edge on a page read upside down."""
+    character ends in reading order (its right edge; `ocr_page` makes it the left edge on a page read
+    upside down)."""
     x0, y0, x1, y1 = box
     tokens: list[tuple[int, int]] = []  # (start, end) char offsets of words
     i = 0
@@ -75,7 +77,7 @@ def line_to_words(text: str, box: tuple[float, float, float, float], line: int,
             bs = [char_box[k] for k in range(s, e)]
             wx0, wx1 = min(b[0] for b in bs), max(b[2] for b in bs)
             if e - s > 1:
-                char_x = [round(min(max(b[0] if upside_down else b[2], wx0), wx1), 1) for b in bs]
+                char_x = [round(min(max(b[2], wx0), wx1), 1) for b in bs]
         else:
             wx0 = x0 + (x1 - x0) * s / n
             wx1 = x0 + (x1 - x0) * e / n
@@ -123,37 +125,165 @@ def _read_tile(image) -> list:
     return [(item[0], str(item[1]), float(item[2]), item[3] if len(item) > 3 else None) for item in result or []]
 
 
+@dataclass(frozen=True)
+class Reading:
+    """OCR of one picture: its words (boxes in the picture as given) and `turn`, the quarter turns
+    counter-clockwise that show the picture upright, where OCR read it confidently so (0: upright, or
+    OCR cannot tell)."""
+
+    words: list[Word]
+    turn: int = 0
+
+
 def ocr_words(image, line_offset: int = 0, scale: float = 1.0, origin: tuple[float, float] = (0.0, 0.0)) -> list[Word]:
-    """OCR an RGB numpy image; words in reading order (columns grouped, see `layout.reading_order`), with boxes (and character edges) in the image's
-    pixel coordinates times `scale`, plus `origin` (where a cropped picture lies on its page). A page that reads poorly is also read rotated by 180 degrees, and
-    the better reading is kept (boxes mapped back to the image as given). RapidOCR turns tall line crops
-    one way, so this also reads pages turned a quarter either way."""
+    """OCR an RGB numpy image (a picture on a page, a video frame): `ocr_page`'s words, without quarter turns."""
+    return ocr_page(image, line_offset, scale, origin).words
+
+
+def ocr_page(image, line_offset: int = 0, scale: float = 1.0, origin: tuple[float, float] = (0.0, 0.0),
+             quarter_turns: bool = False) -> Reading:
+    """OCR an RGB numpy image; words in reading order (columns grouped, see `layout.reading_order`), with
+    boxes (and character edges) in the image's pixel coordinates times `scale`, plus `origin` (where a
+    cropped picture lies on its page).
+
+    The text detector finds little on upside-down text, and none on some sideways pages; the recogniser
+    turns tall line crops a quarter counter-clockwise, so sideways text one way reads well as it lies. So
+    a page that reads poorly is read turned by 180 degrees too, and with `quarter_turns` (whole pages and
+    photos, not pictures or video frames), where neither reading is good and the text does not lie across
+    the page, the other turns are tried on the page shrunk (`_probe_turn`) and the best one read; the
+    reading with the most confidently read characters is kept. Its lines are laid out upright (a reading
+    of tall lines is a quarter turn short of upright) for reading order and words, whose boxes are then
+    mapped back to the image as given."""
     import numpy as np
 
-    lines, confidence = _read(image)
-    flipped = False
+    readings: dict[int, tuple[list, float]] = {}
+
+    def read(k: int) -> tuple[list, float]:
+        if k not in readings:
+            readings[k] = _read(np.ascontiguousarray(np.rot90(image, k)) if k else image)
+        return readings[k]
+
+    def best() -> tuple[int, tuple[list, float]]:
+        return max(readings.items(), key=lambda kv: (_confident_chars(*kv[1]), -kv[0]))
+
+    lines, confidence = read(0)
     if lines and confidence < UPRIGHT_CONFIDENCE:
-        turned, turned_confidence = _read(np.ascontiguousarray(image[::-1, ::-1]))
-        if turned_confidence > confidence:
-            lines, flipped = turned, True
+        read(2)
+    k, (lines, confidence) = best()
+    if quarter_turns and confidence < UPRIGHT_CONFIDENCE and not _mostly_wide(lines) and _page_like(image):
+        probe = _probe_turn(image, [k for k in (2, 1, 3) if k not in readings])  # not a poor scan lying upright
+        if probe is not None:
+            read(probe)
+    k, (lines, confidence) = best()
+    if not lines:
+        return Reading([])
+    size = image.shape[:2] if k % 2 == 0 else image.shape[1::-1]  # of the image as read
+    tall = sum(len(text) for quad, text, _, _ in lines if _is_tall(quad))
+    upright_k, lines = k, [(q, t, c, None if _is_tall(q) else chars) for q, t, c, chars in lines]
+    if tall * 2 > sum(len(text) for _, text, _, _ in lines):  # read as tall lines: one more quarter turn
+        upright_k, lines, size = (k + 1) % 4, [(_turn_quad(q, size), t, c, None) for q, t, c, _ in lines], (size[1], size[0])
+    words = _words(lines, size, line_offset)
+    words = [_given(word, upright_k, image.shape[:2], scale, origin) for word in words]
+    turn = upright_k if confidence >= UPRIGHT_CONFIDENCE and sum(len(t.strip()) for _, t, _, _ in lines) >= MIN_TURN_CHARS else 0
+    return Reading(words, turn)
+
+
+def _confident_chars(lines: list, confidence: float) -> float:
+    """How much a reading read: its characters times their mean confidence (a turn that reads one stray
+    mark sharply does not beat the page read as it lies)."""
+    return confidence * sum(len(text) for _, text, _, _ in lines)
+
+
+MIN_TURN_CHARS = 20  # a picture is shown turned only when OCR read this many characters confidently so
+MIN_INK = 0.001  # a page with fewer dark pixels than this share holds no text to turn for
+
+
+MAX_PROBED_ASPECT = 3.0  # a picture longer than this many times its width is no page lying sideways
+
+
+def _page_like(image) -> bool:
+    """A picture that may be a page of text lying sideways: some ink, and not a long strip (the text
+    detector reads a strip at 736 px across however small it is given, so probing one costs seconds)."""
     h, w = image.shape[:2]
+    if max(h, w) > MAX_PROBED_ASPECT * min(h, w):
+        return False
+    return float((image[::4, ::4].min(axis=-1) < 128).mean()) >= MIN_INK
 
-    def bounds(quad) -> tuple[float, float, float, float]:
+
+def _is_tall(quad) -> bool:
+    """A line box the recogniser reads turned a quarter (RapidOCR turns crops 1.5 times taller than wide)."""
+    xs, ys = [p[0] for p in quad], [p[1] for p in quad]
+    return (max(ys) - min(ys)) >= 1.5 * (max(xs) - min(xs))
+
+
+PROBE_SIDE = 1024  # turns are tried on the page shrunk to this longest side: a third of the reading's time
+
+
+def _probe_turn(image, turns: list[int]) -> int | None:
+    """Of `turns` (quarter turns counter-clockwise), the one whose reading of the page shrunk to PROBE_SIDE
+    reads most (the first that reads well), or None when none reads anything."""
+    import cv2
+    import numpy as np
+
+    h, w = image.shape[:2]
+    f = min(1.0, PROBE_SIDE / max(h, w))
+    small = cv2.resize(image, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA) if f < 1 else image
+    found, most = None, 0.0
+    for k in turns:
+        lines, confidence = _read(np.ascontiguousarray(np.rot90(small, k)))
+        if lines and _confident_chars(lines, confidence) > most:
+            found, most = k, _confident_chars(lines, confidence)
+            if confidence >= UPRIGHT_CONFIDENCE:
+                break
+    return found
+
+
+def _mostly_wide(lines: list) -> bool:
+    """Most characters lie in lines at least twice as wide as tall: the text lies across the picture (a
+    page turned a quarter shows tall lines, or none the detector finds)."""
+    def wide(quad) -> bool:
         xs, ys = [p[0] for p in quad], [p[1] for p in quad]
-        if flipped:
-            xs, ys = [w - x for x in xs], [h - y for y in ys]
-        ox, oy = origin
-        return min(xs) * scale + ox, min(ys) * scale + oy, max(xs) * scale + ox, max(ys) * scale + oy
+        return (max(xs) - min(xs)) >= 2 * (max(ys) - min(ys))
 
+    return 2 * sum(len(text) for quad, text, _, _ in lines if wide(quad)) > sum(len(text) for _, text, _, _ in lines)
+
+
+def _turn_quad(quad, size: tuple[int, int]) -> list:
+    """A quad on an image of `size` (h, w) on that image turned a quarter counter-clockwise."""
+    _, w = size
+    return [[y, w - x] for x, y in quad]
+
+
+def _given(word: Word, k: int, size: tuple[int, int], scale: float, origin: tuple[float, float]) -> Word:
+    """A word read on `np.rot90(image, k)`, in the image as given (`size`: its h, w), times `scale` plus
+    `origin`. The turned image's (x, y) is the given one's (y, w - x) for k=1, (w - x, h - y) for k=2 and
+    (h - y, x) for k=3. Character edges stay for k=2 (they become left edges, in reading order) and
+    are dropped for quarter turns (they would run along y)."""
+    h, w = size
+    x0, y0, x1, y1, char_x = word.x0, word.y0, word.x1, word.y1, word.char_x
+    if k == 1:
+        x0, x1, y0, y1, char_x = w - y1, w - y0, x0, x1, None
+    elif k == 2:
+        x0, x1, y0, y1 = w - x1, w - x0, h - y1, h - y0
+        char_x = [w - x for x in char_x] if char_x else char_x
+    elif k == 3:
+        x0, x1, y0, y1, char_x = y0, y1, h - x1, h - x0, None
+    ox, oy = origin
+    return word.model_copy(update=dict(x0=x0 * scale + ox, x1=x1 * scale + ox, y0=y0 * scale + oy, y1=y1 * scale + oy,
+                                       char_x=[round(x * scale + ox, 1) for x in char_x] if char_x else char_x))
+
+
+def _words(lines: list, size: tuple[int, int], line_offset: int) -> list[Word]:
+    """Words of upright OCR lines in reading order, in the pixels of the image as read."""
     from pipeline.ingest.layout import reading_order
 
-    words: list[Word] = []
-    def as_read(quad) -> tuple[float, float, float, float]:  # in the image as OCR read it (turned or not)
+    def box(quad) -> tuple[float, float, float, float]:
         xs, ys = [p[0] for p in quad], [p[1] for p in quad]
         return min(xs), min(ys), max(xs), max(ys)
 
-    lines = [lines[k] for k in reading_order([as_read(quad) for quad, _, _, _ in lines])]  # columns, then rows
+    words: list[Word] = []
+    lines = [lines[k] for k in reading_order([box(quad) for quad, _, _, _ in lines])]  # columns, then rows
     for n, (quad, text, _score, char_quads) in enumerate(lines):
-        char_boxes = [bounds(q) for q in char_quads] if char_quads else None
-        words.extend(line_to_words(text, bounds(quad), line_offset + n, char_boxes, upside_down=flipped))
+        char_boxes = [box(q) for q in char_quads] if char_quads else None
+        words.extend(line_to_words(text, box(quad), line_offset + n, char_boxes))
     return words

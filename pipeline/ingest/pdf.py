@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from pipeline.errors import StageError
-from pipeline.ingest.ocr import ocr_words
+from pipeline.ingest.ocr import Reading, ocr_page, ocr_words
 from pipeline.ingest.pictures import merge_words
 from pipeline.ingest.render import PageRead, RenderFailed, RenderOutOfMemory, RenderTimeout, spool_path, thread_guard
 from pipeline.ingest.result import OCR_FINER, OCR_MAX_PIXELS, IngestResult, fit_scale, word_density
@@ -157,10 +157,12 @@ def _ingest_page(doc, pdf, i, options, spool, guard, timeout, password) -> tuple
     for_ocr, at = (read.for_ocr, read.ocr_zoom) if read.for_ocr is not None else (rendered, zoom)
     try:
         text_source = "pdf" if read.usable and options.ocr != "force" else "none"
+        turn = 0
         if text_source == "none":
             words = []
             if options.ocr != "off":
-                words = _ocr_file(for_ocr.path, 1.0 / at)
+                reading = _ocr_file(for_ocr.path, 1.0 / at)
+                words, turn = reading.words, reading.turn
                 text_source = "ocr" if words else "none"
         elif read.pictures and options.ocr == "auto":
             found = _ocr_pictures(for_ocr.path, at, read.pictures)
@@ -171,9 +173,10 @@ def _ingest_page(doc, pdf, i, options, spool, guard, timeout, password) -> tuple
         if for_ocr is not rendered:
             Path(for_ocr.path).unlink(missing_ok=True)
     density = word_density(words, width, height) if words else rendered.ink
+    shown = (rendered.height, rendered.width) if turn % 2 else (rendered.width, rendered.height)  # as the model sees it
     unit = PageUnit(doc_id=doc.doc_id, page=i + 1, width=width, height=height,
-                    image=ImageRef(kind="file", path=rendered.path), image_width=rendered.width,
-                    image_height=rendered.height, words=words, text_source=text_source,
+                    image=ImageRef(kind="file", path=rendered.path, turn=turn), image_width=shown[0],
+                    image_height=shown[1], words=words, text_source=text_source,
                     rotation=page.rotation, density=density)
     return unit, read
 
@@ -187,8 +190,8 @@ def _rgb(path: str):
         return np.asarray(im.convert("RGB"))
 
 
-def _ocr_file(path: str, scale: float) -> list[Word]:
-    return ocr_words(_rgb(path), scale=scale)
+def _ocr_file(path: str, scale: float) -> Reading:
+    return ocr_page(_rgb(path), scale=scale, quarter_turns=True)
 
 
 PICTURE_MARGIN_PX = 4  # OCR reads a line at a picture's edge better with a little of the page around it
