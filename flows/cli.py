@@ -344,18 +344,38 @@ def schedule(
 
 
 @app.command()
-def schemas() -> None:
-    """List the built-in extraction schemas."""
+def schemas(schema: Optional[str] = typer.Argument(None, help="A schema to show as gemmadoc reads it: a built-in name, "
+                                                              "a JSON Schema file or module:Class.")) -> None:
+    """List the built-in extraction schemas, or show one schema's fields as they are extracted."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
-    from schemas.catalog import builtin_names, load_schema
+    from schemas.catalog import SchemaError, builtin_names, load_schema
 
-    t = Table("name", "fields", "description")
-    for name in builtin_names():
-        s = load_schema(name)
-        t.add_row(name, ", ".join(s.json_schema["properties"]), s.description)
-    Console().print(t)
+    console = Console(soft_wrap=True)
+    if schema is None:
+        t = Table("name", "fields", "description")
+        for name in builtin_names():
+            s = load_schema(name)
+            t.add_row(name, ", ".join(s.json_schema["properties"]), s.description)
+        console.print(t)
+        return
+    try:
+        shape = load_schema(schema).shape
+    except SchemaError as e:
+        console.print("[red]error:[/]", escape(str(e)))
+        raise typer.Exit(2)
+    t = Table("field (extraction rows)", "type", "values or description")
+    for leaf in shape.leaves():
+        node = leaf.node
+        about = ", ".join(map(str, node["enum"])) if "enum" in node else str(node.get("description", ""))
+        about = f"{about} (format {node['format']})".strip() if node.get("format") else about
+        t.add_row(escape(leaf.path), str(leaf.type or "enum"), escape(about[:120]))
+    console.print(t)
+    keyed = shape.keyed_paths()
+    if keyed:
+        console.print("objects of free keys, extracted as key/value entries and given back as objects: " + ", ".join(keyed))
 
 
 @app.command()

@@ -10,7 +10,8 @@ field may be null anyway (not in the document):
   properties (a property in several branches keeps the first one's schema, enums joined, so a
   discriminator lists every tag); otherwise its first branch (`Decimal`, pydantic's `number | string`, is a
   number; `str | int` a string);
-- `const` (a one-value `Literal`): an enum of that value; a node without a type: an object with
+- `const` (a one-value `Literal`): an enum of that value; a tuple (`prefixItems`): a list of its first
+  item's schema, as long as the tuple; a node without a type: an object with
   `properties`, an array with `items`, else a string (pydantic's `Any`);
 - an object without properties (`dict[str, X]`): a list of `{"key", "value"}` entries for the model,
   given back as a JSON object (`Shape.declared`);
@@ -61,6 +62,12 @@ class Shape:
             yield from sub.leaves()
         if self.items is not None:
             yield from self.items.leaves()
+
+    def keyed_paths(self) -> list[str]:
+        """Paths of the keyed arrays (`dict[str, X]` fields), outermost first."""
+        own = [self.path] if self.keyed else []
+        subs = [sub for _, sub in self.props] + ([self.items] if self.items is not None else [])
+        return own + [p for sub in subs for p in sub.keyed_paths()]
 
     def max_depth(self) -> int:
         return max((leaf.depth for leaf in self.leaves()), default=self.depth)
@@ -148,6 +155,10 @@ def _shape(node: Any, root: dict, name: str, path: str, depth: int, refs: tuple[
         kept = tuple((k, s) for k, s in props if s is not None)
         return Shape("object", path, node, depth, props=kept) if kept else None  # None: all cut off
     if kind == "array":
+        tuple_items = node.get("prefixItems")
+        if not isinstance(node.get("items"), dict) and isinstance(tuple_items, list) and tuple_items:
+            node = {**{k: v for k, v in node.items() if k != "prefixItems"}, "items": tuple_items[0],
+                    "maxItems": len(tuple_items)}  # a tuple: a list of its first item's schema
         if not isinstance(node.get("items"), dict):
             raise SchemaError(f"schema {name}: array at {where} needs an `items` schema")
         items = _shape(node["items"], root, name, f"{path}[]", depth + 1, refs)

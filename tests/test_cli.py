@@ -96,3 +96,18 @@ def test_run_options_help_and_defaults_come_from_run_options():
             assert param.default is None and (default is None or f"[default: {default}]" in param.help), name
         else:
             assert param.default == default, name
+
+
+def test_schemas_command_shows_a_schema_as_it_is_read(tmp_path):
+    path = tmp_path / "deal.json"
+    path.write_text(json.dumps({"type": "object", "properties": {
+        "amount": {"anyOf": [{"type": "number"}, {"type": "string"}], "description": "the price"},
+        "kind": {"const": "sale"}, "terms": {"type": "object", "additionalProperties": {"type": "string"}}}}))
+    r = runner.invoke(app, ["schemas", str(path)])
+    text = " ".join(r.output.split())
+    assert r.exit_code == 0, r.output
+    assert "amount │ number │ the price" in text and "kind │ string │ sale" not in text and "kind │ enum │ sale" in text
+    assert "terms[].key" in text and "given back as objects: terms" in text
+    path.write_text(json.dumps({"type": "object", "properties": {"x": {"$ref": "#/$defs/Nope"}}}))
+    r = runner.invoke(app, ["schemas", str(path)])
+    assert r.exit_code == 2 and "points to nothing" in r.output

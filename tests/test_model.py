@@ -360,7 +360,7 @@ def test_a_pydantic_schema_with_decimal_unions_and_a_dict_is_decoded_and_read_ba
     monkeypatch.syspath_prepend(str(tmp_path))
     schema = load_schema("settlement:Settlement")
     planner = Planner(tiny_backend, OPTS.plan, schema)
-    reqs = [planner.build([item], 0, None, 70, f"s{k}", False) for k, item in enumerate(sample_units[:2])]
+    reqs = [planner.build([item], 0, None, 70, f"s{k}", False) for k, item in enumerate(sample_units[:1])]
     assert '"terms":{"type":"array"' in reqs[0].system  # the model is told the entries the grammar asks for
     for r, g in zip(reqs, tiny_backend.generate(reqs)):
         validates(g.text, r.response_schema)

@@ -271,3 +271,34 @@ def test_the_model_is_told_the_schema_it_is_held_to():
     for name in builtin_names():
         s = load_schema(name)
         assert json.dumps(described_schema(s.shape)) == json.dumps(s.json_schema)
+
+
+def test_maps_of_models_lists_of_maps_and_tuples_wrap_and_come_back(tmp_path):
+    """`dict[str, Model]`, `list[dict[str, str]]`, `dict[str, list[str]]`, a nullable dict, a map of maps
+    and a tuple (a list of its first item's schema) all wrap into a grammar and come back declared."""
+    import xgrammar as xgr
+
+    from pipeline.validate import answer_problem, answer_validator
+    from schemas.catalog import ExtractionSchema
+
+    line = {"type": "object", "properties": {"sku": {"type": "string"}, "qty": {"type": "integer"}}}
+    schema = {"type": "object", "properties": {
+        "by_sku": {"type": "object", "additionalProperties": line},
+        "groups": {"type": "array", "items": {"type": "object", "additionalProperties": {"type": "string"}}},
+        "tags_by": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},
+        "maybe": {"anyOf": [{"type": "object", "additionalProperties": {"type": "integer"}}, {"type": "null"}]},
+        "nested": {"type": "object", "additionalProperties": {"type": "object", "additionalProperties": {"type": "string"}}},
+        "pair": {"type": "array", "prefixItems": [{"type": "string"}, {"type": "integer"}], "minItems": 2, "maxItems": 2}}}
+    s = ExtractionSchema("edge", schema)
+    xgr.Grammar.from_json_schema(json.dumps(wrap_schema(s.shape, CitationTargets(pages=(1,)))), any_whitespace=False)
+    rows = [Extraction(doc_id="d", field=f, value=v) for f, v in [
+        ("by_sku[0].key", "A-1"), ("by_sku[0].value.sku", "A-1"), ("by_sku[0].value.qty", 3),
+        ("groups[0][0].key", "colour"), ("groups[0][0].value", "red"),
+        ("tags_by[0].key", "fruit"), ("tags_by[0].value[0]", "apple"), ("tags_by[0].value[1]", "pear"),
+        ("nested[0].key", "eu"), ("nested[0].value[0].key", "vat"), ("nested[0].value[0].value", "21%"),
+        ("pair[0]", "width"), ("pair[1]", "12")]]
+    answer = values_from_extractions(s.shape, rows)
+    assert answer == {"by_sku": {"A-1": {"sku": "A-1", "qty": 3}}, "groups": [{"colour": "red"}],
+                      "tags_by": {"fruit": ["apple", "pear"]}, "maybe": {}, "nested": {"eu": {"vat": "21%"}},
+                      "pair": ["width", "12"]}
+    assert answer_problem(answer, answer_validator(s)) is None
