@@ -1,5 +1,6 @@
 """Extraction schemas: built-ins shipped in `schemas/builtin/`, a JSON Schema file, or a pydantic
-model given as `module:Class`. Every schema is checked before any model work starts."""
+model given as `module:Class` (a module on the path or in the current folder) or `path/to/file.py:Class`.
+Every schema is checked before any model work starts."""
 
 from __future__ import annotations
 
@@ -55,9 +56,9 @@ def load_schema(spec: str) -> ExtractionSchema:
             raise SchemaError(f"schema file {spec} is not valid JSON: {e}") from e
         name = path.stem
     elif ":" in spec:
-        module_name, _, cls_name = spec.partition(":")
+        module_name, _, cls_name = spec.rpartition(":")
         try:
-            cls = getattr(importlib.import_module(module_name), cls_name)
+            cls = getattr(_import(module_name), cls_name)
             schema = cls.model_json_schema()
         except Exception as e:  # noqa: BLE001 - any import/attribute failure is the user's schema error
             raise SchemaError(f"cannot load pydantic model {spec}: {e}") from e
@@ -66,6 +67,42 @@ def load_schema(spec: str) -> ExtractionSchema:
         raise SchemaError(f"unknown schema {spec!r}: use one of {', '.join(builtin_names())}, a .json file or module:Class")
     check_schema(schema, name)
     return ExtractionSchema(name=name, json_schema=schema)
+
+
+def _import(module: str):
+    """A module by dotted name, found on sys.path or else in the current folder (a console script's path
+    lacks it, so `--schema models:Invoice` next to models.py would not import), or a .py file by path."""
+    import sys
+
+    if module.endswith(".py"):
+        from importlib.util import module_from_spec, spec_from_file_location
+
+        path = Path(module).resolve()
+        if not path.is_file():
+            raise ModuleNotFoundError(f"no file {module}")
+        name = f"gemmadoc_schema_{hashlib.sha256(str(path).encode()).hexdigest()[:12]}"
+        if name not in sys.modules:
+            spec = spec_from_file_location(name, path)
+            loaded = module_from_spec(spec)
+            sys.modules[name] = loaded  # pydantic resolves forward references through sys.modules
+            try:
+                spec.loader.exec_module(loaded)
+            except BaseException:
+                del sys.modules[name]
+                raise
+        return sys.modules[name]
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as e:
+        here = str(Path.cwd())
+        if e.name != module.split(".")[0] or here in sys.path:
+            raise
+        sys.path.append(here)
+        try:
+            return importlib.import_module(module)
+        except ModuleNotFoundError:
+            sys.path.remove(here)
+            raise e from None
 
 
 def check_schema(schema: Any, name: str) -> None:

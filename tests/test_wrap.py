@@ -302,3 +302,25 @@ def test_maps_of_models_lists_of_maps_and_tuples_wrap_and_come_back(tmp_path):
                       "tags_by": {"fruit": ["apple", "pear"]}, "maybe": {}, "nested": {"eu": {"vat": "21%"}},
                       "pair": ["width", "12"]}
     assert answer_problem(answer, answer_validator(s)) is None
+
+
+def test_a_pydantic_model_is_found_next_to_the_user_or_by_file_path(tmp_path, monkeypatch):
+    """A console script's sys.path lacks the current folder: `--schema models:Deal` beside models.py
+    imported nothing. It is found there now, and `path/to/file.py:Class` loads a file anywhere."""
+    import sys
+
+    from tests.test_wrap import TEAM_MODELS
+
+    (tmp_path / "deal_models_here.py").write_text(TEAM_MODELS)
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "models.py").write_text(TEAM_MODELS)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", ".", str(tmp_path))])
+    assert "outline[].heading" in {leaf.path for leaf in load_schema("deal_models_here:TeamInvoice").shape.leaves()}
+    by_file = load_schema(f"{tmp_path / 'elsewhere' / 'models.py'}:TeamInvoice")
+    assert by_file.name == "TeamInvoice" and by_file.digest == load_schema("deal_models_here:TeamInvoice").digest
+    for spec, message in [("no_such_models_module:X", "No module named 'no_such_models_module'"),
+                          ("elsewhere/missing.py:X", "no file elsewhere/missing.py"),
+                          ("deal_models_here:NoSuchClass", "has no attribute 'NoSuchClass'")]:
+        with pytest.raises(SchemaError, match=message):
+            load_schema(spec)
