@@ -345,7 +345,7 @@ def schedule(
 
 @app.command()
 def schemas(schema: Optional[str] = typer.Argument(None, help="A schema to show as gemmadoc reads it: a built-in name, "
-                                                              "a JSON Schema file or module:Class.")) -> None:
+                                                              "a JSON Schema file, module:Class or file.py:Class.")) -> None:
     """List the built-in extraction schemas, or show one schema's fields as they are extracted."""
     from rich.console import Console
     from rich.markup import escape

@@ -202,7 +202,7 @@ class RunOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    schema_name: str = Field("key_facts", description="Built-in schema name, a JSON Schema file, or module:Class.")
+    schema_name: str = Field("key_facts", description="Built-in schema name, a JSON Schema file, or a pydantic model: module:Class or path/to/file.py:Class.")
     ingest: IngestOptions = IngestOptions()
     plan: PlanOptions = PlanOptions()
     backend: BackendOptions = TransformersOptions()
