@@ -19,6 +19,7 @@ from schemas.catalog import load_schema
 from schemas.options import RunOptions
 from schemas.records import Request, TextSegment
 from tests.conftest import SAMPLES
+from tests.test_wrap import PAYMENT_MODELS
 
 def validates(text: str, schema: dict) -> None:
     """Parse and validate a constrained output. maxLength is checked after dropping U+FFFD: a random
@@ -323,22 +324,7 @@ def test_document_text_cannot_inject_control_tokens(tiny_backend, sample_units):
     assert ids.count(tok.convert_tokens_to_ids("<|image>")) == n_images
 
 
-SETTLEMENT = '''
-from decimal import Decimal
-from typing import Literal, Union
-
-from pydantic import BaseModel
-
-
-class Card(BaseModel):
-    method: Literal["card"]
-    last4: str
-
-
-class Transfer(BaseModel):
-    method: Literal["transfer"]
-    iban: str
-
+SETTLEMENT = PAYMENT_MODELS + '''
 
 class Settlement(BaseModel):
     amount: Decimal

@@ -136,23 +136,13 @@ def test_merge_single_window_is_identity():
     assert merge_windows([rows]) == rows
 
 
-TEAM_MODELS = '''
+PAYMENT_MODELS = '''
 from datetime import date
 from decimal import Decimal
 from enum import Enum
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, Field
-
-
-class Currency(str, Enum):
-    USD = "USD"
-    EUR = "EUR"
-
-
-class Line(BaseModel):
-    description: str
-    unit_price: Decimal
 
 
 class Card(BaseModel):
@@ -163,6 +153,18 @@ class Card(BaseModel):
 class Transfer(BaseModel):
     method: Literal["transfer"]
     iban: str
+'''
+
+TEAM_MODELS = PAYMENT_MODELS + '''
+
+class Currency(str, Enum):
+    USD = "USD"
+    EUR = "EUR"
+
+
+class Line(BaseModel):
+    description: str
+    unit_price: Decimal
 
 
 class Section(BaseModel):
