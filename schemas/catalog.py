@@ -15,7 +15,7 @@ from typing import Any
 from schemas.shape import SchemaError, Shape, nullable_schema, shape_of
 
 BUILTIN_DIR = Path(__file__).parent / "builtin"
-__all__ = ["ExtractionSchema", "SchemaError", "answer_schema", "builtin_names", "check_schema", "load_schema"]
+__all__ = ["ExtractionSchema", "SchemaError", "answer_schema", "builtin_names", "check_schema", "load_schema", "portable_spec"]
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,30 @@ def load_schema(spec: str) -> ExtractionSchema:
         raise SchemaError(f"unknown schema {spec!r}: use one of {', '.join(builtin_names())}, a .json file or module:Class")
     check_schema(schema, name)
     return ExtractionSchema(name=name, json_schema=schema)
+
+
+def portable_spec(spec: str) -> str:
+    """`spec` as it resolves from any working folder (a schedule, a Ray actor on another node): schema
+    and model files by absolute path, a model module found only in the current folder by its file;
+    built-in names and importable modules as given."""
+    import importlib.util
+
+    if spec in builtin_names():
+        return spec
+    path = Path(spec)
+    if path.exists() or path.suffix == ".json":
+        return str(path.resolve()) if path.exists() else spec
+    module, sep, cls = spec.rpartition(":")
+    if not sep or not module:
+        return spec
+    if module.endswith(".py"):
+        return f"{Path(module).resolve()}:{cls}" if Path(module).is_file() else spec
+    try:
+        importable = importlib.util.find_spec(module.split(".")[0]) is not None
+    except (ImportError, ValueError):
+        importable = False
+    here = Path.cwd() / (module.replace(".", "/") + ".py")
+    return spec if importable or not here.is_file() else f"{here.resolve()}:{cls}"
 
 
 def _import(module: str):

@@ -14,7 +14,7 @@ import json
 from functools import cache
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 IMAGE_BUDGETS = (70, 140, 280, 560, 1120)
 PIXELS_PER_IMAGE_TOKEN = 48 * 48  # Gemma 4 vision: 16-px patches pooled 3x3 into one soft token
@@ -209,6 +209,14 @@ class RunOptions(BaseModel):
     grounding: GroundingOptions = GroundingOptions()
     output: OutputOptions = OutputOptions()
     cluster: ClusterOptions = ClusterOptions()
+
+    @field_validator("schema_name")
+    @classmethod
+    def _portable_schema(cls, spec: str) -> str:
+        """A schema or model file by absolute path: a schedule or a Ray actor reads it from another folder."""
+        from schemas.catalog import portable_spec
+
+        return portable_spec(spec)
 
     @model_validator(mode="before")
     @classmethod

@@ -326,3 +326,23 @@ def test_a_pydantic_model_is_found_next_to_the_user_or_by_file_path(tmp_path, mo
                           ("deal_models_here:NoSuchClass", "has no attribute 'NoSuchClass'")]:
         with pytest.raises(SchemaError, match=message):
             load_schema(spec)
+
+
+def test_schema_specs_are_kept_portable_in_the_run_options(tmp_path, monkeypatch):
+    """Run options carry schema and model files by absolute path (a schedule or a Ray actor reads them from
+    another folder); built-ins and importable modules stay as given."""
+    import sys
+
+    from schemas.options import RunOptions
+
+    (tmp_path / "deal_models_there.py").write_text(TEAM_MODELS)
+    (tmp_path / "s.json").write_text(json.dumps({"type": "object", "properties": {"a": {"type": "string"}}}))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", ".", str(tmp_path))])
+    assert RunOptions(schema_name="invoice").schema_name == "invoice"
+    assert RunOptions(schema_name="s.json").schema_name == str(tmp_path / "s.json")
+    assert RunOptions(schema_name="deal_models_there:TeamInvoice").schema_name == f"{tmp_path / 'deal_models_there.py'}:TeamInvoice"
+    assert RunOptions(schema_name="./deal_models_there.py:TeamInvoice").schema_name == f"{tmp_path / 'deal_models_there.py'}:TeamInvoice"
+    assert RunOptions(schema_name="pydantic:BaseModel").schema_name == "pydantic:BaseModel"
+    monkeypatch.chdir(tmp_path.parent)  # elsewhere, as a schedule's run or an actor
+    assert load_schema(RunOptions(schema_name=f"{tmp_path / 'deal_models_there.py'}:TeamInvoice").schema_name).name == "TeamInvoice"
