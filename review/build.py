@@ -57,7 +57,7 @@ def build_site(out: Path, only: str | None = None, progress=None) -> Built:
             progress(n, len(rows))
     videos = [d for d in views if d["media_type"] == "video"]
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:  # OpenCV encodes outside the GIL
-        for doc, (clip, reason) in zip(videos, pool.map(lambda d: _clip(site, d), videos)):
+        for doc, (clip, reason) in zip(videos, pool.map(lambda d: _safe_clip(site, d), videos)):
             doc["video"] = clip
             if reason:
                 doc["notes"].append(reason)
@@ -148,8 +148,9 @@ def _document_view(out: Path, site: Path, row: dict, gaps: list[str]) -> dict:
                               "conflicts": [_value_text(v) for v in e.conflicts], "citations": cites})
     if not wanted:
         wanted[_unit_key(0.0 if video else 1, video)] = 0.0 if video else 1
+    unrendered = {e.page: e.kind for e in result.errors if e.kind in UNRENDERED and e.page}
     for k, where in sorted(wanted.items(), key=lambda kv: kv[1]):
-        doc["units"].append(_unit_view(out, site, doc, k, where, video))
+        doc["units"].append(_unit_view(out, site, doc, k, where, video, None if video else unrendered.get(int(where))))
     return doc
 
 
@@ -163,7 +164,11 @@ def _value_text(v) -> str:
     return v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
 
 
-def _unit_view(out: Path, site: Path, doc: dict, key: str, where, video: bool) -> dict:
+UNRENDERED = {"render_timeout", "render_failed", "limit_memory"}  # a page the run could not render is not tried again
+RENDER_TIMEOUT_S = 60.0  # a page re-rendered for the review hangs no longer than a run's page (--page-timeout)
+
+
+def _unit_view(out: Path, site: Path, doc: dict, key: str, where, video: bool, unrendered: str | None = None) -> dict:
     name = unit_file(where, video)
     label = _timestamp(where) if video else f"page {where}"
     target = site / "img" / doc["key"] / name
@@ -172,6 +177,9 @@ def _unit_view(out: Path, site: Path, doc: dict, key: str, where, video: bool) -
     try:
         if target.exists():
             pass
+        elif unrendered:
+            view["missing"] = f"the run could not render this page ({unrendered}): it is not rendered again here"
+            return view
         elif kept.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
             _link_or_copy(kept, target)
@@ -206,14 +214,16 @@ def _render(source: str, media_type: str, where, target: Path, timed: bool = Fal
     number, or a time in seconds when `timed` (a video, an animated image)."""
     from PIL import Image
 
-    if media_type == "pdf":
+    if media_type == "pdf":  # in the run's guarded page worker: a page that hangs MuPDF or bombs is cut off
         import pymupdf
 
-        from pipeline.ingest.render import render_page
+        from pipeline.ingest.render import thread_guard
+        from schemas.options import IngestOptions
 
         with pymupdf.open(source) as pdf:
             page = pdf[int(where) - 1]
-            render_page(pdf, int(where) - 1, keep_scale(page.rect.width, page.rect.height), str(target), quality=80)
+            zoom = keep_scale(page.rect.width, page.rect.height)
+        thread_guard(IngestOptions().max_page_memory_mb).read(source, int(where) - 1, zoom, str(target), RENDER_TIMEOUT_S)
     elif media_type == "video":
         import cv2
 
@@ -242,6 +252,14 @@ def _render(source: str, media_type: str, where, target: Path, timed: bool = Fal
             shrink_to_keep(frame).save(target, quality=80)
 
 
+def _safe_clip(site: Path, doc: dict) -> tuple[str | None, str | None]:
+    """`_clip`, where a video that breaks it gets a note instead of stopping the site."""
+    try:
+        return _clip(site, doc)
+    except Exception as e:  # noqa: BLE001 - a broken source must not stop the site
+        return None, f"no playback of {doc['path']}: {type(e).__name__}: {e}; frames kept by the run are shown"
+
+
 def _clip(site: Path, doc: dict) -> tuple[str | None, str | None]:
     """The video as Chromium can play and seek it from file://: the source itself (linked) when it is
     H.264/AV1 MP4 or VP8/VP9/AV1 WebM, else a small VP8 WebM copy (OpenCV's usual MPEG-4 part 2 does
@@ -256,7 +274,8 @@ def _clip(site: Path, doc: dict) -> tuple[str | None, str | None]:
     from pipeline.discover import sniff
 
     cap = cv2.VideoCapture(doc["path"])
-    fourcc = int(cap.get(cv2.CAP_PROP_FOURCC) or 0).to_bytes(4, "little").decode("latin-1").lower()
+    code = int(cap.get(cv2.CAP_PROP_FOURCC) or 0)  # -1 for a stream OpenCV cannot name
+    fourcc = code.to_bytes(4, "little").decode("latin-1").lower() if 0 < code < 2**32 else ""
     with open(doc["path"], "rb") as f:
         kind = sniff(f.read(1024))
     mime = kind[1] if kind else ""

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from flows.cli import app
-from tests.conftest import CORPUS, ROOT, SAMPLES
+from tests.conftest import CORPUS, ROOT, SAMPLES, needs_corpus
 
 runner = CliRunner()
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -218,3 +218,54 @@ def test_gaps_are_shown_where_they_are(site, tmp_path):
 def test_review_of_a_folder_that_does_not_exist_exits_2(tmp_path):
     r = runner.invoke(app, ["review", str(tmp_path / "nope")])
     assert r.exit_code == 2 and "not a folder" in " ".join(r.output.split())
+
+
+@needs_corpus()
+def test_a_page_that_hangs_mupdf_never_hangs_the_review(tmp_path, monkeypatch):
+    """The review re-renders a page the run kept no copy of. A page that hangs MuPDF hung `gemmadoc review`
+    for good (the corpus structure cycle): a page the run could not render is not tried again, and any
+    other re-render runs in the run's guarded page worker, cut off after its timeout."""
+    from pipeline.discover import file_sha256
+    from pipeline.outputs import TableWriter, rows_for, write_document_json
+    from review import build
+    from schemas.records import DocumentResult, ErrorRecord
+
+    hang = CORPUS / "hostile" / "mupdf_test_2548_structure_cycle.pdf"
+    copy = tmp_path / "hang_again.pdf"
+    copy.write_bytes(hang.read_bytes() + b"\n%")  # another document (another sha256) of the same hanging page
+    out = tmp_path / "out"
+    results = []
+    for path, errors in [(hang, [ErrorRecord(path=str(hang), stage="ingest", kind="render_timeout", page=1,
+                                             message="page 1 did not render within 60 s (MuPDF hang); worker killed")]),
+                         (copy, [])]:
+        doc_id = file_sha256(path)
+        results.append(DocumentResult(doc_id=doc_id, path=str(path), name=path.name, media_type="pdf",
+                                      status="failed" if errors else "ok", work_key=doc_id[:32], schema_name="invoice",
+                                      model_id="scripted", pages=15, errors=[e.model_copy(update={"doc_id": doc_id}) for e in errors]))
+    writer = TableWriter(out, "run1")
+    writer.append(rows_for(results, "run1"))
+    writer.ensure_tables()
+    for r in results:
+        write_document_json(out, r, "run1")
+    monkeypatch.setattr(build, "RENDER_TIMEOUT_S", 3.0)
+    r = runner.invoke(app, ["review", str(out)])
+    assert r.exit_code == 0, r.output
+    pages = {res.name: (out / "review" / "doc" / f"{res.doc_id[:16]}.html").read_text() for res in results}
+    assert "the run could not render this page (render_timeout)" in pages[hang.name]
+    assert "did not render within 3 s (MuPDF hang)" in pages[copy.name]
+
+
+@needs_corpus()
+def test_a_video_opencv_cannot_name_gets_a_clip_and_a_broken_one_a_note(tmp_path, monkeypatch):
+    """OpenCV gives FOURCC -1 for a truncated MP4: the review stopped with an OverflowError for every
+    document. It is tried like any other video (this one has no frame OpenCV decodes: a note says so); a
+    video that breaks the clip in any other way gets a note too."""
+    from review import build
+
+    video = next(CORPUS.glob("*/derived_truncated_50pct_moviepy_example2.mp4"))
+    (tmp_path / "media").mkdir()
+    doc = {"key": "k" * 16, "path": str(video), "source_exists": True}
+    assert build._clip(tmp_path, doc) == (None, f"could not make a playable copy of {video}")
+    monkeypatch.setattr(build, "_clip", lambda site, d: 1 / 0)
+    clip, reason = build._safe_clip(tmp_path, {**doc, "key": "j" * 16})
+    assert clip is None and "no playback of" in reason and "ZeroDivisionError" in reason
