@@ -666,6 +666,26 @@ def test_a_page_scanned_sideways_or_upside_down_is_read_and_shown_upright(tmp_pa
         assert sent.size == (unit.image_width, unit.image_height) == (upright.shape[1], upright.shape[0])
 
 
+def test_chinese_written_in_columns_reads_right_to_left_and_is_not_turned():
+    """CJK in columns reads as tall lines, like a sideways page: its columns are read right to left, each
+    character boxed where it stands, and the page is shown to the model as it lies."""
+    from pipeline.ingest.ocr import ocr_page
+
+    doc = pymupdf.open()
+    page = doc.new_page(width=595, height=842)
+    columns = ["合同金额为人民币五万元整", "签订日期二零二六年三月三日", "付款方式为银行转账支付"]
+    for c, text in enumerate(columns):
+        for i, ch in enumerate(text):
+            page.insert_text((480 - c * 40, 100 + i * 26), ch, fontsize=22, fontname="china-s")
+    pix = page.get_pixmap(dpi=150, alpha=False)
+    reading = ocr_page(np.frombuffer(pix.samples, np.uint8).reshape(pix.h, pix.w, 3), quarter_turns=True)
+    assert "".join(w.text for w in reading.words) == "".join(columns) and reading.turn == 0
+    first, last = reading.words[0], reading.words[-1]  # 合 at the top of the right column, 付 at the left's foot
+    px = 150 / 72
+    assert abs(first.x0 / px - 480) < 12 and abs(first.y1 / px - 100) < 14
+    assert abs(last.x0 / px - 400) < 12 and abs(last.y1 / px - (100 + 10 * 26)) < 14
+
+
 def test_a_blank_scan_is_read_once_and_not_turned(tmp_path, spool, monkeypatch):
     """No ink, no turns: a blank page costs one reading."""
     from pipeline.ingest import ocr

@@ -152,8 +152,10 @@ def ocr_page(image, line_offset: int = 0, scale: float = 1.0, origin: tuple[floa
     photos, not pictures or video frames), where neither reading is good and the text does not lie across
     the page, the other turns are tried on the page shrunk (`_probe_turn`) and the best one read; the
     reading with the most confidently read characters is kept. Its lines are laid out upright (a reading
-    of tall lines is a quarter turn short of upright) for reading order and words, whose boxes are then
-    mapped back to the image as given."""
+    of tall lines is a quarter turn short of upright, so CJK written in columns reads right to left) for
+    reading order and words, whose boxes are then mapped back to the image as given. `turn` says how to
+    show the picture upright; CJK read in columns is upright as it lies (it may be a sideways page of
+    horizontal CJK too: then it is shown as it lies, as before)."""
     import numpy as np
 
     readings: dict[int, tuple[list, float]] = {}
@@ -180,11 +182,15 @@ def ocr_page(image, line_offset: int = 0, scale: float = 1.0, origin: tuple[floa
     size = image.shape[:2] if k % 2 == 0 else image.shape[1::-1]  # of the image as read
     tall = sum(len(text) for quad, text, _, _ in lines if _is_tall(quad))
     upright_k, lines = k, [(q, t, c, None if _is_tall(q) else chars) for q, t, c, chars in lines]
+    vertical = False
     if tall * 2 > sum(len(text) for _, text, _, _ in lines):  # read as tall lines: one more quarter turn
         upright_k, lines, size = (k + 1) % 4, [(_turn_quad(q, size), t, c, None) for q, t, c, _ in lines], (size[1], size[0])
+        text = "".join(t for _, t, _, _ in lines if not t.isspace())
+        vertical = 2 * sum(_is_cjk(ch) for ch in text) > len(text)  # CJK written in columns: upright as it lies
     words = _words(lines, size, line_offset)
     words = [_given(word, upright_k, image.shape[:2], scale, origin) for word in words]
-    turn = upright_k if confidence >= UPRIGHT_CONFIDENCE and sum(len(t.strip()) for _, t, _, _ in lines) >= MIN_TURN_CHARS else 0
+    sure = confidence >= UPRIGHT_CONFIDENCE and sum(len(t.strip()) for _, t, _, _ in lines) >= MIN_TURN_CHARS
+    turn = (k if vertical else upright_k) if sure else 0
     return Reading(words, turn)
 
 
