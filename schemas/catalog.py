@@ -56,7 +56,7 @@ def load_schema(spec: str) -> ExtractionSchema:
             raise SchemaError(f"schema file {spec} is not valid JSON: {e}") from e
         name = path.stem
     elif ":" in spec:
-        module_name, _, cls_name = spec.rpartition(":")
+        module_name, _, cls_name = portable_spec(spec).rpartition(":")  # a module beside the user: by its file
         try:
             cls = getattr(_import(module_name), cls_name)
             schema = cls.model_json_schema()
@@ -94,39 +94,28 @@ def portable_spec(spec: str) -> str:
 
 
 def _import(module: str):
-    """A module by dotted name, found on sys.path or else in the current folder (a console script's path
-    lacks it, so `--schema models:Invoice` next to models.py would not import), or a .py file by path."""
+    """A module by dotted name, or a .py file by path (under a name of its own, so that pydantic resolves
+    its forward references through sys.modules)."""
     import sys
 
-    if module.endswith(".py"):
-        from importlib.util import module_from_spec, spec_from_file_location
-
-        path = Path(module).resolve()
-        if not path.is_file():
-            raise ModuleNotFoundError(f"no file {module}")
-        name = f"gemmadoc_schema_{hashlib.sha256(str(path).encode()).hexdigest()[:12]}"
-        if name not in sys.modules:
-            spec = spec_from_file_location(name, path)
-            loaded = module_from_spec(spec)
-            sys.modules[name] = loaded  # pydantic resolves forward references through sys.modules
-            try:
-                spec.loader.exec_module(loaded)
-            except BaseException:
-                del sys.modules[name]
-                raise
-        return sys.modules[name]
-    try:
+    if not module.endswith(".py"):
         return importlib.import_module(module)
-    except ModuleNotFoundError as e:
-        here = str(Path.cwd())
-        if e.name != module.split(".")[0] or here in sys.path:
-            raise
-        sys.path.append(here)
+    from importlib.util import module_from_spec, spec_from_file_location
+
+    path = Path(module).resolve()
+    if not path.is_file():
+        raise ModuleNotFoundError(f"no file {module}")
+    name = f"gemmadoc_schema_{hashlib.sha256(str(path).encode()).hexdigest()[:12]}"
+    if name not in sys.modules:
+        spec = spec_from_file_location(name, path)
+        loaded = module_from_spec(spec)
+        sys.modules[name] = loaded
         try:
-            return importlib.import_module(module)
-        except ModuleNotFoundError:
-            sys.path.remove(here)
-            raise e from None
+            spec.loader.exec_module(loaded)
+        except BaseException:
+            del sys.modules[name]
+            raise
+    return sys.modules[name]
 
 
 def check_schema(schema: Any, name: str) -> None:

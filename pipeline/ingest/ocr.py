@@ -216,10 +216,16 @@ def _page_like(image) -> bool:
     return float((image[::4, ::4].min(axis=-1) < 128).mean()) >= MIN_INK
 
 
+def _box(quad) -> tuple[float, float, float, float]:
+    """The bounds (x0, y0, x1, y1) of an OCR quad."""
+    xs, ys = [p[0] for p in quad], [p[1] for p in quad]
+    return min(xs), min(ys), max(xs), max(ys)
+
+
 def _is_tall(quad) -> bool:
     """A line box the recogniser reads turned a quarter (RapidOCR turns crops 1.5 times taller than wide)."""
-    xs, ys = [p[0] for p in quad], [p[1] for p in quad]
-    return (max(ys) - min(ys)) >= 1.5 * (max(xs) - min(xs))
+    x0, y0, x1, y1 = _box(quad)
+    return y1 - y0 >= 1.5 * (x1 - x0)
 
 
 PROBE_SIDE = 1024  # turns are tried on the page shrunk to this longest side: a third of the reading's time
@@ -237,8 +243,9 @@ def _probe_turn(image, turns: list[int]) -> int | None:
     found, most = None, 0.0
     for k in turns:
         lines, confidence = _read(np.ascontiguousarray(np.rot90(small, k)))
-        if lines and _confident_chars(lines, confidence) > most:
-            found, most = k, _confident_chars(lines, confidence)
+        read = _confident_chars(lines, confidence)
+        if lines and read > most:
+            found, most = k, read
             if confidence >= UPRIGHT_CONFIDENCE:
                 break
     return found
@@ -248,8 +255,8 @@ def _mostly_wide(lines: list) -> bool:
     """Most characters lie in lines at least twice as wide as tall: the text lies across the picture (a
     page turned a quarter shows tall lines, or none the detector finds)."""
     def wide(quad) -> bool:
-        xs, ys = [p[0] for p in quad], [p[1] for p in quad]
-        return (max(xs) - min(xs)) >= 2 * (max(ys) - min(ys))
+        x0, y0, x1, y1 = _box(quad)
+        return x1 - x0 >= 2 * (y1 - y0)
 
     return 2 * sum(len(text) for quad, text, _, _ in lines if wide(quad)) > sum(len(text) for _, text, _, _ in lines)
 
@@ -283,13 +290,9 @@ def _words(lines: list, size: tuple[int, int], line_offset: int) -> list[Word]:
     """Words of upright OCR lines in reading order, in the pixels of the image as read."""
     from pipeline.ingest.layout import reading_order
 
-    def box(quad) -> tuple[float, float, float, float]:
-        xs, ys = [p[0] for p in quad], [p[1] for p in quad]
-        return min(xs), min(ys), max(xs), max(ys)
-
     words: list[Word] = []
-    lines = [lines[k] for k in reading_order([box(quad) for quad, _, _, _ in lines])]  # columns, then rows
+    lines = [lines[k] for k in reading_order([_box(quad) for quad, _, _, _ in lines])]  # columns, then rows
     for n, (quad, text, _score, char_quads) in enumerate(lines):
-        char_boxes = [box(q) for q in char_quads] if char_quads else None
-        words.extend(line_to_words(text, box(quad), line_offset + n, char_boxes))
+        char_boxes = [_box(q) for q in char_quads] if char_quads else None
+        words.extend(line_to_words(text, _box(quad), line_offset + n, char_boxes))
     return words

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from pipeline.errors import StageError
-from pipeline.ingest.ocr import Reading, ocr_page, ocr_words
+from pipeline.ingest.ocr import ocr_page, ocr_words
 from pipeline.ingest.pictures import merge_words
 from pipeline.ingest.render import PageRead, RenderFailed, RenderOutOfMemory, RenderTimeout, spool_path, thread_guard
 from pipeline.ingest.result import OCR_FINER, OCR_MAX_PIXELS, IngestResult, fit_scale, word_density
@@ -161,7 +161,7 @@ def _ingest_page(doc, pdf, i, options, spool, guard, timeout, password) -> tuple
         if text_source == "none":
             words = []
             if options.ocr != "off":
-                reading = _ocr_file(for_ocr.path, 1.0 / at)
+                reading = ocr_page(_rgb(for_ocr.path), scale=1.0 / at, quarter_turns=True)
                 words, turn = reading.words, reading.turn
                 text_source = "ocr" if words else "none"
         elif read.pictures and options.ocr == "auto":
@@ -188,10 +188,6 @@ def _rgb(path: str):
 
     with Image.open(path) as im:
         return np.asarray(im.convert("RGB"))
-
-
-def _ocr_file(path: str, scale: float) -> Reading:
-    return ocr_page(_rgb(path), scale=scale, quarter_turns=True)
 
 
 PICTURE_MARGIN_PX = 4  # OCR reads a line at a picture's edge better with a little of the page around it
