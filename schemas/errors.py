@@ -29,6 +29,7 @@ class ErrorKind(StrEnum):
     ZERO_PAGES = "zero_pages"
     REPAIRED = "repaired"
     HIDDEN_TEXT = "hidden_text"
+    MISCODED_TEXT = "miscoded_text"
     ATTACHMENTS = "attachments"
     LIMIT_PAGES = "limit_pages"
     LIMIT_PIXELS = "limit_pixels"
@@ -75,6 +76,7 @@ KINDS: dict[ErrorKind, KindInfo] = {
     ErrorKind.ZERO_PAGES: KindInfo("ingest", "The PDF has no pages (or an unrecoverable page tree): get an intact copy."),
     ErrorKind.REPAIRED: KindInfo("ingest", "MuPDF repaired a damaged file: check the pages it reports without text."),
     ErrorKind.HIDDEN_TEXT: KindInfo("ingest", "A warning: text-layer words the page does not show (white on white, under a filled box, invisible) were left out of what the model reads and of citations. A redaction drawn over text leaves the text in the file: remove it before sharing the PDF."),
+    ErrorKind.MISCODED_TEXT: KindInfo("ingest", "A warning: a page's text layer says other letters than the page shows (a font whose Unicode map is wrong), so the page was read by OCR. Text copied out of this PDF is wrong too: if you produce it, export it again with fonts that map to Unicode."),
     ErrorKind.ATTACHMENTS: KindInfo("ingest", "A warning: the PDF carries documents of its own (a portfolio's, an attached PDF, image or video) that were not read. Extract them (a PDF viewer's attachments pane, or `mutool extract`) into the inputs."),
     ErrorKind.LIMIT_PAGES: KindInfo("ingest", "Only the first --max-pages pages were read: raise it if the rest matter."),
     ErrorKind.LIMIT_PIXELS: KindInfo("ingest", "The image is larger than --max-pixels: raise it if the image is genuine."),

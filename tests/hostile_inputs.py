@@ -79,3 +79,44 @@ def slide_video(path: Path, slides: list[str], seconds_each: int, fps: int = 5) 
             writer.write(frame)
     writer.release()
     return path
+
+
+def _to_unicode_cmap(two_byte: bool) -> bytes:
+    """A ToUnicode CMap that maps each code to another letter: a one-byte code to the character after
+    the one it stands for (`Date` reads `Ebuf`), a two-byte glyph id to a-z by its number."""
+    if two_byte:
+        space, maps = "<0000> <FFFF>", [f"<{c:04X}> <{c + 25:04X}> <0061>" for c in range(0, 0x2000, 26)]
+        kind = "bfrange"
+    else:
+        space, maps, kind = "<00> <FF>", [f"<{c:02X}> <{c + 1:04X}>" for c in range(0x21, 0x7F)], "bfchar"
+    body = []
+    for k in range(0, len(maps), 100):
+        chunk = maps[k:k + 100]
+        body += [f"{len(chunk)} begin{kind}", *chunk, f"end{kind}"]
+    return "\n".join(["/CIDInit /ProcSet findresource begin", "12 dict begin", "begincmap",
+                      "/CMapName /Miscoded def", "/CMapType 2 def", f"1 begincodespacerange {space} endcodespacerange",
+                      *body, "endcmap", "CMapName currentdict /CMap defineresource pop", "end", "end"]).encode()
+
+
+def miscoded_pdf(src: Path, dst: Path) -> int:
+    """A copy of `src` whose fonts map to the wrong letters (each font's ToUnicode replaced by
+    `_to_unicode_cmap`), as a broken export gives: the page looks the same, its text layer reads other
+    letters. Returns the number of fonts changed."""
+    import pymupdf
+
+    doc = pymupdf.open(src)
+    changed = 0
+    for xref in range(1, doc.xref_length()):
+        try:
+            if doc.xref_get_key(xref, "Type")[1] != "/Font" or doc.xref_get_key(xref, "Subtype")[1] == "/Type3":
+                continue
+            two_byte = doc.xref_get_key(xref, "Subtype")[1] == "/Type0"
+        except Exception:  # noqa: BLE001 - a free or broken object
+            continue
+        cmap = doc.get_new_xref()
+        doc.update_object(cmap, "<<>>")
+        doc.update_stream(cmap, _to_unicode_cmap(two_byte))
+        doc.xref_set_key(xref, "ToUnicode", f"{cmap} 0 R")
+        changed += 1
+    doc.save(dst, garbage=1)
+    return changed

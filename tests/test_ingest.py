@@ -879,3 +879,94 @@ def test_a_large_scan_that_states_its_dpi_is_ocrd_at_the_render_dpi(tmp_path, sp
     assert sum(1 for line in truth if line in text) >= 10
     beam = next(w for w in unit.words if "B111" in w.text)  # at (1060, 210) pt: pixels of the file
     assert 1000 * 300 / 72 < beam.x0 < 1200 * 300 / 72 and 190 * 300 / 72 < beam.y0 < 215 * 300 / 72
+
+
+@needs_corpus()
+def test_a_text_layer_that_says_other_letters_than_the_page_shows_is_ocrd(tmp_path, spool):
+    """A font whose Unicode map is wrong gives a layer of real letters ('Fybnqmf' for 'Example') that no
+    garbage test catches: the page is OCR'd instead, with a warning naming it. The same document with its
+    own fonts keeps its layer, and --ocr off keeps the layer it has."""
+    from tests.hostile_inputs import miscoded_pdf
+
+    source = CORPUS / "docs" / "sample-files_google-doc-document.pdf"
+    assert miscoded_pdf(source, tmp_path / "miscoded.pdf") > 0
+    res = ingest_document(doc_for(tmp_path / "miscoded.pdf"), IngestOptions(), spool)
+    unit = res.units[0]
+    assert unit.text_source == "ocr" and all(w.ocr for w in unit.words)
+    read = "".join(w.text for w in unit.words)
+    assert "Exampledocument" in read and "Beautifulisbetterthanugly" in read
+    (warning,) = [e for e in res.errors if e.kind == "miscoded_text"]
+    assert warning.severity == "warning" and warning.page == 1 and res.status == "ok"
+    assert "page 1 says other letters" in warning.message
+
+    kept = ingest_document(doc_for(source), IngestOptions(), spool)
+    assert kept.units[0].text_source == "pdf" and not [e for e in kept.errors if e.kind == "miscoded_text"]
+    assert [w.text for w in kept.units[0].words[:2]] == ["Example", "document"]
+    off = ingest_document(doc_for(tmp_path / "miscoded.pdf"), IngestOptions(ocr="off"), spool)
+    assert off.units[0].text_source == "pdf" and not off.errors
+
+
+@needs_corpus()
+def test_born_digital_corpus_pages_agree_with_their_text_layer():
+    """No false alarm on real layers: pages from reports, papers, invoices, forms, tables and a turned
+    landscape table (its sideways lines turned upright to be read), rendered as ingest renders them."""
+    from pipeline.ingest.layercheck import layer_mismatch, stretches
+    from pipeline.ingest.textlayer import pdf_words
+
+    judged = 0
+    for name, pages in (("mupdf_test_3842_nist_sp800-223.pdf", (0, 6)), ("pdfjs_tracemonkey.pdf", (0, 3)),
+                        ("invoice2data_QualityHosting.pdf", (0,)), ("pypdf_SF424_page2.pdf", (0,)),
+                        ("pdfplumber_senate-expenditures.pdf", (0,)), ("mupdf_chinese-tables.pdf", (0,)),
+                        ("pdfplumber_nics-background-checks-2015-11-rotated.pdf", (0,))):
+        doc = pymupdf.open(CORPUS / "docs" / name)
+        for index in pages:
+            words, zoom = pdf_words(doc[index]), 150 / 72
+            pix = doc[index].get_pixmap(matrix=pymupdf.Matrix(zoom, zoom))
+            pixels = np.frombuffer(pix.samples, np.uint8).reshape(pix.height, pix.width, pix.n)[..., :3]
+            judged += len(stretches(words, zoom))
+            assert not layer_mismatch(words, pixels, zoom), (name, index)
+    assert judged >= 30
+
+
+def test_stretches_judged_lie_across_the_page_or_are_turned_upright_and_skip_unread_scripts():
+    from pipeline.ingest.layercheck import stretches
+    from schemas.records import Word
+
+    def line(n, texts, x, y, down=None):
+        out = []
+        for text in texts:
+            size = 6 * len(text)
+            if down is None:
+                out.append(Word(text=text, x0=x, y0=y, x1=x + size, y1=y + 10, line=n))
+                x += size + 4
+            else:
+                out.append(Word(text=text, x0=x, y0=y, x1=x + 10, y1=y + size, line=n) if down else
+                           Word(text=text, x0=x, y0=y - size, x1=x + 10, y1=y, line=n))
+                y += (size + 4) * (1 if down else -1)
+        return out
+
+    words = (line(0, ["Invoice", "number", "2024-0117", "for", "services"], 50, 50) + line(1, ["Total", "due"], 50, 80, down=True)
+             + line(2, ["Page", "two"], 300, 500, down=False) + line(3, ["Итого", "к", "оплате"], 50, 600)
+             + line(4, ["Tiny"], 50, 700) + line(5, ["日本語", "の", "縦書き"], 400, 50, down=True))
+    found = stretches(words, 150 / 72)
+    assert [(text, turn) for text, _, turn in found] == [("Invoice number 2024-0117", 0), ("Total due", 1), ("Page two", 3)]
+
+
+def test_a_documents_pages_are_sampled_and_a_mismatch_is_followed_to_the_judged_pages_around_it():
+    from pipeline.ingest.layercheck import sampled_mismatches
+
+    judged = []
+
+    def mismatch(k):
+        judged.append(k)
+        return k in wrong
+
+    wrong = set()
+    assert sampled_mismatches(40, mismatch) == [] and judged == [0, 1, 2, 7, 12, 17, 22, 27, 32, 37]
+    judged.clear()
+    wrong = set(range(20, 26))  # an appended section whose font maps wrong
+    assert sampled_mismatches(40, mismatch) == list(range(20, 26))
+    assert sorted(judged) == sorted({0, 1, 2, 7, 12, 17, 22, 27, 32, 37, *range(18, 27)}) and len(judged) == len(set(judged))
+    judged.clear()
+    wrong = set(range(3))
+    assert sampled_mismatches(3, mismatch) == [0, 1, 2] and judged == [0, 1, 2]

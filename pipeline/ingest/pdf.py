@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from pipeline.errors import StageError
+from pipeline.ingest.layercheck import layer_mismatch, sampled_mismatches
 from pipeline.ingest.ocr import ocr_page, ocr_words
 from pipeline.ingest.pictures import merge_words
 from pipeline.ingest.render import PageRead, RenderFailed, RenderOutOfMemory, RenderTimeout, spool_path, thread_guard
@@ -95,6 +96,8 @@ def ingest_pdf(doc: SourceDocument, options: IngestOptions, spool: Path, deadlin
             pinned += read.pinned
         if hidden:
             err("hidden_text", hidden_text_message(hidden), "warning", page=min(hidden))
+        if options.ocr == "auto" and time.monotonic() < deadline and (miscoded := _read_miscoded(res.units, deadline)):
+            err("miscoded_text", miscoded_message(*miscoded), "warning", page=miscoded[0][0])
         if carried := attached_files(pdf, pinned):
             err("attachments", attachments_message(pdf, carried), "warning")
         if repaired:
@@ -130,6 +133,41 @@ def attachments_message(pdf, names: list[str]) -> str:
     more = f" and {len(names) - 5} more" if len(names) > 5 else ""
     kind = "a PDF portfolio: its documents are" if portfolio else "the PDF carries attached documents,"
     return f"{kind} not read ({len(names)}: {shown}{more}); extract them into the inputs to read them"
+
+
+def _read_miscoded(units: list[PageUnit], deadline: float) -> tuple[list[int], int] | None:
+    """OCR, in place of their text layer, the pages whose layer says other text than they show (found by
+    `sampled_mismatches`): their page numbers, and how many of them were left without words instead
+    (over --doc-timeout); None when there are none."""
+    layered = [k for k, u in enumerate(units) if u.text_source in ("pdf", "mixed") and u.image.turn == 0]
+
+    def mismatch(k: int) -> bool:
+        unit = units[layered[k]]
+        return layer_mismatch([w for w in unit.words if not w.ocr], _rgb(unit.image.path), unit.image_width / unit.width)
+
+    wrong = [layered[k] for k in sampled_mismatches(len(layered), mismatch)]
+    late = 0
+    for k in wrong:
+        unit = units[k]
+        if time.monotonic() > deadline:  # the wrong text is never read: the model sees the page alone
+            units[k], late = unit.model_copy(update=dict(words=[], text_source="none")), late + 1
+            continue
+        zoom = unit.image_width / unit.width
+        reading = ocr_page(_rgb(unit.image.path), scale=1.0 / zoom, quarter_turns=True)
+        shown = (unit.image_height, unit.image_width) if reading.turn % 2 else (unit.image_width, unit.image_height)
+        units[k] = unit.model_copy(update=dict(
+            words=reading.words, text_source="ocr" if reading.words else "none", image=unit.image.model_copy(update=dict(turn=reading.turn)),
+            image_width=shown[0], image_height=shown[1],
+            density=word_density(reading.words, unit.width, unit.height) if reading.words else unit.density))
+    return ([units[k].page for k in wrong], late) if wrong else None
+
+
+def miscoded_message(pages: list[int], late: int = 0) -> str:
+    """The warning for pages whose text layer says other text than they show."""
+    shown = ", ".join(str(p) for p in pages[:10]) + (f" and {len(pages) - 10} more" if len(pages) > 10 else "")
+    cut = f" ({late} left without text: over --doc-timeout)" if late else ""
+    return (f"the text layer of page{'s' if len(pages) > 1 else ''} {shown} says other letters than the page shows (a font "
+            f"whose Unicode map is wrong): read by OCR instead{cut}")
 
 
 def hidden_text_message(hidden: dict[int, int]) -> str:
