@@ -42,7 +42,7 @@ def failed_outcome(prepared: list[Prepared], keys: dict[str, str], options: RunO
     """A chunk whose model stage could not run at all: every document fails with `error` recorded."""
     schema_name = load_schema(options.schema_name).name
     return ChunkOutcome(results=[
-        DocumentResult(doc_id=p.doc.doc_id, path=p.doc.path, name=p.doc.name, media_type=p.doc.media_type,
+        DocumentResult(doc_id=p.doc.doc_id, path=p.doc.path, name=p.doc.name, attached_to=p.doc.attached_to, media_type=p.doc.media_type,
                        status="failed", work_key=keys[p.doc.doc_id], schema_name=schema_name, model_id=model_id,
                        errors=p.errors + [crash_record(p.doc, stage, error)]) for p in prepared])
 

@@ -199,73 +199,106 @@ def _still_arriving(path: Path, why: str) -> ErrorRecord:
 
 
 def discover(inputs: list[str | Path], max_file_mb: float = 1024.0, exclude: list[str | Path] = (),
-             follow_symlinks: bool = False, max_video_seconds: float | None = None, min_age_s: float = 0.0) -> Discovery:
+             follow_symlinks: bool = False, max_video_seconds: float | None = None, min_age_s: float = 0.0,
+             unpack_into: Path | None = None, passwords: list[str] = ()) -> Discovery:
     """Find supported documents under `inputs` (not under `exclude`, not through links that leave the
     inputs unless `follow_symlinks`); unreadable or unsupported files become error records, videos
     longer than `max_video_seconds` a warning (only their beginning will be read), and files changed
-    less than `min_age_s` ago, or while being hashed, a warning (they may still be arriving)."""
+    less than `min_age_s` ago, or while being hashed, a warning (they may still be arriving). With
+    `unpack_into`, the documents PDFs carry (`pipeline.attachments`) are unpacked there and found too,
+    named after the PDF (`letter.pdf/invoice.pdf`), attached PDFs' own up to MAX_NESTING deep."""
     out = Discovery()
     seen_ids: dict[str, str] = {}
     for path in iter_files(inputs, out.errors, exclude, out.warnings, follow_symlinks):
-        spath = str(path)
-        try:
-            st = path.stat()  # follows links: raises ELOOP for a symlink loop
-        except OSError as e:
-            kind = "symlink_loop" if e.errno == 40 else "unreadable"
-            out.errors.append(ErrorRecord(path=spath, stage="discover", kind=kind, message=f"cannot read {path.name}: {e.strerror}"))
-            continue
-        if not stat.S_ISREG(st.st_mode):  # reading a FIFO would block the run for ever
-            out.warnings.append(ErrorRecord(path=spath, stage="discover", kind="not_a_file", severity="warning",
-                                            message=f"skipped {path.name}: it is {_file_kind(st.st_mode)}, not a file"))
-            continue
-        age = time.time() - st.st_mtime  # a time far ahead (a camera's clock) is no sign of a copy in progress
-        if abs(age) < min_age_s:
-            out.warnings.append(_still_arriving(path, f"changed {max(age, 0):.0f} s ago, less than --min-file-age "
-                                                      f"{min_age_s:g}, so it may still be arriving"))
-            continue
-        if st.st_size == 0:
-            out.errors.append(ErrorRecord(path=spath, stage="discover", kind="empty", message=f"{path.name} is an empty file (0 bytes)"))
-            continue
-        if st.st_size > max_file_mb * 2**20:
-            out.errors.append(ErrorRecord(path=spath, stage="discover", kind="limit_file_size",
-                                          message=f"{path.name} is {st.st_size / 2**20:.0f} MB, above --max-file-mb {max_file_mb:g}"))
-            continue
-        try:
-            with open(path, "rb") as f:
-                head = f.read(1024)
-            doc_id = file_sha256(path)
-            after = path.stat()
-        except OSError as e:
-            out.errors.append(ErrorRecord(path=spath, stage="discover", kind="unreadable", message=f"cannot read {path.name}: {e}"))
-            continue
-        if (after.st_size, after.st_mtime_ns) != (st.st_size, st.st_mtime_ns):
-            out.warnings.append(_still_arriving(path, "it changed while it was being read"))
-            continue
-        kind = sniff(head)
-        if kind is None:
-            if path.suffix.lower() in SUPPORTED_EXTENSIONS:  # named as a document but is not one: a failure
-                out.errors.append(ErrorRecord(doc_id=doc_id, path=spath, stage="discover", kind="unsupported_type",
-                                              message=f"{path.name} is {describe_unknown(head)}"))
-            else:  # a stray file (notes.txt, a .docx): noted, and the night does not fail for it
-                out.warnings.append(ErrorRecord(doc_id=doc_id, path=spath, stage="discover", kind="unsupported_type",
-                                                severity="warning", message=f"skipped {path.name}: {describe_unknown(head)}"))
-            continue
-        media_type, mime = kind
-        if doc_id in seen_ids:
-            out.warnings.append(ErrorRecord(doc_id=doc_id, path=spath, stage="discover", kind="duplicate_content",
-                                            message=f"same bytes as {seen_ids[doc_id]}; processed once", severity="warning"))
-            continue
-        seen_ids[doc_id] = spath
-        ext = path.suffix.lower()
-        if ext and ext not in EXTENSIONS[media_type]:
-            out.warnings.append(ErrorRecord(doc_id=doc_id, path=spath, stage="discover", kind="wrong_extension",
-                                            message=f"{path.name} has extension {ext} but its content is {mime}; read as {media_type}", severity="warning"))
-        if media_type == "video" and max_video_seconds:
-            seconds = video_seconds(spath)
-            if seconds is not None and seconds > max_video_seconds:
-                out.warnings.append(ErrorRecord(doc_id=doc_id, path=spath, stage="discover", kind="limit_duration", severity="warning",
-                                                message=f"{path.name} is {seconds / 60:.0f} min long; only its first "
-                                                        f"{max_video_seconds:g} s will be read (--max-video-seconds)"))
-        out.documents.append(SourceDocument(doc_id=doc_id, path=spath, name=path.name, media_type=media_type,
-                                            mime=mime, size_bytes=st.st_size, mtime_ns=st.st_mtime_ns))
+        if doc := _admit(path, out, seen_ids, max_file_mb, max_video_seconds, min_age_s):
+            out.documents.append(doc)
+    if unpack_into is not None:
+        _unpack_carried(out, seen_ids, Path(unpack_into), list(passwords), max_file_mb, max_video_seconds)
     return out
+
+
+MAX_NESTING = 3  # a PDF attached to a PDF attached to a PDF is read; deeper ones are not unpacked
+
+
+def _unpack_carried(out: Discovery, seen_ids: dict[str, str], into: Path, passwords: list[str], max_file_mb: float,
+                    max_video_seconds: float | None) -> None:
+    """Append to `out` the documents its PDFs carry, unpacked into `into`."""
+    from pipeline.attachments import unpack_attachments
+
+    depth = {d.doc_id: 0 for d in out.documents}
+    for doc in out.documents:  # grows as attached PDFs are found
+        if doc.media_type != "pdf" or depth[doc.doc_id] >= MAX_NESTING:
+            continue
+        carried, warnings = unpack_attachments(doc, into, passwords, max_file_mb)
+        out.warnings.extend(warnings)
+        for item in carried:
+            child = _admit(item.path, out, seen_ids, max_file_mb, max_video_seconds, 0.0)
+            if child is not None:
+                depth[child.doc_id] = depth[doc.doc_id] + 1
+                out.documents.append(child.model_copy(update=dict(name=f"{doc.name}/{item.name}", attached_to=doc.path)))
+
+
+def _admit(path: Path, out: Discovery, seen_ids: dict[str, str], max_file_mb: float, max_video_seconds: float | None,
+           min_age_s: float) -> SourceDocument | None:
+    """The document at `path`, or None with an error or warning added to `out` (see `discover`)."""
+    spath = str(path)
+    try:
+        st = path.stat()  # follows links: raises ELOOP for a symlink loop
+    except OSError as e:
+        kind = "symlink_loop" if e.errno == 40 else "unreadable"
+        out.errors.append(ErrorRecord(path=spath, stage="discover", kind=kind, message=f"cannot read {path.name}: {e.strerror}"))
+        return None
+    if not stat.S_ISREG(st.st_mode):  # reading a FIFO would block the run for ever
+        out.warnings.append(ErrorRecord(path=spath, stage="discover", kind="not_a_file", severity="warning",
+                                        message=f"skipped {path.name}: it is {_file_kind(st.st_mode)}, not a file"))
+        return None
+    age = time.time() - st.st_mtime  # a time far ahead (a camera's clock) is no sign of a copy in progress
+    if abs(age) < min_age_s:
+        out.warnings.append(_still_arriving(path, f"changed {max(age, 0):.0f} s ago, less than --min-file-age "
+                                                  f"{min_age_s:g}, so it may still be arriving"))
+        return None
+    if st.st_size == 0:
+        out.errors.append(ErrorRecord(path=spath, stage="discover", kind="empty", message=f"{path.name} is an empty file (0 bytes)"))
+        return None
+    if st.st_size > max_file_mb * 2**20:
+        out.errors.append(ErrorRecord(path=spath, stage="discover", kind="limit_file_size",
+                                      message=f"{path.name} is {st.st_size / 2**20:.0f} MB, above --max-file-mb {max_file_mb:g}"))
+        return None
+    try:
+        with open(path, "rb") as f:
+            head = f.read(1024)
+        doc_id = file_sha256(path)
+        after = path.stat()
+    except OSError as e:
+        out.errors.append(ErrorRecord(path=spath, stage="discover", kind="unreadable", message=f"cannot read {path.name}: {e}"))
+        return None
+    if (after.st_size, after.st_mtime_ns) != (st.st_size, st.st_mtime_ns):
+        out.warnings.append(_still_arriving(path, "it changed while it was being read"))
+        return None
+    kind = sniff(head)
+    if kind is None:
+        if path.suffix.lower() in SUPPORTED_EXTENSIONS:  # named as a document but is not one: a failure
+            out.errors.append(ErrorRecord(doc_id=doc_id, path=spath, stage="discover", kind="unsupported_type",
+                                          message=f"{path.name} is {describe_unknown(head)}"))
+        else:  # a stray file (notes.txt, a .docx): noted, and the night does not fail for it
+            out.warnings.append(ErrorRecord(doc_id=doc_id, path=spath, stage="discover", kind="unsupported_type",
+                                            severity="warning", message=f"skipped {path.name}: {describe_unknown(head)}"))
+        return None
+    media_type, mime = kind
+    if doc_id in seen_ids:
+        out.warnings.append(ErrorRecord(doc_id=doc_id, path=spath, stage="discover", kind="duplicate_content",
+                                        message=f"same bytes as {seen_ids[doc_id]}; processed once", severity="warning"))
+        return None
+    seen_ids[doc_id] = spath
+    ext = path.suffix.lower()
+    if ext and ext not in EXTENSIONS[media_type]:
+        out.warnings.append(ErrorRecord(doc_id=doc_id, path=spath, stage="discover", kind="wrong_extension",
+                                        message=f"{path.name} has extension {ext} but its content is {mime}; read as {media_type}", severity="warning"))
+    if media_type == "video" and max_video_seconds:
+        seconds = video_seconds(spath)
+        if seconds is not None and seconds > max_video_seconds:
+            out.warnings.append(ErrorRecord(doc_id=doc_id, path=spath, stage="discover", kind="limit_duration", severity="warning",
+                                            message=f"{path.name} is {seconds / 60:.0f} min long; only its first "
+                                                    f"{max_video_seconds:g} s will be read (--max-video-seconds)"))
+    return SourceDocument(doc_id=doc_id, path=spath, name=path.name, media_type=media_type, mime=mime,
+                          size_bytes=st.st_size, mtime_ns=st.st_mtime_ns)

@@ -61,6 +61,7 @@ class DocumentCache:
             problem = found.errors[0].message if found.errors else f"{path} is not a supported document"
             raise DocumentError(problem)
         src = found.documents[0]
+        options = options.model_copy(update={"attachments": False})  # one file: what it carries is named, not unpacked
         key = f"{src.doc_id[:32]}-{ingest_key(options)}"
         with self._lock:
             if key in self._memory:

@@ -197,7 +197,7 @@ def new_result(p: Prepared, key: str, schema_name: str, model_id: str) -> Docume
     """The document's result before the model stage: identity, unit counts, ingest time; status failed."""
     doc = p.doc
     return DocumentResult(
-        doc_id=doc.doc_id, path=doc.path, name=doc.name, media_type=doc.media_type, status="failed", work_key=key,
+        doc_id=doc.doc_id, path=doc.path, name=doc.name, attached_to=doc.attached_to, media_type=doc.media_type, status="failed", work_key=key,
         schema_name=schema_name, model_id=model_id,
         pages=sum(1 for u in p.units if isinstance(u, PageUnit)), frames=sum(1 for u in p.units if isinstance(u, FrameUnit)),
         frames_ocr_reused=sum(1 for u in p.units if isinstance(u, FrameUnit) and u.ocr_reused),

@@ -27,7 +27,7 @@ _s = pa.string()
 _i = pa.int64()
 SCHEMAS: dict[str, pa.Schema] = {
     "documents": pa.schema([("run_id", _s), ("work_key", _s), ("doc_id", _s), ("path", _s), ("path_bytes_hex", _s), ("name", _s),
-                            ("media_type", _s), ("status", _s), ("schema_name", _s), ("model_id", _s), ("pages", _i),
+                            ("attached_to", _s), ("media_type", _s), ("status", _s), ("schema_name", _s), ("model_id", _s), ("pages", _i),
                             ("frames", _i), ("text_pdf", _i), ("text_ocr", _i), ("text_mixed", _i), ("text_none", _i), ("frames_ocr_reused", _i), ("extractions", _i),
                             ("citations", _i), ("verified_citations", _i), ("errors", _i), ("requests", _i),
                             ("tokens_in", _i), ("tokens_out", _i), ("padding_tokens", _i), ("seconds", _f),
@@ -120,9 +120,9 @@ def _temp_beside(target: Path) -> str:
 
 def remove_stale_temps(out: Path) -> int:
     """Delete temporary files a killed run left (`.<name>.<random>.tmp` beside tables, JSON and page
-    images). Call only while holding the output folder's lock: then no live writer owns one."""
+    images and unpacked attachments). Call only while holding the output folder's lock: then no live writer owns one."""
     removed = 0
-    for pattern in ("tables/*/.*.tmp", "json/.*.tmp", "pages/*/.*.tmp"):
+    for pattern in ("tables/*/.*.tmp", "json/.*.tmp", "pages/*/.*.tmp", "attachments/*/.*.tmp"):
         for tmp in out.glob(pattern):
             tmp.unlink(missing_ok=True)
             removed += 1
@@ -178,7 +178,7 @@ def rows_for(results: list[DocumentResult], run_id: str, errors: list[ErrorRecor
         cites = [c for e in r.extractions for c in e.citations]
         rows["documents"].append(dict(
             run_id=run_id, work_key=r.work_key, doc_id=r.doc_id, path=r.path, name=r.name, media_type=r.media_type,
-            path_bytes_hex=path_bytes_hex(r.path),
+            path_bytes_hex=path_bytes_hex(r.path), attached_to=text_of(r.attached_to) if r.attached_to else None,
             status=r.status, schema_name=r.schema_name, model_id=r.model_id, pages=r.pages, frames=r.frames,
             text_pdf=r.text_sources.get("pdf", 0), text_ocr=r.text_sources.get("ocr", 0),
             text_mixed=r.text_sources.get("mixed", 0), text_none=r.text_sources.get("none", 0),

@@ -77,7 +77,7 @@ KINDS: dict[ErrorKind, KindInfo] = {
     ErrorKind.REPAIRED: KindInfo("ingest", "MuPDF repaired a damaged file: check the pages it reports without text."),
     ErrorKind.HIDDEN_TEXT: KindInfo("ingest", "A warning: text-layer words the page does not show (white on white, under a filled box, invisible) were left out of what the model reads and of citations. A redaction drawn over text leaves the text in the file: remove it before sharing the PDF."),
     ErrorKind.MISCODED_TEXT: KindInfo("ingest", "A warning: a page's text layer says other letters than the page shows (a font whose Unicode map is wrong), so the page was read by OCR. Text copied out of this PDF is wrong too: if you produce it, export it again with fonts that map to Unicode."),
-    ErrorKind.ATTACHMENTS: KindInfo("ingest", "A warning: the PDF carries documents of its own (a portfolio's, an attached PDF, image or video) that were not read. Extract them (a PDF viewer's attachments pane, or `mutool extract`) into the inputs."),
+    ErrorKind.ATTACHMENTS: KindInfo("ingest", "A warning: the PDF carries documents of its own that were not read: a file pinned to a page as an annotation, an embedded one above --max-file-mb or damaged, or any under --no-attachments. Extract them (a PDF viewer's attachments pane, or `mutool extract`) into the inputs."),
     ErrorKind.LIMIT_PAGES: KindInfo("ingest", "Only the first --max-pages pages were read: raise it if the rest matter."),
     ErrorKind.LIMIT_PIXELS: KindInfo("ingest", "The image is larger than --max-pixels: raise it if the image is genuine."),
     ErrorKind.LIMIT_MEMORY: KindInfo("ingest", "A decompression bomb or a huge page: raise --max-image-mb or --max-page-memory-mb only for a trusted file."),

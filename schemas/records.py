@@ -32,6 +32,7 @@ class SourceDocument(Record):
     mime: str
     size_bytes: int
     mtime_ns: int = 0  # modification time when it was hashed (0: unknown), to notice a file rewritten while read
+    attached_to: str | None = None  # the PDF that carries it (the path of a document unpacked from an input)
 
 
 class Box(Record):
@@ -246,6 +247,7 @@ class DocumentResult(Record):
     path: str
     name: str
     path_bytes_hex: str | None = None  # in outputs: the path's bytes when the name is not valid UTF-8
+    attached_to: str | None = None  # the PDF that carries the document, for one unpacked from it
     media_type: str
     status: Status
     work_key: str = ""

@@ -1,5 +1,10 @@
 import hashlib
+import io
 import os
+from pathlib import Path
+
+import pymupdf
+from PIL import Image
 
 from pipeline.discover import discover, sniff
 from tests.conftest import CORPUS, SAMPLES, needs_corpus
@@ -150,3 +155,61 @@ def test_a_file_still_arriving_is_left_for_the_next_run(tmp_path, monkeypatch):
     monkeypatch.setattr(discovery, "file_sha256", hash_while_appending)
     found = discover([tmp_path])
     assert not found.documents and "changed while it was being read" in found.warnings[0].message
+
+
+def _letter(path: Path, attach: dict[str, bytes], password: str | None = None) -> Path:
+    doc = pymupdf.open()
+    doc.new_page().insert_text((72, 72), "Cover letter: please find the documents attached.")
+    for name, data in attach.items():
+        doc.embfile_add(name, data, filename=name)
+    encrypt = dict(encryption=pymupdf.PDF_ENCRYPT_AES_256, user_pw=password, owner_pw=password) if password else {}
+    doc.save(path, **encrypt)
+    return path
+
+
+def test_documents_a_pdf_carries_are_unpacked_once_and_found(tmp_path):
+    """A portfolio's documents and a PDF's attachments are documents of their own, named after the PDF
+    that carries them; a nested PDF's too; an e-invoice's XML is no document; a name from the PDF
+    cannot write outside the unpack folder; unpacking again writes nothing new."""
+    invoice = (SAMPLES / "contract_and_invoice.pdf").read_bytes()
+    receipt = (SAMPLES / "scanned_receipt.png").read_bytes()
+    inbox, into = tmp_path / "in", tmp_path / "out" / "attachments"
+    inbox.mkdir()
+    inner = _letter(tmp_path / "inner.pdf", {"talk.mp4": (SAMPLES / "slides.mp4").read_bytes(), "again.png": receipt}).read_bytes()
+    _letter(inbox / "letter.pdf", {"invoice.pdf": invoice, "invoice.xml": b"<Invoice/>", "../../evil/scan": receipt,
+                                   "bundle.pdf": inner})
+    found = discover([inbox], unpack_into=into)
+    names = {d.name: d for d in found.documents}
+    assert set(names) == {"letter.pdf", "letter.pdf/invoice.pdf", "letter.pdf/scan", "letter.pdf/bundle.pdf",
+                          "letter.pdf/bundle.pdf/talk.mp4"}
+    assert not found.errors and [w.kind for w in found.warnings] == ["duplicate_content"]  # the receipt twice: read once
+    assert names["letter.pdf"].attached_to is None
+    assert names["letter.pdf/invoice.pdf"].attached_to == str(inbox / "letter.pdf")
+    assert names["letter.pdf/bundle.pdf/talk.mp4"].attached_to == names["letter.pdf/bundle.pdf"].path
+    assert names["letter.pdf/bundle.pdf/talk.mp4"].media_type == "video"
+    assert names["letter.pdf/invoice.pdf"].doc_id == hashlib.sha256(invoice).hexdigest()
+    assert names["letter.pdf/scan"].media_type == "image"
+    for d in found.documents[1:]:
+        assert into in Path(d.path).parents and Path(d.path).read_bytes()
+    written = sorted(p for p in into.rglob("*"))
+    assert not [p for p in tmp_path.rglob("*") if p.is_file() and into not in p.parents and p.parent != inbox
+                and p.name != "inner.pdf"]
+    again = discover([inbox], unpack_into=into)
+    assert [(d.name, d.path, d.doc_id) for d in again.documents] == [(d.name, d.path, d.doc_id) for d in found.documents]
+    assert sorted(p for p in into.rglob("*")) == written
+    assert [d.name for d in discover([inbox]).documents] == ["letter.pdf"]  # not unpacked unless asked
+
+
+def test_an_encrypted_pdf_unpacks_with_its_password_and_too_large_attachments_are_named(tmp_path):
+    inbox, into = tmp_path / "in", tmp_path / "att"
+    inbox.mkdir()
+    _letter(inbox / "locked.pdf", {"invoice.pdf": (SAMPLES / "contract_and_invoice.pdf").read_bytes()}, password="s3cret")
+    assert len(discover([inbox], unpack_into=into).documents) == 1
+    assert len(discover([inbox], unpack_into=into, passwords=["wrong", "s3cret"]).documents) == 2
+    white = io.BytesIO()
+    Image.new("RGB", (2000, 2000), "white").save(white, "BMP")  # 12 MB that the PDF stores deflated, in 20 KB
+    _letter(inbox / "big.pdf", {"scan.bmp": white.getvalue()})
+    found = discover([inbox / "big.pdf"], unpack_into=into, max_file_mb=1)
+    (warning,) = found.warnings
+    assert warning.kind == "attachments" and "'scan.bmp', attached to big.pdf" in warning.message
+    assert "above --max-file-mb" in warning.message and [d.name for d in found.documents] == ["big.pdf"]

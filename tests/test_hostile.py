@@ -433,3 +433,41 @@ def test_a_full_disk_gives_one_clear_line_and_keeps_earlier_outputs(tmp_path, sm
     r = run_cli([str(inbox), "--ocr", "off"], tmp_path, out)
     assert r.exit_code == 0, r.output
     assert set(pd.read_parquet(out / "tables" / "documents")["name"]) == {GOOD.name, "new.png"}
+
+
+@pytest.mark.slow
+def test_documents_a_pdf_carries_are_read_as_documents_of_their_own(tmp_path, prefect_harness):
+    """A cover letter carrying the invoice (and an e-invoice's XML): the invoice is unpacked into the
+    output folder and read like any input, its rows naming the letter that carries it; a re-run skips
+    both; --no-attachments reads the letter alone and names the invoice in a warning."""
+    import pymupdf
+
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    letter = pymupdf.open()
+    letter.new_page().insert_text((72, 72), "Cover letter: please find our invoice attached.")
+    letter.embfile_add("invoice.pdf", GOOD.read_bytes(), filename="invoice.pdf")
+    letter.embfile_add("factur-x.xml", b"<Invoice/>", filename="factur-x.xml")
+    letter.save(inbox / "letter.pdf")
+    out = tmp_path / "out"
+    for _ in range(2):
+        r = run_cli([str(inbox), "--ocr", "off"], tmp_path, out)
+        assert r.exit_code == 0, r.output
+    good_document_complete(out, "letter.pdf/invoice.pdf")
+    docs = pd.read_parquet(out / "tables" / "documents").set_index("name")
+    assert set(docs.index) == {"letter.pdf", "letter.pdf/invoice.pdf"}
+    carried = docs.loc["letter.pdf/invoice.pdf"]
+    assert carried["attached_to"] == str(inbox / "letter.pdf") and pd.isna(docs.loc["letter.pdf", "attached_to"])
+    assert Path(carried["path"]).parent.parent == out / "attachments"
+    assert json.loads((out / "json" / f"{carried['doc_id']}.json").read_text())["attached_to"] == str(inbox / "letter.pdf")
+    runs = pd.read_parquet(out / "tables" / "runs").sort_values("started_at")
+    assert list(runs["skipped"]) == [0, 2]
+    errors = pd.read_parquet(out / "tables" / "errors")
+    assert "attachments" not in set(errors["kind"])
+
+    alone = tmp_path / "alone"
+    r = run_cli([str(inbox), "--ocr", "off", "--no-attachments"], tmp_path, alone)
+    assert r.exit_code == 0, r.output
+    assert list(pd.read_parquet(alone / "tables" / "documents")["name"]) == ["letter.pdf"]
+    (message,) = pd.read_parquet(alone / "tables" / "errors").query("kind == 'attachments'")["message"]
+    assert "'invoice.pdf'" in message and not (alone / "attachments").exists()

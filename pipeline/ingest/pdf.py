@@ -98,7 +98,7 @@ def ingest_pdf(doc: SourceDocument, options: IngestOptions, spool: Path, deadlin
             err("hidden_text", hidden_text_message(hidden), "warning", page=min(hidden))
         if options.ocr == "auto" and time.monotonic() < deadline and (miscoded := _read_miscoded(res.units, deadline)):
             err("miscoded_text", miscoded_message(*miscoded), "warning", page=miscoded[0][0])
-        if carried := attached_files(pdf, pinned):
+        if carried := attached_files(pdf, pinned, embedded=not options.attachments):
             err("attachments", attachments_message(pdf, carried), "warning")
         if repaired:
             blank = sum(1 for u in res.units if not u.words)
@@ -109,15 +109,16 @@ def ingest_pdf(doc: SourceDocument, options: IngestOptions, spool: Path, deadlin
     return res
 
 
-def attached_files(pdf, pinned: list[str]) -> list[str]:
-    """Names of the documents a PDF carries that gemmadoc could read (a PDF, an image or a video, by
-    name: their bytes are not inflated here), among its embedded files (a portfolio's documents,
-    attachments) and the files `pinned` to its pages (read by the page worker). An e-invoice's XML is
+def attached_files(pdf, pinned: list[str], embedded: bool = True) -> list[str]:
+    """Names of the documents a PDF carries that gemmadoc could read but does not (a PDF, an image or a
+    video, by name: their bytes are not inflated here): the files `pinned` to its pages (read by the
+    page worker) and, when `embedded` (they are not unpacked: --no-attachments, or one file opened
+    through the API), its embedded files (a portfolio's documents, attachments). An e-invoice's XML is
     not one."""
     from pipeline.discover import SUPPORTED_EXTENSIONS
 
     try:
-        names = pdf.embfile_names() + pinned
+        names = (pdf.embfile_names() if embedded else []) + pinned
     except Exception:  # noqa: BLE001 - a broken name tree: the pinned files alone
         names = pinned
     return [n for n in names if Path(n).suffix.lower() in SUPPORTED_EXTENSIONS]

@@ -1,0 +1,94 @@
+"""Documents a PDF carries in its embedded files (a portfolio's documents, the files of its attachments
+pane: an invoice sent with its cover letter, a scan attached to a form), unpacked so that they are read
+like any input. Each is written once under the output folder, at a path given by its bytes, so a run
+that unpacks it again finds the same file and skips it as unchanged. A file that is no document gemmadoc
+reads (an e-invoice's XML, a spreadsheet) is left where it is."""
+
+from __future__ import annotations
+
+import hashlib
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+from schemas.records import ErrorRecord, SourceDocument
+
+MAX_NAME_CHARS = 120
+
+
+@dataclass(frozen=True)
+class Unpacked:
+    """An embedded file written out: where, and its name in the PDF."""
+
+    path: Path
+    name: str
+
+
+def unpack_attachments(doc: SourceDocument, into: Path, passwords: list[str], max_file_mb: float) -> tuple[list[Unpacked], list[ErrorRecord]]:
+    """The embedded files of the PDF `doc` that are documents, each written to `into`/<sha256 of its
+    bytes, 16 hex>/<its name>, and an `attachments` warning for those too large or damaged to read. A PDF that does not open
+    (broken, or encrypted without a password given) has none here: its own ingest reports it."""
+    import pymupdf
+
+    pymupdf.TOOLS.mupdf_display_errors(False)
+    pymupdf.TOOLS.mupdf_display_warnings(False)
+    found: list[Unpacked] = []
+    warnings: list[ErrorRecord] = []
+    try:
+        pdf = pymupdf.open(doc.path, filetype="pdf")
+    except Exception:  # noqa: BLE001 - ingest says why the file does not open
+        return found, warnings
+    try:
+        if pdf.needs_pass and not any(pdf.authenticate(pw) for pw in passwords):
+            return found, warnings
+        try:
+            names = pdf.embfile_names()
+        except Exception:  # noqa: BLE001 - a broken name tree: nothing to unpack
+            return found, warnings
+        for name in names:
+            shown = printable(name)
+            try:
+                size = int(pdf.embfile_info(name).get("size") or 0)
+                if size > max_file_mb * 2**20:
+                    warnings.append(_warning(doc, f"{shown!r}, attached to {doc.name}, is {size / 2**20:.0f} MB, above "
+                                           f"--max-file-mb {max_file_mb:g}: not read"))
+                    continue
+                data = pdf.embfile_get(name)
+            except Exception as e:  # noqa: BLE001 - a damaged stream
+                warnings.append(_warning(doc, f"{shown!r}, attached to {doc.name}, cannot be read ({e}): not read"))
+                continue
+            if not data or len(data) > max_file_mb * 2**20:
+                continue
+            from pipeline.discover import sniff
+
+            if sniff(data[:1024]) is None:  # not a document gemmadoc reads: an e-invoice's XML, a spreadsheet
+                continue
+            found.append(Unpacked(_write(into, data, name), file_name(name)))
+    finally:
+        pdf.close()
+    return found, warnings
+
+
+def printable(name: str) -> str:
+    """An embedded file's name without control characters (names come from the PDF, untrusted)."""
+    return "".join(c for c in name if unicodedata.category(c)[0] != "C")[:MAX_NAME_CHARS]
+
+
+def file_name(name: str) -> str:
+    """A safe file name for an embedded file's name: its last path part, printable, not hidden."""
+    base = printable(name).replace("\\", "/").rsplit("/", 1)[-1].strip().lstrip(".")
+    return base or "attachment"
+
+
+def _write(into: Path, data: bytes, name: str) -> Path:
+    """`data` at into/<sha256[:16]>/<file name>, written atomically once (an existing copy is kept)."""
+    from pipeline.outputs import atomic_write_bytes
+
+    target = into / hashlib.sha256(data).hexdigest()[:16] / file_name(name)
+    if not (target.exists() and target.stat().st_size == len(data)):
+        atomic_write_bytes(target, data)
+    return target
+
+
+def _warning(doc: SourceDocument, message: str) -> ErrorRecord:
+    return ErrorRecord(path=doc.path, stage="discover", kind="attachments", severity="warning", message=message)
