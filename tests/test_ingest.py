@@ -908,6 +908,13 @@ def test_a_text_layer_that_says_other_letters_than_the_page_shows_is_ocrd(tmp_pa
     off = ingest_document(doc_for(tmp_path / "miscoded.pdf"), IngestOptions(ocr="off"), spool)
     assert off.units[0].text_source == "pdf" and not off.errors
 
+    from pipeline.ingest.pdf import _read_miscoded, miscoded_message
+
+    units = list(off.units)  # past --doc-timeout: the wrong text is dropped, not read
+    assert _read_miscoded(units, deadline=time.monotonic() - 1) == ([1], 1)
+    assert units[0].text_source == "none" and not units[0].words
+    assert miscoded_message([1], 1).endswith("read by OCR instead (1 left without text: over --doc-timeout)")
+
 
 @needs_corpus()
 def test_born_digital_corpus_pages_agree_with_their_text_layer():

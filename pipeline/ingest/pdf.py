@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pipeline.errors import StageError
 from pipeline.ingest.layercheck import layer_mismatch, sampled_mismatches
-from pipeline.ingest.ocr import ocr_page, ocr_words
+from pipeline.ingest.ocr import Reading, ocr_page, ocr_words
 from pipeline.ingest.pictures import merge_words
 from pipeline.ingest.render import PageRead, RenderFailed, RenderOutOfMemory, RenderTimeout, spool_path, thread_guard
 from pipeline.ingest.result import OCR_FINER, OCR_MAX_PIXELS, IngestResult, fit_scale, word_density
@@ -144,7 +144,10 @@ def _read_miscoded(units: list[PageUnit], deadline: float) -> tuple[list[int], i
 
     def mismatch(k: int) -> bool:
         unit = units[layered[k]]
-        return layer_mismatch([w for w in unit.words if not w.ocr], _rgb(unit.image.path), unit.image_width / unit.width)
+        try:
+            return layer_mismatch([w for w in unit.words if not w.ocr], _rgb(unit.image.path), unit.image_width / unit.width)
+        except Exception:  # noqa: BLE001 - a check that cannot run leaves the layer as it was read
+            return False
 
     wrong = [layered[k] for k in sampled_mismatches(len(layered), mismatch)]
     late = 0
@@ -154,7 +157,10 @@ def _read_miscoded(units: list[PageUnit], deadline: float) -> tuple[list[int], i
             units[k], late = unit.model_copy(update=dict(words=[], text_source="none")), late + 1
             continue
         zoom = unit.image_width / unit.width
-        reading = ocr_page(_rgb(unit.image.path), scale=1.0 / zoom, quarter_turns=True)
+        try:
+            reading = ocr_page(_rgb(unit.image.path), scale=1.0 / zoom, quarter_turns=True)
+        except Exception:  # noqa: BLE001 - OCR failed: the wrong text is still not read, the page is shown alone
+            reading = Reading([])
         shown = (unit.image_height, unit.image_width) if reading.turn % 2 else (unit.image_width, unit.image_height)
         units[k] = unit.model_copy(update=dict(
             words=reading.words, text_source="ocr" if reading.words else "none", image=unit.image.model_copy(update=dict(turn=reading.turn)),
