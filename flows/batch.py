@@ -116,7 +116,8 @@ def _batch(inputs: list[str], out: str, options: RunOptions, cluster=None) -> Ru
     out_dir.mkdir(parents=True, exist_ok=True)
     found = discover(inputs, options.ingest.max_file_mb, exclude=[out_dir], follow_symlinks=options.ingest.follow_symlinks,
                      max_video_seconds=options.ingest.max_video_seconds, min_age_s=options.ingest.min_file_age_s,  # an output folder inside an input is not input
-                     unpack_into=out_dir / "attachments" if options.ingest.attachments else None, passwords=options.ingest.passwords)
+                     unpack_into=out_dir / "attachments" if options.ingest.attachments else None, passwords=options.ingest.passwords,
+                     unpack_memory_mb=options.ingest.max_page_memory_mb)
     keys = {d.doc_id: work_key(d.doc_id, schema, model_id, options) for d in found.documents}
     done = done_keys(out_dir)
     todo, skipped = [], 0

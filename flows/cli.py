@@ -650,6 +650,9 @@ def ray_models(
 
 
 def main() -> None:
+    from pipeline.mupdf import skip_layout_analyser
+
+    skip_layout_analyser()  # the CLI's own process: its workers skip it themselves
     app()
 
 

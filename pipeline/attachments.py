@@ -24,11 +24,72 @@ class Unpacked:
     name: str
 
 
-def unpack_attachments(doc: SourceDocument, into: Path, passwords: list[str], max_file_mb: float) -> tuple[list[Unpacked], list[ErrorRecord]]:
+UNPACK_TIMEOUT_S = 120.0  # a PDF's embedded files are unpacked within this, or not at all
+
+
+def unpack_attachments(doc: SourceDocument, into: Path, passwords: list[str], max_file_mb: float,
+                       max_memory_mb: int = 2048) -> tuple[list[Unpacked], list[ErrorRecord]]:
     """The embedded files of the PDF `doc` that are documents, each written to `into`/<sha256 of its
-    bytes, 16 hex>/<its name>, and an `attachments` warning for those too large or damaged to read. A PDF that does not open
+    bytes, 16 hex>/<its name>, and an `attachments` warning for those too large or damaged to read. A PDF
+    that carries none costs an open here (about 2 ms); one that does is unpacked in a worker process under
+    `max_memory_mb` of address space and UNPACK_TIMEOUT_S, since an embedded file's stated size cannot be
+    trusted and MuPDF inflates it whole (a few KB can hold gigabytes of zeros). A PDF that does not open
     (broken, or encrypted without a password given) has none here: its own ingest reports it."""
+    if not _carries_files(doc.path, passwords):
+        return [], []
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    receive, send = ctx.Pipe(duplex=False)
+    worker = ctx.Process(target=_unpack_capped, args=(send, max_memory_mb, doc, into, passwords, max_file_mb),
+                         daemon=True, name="gemmadoc-unpack")
+    worker.start()
+    send.close()
+    try:
+        if receive.poll(UNPACK_TIMEOUT_S):
+            return receive.recv()
+        why = f"unpacking took over {UNPACK_TIMEOUT_S:g} s"
+    except (EOFError, OSError):  # the worker died: most often an allocation past the cap
+        why = f"unpacking needed more than --max-page-memory-mb {max_memory_mb} MB (a decompression bomb?)"
+    finally:
+        worker.kill()
+        worker.join(5)
+        receive.close()
+    return [], [_warning(doc, f"the files attached to {doc.name} were not read: {why}")]
+
+
+def _carries_files(path: str, passwords: list[str]) -> bool:
+    """The PDF opens (with one of `passwords` if it needs one) and has embedded files."""
     import pymupdf
+
+    pymupdf.TOOLS.mupdf_display_errors(False)
+    pymupdf.TOOLS.mupdf_display_warnings(False)
+    try:
+        with pymupdf.open(path, filetype="pdf") as pdf:
+            if pdf.needs_pass and not any(pdf.authenticate(pw) for pw in passwords):
+                return False
+            return pdf.embfile_count() > 0
+    except Exception:  # noqa: BLE001 - ingest says why the file does not open
+        return False
+
+
+def _unpack_capped(conn, max_memory_mb: int, *args) -> None:
+    """Worker process: `_unpack(*args)` under the memory cap, its result sent on `conn`."""
+    from pipeline.ingest.render import limit_memory
+    from pipeline.mupdf import skip_layout_analyser
+
+    skip_layout_analyser()
+    limit_memory(max_memory_mb)
+    conn.send(_unpack(*args, max_memory_mb))
+    conn.close()
+
+
+def _unpack(doc: SourceDocument, into: Path, passwords: list[str], max_file_mb: float,
+            max_memory_mb: int) -> tuple[list[Unpacked], list[ErrorRecord]]:
+    """`unpack_attachments`' work, in the worker."""
+    import pymupdf
+
+    from pipeline.ingest.render import OOM_MARKERS
 
     pymupdf.TOOLS.mupdf_display_errors(False)
     pymupdf.TOOLS.mupdf_display_warnings(False)
@@ -51,17 +112,21 @@ def unpack_attachments(doc: SourceDocument, into: Path, passwords: list[str], ma
                 size = int(pdf.embfile_info(name).get("size") or 0)
                 if size > max_file_mb * 2**20:
                     warnings.append(_warning(doc, f"{shown!r}, attached to {doc.name}, is {size / 2**20:.0f} MB, above "
-                                           f"--max-file-mb {max_file_mb:g}: not read"))
+                                                  f"--max-file-mb {max_file_mb:g}: not read"))
                     continue
                 data = pdf.embfile_get(name)
-            except Exception as e:  # noqa: BLE001 - a damaged stream
-                warnings.append(_warning(doc, f"{shown!r}, attached to {doc.name}, cannot be read ({e}): not read"))
+            except Exception as e:  # noqa: BLE001 - a damaged stream, or an allocation past the cap
+                why = (f"needs more than --max-page-memory-mb {max_memory_mb} MB to inflate (a decompression bomb?)"
+                       if isinstance(e, MemoryError) or any(m in str(e) for m in OOM_MARKERS) else f"cannot be read ({e})")
+                warnings.append(_warning(doc, f"{shown!r}, attached to {doc.name}, {why}: not read"))
                 continue
-            if not data or len(data) > max_file_mb * 2**20:
+            if len(data) > max_file_mb * 2**20:  # its stated size was smaller
+                warnings.append(_warning(doc, f"{shown!r}, attached to {doc.name}, is {len(data) / 2**20:.0f} MB, above "
+                                              f"--max-file-mb {max_file_mb:g}: not read"))
                 continue
             from pipeline.discover import sniff
 
-            if sniff(data[:1024]) is None:  # not a document gemmadoc reads: an e-invoice's XML, a spreadsheet
+            if not data or sniff(data[:1024]) is None:  # not a document gemmadoc reads: an e-invoice's XML, a spreadsheet
                 continue
             found.append(Unpacked(_write(into, data, name), file_name(name)))
     finally:

@@ -200,20 +200,21 @@ def _still_arriving(path: Path, why: str) -> ErrorRecord:
 
 def discover(inputs: list[str | Path], max_file_mb: float = 1024.0, exclude: list[str | Path] = (),
              follow_symlinks: bool = False, max_video_seconds: float | None = None, min_age_s: float = 0.0,
-             unpack_into: Path | None = None, passwords: list[str] = ()) -> Discovery:
+             unpack_into: Path | None = None, passwords: list[str] = (), unpack_memory_mb: int = 2048) -> Discovery:
     """Find supported documents under `inputs` (not under `exclude`, not through links that leave the
     inputs unless `follow_symlinks`); unreadable or unsupported files become error records, videos
     longer than `max_video_seconds` a warning (only their beginning will be read), and files changed
     less than `min_age_s` ago, or while being hashed, a warning (they may still be arriving). With
     `unpack_into`, the documents PDFs carry (`pipeline.attachments`) are unpacked there and found too,
-    named after the PDF (`letter.pdf/invoice.pdf`), attached PDFs' own up to MAX_NESTING deep."""
+    named after the PDF (`letter.pdf/invoice.pdf`), attached PDFs' own up to MAX_NESTING deep, by a
+    worker process under `unpack_memory_mb` of address space."""
     out = Discovery()
     seen_ids: dict[str, str] = {}
     for path in iter_files(inputs, out.errors, exclude, out.warnings, follow_symlinks):
         if doc := _admit(path, out, seen_ids, max_file_mb, max_video_seconds, min_age_s):
             out.documents.append(doc)
     if unpack_into is not None:
-        _unpack_carried(out, seen_ids, Path(unpack_into), list(passwords), max_file_mb, max_video_seconds)
+        _unpack_carried(out, seen_ids, Path(unpack_into), list(passwords), max_file_mb, max_video_seconds, unpack_memory_mb)
     return out
 
 
@@ -221,7 +222,7 @@ MAX_NESTING = 3  # a PDF attached to a PDF attached to a PDF is read; deeper one
 
 
 def _unpack_carried(out: Discovery, seen_ids: dict[str, str], into: Path, passwords: list[str], max_file_mb: float,
-                    max_video_seconds: float | None) -> None:
+                    max_video_seconds: float | None, memory_mb: int) -> None:
     """Append to `out` the documents its PDFs carry, unpacked into `into`."""
     from pipeline.attachments import unpack_attachments
 
@@ -229,7 +230,7 @@ def _unpack_carried(out: Discovery, seen_ids: dict[str, str], into: Path, passwo
     for doc in out.documents:  # grows as attached PDFs are found
         if doc.media_type != "pdf" or depth[doc.doc_id] >= MAX_NESTING:
             continue
-        carried, warnings = unpack_attachments(doc, into, passwords, max_file_mb)
+        carried, warnings = unpack_attachments(doc, into, passwords, max_file_mb, memory_mb)
         out.warnings.extend(warnings)
         for item in carried:
             child = _admit(item.path, out, seen_ids, max_file_mb, max_video_seconds, 0.0)

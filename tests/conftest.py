@@ -12,6 +12,9 @@ ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "data" / "samples"
 CORPUS = Path(os.environ.get("GEMMADOC_CORPUS", ROOT.parent / "shared" / "corpus"))
 
+from pipeline.mupdf import skip_layout_analyser  # noqa: E402 - as the CLI's process does
+
+skip_layout_analyser()
 os.environ.setdefault("GEMMADOC_CACHE", str(ROOT / ".cache" / "gemmadoc"))
 os.environ["GEMMADOC_BACKEND_PLUGINS"] = "tests.doubles"  # `--model scripted:` in this process and in CLI subprocesses
 

@@ -213,3 +213,19 @@ def test_an_encrypted_pdf_unpacks_with_its_password_and_too_large_attachments_ar
     (warning,) = found.warnings
     assert warning.kind == "attachments" and "'scan.bmp', attached to big.pdf" in warning.message
     assert "above --max-file-mb" in warning.message and [d.name for d in found.documents] == ["big.pdf"]
+
+
+def test_an_attached_decompression_bomb_is_refused_under_the_memory_cap_and_the_rest_unpacked(tmp_path):
+    """An embedded file states any size it likes and MuPDF inflates it whole: 400 MB of zeros stored in
+    400 KB. Unpacking runs in a worker under the memory cap (which can import PyMuPDF under 512 MB only
+    without its layout model), so the bomb fails there with a warning; the PDF and, at a larger cap,
+    its other attachment are read."""
+    invoice = (SAMPLES / "contract_and_invoice.pdf").read_bytes()
+    _letter(tmp_path / "bomb.pdf", {"bomb.pdf": b"%PDF-1.4\n" + bytes(400 << 20)})
+    found = discover([tmp_path / "bomb.pdf"], unpack_into=tmp_path / "att", unpack_memory_mb=512)
+    assert [d.name for d in found.documents] == ["bomb.pdf"]
+    (warning,) = found.warnings
+    assert warning.kind == "attachments" and "more than --max-page-memory-mb 512 MB" in warning.message
+    _letter(tmp_path / "fine.pdf", {"invoice.pdf": invoice})
+    found = discover([tmp_path / "fine.pdf"], unpack_into=tmp_path / "att", unpack_memory_mb=512)
+    assert [d.name for d in found.documents] == ["fine.pdf", "fine.pdf/invoice.pdf"] and not found.warnings

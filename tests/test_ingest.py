@@ -980,3 +980,4 @@ def test_a_documents_pages_are_sampled_and_a_mismatch_is_followed_to_the_judged_
     judged.clear()
     wrong = set(range(3))
     assert sampled_mismatches(3, mismatch) == [0, 1, 2] and judged == [0, 1, 2]
+

@@ -130,7 +130,7 @@ def pinned_files(page) -> list[str]:
         return []
 
 
-def _limit_memory(max_mb: int) -> None:
+def limit_memory(max_mb: int) -> None:
     """Cap this process's address space, so that a bomb fails here with MemoryError, not the machine."""
     import resource
 
@@ -141,9 +141,12 @@ def _limit_memory(max_mb: int) -> None:
 
 
 def _worker(conn, max_mb: int) -> None:
+    from pipeline.mupdf import skip_layout_analyser
+
+    skip_layout_analyser()
     import pymupdf
 
-    _limit_memory(max_mb)
+    limit_memory(max_mb)
     pymupdf.TOOLS.mupdf_display_errors(False)
     pymupdf.TOOLS.mupdf_display_warnings(False)
     cache: dict = {}
