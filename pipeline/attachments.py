@@ -43,14 +43,20 @@ def unpack_attachments(doc: SourceDocument, into: Path, passwords: list[str], ma
     receive, send = ctx.Pipe(duplex=False)
     worker = ctx.Process(target=_unpack_capped, args=(send, max_memory_mb, doc, into, passwords, max_file_mb),
                          daemon=True, name="gemmadoc-unpack")
-    worker.start()
+    try:
+        worker.start()
+    except Exception as e:  # noqa: BLE001 - no worker, no unpacking: the PDF itself is still read
+        receive.close()
+        return [], [_warning(doc, f"the files attached to {doc.name} were not read: no unpack worker ({type(e).__name__}: {e})")]
     send.close()
     try:
         if receive.poll(UNPACK_TIMEOUT_S):
             return receive.recv()
         why = f"unpacking took over {UNPACK_TIMEOUT_S:g} s"
     except (EOFError, OSError):  # the worker died: most often an allocation past the cap
-        why = f"unpacking needed more than --max-page-memory-mb {max_memory_mb} MB (a decompression bomb?)"
+        worker.join(5)
+        why = (f"the unpack worker stopped (exit code {worker.exitcode}), most often by needing more than "
+               f"--max-page-memory-mb {max_memory_mb} MB (a decompression bomb?)")
     finally:
         worker.kill()
         worker.join(5)

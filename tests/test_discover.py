@@ -225,7 +225,7 @@ def test_an_attached_decompression_bomb_is_refused_under_the_memory_cap_and_the_
     found = discover([tmp_path / "bomb.pdf"], unpack_into=tmp_path / "att", unpack_memory_mb=512)
     assert [d.name for d in found.documents] == ["bomb.pdf"]
     (warning,) = found.warnings
-    assert warning.kind == "attachments" and "more than --max-page-memory-mb 512 MB" in warning.message
+    assert warning.kind == "attachments" and "more than --max-page-memory-mb 512 MB" in warning.message, warning.message
     _letter(tmp_path / "fine.pdf", {"invoice.pdf": invoice})
     found = discover([tmp_path / "fine.pdf"], unpack_into=tmp_path / "att", unpack_memory_mb=512)
     assert [d.name for d in found.documents] == ["fine.pdf", "fine.pdf/invoice.pdf"] and not found.warnings
