@@ -18,7 +18,7 @@ MAX_NAME_CHARS = 120
 
 @dataclass(frozen=True)
 class Unpacked:
-    """An embedded file written out: where, and its name in the PDF."""
+    """An embedded file written out: where, and its name in the PDF as a safe file name (`file_name`)."""
 
     path: Path
     name: str
@@ -95,6 +95,7 @@ def _unpack(doc: SourceDocument, into: Path, passwords: list[str], max_file_mb: 
     """`unpack_attachments`' work, in the worker."""
     import pymupdf
 
+    from pipeline.discover import sniff
     from pipeline.ingest.render import OOM_MARKERS
 
     pymupdf.TOOLS.mupdf_display_errors(False)
@@ -130,8 +131,6 @@ def _unpack(doc: SourceDocument, into: Path, passwords: list[str], max_file_mb: 
                 warnings.append(_warning(doc, f"{shown!r}, attached to {doc.name}, is {len(data) / 2**20:.0f} MB, above "
                                               f"--max-file-mb {max_file_mb:g}: not read"))
                 continue
-            from pipeline.discover import sniff
-
             if not data or sniff(data[:1024]) is None:  # not a document gemmadoc reads: an e-invoice's XML, a spreadsheet
                 continue
             found.append(Unpacked(_write(into, data, name), file_name(name)))

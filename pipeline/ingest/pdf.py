@@ -140,7 +140,7 @@ def _read_miscoded(units: list[PageUnit], deadline: float) -> tuple[list[int], i
     """OCR, in place of their text layer, the pages whose layer says other text than they show (found by
     `sampled_mismatches`): their page numbers, and how many of them were left without words instead
     (over --doc-timeout); None when there are none."""
-    layered = [k for k, u in enumerate(units) if u.text_source in ("pdf", "mixed") and u.image.turn == 0]
+    layered = [k for k, u in enumerate(units) if u.text_source in ("pdf", "mixed")]  # shown as rendered: no turn
 
     def mismatch(k: int) -> bool:
         unit = units[layered[k]]
@@ -169,9 +169,14 @@ def _read_miscoded(units: list[PageUnit], deadline: float) -> tuple[list[int], i
     return ([units[k].page for k in wrong], late) if wrong else None
 
 
+def page_list(pages: list[int], shown: int = 10) -> str:
+    """Page numbers for a message: the first `shown`, then how many more."""
+    return ", ".join(str(p) for p in pages[:shown]) + (f" and {len(pages) - shown} more" if len(pages) > shown else "")
+
+
 def miscoded_message(pages: list[int], late: int = 0) -> str:
     """The warning for pages whose text layer says other text than they show."""
-    shown = ", ".join(str(p) for p in pages[:10]) + (f" and {len(pages) - 10} more" if len(pages) > 10 else "")
+    shown = page_list(pages)
     cut = f" ({late} left without text: over --doc-timeout)" if late else ""
     return (f"the text layer of page{'s' if len(pages) > 1 else ''} {shown} says other letters than the page shows (a font "
             f"whose Unicode map is wrong): read by OCR instead{cut}")
@@ -181,7 +186,7 @@ def hidden_text_message(hidden: dict[int, int]) -> str:
     """The warning for text-layer words that pages do not show, by page (the words themselves are not
     repeated: they may be what a redaction meant to remove)."""
     pages = sorted(hidden)
-    shown = ", ".join(str(p) for p in pages[:10]) + (f" and {len(pages) - 10} more" if len(pages) > 10 else "")
+    shown = page_list(pages)
     return (f"{sum(hidden.values())} text-layer words on page{'s' if len(pages) > 1 else ''} {shown} are not shown on the page "
             "(white on white, under a filled box such as a redaction drawn over the text, or invisible): left out of what the "
             "model reads and of citations")
