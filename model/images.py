@@ -8,7 +8,8 @@ from schemas.records import ImageRef
 
 
 def load_image(ref: ImageRef):
-    """The picture as the model is shown it: RGB, turned upright where ingest's OCR found it turned."""
+    """The picture as the model is shown it: RGB, turned upright where ingest's OCR found it turned, and
+    cut to `ref.crop` (one slice of a long page)."""
     from PIL import Image
 
     if ref.kind == "encoded":
@@ -20,4 +21,5 @@ def load_image(ref: ImageRef):
     im.load()
     im = im.convert("RGB") if im.mode != "RGB" else im
     turns = {1: Image.Transpose.ROTATE_90, 2: Image.Transpose.ROTATE_180, 3: Image.Transpose.ROTATE_270}
-    return im.transpose(turns[ref.turn % 4]) if ref.turn % 4 else im
+    im = im.transpose(turns[ref.turn % 4]) if ref.turn % 4 else im
+    return im.crop(ref.crop) if ref.crop else im

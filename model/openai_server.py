@@ -36,9 +36,9 @@ def parse_spec(spec: str) -> tuple[str, str | None]:
 
 
 def data_url(ref: ImageRef) -> str:
-    """The image as a data URL (PNG or JPEG bytes as ingest wrote them; a picture to turn upright, turned
-    and written again as JPEG)."""
-    if ref.turn % 4:
+    """The image as a data URL (PNG or JPEG bytes as ingest wrote them; a picture to turn upright or a
+    slice of a long page, turned or cut and written again as JPEG)."""
+    if ref.turn % 4 or ref.crop:
         buf = io.BytesIO()
         load_image(ref).save(buf, "JPEG", quality=90)
         data = buf.getvalue()

@@ -66,10 +66,12 @@ class Planner:
         return self._fixed[key]
 
     def unit_cost(self, unit: Unit, budget: int) -> int:
-        n = self.backend.image_tokens(unit.image_width, unit.image_height, budget) + 8
+        n = 0
         for seg in unit_segments(unit, budget, self.options.include_text_layer, self.control):
             if seg.kind == "text":
                 n += self.backend.text_tokens(seg.text) + 2
+            else:
+                n += self.backend.image_tokens(seg.width, seg.height, budget) + 8
         return n
 
     # ------------------------------------------------------------------ planning

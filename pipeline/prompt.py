@@ -9,6 +9,8 @@ import json
 import re
 from typing import Sequence
 
+from pipeline.slices import slice_boxes, slice_note
+from schemas.options import PIXELS_PER_IMAGE_TOKEN
 from schemas.records import FrameUnit, ImageSegment, PageUnit, Segment, TextSegment
 
 SHAPED = r"<\|[^<>\s]{0,24}>|<[^<>\s]{0,24}\|>|<(?:bos|eos|pad|unk|mask|start_of_turn|end_of_turn)>"
@@ -51,9 +53,12 @@ def system_prompt(schema: dict, schema_name: str, video: bool, collection: bool)
 
 
 def unit_segments(unit: PageUnit | FrameUnit, budget: int, include_text: bool, pattern: re.Pattern = CONTROL) -> list[Segment]:
-    """Label, image and text layer of one unit."""
-    segs: list[Segment] = [TextSegment(text=unit.label),
-                           ImageSegment(image=unit.image, width=unit.image_width, height=unit.image_height, budget=budget)]
+    """Label, image (a long page's slices, each at `budget`) and text layer of one unit."""
+    boxes = slice_boxes(unit.image_width, unit.image_height, budget * PIXELS_PER_IMAGE_TOKEN)
+    segs: list[Segment] = [TextSegment(text=unit.label + slice_note(boxes))]
+    for box in boxes:
+        image = unit.image if len(boxes) == 1 else unit.image.model_copy(update={"crop": box})
+        segs.append(ImageSegment(image=image, width=box[2] - box[0], height=box[3] - box[1], budget=budget))
     if include_text and unit.words:
         text = sanitize(layer_text(unit), pattern)[:MAX_TEXT_LAYER_CHARS]
         segs.append(TextSegment(text=f"Text layer: {text}"))

@@ -47,14 +47,19 @@ def test_render_policy_caps_longest_side(spool):
 def test_a_long_receipt_keeps_the_width_the_model_needs(tmp_path, spool):
     """Caps by area, not by the longest side: a till roll 80 mm x 600 mm (as a PDF, and as a photo 640 px
     wide) kept 213 px and 128 px of width under a 1600-px longest side, a sliver the processor then blew
-    up to its budget; now each keeps its width within the same pixel count as a page."""
+    up to its budget; now each keeps its width, within a page's pixel count for each slice the model is
+    shown it in (pipeline/slices.py); a photo longer than 8 slices' area is shrunk to it."""
+    from pipeline.slices import area_slices
+
     till_roll_pdf(tmp_path / "till.pdf")
     Image.new("L", (640, 8000), 255).save(tmp_path / "till.png")
+    Image.new("L", (2000, 40000), 255).save(tmp_path / "scroll.png")
     opts = IngestOptions(ocr="off")
-    for name, least_width in (("till.pdf", 227 * 150 / 72 - 1), ("till.png", 450)):
+    for name, least_width in (("till.pdf", 227 * 150 / 72 - 1), ("till.png", 640), ("scroll.png", 800)):
         unit = ingest_document(doc_for(tmp_path / name), opts, spool).units[0]
         assert unit.image_width >= least_width, (name, unit.image_width, unit.image_height)
-        assert unit.image_width * unit.image_height <= opts.max_page_pixels
+        slices = area_slices(unit.image_width, unit.image_height)
+        assert slices > 1 and unit.image_width * unit.image_height <= opts.max_page_pixels * slices
         with Image.open(unit.image.path) as im:
             assert im.size == (unit.image_width, unit.image_height)
 
@@ -215,7 +220,7 @@ def test_light_ink_on_a_transparent_image_is_laid_on_black_and_dark_ink_on_white
         assert "250.00" in " ".join(w.text for w in unit.words), name
         with Image.open(unit.image.path) as shown:
             assert abs(shown.convert("L").getpixel((2, 2)) - corner) < 10, name
-    big = Image.new("RGBA", (6000, 2000), (0, 0, 0, 0))  # shrunk strip by strip: one backdrop for every strip
+    big = Image.new("RGBA", (6000, 3000), (0, 0, 0, 0))  # shrunk strip by strip: one backdrop for every strip
     ImageDraw.Draw(big).text((200, 1700), "TOTAL DUE", fill=(255, 255, 255, 255), font=ImageFont.load_default(size=200))
     big.save(tmp_path / "big.png")
     unit = ingest_document(doc_for(tmp_path / "big.png"), FAST, spool).units[0]
@@ -787,12 +792,13 @@ def tall_screenshot(path, lines: int = 60, width_pt: float = 500, step_pt: float
 
 
 def test_ocr_reads_a_full_page_screenshot_at_a_legible_scale(tmp_path, spool):
-    """A 1000 x 6040 px screenshot is shown to the model at its area cap (~650 px across), where its 12-px
+    """A 1000 x 6040 px screenshot was shown to the model at its area cap (~650 px across), where its 12-px
     text is 8 px tall, and RapidOCR shrank any image to 2000 px on its long side (to 330 px across):
-    none of its lines were read. OCR now reads it at full width, in tiles along its length."""
+    none of its lines were read. OCR now reads it at full width, in tiles along its length (and the
+    model is shown it in 3 slices, at full width too)."""
     truth = tall_screenshot(tmp_path / "shot.png")
     unit = ingest_document(doc_for(tmp_path / "shot.png"), IngestOptions(), spool).units[0]
-    assert unit.image_width < 700 and (unit.width, unit.height) == (1000, 6040)
+    assert unit.image_width == 1000 and (unit.width, unit.height) == (1000, 6040)
     text = "".join(w.text for w in unit.words)
     read = [line for line in truth if line.replace(" ", "") in text]
     assert len(read) >= 0.9 * len(truth), (len(read), text[:300])

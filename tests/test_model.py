@@ -1,14 +1,18 @@
 """The model stage with the tiny random Gemma 4: exact counts, planning, batching, constrained JSON,
 thinking, OOM handling. Real processor, real generate, real xgrammar."""
 
+import base64
 import contextlib
 import functools
+import io
 import json
 
 import jsonschema
+import numpy as np
 import pymupdf
 import pytest
 import torch
+from PIL import Image, ImageDraw
 
 from pipeline.discover import discover
 from pipeline.ingest import ingest_document
@@ -354,3 +358,64 @@ def test_a_pydantic_schema_with_decimal_unions_and_a_dict_is_decoded_and_read_ba
         answer = values_from_extractions(schema.shape, [Extraction(doc_id="d", field=l.path, value=l.value) for l in leaves])
         assert isinstance(answer["terms"], dict) and set(answer["payment"]) == {"method", "last4", "iban"}
         assert answer_problem(answer, answer_validator(schema)) is None
+
+
+def test_a_long_page_is_shown_in_slices_counted_exactly(tiny_backend, tmp_path):
+    """A till roll or a scrolling screenshot shown whole was read at the budget's area, its print a few
+    pixels tall: ingest keeps it at the area of its slices, and the prompt shows it in overlapping slices
+    of a page's shape, each at the request's budget, which the processor counts exactly. A page of usual
+    shape stays one image."""
+    from model.images import load_image
+    from model.openai_server import data_url
+
+    shot = Image.new("RGB", (600, 4000), "white")
+    draw = ImageDraw.Draw(shot)
+    for i in range(100):
+        draw.text((20, 10 + 40 * i), f"Line {i:03d}: paid {i * 3.5:.2f} EUR", fill="black")
+    shot.save(tmp_path / "shot.png")
+    doc = discover([tmp_path / "shot.png"]).documents[0]
+    (unit,) = ingest_document(doc, OPTS.ingest, tmp_path).units
+    assert (unit.image_width, unit.image_height) == (600, 4000)  # kept whole: 4 slices' area
+    planner = Planner(tiny_backend, OPTS.plan, load_schema("receipt"))
+    (request,) = planner.plan([Prepared(doc, [unit])])
+    images = [s for s in request.segments if s.kind == "image"]
+    assert len(images) == 4 and len({s.budget for s in images}) == 1
+    assert "[page 1] (shown in 4 overlapping parts, top to bottom)" in [s.text for s in request.segments if s.kind == "text"]
+    tops = [s.image.crop[1] for s in images]
+    bottoms = [s.image.crop[3] for s in images]
+    assert tops[0] == 0 and bottoms[-1] == 4000 and all(b > t for b, t in zip(bottoms, tops[1:]))  # overlapping
+    whole = load_image(unit.image)
+    for s in images:
+        assert load_image(s.image).size == (s.width, s.height) and s.height <= 2.2 * s.width
+        assert np.array_equal(np.asarray(load_image(s.image)), np.asarray(whole.crop(s.image.crop)))
+    sent = Image.open(io.BytesIO(base64.b64decode(data_url(images[1].image).split(",", 1)[1])))
+    assert sent.size == (images[1].width, images[1].height)
+    assert request.n_tokens == tiny_backend.encode(request)["input_ids"].shape[1]
+    (answer,) = tiny_backend.generate([request])
+    validates(answer.text, request.response_schema)
+
+
+def test_a_slice_of_a_turned_page_is_cut_from_the_upright_picture(tmp_path):
+    from model.images import load_image
+    from schemas.records import ImageRef
+
+    pixels = np.random.default_rng(0).integers(0, 255, (300, 2000, 3), dtype=np.uint8)  # a tall page lying sideways
+    Image.fromarray(pixels).save(tmp_path / "p.png")
+    upright = np.rot90(pixels, 1)  # 2000 x 300: turn=1 shows it upright
+    ref = ImageRef(path=str(tmp_path / "p.png"), turn=1, crop=(0, 500, 300, 1100))
+    assert np.array_equal(np.asarray(load_image(ref)), upright[500:1100])
+
+
+def test_a_long_picture_is_cut_into_no_more_slices_than_its_pixels_fill():
+    """Slices are for pixels the budget would lose: a small label is one image whatever its shape, a long
+    photo whole at a budget that reads it at full size, and in more slices at a smaller one, covering the
+    picture with overlaps."""
+    from pipeline.slices import MAX_SLICES, slice_boxes
+
+    px = 2304  # pixels a soft token reads
+    assert slice_boxes(417, 104, 70 * px) == [(0, 0, 417, 104)]
+    assert slice_boxes(1240, 1754, 70 * px) == [(0, 0, 1240, 1754)]  # A4: never sliced
+    assert len(slice_boxes(400, 4000, 1120 * px)) == 1 and len(slice_boxes(400, 4000, 280 * px)) == 3
+    wide = slice_boxes(3000, 900, 560 * px)
+    assert [b[1] for b in wide] == [0, 0] and wide[0][0] == 0 and wide[-1][2] == 3000 and wide[1][0] < wide[0][2]
+    assert len(slice_boxes(1000, 60000, 70 * px)) == MAX_SLICES

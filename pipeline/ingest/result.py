@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Literal
 
+from pipeline.slices import area_slices
 from schemas.options import IngestOptions
 from schemas.records import ErrorRecord, FrameUnit, PageUnit
 
@@ -20,8 +21,9 @@ def scale_within(width: float, height: float, max_pixels: float, max_side: float
 
 def fit_scale(width: float, height: float, options: IngestOptions) -> float:
     """Scale at which a page or frame keeps within --max-page-pixels (what the largest image budget reads)
-    and --max-side."""
-    return scale_within(width, height, options.max_page_pixels, options.max_side_px)
+    for each slice the model is shown it in (pipeline/slices.py: a page far longer than wide keeps up to
+    8 pages' area), and --max-side."""
+    return scale_within(width, height, options.max_page_pixels * area_slices(width, height), options.max_side_px)
 
 
 OCR_SHORT_SIDE = 1400  # OCR reads a picture at least this many pixels across, where the picture has them
@@ -34,8 +36,8 @@ SCANNER_DPI = 150  # an image that states at least this resolution is a scan, it
 
 def ocr_fit_scale(width: float, height: float, options: IngestOptions, dpi: float | None = None) -> float:
     """Scale (at most 1) OCR reads a width x height picture at: the model's (`fit_scale`), or finer where
-    that leaves fewer than OCR_SHORT_SIDE pixels across (a full-page screenshot of 1440 x 12000 px is
-    shown to the model 556 px wide, its text 6 px tall), or, for a scan that states its `dpi`, below
+    that leaves fewer than OCR_SHORT_SIDE pixels across (a 1440 x 40000 px screenshot, longer than 8
+    slices, is kept 590 px wide), or, for a scan that states its `dpi`, below
     --dpi (an A1 sheet scanned at 300 dpi is shown at 58 dpi). OCR is not bound by the image budget, and
     its words go to the model as the page's text."""
     width, height = max(width, 1.0), max(height, 1.0)
