@@ -11,6 +11,7 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.errors import StageError
 from schemas.records import ErrorRecord, SourceDocument
 
 MAX_NAME_CHARS = 120
@@ -64,19 +65,27 @@ def unpack_attachments(doc: SourceDocument, into: Path, passwords: list[str], ma
     return [], [_warning(doc, f"the files attached to {doc.name} were not read: {why}")]
 
 
-def _carries_files(path: str, passwords: list[str]) -> bool:
-    """The PDF opens (with one of `passwords` if it needs one) and has embedded files."""
-    import pymupdf
+def _opened(path: str, passwords: list[str]):
+    """The PDF opened as ingest opens it (quietly, with one of `passwords` if it needs one), or None when
+    it does not open: ingest says why."""
+    from pipeline.ingest.pdf import open_pdf
 
-    pymupdf.TOOLS.mupdf_display_errors(False)
-    pymupdf.TOOLS.mupdf_display_warnings(False)
     try:
-        with pymupdf.open(path, filetype="pdf") as pdf:
-            if pdf.needs_pass and not any(pdf.authenticate(pw) for pw in passwords):
-                return False
-            return pdf.embfile_count() > 0
-    except Exception:  # noqa: BLE001 - ingest says why the file does not open
+        return open_pdf(path, passwords)[0]
+    except StageError:
+        return None
+
+
+def _carries_files(path: str, passwords: list[str]) -> bool:
+    """The PDF opens and has embedded files."""
+    pdf = _opened(path, passwords)
+    if pdf is None:
         return False
+    with pdf:
+        try:
+            return pdf.embfile_count() > 0
+        except Exception:  # noqa: BLE001 - a broken name tree: nothing to unpack
+            return False
 
 
 def _unpack_capped(conn, max_memory_mb: int, *args) -> None:
@@ -93,22 +102,15 @@ def _unpack_capped(conn, max_memory_mb: int, *args) -> None:
 def _unpack(doc: SourceDocument, into: Path, passwords: list[str], max_file_mb: float,
             max_memory_mb: int) -> tuple[list[Unpacked], list[ErrorRecord]]:
     """`unpack_attachments`' work, in the worker."""
-    import pymupdf
-
     from pipeline.discover import sniff
     from pipeline.ingest.render import OOM_MARKERS
 
-    pymupdf.TOOLS.mupdf_display_errors(False)
-    pymupdf.TOOLS.mupdf_display_warnings(False)
     found: list[Unpacked] = []
     warnings: list[ErrorRecord] = []
-    try:
-        pdf = pymupdf.open(doc.path, filetype="pdf")
-    except Exception:  # noqa: BLE001 - ingest says why the file does not open
+    pdf = _opened(doc.path, passwords)
+    if pdf is None:
         return found, warnings
     try:
-        if pdf.needs_pass and not any(pdf.authenticate(pw) for pw in passwords):
-            return found, warnings
         try:
             names = pdf.embfile_names()
         except Exception:  # noqa: BLE001 - a broken name tree: nothing to unpack
