@@ -51,7 +51,7 @@ test-fast: setup
 	$(PY) -m pytest -q -m "not slow"
 
 bench-setup: setup
-	command -v pdftoppm >/dev/null && command -v ffmpeg >/dev/null || (apt-get update -q && apt-get install -y -q poppler-utils ffmpeg)
+	command -v pdftoppm >/dev/null && command -v ffmpeg >/dev/null && test -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf || (apt-get update -q && apt-get install -y -q poppler-utils ffmpeg fonts-dejavu-core)
 	$(PY) -c "import langextract" 2>/dev/null || $(PIP) install -q langextract
 
 bench: bench-setup
@@ -64,6 +64,7 @@ bench: bench-setup
 	$(PY) bench/ingest_fuzz.py
 	$(PY) bench/ocr_reach.py
 	$(PY) bench/model_view.py
+	$(PY) bench/unread_scripts.py
 	$(PY) bench/text_recall.py
 	CHROMIUM_BIN="$${CHROMIUM_BIN:-$$(sh tools/ensure_browser.sh)}" $(PY) bench/review.py
 	for q in none int8 nf4 fp8; do $(PY) bench/gpu_throughput.py --meta --quantization $$q; done

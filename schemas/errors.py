@@ -30,6 +30,7 @@ class ErrorKind(StrEnum):
     REPAIRED = "repaired"
     HIDDEN_TEXT = "hidden_text"
     MISCODED_TEXT = "miscoded_text"
+    UNREAD_SCRIPT = "unread_script"
     ATTACHMENTS = "attachments"
     LIMIT_PAGES = "limit_pages"
     LIMIT_PIXELS = "limit_pixels"
@@ -77,6 +78,7 @@ KINDS: dict[ErrorKind, KindInfo] = {
     ErrorKind.REPAIRED: KindInfo("ingest", "MuPDF repaired a damaged file: check the pages it reports without text."),
     ErrorKind.HIDDEN_TEXT: KindInfo("ingest", "A warning: text-layer words the page does not show (white on white, under a filled box, invisible) were left out of what the model reads and of citations. A redaction drawn over text leaves the text in the file: remove it before sharing the PDF."),
     ErrorKind.MISCODED_TEXT: KindInfo("ingest", "A warning: a page's text layer says other letters than the page shows (a font whose Unicode map is wrong), so the page was read by OCR. Text copied out of this PDF is wrong too: if you produce it, export it again with fonts that map to Unicode."),
+    ErrorKind.UNREAD_SCRIPT: KindInfo("ingest", "A warning: OCR read pages, images or video frames written in a script its recogniser does not read (it reads Latin letters, digits and Chinese; Cyrillic, Greek or Arabic come out as look-alike letters, Hangul as digits alone). Their OCR words were left out: the model reads them from the image, and citations on them stay unverified. Give such documents a text layer (born-digital, or OCR'd by a tool that reads the script) to have them verified."),
     ErrorKind.ATTACHMENTS: KindInfo("ingest", "A warning: the PDF carries documents of its own that were not read: a file pinned to a page as an annotation, an embedded one above --max-file-mb or damaged, or any under --no-attachments. Extract them (a PDF viewer's attachments pane, or `mutool extract`) into the inputs."),
     ErrorKind.LIMIT_PAGES: KindInfo("ingest", "Only the first --max-pages pages were read: raise it if the rest matter."),
     ErrorKind.LIMIT_PIXELS: KindInfo("ingest", "The image is larger than --max-pixels: raise it if the image is genuine."),

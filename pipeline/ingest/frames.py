@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.ingest.ocr import ocr_words
+from pipeline.ingest.ocr import ocr_page
 from pipeline.ingest.render import spool_path
 from pipeline.ingest.result import IngestResult, word_density
+from pipeline.ingest.scripts import unread_message
 from schemas.options import IngestOptions
-from schemas.records import FrameUnit, ImageRef, SourceDocument
+from schemas.records import ErrorRecord, FrameUnit, ImageRef, SourceDocument, format_timestamp
 
 OCR_SAME_PICTURE = 0.001  # share of changed pixels (256-px grey thumbnail) under which a frame reuses the last OCR
 
@@ -52,6 +53,9 @@ class FrameKeeper:
         self.ocr = ocr and options.ocr != "off"
         self._last_sig = None
         self._ocr_sig, self._ocr_words = None, []  # the last frame that was OCR'd, and its words
+        self._unread_at: list[float] = []  # times of frames in a script OCR does not read
+        self._unread_row: int | None = None  # their warning's index in result.errors
+        self._unread_sample = ""  # what OCR made of the first
 
     def duplicate(self, frame, target: float) -> bool:
         """Whether `frame` differs from the last kept one by less than --dedup-threshold (then recorded
@@ -80,10 +84,26 @@ class FrameKeeper:
             if self._ocr_sig is not None and changed_share(sig, self._ocr_sig) < OCR_SAME_PICTURE:
                 words, reused = [w.model_copy() for w in self._ocr_words], True  # same picture: same text
             else:
-                words = ocr_words(cv2.cvtColor(shown, cv2.COLOR_BGR2RGB), scale=to_full)
+                reading = ocr_page(cv2.cvtColor(shown, cv2.COLOR_BGR2RGB), scale=to_full)
+                words = reading.words
                 self._ocr_sig, self._ocr_words = sig, words
+                if reading.unread:
+                    self._unread(target, reading.unread)
         self.result.units.append(FrameUnit(
             doc_id=self.doc.doc_id, index=index, t_seconds=round(target, 3), image=ImageRef(kind="file", path=out),
             image_width=shown.shape[1], image_height=shown.shape[0], width=float(w), height=float(h),
             words=words, text_source="ocr" if words else "none", exact=exact, density=word_density(words, w, h),
             ocr_reused=reused))
+
+    def _unread(self, target: float, sample: str) -> None:
+        """One warning for the frames whose script OCR does not read, kept up to date as they come (it
+        quotes what OCR made of the first)."""
+        if self._unread_row is None:
+            self._unread_sample, self._unread_row = sample, len(self.result.errors)
+            self.result.errors.append(None)
+        times = self._unread_at
+        times.append(round(target, 3))
+        shown = ", ".join(format_timestamp(t) for t in times[:10]) + (f" and {len(times) - 10} more" if len(times) > 10 else "")
+        self.result.errors[self._unread_row] = ErrorRecord(
+            doc_id=self.doc.doc_id, path=self.doc.path, stage="ingest", kind="unread_script", severity="warning",
+            message=unread_message(f"the frame{'s' if len(times) > 1 else ''} at {shown}", self._unread_sample), t_seconds=times[0])

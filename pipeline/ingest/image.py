@@ -14,7 +14,8 @@ from pipeline.ingest.animation import ingest_animation, is_animation
 from pipeline.ingest.lenient import GATE, Damage
 from pipeline.ingest.ocr import ocr_page
 from pipeline.ingest.render import spool_path
-from pipeline.ingest.result import OCR_FINER, IngestResult, fit_scale, fit_size, ocr_fit_scale, word_density
+from pipeline.ingest.result import OCR_FINER, IngestResult, fit_scale, fit_size, ocr_fit_scale, page_list, word_density
+from pipeline.ingest.scripts import unread_message
 from schemas.options import IngestOptions
 from schemas.records import ErrorRecord, ImageRef, PageUnit, SourceDocument
 
@@ -160,6 +161,7 @@ def ingest_image(doc: SourceDocument, options: IngestOptions, spool: Path, deadl
             raise StageError("ingest", "unsupported_type", f"this machine cannot decode {missing} images: {missing_how(missing)} "
                              "(`gemmadoc doctor` lists the image decoders)") from e
         raise StageError("ingest", "corrupt", f"cannot decode image: {e}") from e
+    unread: dict[int, str] = {}  # frame -> what OCR made of a script it does not read
     with im:
         if is_animation(im):
             _check_size(im, options, "RGBA")  # a GIF's later frames decode to RGBA over the palette
@@ -202,6 +204,8 @@ def ingest_image(doc: SourceDocument, options: IngestOptions, spool: Path, deadl
                 read = finer or shown  # page coordinates stay those of the full-size upright image
                 reading = ocr_page(np.asarray(read), scale=w / read.size[0], quarter_turns=True)
                 words, turn = reading.words, reading.turn
+                if reading.unread:
+                    unread.setdefault(index + 1, reading.unread)
             ink = float((np.asarray(shown.convert("L"))[::4, ::4] < 128).mean())
             res.units.append(PageUnit(
                 doc_id=doc.doc_id, page=index + 1, width=float(w), height=float(h),
@@ -209,6 +213,11 @@ def ingest_image(doc: SourceDocument, options: IngestOptions, spool: Path, deadl
                 image_height=shown.size[1 - turn % 2],
                 words=words, text_source="ocr" if words else "none",
                 density=word_density(words, w, h) if words else ink))
+    if unread:
+        frames = sorted(unread)
+        where = "the image" if len(res.units) == 1 else f"frame{'s' if len(frames) > 1 else ''} {page_list(frames)}"
+        res.errors.append(ErrorRecord(doc_id=doc.doc_id, path=doc.path, stage="ingest", kind="unread_script", severity="warning",
+                                      message=unread_message(where, unread[frames[0]]), page=frames[0]))
     return res
 
 

@@ -2,13 +2,15 @@
 
 Chosen over Tesseract because it installs from PyPI with the project (no system package, so CI and a
 fresh clone get it from `pip`), reads Chinese and English with one model, and returns per-character
-boxes that we group into words for grounding."""
+boxes that we group into words for grounding. A reading in a script the recogniser does not read
+(Cyrillic, Greek, Arabic, Hangul: `pipeline/ingest/scripts.py`) is left without words."""
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
 
+from pipeline.ingest.scripts import is_cjk, script_unread
 from schemas.records import Word
 
 _engine = None
@@ -33,11 +35,6 @@ def engine():
         return _engine
 
 
-def _is_cjk(ch: str) -> bool:
-    o = ord(ch)
-    return 0x3000 <= o <= 0x9FFF or 0xAC00 <= o <= 0xD7AF or 0xF900 <= o <= 0xFAFF or 0xFF00 <= o <= 0xFFEF
-
-
 def line_to_words(text: str, box: tuple[float, float, float, float], line: int,
                   char_boxes: list[tuple[float, float, float, float]] | None = None) -> list[Word]:
     """Split one OCR line into words. Uses per-character boxes when they line up with the text (RapidOCR
@@ -52,12 +49,12 @@ def line_to_words(text: str, box: tuple[float, float, float, float], line: int,
         if text[i].isspace():
             i += 1
             continue
-        if _is_cjk(text[i]):
+        if is_cjk(text[i]):
             tokens.append((i, i + 1))
             i += 1
             continue
         j = i
-        while j < len(text) and not text[j].isspace() and not _is_cjk(text[j]):
+        while j < len(text) and not text[j].isspace() and not is_cjk(text[j]):
             j += 1
         tokens.append((i, j))
         i = j
@@ -142,6 +139,7 @@ class Reading:
 
     words: list[Word]
     turn: int = 0
+    unread: str = ""  # what the recogniser made of a script it does not read (its words are then left out)
 
 
 def ocr_words(image, line_offset: int = 0, scale: float = 1.0, origin: tuple[float, float] = (0.0, 0.0)) -> list[Word]:
@@ -195,7 +193,9 @@ def ocr_page(image, line_offset: int = 0, scale: float = 1.0, origin: tuple[floa
     if tall * 2 > sum(len(text) for _, text, _, _ in lines):  # read as tall lines: one more quarter turn
         upright_k, lines, size = (k + 1) % 4, [(_turn_quad(q, size), t, c, None) for q, t, c, _ in lines], (size[1], size[0])
         text = "".join(t for _, t, _, _ in lines if not t.isspace())
-        vertical = 2 * sum(_is_cjk(ch) for ch in text) > len(text)  # CJK written in columns: upright as it lies
+        vertical = 2 * sum(is_cjk(ch) for ch in text) > len(text)  # CJK written in columns: upright as it lies
+    if script_unread((t, x1 - x0, y1 - y0) for q, t, _, _ in lines for x0, y0, x1, y1 in [_box(q)]):
+        return Reading([], unread=" ".join(t.strip() for _, t, _, _ in lines)[:UNREAD_SAMPLE])
     words = _words(lines, size, line_offset)
     words = [_given(word, upright_k, image.shape[:2], scale, origin) for word in words]
     sure = confidence >= UPRIGHT_CONFIDENCE and sum(len(t.strip()) for _, t, _, _ in lines) >= MIN_TURN_CHARS
@@ -209,6 +209,7 @@ def _confident_chars(lines: list, confidence: float) -> float:
     return confidence * sum(len(text) for _, text, _, _ in lines)
 
 
+UNREAD_SAMPLE = 60  # characters of an unread script's reading quoted in the warning
 MIN_TURN_CHARS = 20  # a picture is shown turned only when OCR read this many characters confidently so
 MIN_INK = 0.001  # a page with fewer dark pixels than this share holds no text to turn for
 

@@ -12,7 +12,8 @@ from pipeline.ingest.layercheck import layer_mismatch, sampled_mismatches
 from pipeline.ingest.ocr import Reading, ocr_page, ocr_words
 from pipeline.ingest.pictures import merge_words
 from pipeline.ingest.render import PageRead, RenderFailed, RenderOutOfMemory, RenderTimeout, spool_path, thread_guard
-from pipeline.ingest.result import OCR_FINER, OCR_MAX_PIXELS, IngestResult, fit_scale, word_density
+from pipeline.ingest.result import OCR_FINER, OCR_MAX_PIXELS, IngestResult, fit_scale, page_list, word_density
+from pipeline.ingest.scripts import unread_message
 from schemas.options import IngestOptions
 from schemas.records import ErrorRecord, ImageRef, PageUnit, SourceDocument, Word
 
@@ -71,13 +72,14 @@ def ingest_pdf(doc: SourceDocument, options: IngestOptions, spool: Path, deadlin
         guard = thread_guard(options.max_page_memory_mb)
         hidden: dict[int, int] = {}  # page -> text-layer words it does not show
         pinned: list[str] = []  # files attached to the pages read
+        unread_pages: dict[int, str] = {}  # page -> what OCR made of a script it does not read
         for i in range(n):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 err("timeout", f"stopped after {i} of {n} pages: over --doc-timeout {options.doc_timeout_s:g} s")
                 break
             try:
-                unit, read = _ingest_page(doc, pdf, i, options, spool, guard, min(options.page_timeout_s, remaining), password)
+                unit, read, unread = _ingest_page(doc, pdf, i, options, spool, guard, min(options.page_timeout_s, remaining), password)
             except RenderTimeout as e:
                 err("render_timeout", f"{e}; the remaining {n - i - 1} pages were not tried (they share the broken structure)", page=i + 1)
                 break
@@ -94,8 +96,14 @@ def ingest_pdf(doc: SourceDocument, options: IngestOptions, spool: Path, deadlin
             if read.rendered.hidden and unit.text_source in ("pdf", "mixed"):  # an OCR'd page dropped its layer anyway
                 hidden[i + 1] = len(read.rendered.hidden)
             pinned += read.pinned
+            if unread:
+                unread_pages[i + 1] = unread
         if hidden:
             err("hidden_text", hidden_text_message(hidden), "warning", page=min(hidden))
+        if unread_pages:
+            pages = sorted(unread_pages)
+            err("unread_script", unread_message(f"page{'s' if len(pages) > 1 else ''} {page_list(pages)}", unread_pages[pages[0]]),
+                "warning", page=pages[0])
         if options.ocr == "auto" and time.monotonic() < deadline and (miscoded := _read_miscoded(res.units, deadline)):
             err("miscoded_text", miscoded_message(*miscoded), "warning", page=miscoded[0][0])
         if carried := attached_files(pdf, pinned, embedded=not options.attachments):
@@ -169,11 +177,6 @@ def _read_miscoded(units: list[PageUnit], deadline: float) -> tuple[list[int], i
     return ([units[k].page for k in wrong], late) if wrong else None
 
 
-def page_list(pages: list[int], shown: int = 10) -> str:
-    """Page numbers for a message: the first `shown`, then how many more."""
-    return ", ".join(str(p) for p in pages[:shown]) + (f" and {len(pages) - shown} more" if len(pages) > shown else "")
-
-
 def miscoded_message(pages: list[int], late: int = 0) -> str:
     """The warning for pages whose text layer says other text than they show."""
     shown = page_list(pages)
@@ -192,8 +195,9 @@ def hidden_text_message(hidden: dict[int, int]) -> str:
             "model reads and of citations")
 
 
-def _ingest_page(doc, pdf, i, options, spool, guard, timeout, password) -> tuple[PageUnit, PageRead]:
-    """One page as a unit, and what the worker read of it (hidden words, pinned files)."""
+def _ingest_page(doc, pdf, i, options, spool, guard, timeout, password) -> tuple[PageUnit, PageRead, str]:
+    """One page as a unit, what the worker read of it (hidden words, pinned files), and what OCR made of
+    the page when it is in a script OCR does not read ('' otherwise)."""
     try:
         page = pdf[i]  # page size and rotation only: its content is read in the guarded worker
     except Exception as e:  # noqa: BLE001 - a broken page tree: MuPDF counts the page but cannot load it
@@ -207,12 +211,12 @@ def _ingest_page(doc, pdf, i, options, spool, guard, timeout, password) -> tuple
     for_ocr, at = (read.for_ocr, read.ocr_zoom) if read.for_ocr is not None else (rendered, zoom)
     try:
         text_source = "pdf" if read.usable and options.ocr != "force" else "none"
-        turn = 0
+        turn, unread = 0, ""
         if text_source == "none":
             words = []
             if options.ocr != "off":
                 reading = ocr_page(_rgb(for_ocr.path), scale=1.0 / at, quarter_turns=True)
-                words, turn = reading.words, reading.turn
+                words, turn, unread = reading.words, reading.turn, reading.unread
                 text_source = "ocr" if words else "none"
         elif read.pictures and options.ocr == "auto":
             found = _ocr_pictures(for_ocr.path, at, read.pictures)
@@ -228,7 +232,7 @@ def _ingest_page(doc, pdf, i, options, spool, guard, timeout, password) -> tuple
                     image=ImageRef(kind="file", path=rendered.path, turn=turn), image_width=shown[0],
                     image_height=shown[1], words=words, text_source=text_source,
                     rotation=page.rotation, density=density)
-    return unit, read
+    return unit, read, unread
 
 
 def _rgb(path: str):

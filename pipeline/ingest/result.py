@@ -74,3 +74,8 @@ def word_density(words, width: float, height: float) -> float:
         return 0.0
     area = sum(max(0.0, w.x1 - w.x0) * max(0.0, w.y1 - w.y0) for w in words)
     return min(1.0, area / (width * height))
+
+
+def page_list(pages: list[int], shown: int = 10) -> str:
+    """Page numbers for a message: the first `shown`, then how many more."""
+    return ", ".join(str(p) for p in pages[:shown]) + (f" and {len(pages) - shown} more" if len(pages) > shown else "")

@@ -1,0 +1,95 @@
+"""Does OCR read the script a picture is written in?
+
+RapidOCR's recogniser reads Latin letters, digits and Chinese. Shown Cyrillic, Greek or Arabic it still
+answers, with look-alike letters ('Счёт-фактура' reads 'C4eT-ΦaKTypa', 'марта' 'MapTa'); shown Hangul it
+reads the digits and little else. Either text given to the model as the page's words
+misleads it (Gemma reads these scripts from the image), and citations would be checked against it. Two
+signs, judged on a whole reading:
+- look-alike words: letters of two scripts in one word, a digit alone between letters, or capitals where no
+  words run together would put them ('C4eT', 'αptθ', 'IJlplJs'), in words that hold at least ODD_SHARE of
+  the letters of words with three letters or more (a brand such as 'GmbH' is one word among many);
+- ink without characters: the lines found hold far fewer characters than their length in line heights
+  (printed Latin holds about two a line height; Hangul read as digits alone, under READ_SHARE)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Iterable
+
+ODD_SHARE = 0.5  # of the letters in words of three letters or more
+MIN_LETTERED = 40  # such letters, at least, to judge the look-alike sign
+READ_SHARE = 0.6  # characters (a CJK one counts two) per line height of the lines found, at least
+MIN_LINE_HEIGHTS = 30  # line length, in line heights, at least, to judge the ink sign
+EDGE_PUNCTUATION = ".,:;!?()[]{}\"'«»“”‘’‚„-–—/\\|*#%&+=<>_~"
+VOWELS = set("aeiouyäöüàâéèêëîïôûùáíóúåæøœ")
+SCRIPTS = ("LATIN", "GREEK", "CYRILLIC", "ARABIC", "HEBREW")
+
+
+def is_cjk(ch: str) -> bool:
+    """Chinese, Japanese or Korean (ideographs, kana, Hangul, full-width forms)."""
+    o = ord(ch)
+    return 0x3000 <= o <= 0x9FFF or 0xAC00 <= o <= 0xD7AF or 0xF900 <= o <= 0xFAFF or 0xFF00 <= o <= 0xFFEF
+
+
+def script(ch: str) -> str:
+    """The script of a letter: cjk, one of SCRIPTS, or other."""
+    if is_cjk(ch):
+        return "cjk"
+    name = unicodedata.name(ch, "")
+    return next((s for s in SCRIPTS if name.startswith(s)), "other")
+
+
+def lookalike(word: str) -> bool | None:
+    """Whether an OCR'd word looks like another script read as this one; None for a word of fewer than
+    three letters (not judged)."""
+    cjk = sum(1 for c in word if is_cjk(c))
+    word = "".join(c for c in word if not is_cjk(c)).strip(EDGE_PUNCTUATION)
+    letters = [c for c in word if c.isalpha()]
+    if len(letters) < 3 or cjk >= len(letters):  # Chinese runs into Latin without spaces ('北京ABC科技'): not judged
+        return None
+    if len({script(c) for c in letters}) > 1:
+        return True
+    if re.search(r"[^\W\d_]\d[^\W\d_]", word):  # one digit between letters: '4' for 'ч', '0' for 'о' (words run
+        return True                                    # together around a number hold more: 'number1542dated')
+    return any(_odd_case(run) for run in re.findall(r"[^\W\d_]+", word))
+
+
+def _odd_case(run: str) -> bool:
+    """Capitals where no words run together would put them: OCR runs words together ('TotalAmount',
+    'McDonald', 'iPhone' are words), but each capital after the first part then starts a part of three
+    letters or more with a vowel; 'PomaWka', 'MapTa', 'ocTaB' have none such."""
+    if run.islower() or run.isupper() or run.istitle():
+        return False
+    parts, start = [], 0
+    for i in range(1, len(run) + 1):
+        if i == len(run) or (run[i].isupper() and run[i - 1].islower()) or (run[i].isupper() and i + 1 < len(run) and run[i + 1].islower() and run[i - 1].isupper()):
+            parts.append(run[start:i])
+            start = i
+    return any(len(p) < 3 or not p[1:].islower() or not any(c in VOWELS for c in p.lower()) for p in parts[1:])
+
+
+def script_unread(lines: Iterable[tuple[str, float, float]]) -> bool:
+    """Whether OCR's lines, as (text, width, height) in pixels, are a script the recogniser does not read."""
+    lettered = odd = 0
+    heights = chars = 0.0
+    for text, width, height in lines:
+        for word in text.split():
+            judged = lookalike(word)
+            if judged is not None:  # weighed by letters: OCR runs words together into long ones
+                letters = sum(c.isalpha() for c in word)
+                lettered += letters
+                odd += letters * judged
+        if height > 0 and width >= height:  # lines along the page (CJK in columns is read, and not judged)
+            heights += width / height
+            chars += sum(2 if is_cjk(c) else 1 for c in text if not c.isspace())
+    if lettered >= MIN_LETTERED and odd >= ODD_SHARE * lettered:
+        return True
+    return heights >= MIN_LINE_HEIGHTS and chars < READ_SHARE * heights
+
+
+def unread_message(where: str, sample: str) -> str:
+    """The warning for pictures whose script OCR does not read: `where` names them, `sample` is what OCR
+    made of the first."""
+    return (f"OCR does not read the script of {where} (it read {sample!r}): those OCR words were left out, the model "
+            "reads the text from the image, and citations there stay unverified")
