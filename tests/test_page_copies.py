@@ -8,6 +8,7 @@ from PIL import Image
 from pipeline.discover import discover
 from pipeline.ingest import ingest_document
 from pipeline.pageimages import KEEP_MAX_PIXELS, page_copies
+from pipeline.slices import area_slices
 from review.build import _render
 from schemas.options import IngestOptions
 from schemas.records import DocumentResult
@@ -26,13 +27,16 @@ def _kept_sizes(path, spool) -> list[tuple[int, int]]:
 
 
 def test_a_till_roll_is_kept_and_re_rendered_readable(tmp_path, spool):
-    """With a 1000-px longest side a 80 x 600 mm receipt was kept 133 px wide, its digits a blur."""
+    """With a 1000-px longest side a 80 x 600 mm receipt was kept 133 px wide, its digits a blur; with a
+    page's area, 328 px. Kept at the area of the 4 slices the model is shown it in, it keeps the 473 px
+    it was rendered at (150 dpi)."""
     pdf = till_roll_pdf(tmp_path / "till.pdf")
     (width, height), = _kept_sizes(pdf, spool)
-    assert width >= 300 and width * height <= KEEP_MAX_PIXELS, (width, height)
+    slices = area_slices(width, height)  # kept at the area of the slices the model is shown it in
+    assert width >= 470 and slices == 4 and width * height <= KEEP_MAX_PIXELS * slices, (width, height)
     _render(str(pdf), "pdf", 1, tmp_path / "p00001.jpg")  # the review's path when the run kept no copy
     with Image.open(tmp_path / "p00001.jpg") as im:
-        assert im.width >= 300 and im.width * im.height <= KEEP_MAX_PIXELS * 1.01, im.size
+        assert im.width >= 470 and im.width * im.height <= KEEP_MAX_PIXELS * slices * 1.01, im.size
 
 
 def test_pages_are_kept_within_the_area_and_small_images_are_not_enlarged(tmp_path, spool):
