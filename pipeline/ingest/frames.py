@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pipeline.ingest.ocr import ocr_page
 from pipeline.ingest.render import spool_path
-from pipeline.ingest.result import IngestResult, word_density
+from pipeline.ingest.result import IngestResult, page_list, word_density
 from pipeline.ingest.scripts import unread_message
 from schemas.options import IngestOptions
 from schemas.records import ErrorRecord, FrameUnit, ImageRef, SourceDocument, format_timestamp
@@ -54,7 +54,7 @@ class FrameKeeper:
         self._last_sig = None
         self._ocr_sig, self._ocr_words = None, []  # the last frame that was OCR'd, and its words
         self._unread_at: list[float] = []  # times of frames in a script OCR does not read
-        self._unread_row: int | None = None  # their warning's index in result.errors
+        self._unread_row = 0  # their warning's index in result.errors
         self._unread_sample = ""  # what OCR made of the first
 
     def duplicate(self, frame, target: float) -> bool:
@@ -98,12 +98,15 @@ class FrameKeeper:
     def _unread(self, target: float, sample: str) -> None:
         """One warning for the frames whose script OCR does not read, kept up to date as they come (it
         quotes what OCR made of the first)."""
-        if self._unread_row is None:
+        if not self._unread_at:
             self._unread_sample, self._unread_row = sample, len(self.result.errors)
-            self.result.errors.append(None)
-        times = self._unread_at
-        times.append(round(target, 3))
-        shown = ", ".join(format_timestamp(t) for t in times[:10]) + (f" and {len(times) - 10} more" if len(times) > 10 else "")
-        self.result.errors[self._unread_row] = ErrorRecord(
-            doc_id=self.doc.doc_id, path=self.doc.path, stage="ingest", kind="unread_script", severity="warning",
-            message=unread_message(f"the frame{'s' if len(times) > 1 else ''} at {shown}", self._unread_sample), t_seconds=times[0])
+        self._unread_at.append(round(target, 3))
+        times = [format_timestamp(t) for t in self._unread_at]
+        where = f"the frame{'s' if len(times) > 1 else ''} at {page_list(times)}"
+        row = ErrorRecord(doc_id=self.doc.doc_id, path=self.doc.path, stage="ingest", kind="unread_script", severity="warning",
+                          message=unread_message(where, self._unread_sample),
+                          t_seconds=self._unread_at[0])
+        if len(self._unread_at) == 1:
+            self.result.errors.append(row)
+        else:
+            self.result.errors[self._unread_row] = row

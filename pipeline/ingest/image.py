@@ -14,7 +14,7 @@ from pipeline.ingest.animation import ingest_animation, is_animation
 from pipeline.ingest.lenient import GATE, Damage
 from pipeline.ingest.ocr import ocr_page
 from pipeline.ingest.render import spool_path
-from pipeline.ingest.result import OCR_FINER, IngestResult, fit_scale, fit_size, ocr_fit_scale, page_list, word_density
+from pipeline.ingest.result import OCR_FINER, IngestResult, fit_scale, fit_size, numbered, ocr_fit_scale, word_density
 from pipeline.ingest.scripts import unread_message
 from schemas.options import IngestOptions
 from schemas.records import ErrorRecord, ImageRef, PageUnit, SourceDocument
@@ -215,7 +215,7 @@ def ingest_image(doc: SourceDocument, options: IngestOptions, spool: Path, deadl
                 density=word_density(words, w, h) if words else ink))
     if unread:
         frames = sorted(unread)
-        where = "the image" if len(res.units) == 1 else f"frame{'s' if len(frames) > 1 else ''} {page_list(frames)}"
+        where = "the image" if len(res.units) == 1 else numbered("frame", frames)
         res.errors.append(ErrorRecord(doc_id=doc.doc_id, path=doc.path, stage="ingest", kind="unread_script", severity="warning",
                                       message=unread_message(where, unread[frames[0]]), page=frames[0]))
     return res

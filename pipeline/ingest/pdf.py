@@ -12,7 +12,7 @@ from pipeline.ingest.layercheck import layer_mismatch, sampled_mismatches
 from pipeline.ingest.ocr import Reading, ocr_page, ocr_words
 from pipeline.ingest.pictures import merge_words
 from pipeline.ingest.render import PageRead, RenderFailed, RenderOutOfMemory, RenderTimeout, spool_path, thread_guard
-from pipeline.ingest.result import OCR_FINER, OCR_MAX_PIXELS, IngestResult, fit_scale, page_list, word_density
+from pipeline.ingest.result import OCR_FINER, OCR_MAX_PIXELS, IngestResult, fit_scale, numbered, word_density
 from pipeline.ingest.scripts import unread_message
 from schemas.options import IngestOptions
 from schemas.records import ErrorRecord, ImageRef, PageUnit, SourceDocument, Word
@@ -102,8 +102,7 @@ def ingest_pdf(doc: SourceDocument, options: IngestOptions, spool: Path, deadlin
             err("hidden_text", hidden_text_message(hidden), "warning", page=min(hidden))
         if unread_pages:
             pages = sorted(unread_pages)
-            err("unread_script", unread_message(f"page{'s' if len(pages) > 1 else ''} {page_list(pages)}", unread_pages[pages[0]]),
-                "warning", page=pages[0])
+            err("unread_script", unread_message(numbered("page", pages), unread_pages[pages[0]]), "warning", page=pages[0])
         if options.ocr == "auto" and time.monotonic() < deadline and (miscoded := _read_miscoded(res.units, deadline)):
             err("miscoded_text", miscoded_message(*miscoded), "warning", page=miscoded[0][0])
         if carried := attached_files(pdf, pinned, embedded=not options.attachments):
@@ -179,18 +178,15 @@ def _read_miscoded(units: list[PageUnit], deadline: float) -> tuple[list[int], i
 
 def miscoded_message(pages: list[int], late: int = 0) -> str:
     """The warning for pages whose text layer says other text than they show."""
-    shown = page_list(pages)
     cut = f" ({late} left without text: over --doc-timeout)" if late else ""
-    return (f"the text layer of page{'s' if len(pages) > 1 else ''} {shown} says other letters than the page shows (a font "
+    return (f"the text layer of {numbered('page', pages)} says other letters than the page shows (a font "
             f"whose Unicode map is wrong): read by OCR instead{cut}")
 
 
 def hidden_text_message(hidden: dict[int, int]) -> str:
     """The warning for text-layer words that pages do not show, by page (the words themselves are not
     repeated: they may be what a redaction meant to remove)."""
-    pages = sorted(hidden)
-    shown = page_list(pages)
-    return (f"{sum(hidden.values())} text-layer words on page{'s' if len(pages) > 1 else ''} {shown} are not shown on the page "
+    return (f"{sum(hidden.values())} text-layer words on {numbered('page', sorted(hidden))} are not shown on the page "
             "(white on white, under a filled box such as a redaction drawn over the text, or invisible): left out of what the "
             "model reads and of citations")
 

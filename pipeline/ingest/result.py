@@ -76,6 +76,11 @@ def word_density(words, width: float, height: float) -> float:
     return min(1.0, area / (width * height))
 
 
-def page_list(pages: list[int], shown: int = 10) -> str:
-    """Page numbers for a message: the first `shown`, then how many more."""
+def page_list(pages: list, shown: int = 10) -> str:
+    """Page numbers (or frame times) for a message: the first `shown`, then how many more."""
     return ", ".join(str(p) for p in pages[:shown]) + (f" and {len(pages) - shown} more" if len(pages) > shown else "")
+
+
+def numbered(noun: str, items: list) -> str:
+    """'page 3' or 'pages 1, 2 and 9 more': `noun`, plural for several, and `page_list(items)`."""
+    return f"{noun}{'s' if len(items) > 1 else ''} {page_list(items)}"

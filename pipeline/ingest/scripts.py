@@ -33,9 +33,7 @@ def is_cjk(ch: str) -> bool:
 
 
 def script(ch: str) -> str:
-    """The script of a letter: cjk, one of SCRIPTS, or other."""
-    if is_cjk(ch):
-        return "cjk"
+    """The script of a letter that is not CJK: one of SCRIPTS, or other."""
     name = unicodedata.name(ch, "")
     return next((s for s in SCRIPTS if name.startswith(s)), "other")
 
@@ -61,11 +59,9 @@ def _odd_case(run: str) -> bool:
     letters or more with a vowel; 'PomaWka', 'MapTa', 'ocTaB' have none such."""
     if run.islower() or run.isupper() or run.istitle():
         return False
-    parts, start = [], 0
-    for i in range(1, len(run) + 1):
-        if i == len(run) or (run[i].isupper() and run[i - 1].islower()) or (run[i].isupper() and i + 1 < len(run) and run[i + 1].islower() and run[i - 1].isupper()):
-            parts.append(run[start:i])
-            start = i
+    starts = [i for i in range(1, len(run)) if run[i].isupper() and (  # where a part starts: 'Total|Amount', 'AB|Cd'
+        run[i - 1].islower() or (i + 1 < len(run) and run[i + 1].islower()))]
+    parts = [run[a:b] for a, b in zip([0, *starts], [*starts, len(run)])]
     return any(len(p) < 3 or not p[1:].islower() or not any(c in VOWELS for c in p.lower()) for p in parts[1:])
 
 
@@ -77,7 +73,7 @@ def script_unread(lines: Iterable[tuple[str, float, float]]) -> bool:
         for word in text.split():
             judged = lookalike(word)
             if judged is not None:  # weighed by letters: OCR runs words together into long ones
-                letters = sum(c.isalpha() for c in word)
+                letters = sum(c.isalpha() and not is_cjk(c) for c in word)
                 lettered += letters
                 odd += letters * judged
         if height > 0 and width >= height:  # lines along the page (CJK in columns is read, and not judged)
