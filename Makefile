@@ -65,6 +65,7 @@ bench: bench-setup
 	$(PY) bench/ocr_reach.py
 	$(PY) bench/model_view.py
 	$(PY) bench/unread_scripts.py
+	$(PY) bench/corpus_ingest.py
 	$(PY) bench/text_recall.py
 	CHROMIUM_BIN="$${CHROMIUM_BIN:-$$(sh tools/ensure_browser.sh)}" $(PY) bench/review.py
 	for q in none int8 nf4 fp8; do $(PY) bench/gpu_throughput.py --meta --quantization $$q; done
