@@ -1,5 +1,5 @@
 """Token-budget planner: fit whole documents (or windows of them) into the context, choose image
-budgets from page density and the room left, and group requests into length-sorted batches.
+budgets from the pages' print size (pipeline/legibility.py) and the room left, and group requests into length-sorted batches.
 
 Per-unit costs are summed to plan; every request is then counted exactly by the backend's processor and
 shrunk (lower budget, then a shorter window) until it fits, so no request ever exceeds --max-context."""
@@ -11,6 +11,7 @@ from typing import Sequence
 from model.backend import Backend
 from model.prompts import request_budget
 from pipeline.batching import group_by_length
+from pipeline.legibility import unit_budget
 from pipeline.prepare import Prepared
 from pipeline.prompt import control_pattern, document_header, system_prompt, unit_segments
 from pipeline.wrap import CitationTargets, wrap_schema
@@ -21,25 +22,6 @@ from schemas.records import FrameUnit, PageUnit, Request, SourceDocument, format
 
 Unit = PageUnit | FrameUnit
 THINK_RESERVE = 520  # thought budget plus the end-of-thought marker
-
-
-def density_budget(density: float) -> int:
-    """Image budget a unit wants by its text density: blank or photo pages need few tokens, dense text many."""
-    if density < 0.01:
-        return 70
-    if density < 0.05:
-        return 140
-    if density < 0.15:
-        return 280
-    if density < 0.30:
-        return 560
-    return 1120
-
-
-def clamp_budget(want: int, options: PlanOptions) -> int:
-    allowed = options.budgets()
-    fitting = [b for b in allowed if b <= want]
-    return fitting[-1] if fitting else allowed[0]
 
 
 def prompt_room(options: PlanOptions) -> int:
@@ -88,7 +70,7 @@ class Planner:
         video = isinstance(units[0], FrameUnit)
         fixed = self.fixed_cost(video, False) + self.backend.text_tokens(f"Document: {item.doc.name}") + 2
         floor = self.options.budgets()[0]
-        wants = [clamp_budget(density_budget(u.density), self.options) for u in units]
+        wants = [unit_budget(u, self.options.budgets()) for u in units]
         costs: dict[tuple[int, int], int] = {}
 
         def cost(j: int, budget: int) -> int:
@@ -140,7 +122,7 @@ class Planner:
     def _fit(self, items: list[Prepared], start: int, end: int | None, rid: str, split: bool) -> list[Request]:
         """Build a request at the densest wanted budget, lowering it until the exact count fits."""
         units = [u for i in items for u in i.units[start:end]]
-        want = clamp_budget(max(density_budget(u.density) for u in units), self.options)
+        want = max(unit_budget(u, self.options.budgets()) for u in units)
         budgets = [b for b in self.options.budgets() if b <= want]
         for budget in reversed(budgets):
             request = self.build(items, start, end, budget, rid, split)

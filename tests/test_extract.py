@@ -185,7 +185,7 @@ def test_an_answer_with_half_an_emoji_is_stored_with_a_replacement_character():
 def test_windows_of_a_long_dense_document_keep_the_budget_their_pages_ask_for(tmp_path):
     """A document too long for one request is cut into windows sized at the densest page's budget, not
     packed at the floor (70) for every page."""
-    from pipeline.packing import clamp_budget, density_budget
+    from pipeline.legibility import unit_budget
     from schemas.records import ImageSegment
 
     doc = pymupdf.open()
@@ -203,7 +203,7 @@ def test_windows_of_a_long_dense_document_keep_the_budget_their_pages_ask_for(tm
     assert len(requests) > 1 and result.status == "ok"
     budgets = {s.budget for r in requests for s in r.segments if isinstance(s, ImageSegment)}
     prepared = prepare_chunk(discover([tmp_path / "dense.pdf"]).documents, opts.ingest, tmp_path / "spool")
-    wanted = {clamp_budget(density_budget(u.density), opts.plan) for u in prepared[0].units}
+    wanted = {unit_budget(u, opts.plan.budgets()) for u in prepared[0].units}
     assert min(budgets) >= min(wanted) > 70, (budgets, wanted)
     pages = {label for r in requests for label in r.unit_labels}
     assert len(pages) == 40  # every page in some window

@@ -81,7 +81,7 @@ def test_planner_counts_equal_processor_length(tiny_backend, sample_units):
     assert thinking.n_tokens == tiny_backend.encode(thinking)["input_ids"].shape[1]
 
 
-def test_density_drives_budgets(tiny_backend, sample_units):
+def test_print_size_and_coverage_drive_budgets(tiny_backend, sample_units):
     planner = Planner(tiny_backend, OPTS.replace(image_tokens_max=1120).plan, load_schema("receipt"))
     by_name = {r.doc_ids[0]: r for r in planner.plan(sample_units)}
     budgets = {it.doc.name: {s.budget for s in by_name[it.doc.doc_id].segments if s.kind == "image"} for it in sample_units}

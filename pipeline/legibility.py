@@ -1,0 +1,69 @@
+"""Image budgets chosen by print size: the lowest budget at which a unit's small print is shown tall
+enough to read.
+
+The model reads a picture at its budget's area, so what it can read depends on how tall the text is once
+the picture is scaled to that area, not on how much of the page text covers. Choosing by coverage alone
+gave a sparse invoice or form in 8-pt print a budget that shows it 7 px tall, and a receipt in large
+print four times the tokens it needs. A unit whose words are too few to measure (a photo, a blank page, a
+scan read without OCR) keeps the budget its coverage asks for.
+
+Print size lowers the budget of a page with a text layer only. Words read by OCR are measured by the
+detector's boxes, drawn wider than the print, and a scan's noise and blur need more pixels than clean
+print of the same size: a scan's budget is raised where its print is small, never lowered below what its
+coverage asks for (bench/print_size.py: lowered, faxed forms lost a fifth of their words)."""
+
+from __future__ import annotations
+
+import math
+
+from pipeline.slices import slice_boxes
+from schemas.options import PIXELS_PER_IMAGE_TOKEN
+from schemas.records import FrameUnit, PageUnit
+
+LEGIBLE_PX = 12.0  # small print's height as shown, above which OCR reads 95%+ of words (bench/print_size.py)
+SMALL_PRINT = 0.25  # the quantile of word heights that counts as the unit's small print
+MIN_WORDS = 5  # words of 3+ letters or digits needed to measure print size
+
+
+def density_budget(density: float) -> int:
+    """Image budget a unit wants by its text coverage: blank or photo pages need few tokens, dense text many."""
+    if density < 0.01:
+        return 70
+    if density < 0.05:
+        return 140
+    if density < 0.15:
+        return 280
+    if density < 0.30:
+        return 560
+    return 1120
+
+
+def print_height(unit: PageUnit | FrameUnit) -> float | None:
+    """Height of the unit's small print in pixels of its picture (the SMALL_PRINT quantile of its words'
+    heights, a word's height being its box's short side, so vertical text counts too), or None when it
+    has fewer than MIN_WORDS words of 3+ letters or digits."""
+    heights = sorted(min(w.x1 - w.x0, w.y1 - w.y0) for w in unit.words if sum(c.isalnum() for c in w.text) >= 3)
+    if len(heights) < MIN_WORDS or unit.width <= 0 or unit.height <= 0:
+        return None
+    to_pixels = math.sqrt(unit.image_width * unit.image_height / (unit.width * unit.height))
+    return heights[int(len(heights) * SMALL_PRINT)] * to_pixels
+
+
+def shown_height(unit: PageUnit | FrameUnit, height: float, budget: int) -> float:
+    """`height` pixels of the unit's picture as shown at `budget` (each slice of a long page at the budget)."""
+    shown = budget * PIXELS_PER_IMAGE_TOKEN
+    left, top, right, bottom = slice_boxes(unit.image_width, unit.image_height, shown)[0]
+    return height * math.sqrt(shown / max((right - left) * (bottom - top), 1))
+
+
+def unit_budget(unit: PageUnit | FrameUnit, budgets: list[int]) -> int:
+    """The budget (of `budgets`, lowest first) a unit wants: the lowest that shows its small print
+    LEGIBLE_PX tall (the highest when none does); by text coverage when its print cannot be measured,
+    and at least that for a unit read by OCR."""
+    want = density_budget(unit.density)
+    by_coverage = ([b for b in budgets if b <= want] or budgets[:1])[-1]
+    height = print_height(unit)
+    if height is None:
+        return by_coverage
+    by_size = next((b for b in budgets if shown_height(unit, height, b) >= LEGIBLE_PX), budgets[-1])
+    return by_size if unit.text_source == "pdf" else max(by_size, by_coverage)
