@@ -70,7 +70,7 @@ def main() -> None:
     from model.images import load_image
     from pipeline.discover import discover
     from pipeline.ingest import ingest_document
-    from pipeline.legibility import density_budget
+    from pipeline.legibility import clamp_budget, density_budget
     from pipeline.prompt import unit_segments
     from schemas.options import IngestOptions, RunOptions
 
@@ -87,7 +87,7 @@ def main() -> None:
         for name, (path, truth) in work.items():
             doc = discover([path]).documents[0]
             unit = ingest_document(doc, IngestOptions(ocr="off"), tmp / "spool").units[0]
-            budget = max(b for b in plan.budgets() if b <= density_budget(max(unit.density, 0.15)))  # text pages: at least 280
+            budget = clamp_budget(density_budget(max(unit.density, 0.15)), plan.budgets())  # text pages: at least 280
             shown = [s for s in unit_segments(unit, budget, False) if s.kind == "image"]
             if name == "control":
                 control_same = int(len(shown) == 1 and shown[0].image.crop is None)

@@ -4,10 +4,11 @@ the image tokens it costs.
 Every PDF and image of the corpus (`docs/`, the first `--pages` pages of each) is ingested with default
 options. Each page with measurable words gets two budgets: the one gemmadoc gives it
 (`pipeline.legibility.unit_budget`: the lowest that shows its small print 12 px tall, never below the
-coverage's for a scan) and the one it gave before 0.3.11, in the same run (the budget its text coverage asked for). Each prompt image the planner
-builds at that budget (`pipeline.prompt.unit_segments`) is resized as Gemma 4's processor resizes it
-(`model_view.py`) and read back by OCR as a judge of legibility: a word (3+ letters or digits) of the
-page counts as read when OCR reads it in that view. Pages whose budget is the same both ways are read once.
+coverage's for a scan) and the one it gave before 0.3.11, in the same run (the budget its text coverage
+asked for). Each prompt image the planner builds at that budget (`pipeline.prompt.unit_segments`) is
+resized as Gemma 4's processor resizes it (`model_view.py`) and read back by OCR as a judge of
+legibility: a word (3+ letters or digits) of the page counts as read when OCR reads it in that view.
+Pages whose budget is the same both ways are read once.
 
     python bench/print_size.py [--pages 4]
 
@@ -63,7 +64,7 @@ def main() -> None:
 
     from pipeline.discover import discover
     from pipeline.ingest import ingest_document
-    from pipeline.legibility import density_budget, print_height, unit_budget
+    from pipeline.legibility import clamp_budget, density_budget, print_height, unit_budget
     from schemas.options import IngestOptions, PlanOptions
 
     model_view = _model_view()
@@ -83,7 +84,7 @@ def main() -> None:
                 if print_height(unit) is None:
                     continue  # too few words to measure: the coverage budget either way
                 by_size = unit_budget(unit, budgets)
-                by_coverage = max(b for b in budgets if b <= density_budget(unit.density))
+                by_coverage = clamp_budget(density_budget(unit.density), budgets)
                 size = read_share(unit, by_size, model_view)
                 cover = size if by_coverage == by_size else read_share(unit, by_coverage, model_view)
                 raised += by_size > by_coverage

@@ -38,6 +38,11 @@ def density_budget(density: float) -> int:
     return 1120
 
 
+def clamp_budget(want: int, budgets: list[int]) -> int:
+    """The highest of `budgets` (lowest first) not above `want`; the lowest when all are."""
+    return ([b for b in budgets if b <= want] or budgets[:1])[-1]
+
+
 def print_height(unit: PageUnit | FrameUnit) -> float | None:
     """Height of the unit's small print in pixels of its picture (the SMALL_PRINT quantile of its words'
     heights, a word's height being its box's short side, so vertical text counts too), or None when it
@@ -60,8 +65,7 @@ def unit_budget(unit: PageUnit | FrameUnit, budgets: list[int]) -> int:
     """The budget (of `budgets`, lowest first) a unit wants: the lowest that shows its small print
     LEGIBLE_PX tall (the highest when none does); by text coverage when its print cannot be measured,
     and at least that for a unit read by OCR."""
-    want = density_budget(unit.density)
-    by_coverage = ([b for b in budgets if b <= want] or budgets[:1])[-1]
+    by_coverage = clamp_budget(density_budget(unit.density), budgets)
     height = print_height(unit)
     if height is None:
         return by_coverage

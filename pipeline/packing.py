@@ -1,5 +1,6 @@
 """Token-budget planner: fit whole documents (or windows of them) into the context, choose image
-budgets from the pages' print size (pipeline/legibility.py) and the room left, and group requests into length-sorted batches.
+budgets from the pages' print size (pipeline/legibility.py) and the room left, and group requests into
+length-sorted batches.
 
 Per-unit costs are summed to plan; every request is then counted exactly by the backend's processor and
 shrunk (lower budget, then a shorter window) until it fits, so no request ever exceeds --max-context."""
