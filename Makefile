@@ -65,6 +65,7 @@ bench: bench-setup
 	$(PY) bench/ocr_reach.py
 	$(PY) bench/model_view.py
 	$(PY) bench/print_size.py
+	$(PY) bench/tiles.py
 	$(PY) bench/unread_scripts.py
 	$(PY) bench/corpus_ingest.py
 	$(PY) bench/text_recall.py

@@ -9,7 +9,7 @@ from schemas.records import ImageRef
 
 def load_image(ref: ImageRef):
     """The picture as the model is shown it: RGB, turned upright where ingest's OCR found it turned, and
-    cut to `ref.crop` (one slice of a long page)."""
+    cut to `ref.crop` (one slice of a long page, or one tile of a large sheet)."""
     from PIL import Image
 
     if ref.kind == "encoded":

@@ -10,15 +10,21 @@ scan read without OCR) keeps the budget its coverage asks for.
 Print size lowers the budget of a page with a text layer only. Words read by OCR are measured by the
 detector's boxes, drawn wider than the print, and a scan's noise and blur need more pixels than clean
 print of the same size: a scan's budget is raised where its print is small, never lowered below what its
-coverage asks for (bench/print_size.py: lowered, faxed forms lost a fifth of their words)."""
+coverage asks for (bench/print_size.py: lowered, faxed forms lost a fifth of their words).
+
+A page whose small print even the largest budget shows too small (an A1 drawing, a poster, a sheet of
+7-pt figures on A3) is kept by ingest at the area of 2 x 2 or 3 x 3 images and shown in tiles
+(`tile_side`, pipeline/slices.py), as far as --dpi and the source's pixels allow."""
 
 from __future__ import annotations
 
 import math
 
-from pipeline.slices import slice_boxes
+from typing import Sequence
+
+from pipeline.slices import MAX_TILE_SIDE, ONE_IMAGE, TILE_OVERLAP, area_slices, slice_boxes
 from schemas.options import PIXELS_PER_IMAGE_TOKEN
-from schemas.records import FrameUnit, PageUnit
+from schemas.records import FrameUnit, PageUnit, Word
 
 LEGIBLE_PX = 12.0  # small print's height as shown, above which OCR reads 95%+ of words (bench/print_size.py)
 SMALL_PRINT = 0.25  # the quantile of word heights that counts as the unit's small print
@@ -43,19 +49,35 @@ def clamp_budget(want: int, budgets: list[int]) -> int:
     return ([b for b in budgets if b <= want] or budgets[:1])[-1]
 
 
+def small_print(words: Sequence[Word]) -> float | None:
+    """Height of the small print of `words` in their own units (the SMALL_PRINT quantile of their
+    heights, a word's height being its box's short side, so vertical text counts too), or None when there
+    are fewer than MIN_WORDS words of 3+ letters or digits."""
+    heights = sorted(min(w.x1 - w.x0, w.y1 - w.y0) for w in words if sum(c.isalnum() for c in w.text) >= 3)
+    return heights[int(len(heights) * SMALL_PRINT)] if len(heights) >= MIN_WORDS else None
+
+
 def print_height(unit: PageUnit | FrameUnit) -> float | None:
-    """Height of the unit's small print in pixels of its picture (the SMALL_PRINT quantile of its words'
-    heights, a word's height being its box's short side, so vertical text counts too), or None when it
-    has fewer than MIN_WORDS words of 3+ letters or digits."""
-    heights = sorted(min(w.x1 - w.x0, w.y1 - w.y0) for w in unit.words if sum(c.isalnum() for c in w.text) >= 3)
-    if len(heights) < MIN_WORDS or unit.width <= 0 or unit.height <= 0:
+    """Height of the unit's small print in pixels of its picture, or None when it cannot be measured."""
+    height = small_print(unit.words)
+    if height is None or unit.width <= 0 or unit.height <= 0:
         return None
-    to_pixels = math.sqrt(unit.image_width * unit.image_height / (unit.width * unit.height))
-    return heights[int(len(heights) * SMALL_PRINT)] * to_pixels
+    return height * math.sqrt(unit.image_width * unit.image_height / (unit.width * unit.height))
+
+
+def tile_side(words: Sequence[Word], width: float, height: float) -> int:
+    """Tiles per side (1 to MAX_TILE_SIDE) a width x height page (in its words' units) is kept for, so
+    that each tile, read at the largest budget, shows its small print LEGIBLE_PX tall: 1 when one image
+    does, when its print cannot be measured, and for a long page (shown in slices)."""
+    print_size = small_print(words)
+    if print_size is None or width <= 0 or height <= 0 or area_slices(width, height) > 1:
+        return 1
+    whole = print_size * math.sqrt(ONE_IMAGE / (width * height))  # shown as one image of the largest budget
+    return next((k for k in range(1, MAX_TILE_SIDE) if whole * (k - (k - 1) * TILE_OVERLAP) >= LEGIBLE_PX), MAX_TILE_SIDE)
 
 
 def shown_height(unit: PageUnit | FrameUnit, height: float, budget: int) -> float:
-    """`height` pixels of the unit's picture as shown at `budget` (each slice of a long page at the budget)."""
+    """`height` pixels of the unit's picture as shown at `budget` (each slice or tile at the budget)."""
     shown = budget * PIXELS_PER_IMAGE_TOKEN
     left, top, right, bottom = slice_boxes(unit.image_width, unit.image_height, shown)[0]
     return height * math.sqrt(shown / max((right - left) * (bottom - top), 1))

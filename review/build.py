@@ -223,7 +223,7 @@ def _render(source: str, media_type: str, where, target: Path, timed: bool = Fal
         with pymupdf.open(source) as pdf:
             page = pdf[int(where) - 1]
             zoom = keep_scale(page.rect.width, page.rect.height)
-        thread_guard(IngestOptions().max_page_memory_mb).read(source, int(where) - 1, zoom, str(target), RENDER_TIMEOUT_S)
+        thread_guard(IngestOptions().max_page_memory_mb).read(source, int(where) - 1, (zoom,), str(target), RENDER_TIMEOUT_S)
     elif media_type == "video":
         import cv2
 

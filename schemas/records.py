@@ -67,7 +67,7 @@ class ImageRef(Record):
     path: str = ""
     data: bytes | None = Field(default=None, repr=False)
     turn: int = 0  # quarter turns counter-clockwise that show the picture upright (a page scanned sideways or upside down, as OCR read it)
-    crop: tuple[int, int, int, int] | None = None  # (left, top, right, bottom) of the upright picture: one slice of a long page (pipeline/slices.py)
+    crop: tuple[int, int, int, int] | None = None  # (left, top, right, bottom) of the upright picture: one slice of a long page or tile of a large sheet (pipeline/slices.py)
 
 
 class PageUnit(Record):

@@ -14,8 +14,9 @@ from pipeline.ingest.animation import ingest_animation, is_animation
 from pipeline.ingest.lenient import GATE, Damage
 from pipeline.ingest.ocr import ocr_page
 from pipeline.ingest.render import spool_path
-from pipeline.ingest.result import OCR_FINER, IngestResult, fit_scale, fit_size, numbered, ocr_fit_scale, word_density
+from pipeline.ingest.result import OCR_FINER, IngestResult, fit_scale, fit_size, numbered, ocr_fit_scale, tiled, word_density
 from pipeline.ingest.scripts import unread_message
+from pipeline.legibility import tile_side
 from schemas.options import IngestOptions
 from schemas.records import ErrorRecord, ImageRef, PageUnit, SourceDocument
 
@@ -206,6 +207,9 @@ def ingest_image(doc: SourceDocument, options: IngestOptions, spool: Path, deadl
                 words, turn = reading.words, reading.turn
                 if reading.unread:
                     unread.setdefault(index + 1, reading.unread)
+                if (side := tile_side(words, w, h)) > 1 and (bigger := _retiled(doc.path, index, tiled(options, side), shown)):
+                    shown = bigger  # small print one image shows too small: kept for tiles (pipeline/legibility.py)
+                    shown.save(out, quality=90)
             ink = float((np.asarray(shown.convert("L"))[::4, ::4] < 128).mean())
             res.units.append(PageUnit(
                 doc_id=doc.doc_id, page=index + 1, width=float(w), height=float(h),
@@ -258,6 +262,20 @@ def _decode_frame(path: str, im, index: int, options: IngestOptions, ocr: bool =
             return shown, size, damage, finer
     except Exception as e:  # noqa: BLE001
         raise StageError("ingest", "corrupt", f"cannot decode image frame {index + 1}: {refused}") from e
+
+
+def _retiled(path: str, index: int, options: IngestOptions, shown):
+    """Frame `index` of the file decoded again within `options` (room for tiles), or None when that
+    adds no pixels to `shown` (a picture that is not larger than one image) or does not decode."""
+    from PIL import Image
+
+    try:
+        with GATE.strict(), Image.open(path) as again:
+            again.seek(index)
+            bigger = _upright(again, index, options)[0]
+    except Exception:  # noqa: BLE001 - kept as first decoded
+        return None
+    return bigger if bigger.width * bigger.height > 1.1 * shown.width * shown.height else None
 
 
 def stated_dpi(im) -> float | None:

@@ -11,8 +11,10 @@ from pipeline.errors import StageError
 from pipeline.ingest.layercheck import layer_mismatch, sampled_mismatches
 from pipeline.ingest.ocr import Reading, ocr_page, ocr_words
 from pipeline.ingest.pictures import merge_words
-from pipeline.ingest.render import PageRead, RenderFailed, RenderOutOfMemory, RenderTimeout, spool_path, thread_guard
-from pipeline.ingest.result import OCR_FINER, OCR_MAX_PIXELS, IngestResult, fit_scale, numbered, word_density
+from pipeline.ingest.render import PageRead, Rendered, RenderFailed, RenderOutOfMemory, RenderTimeout, spool_path, thread_guard
+from pipeline.ingest.result import OCR_MAX_PIXELS, IngestResult, fit_scale, numbered, tiled, word_density
+from pipeline.legibility import tile_side
+from pipeline.slices import MAX_TILE_SIDE
 from pipeline.ingest.scripts import unread_message
 from schemas.options import IngestOptions
 from schemas.records import ErrorRecord, ImageRef, PageUnit, SourceDocument, Word
@@ -199,12 +201,12 @@ def _ingest_page(doc, pdf, i, options, spool, guard, timeout, password) -> tuple
     except Exception as e:  # noqa: BLE001 - a broken page tree: MuPDF counts the page but cannot load it
         raise RenderFailed(f"page {i + 1} cannot be loaded from the page tree ({type(e).__name__}: {e})") from e
     width, height = page.rect.width, page.rect.height
-    zoom = page_zoom(width, height, options)
+    zooms = tuple(page_zoom(width, height, tiled(options, side)) for side in range(1, MAX_TILE_SIDE + 1))
     fine = ocr_zoom(width, height, options) if options.ocr != "off" else 0.0
-    read = guard.read(doc.path, i, zoom, spool_path(spool, doc.doc_id, f"p{i + 1:05d}.jpg"), timeout, password,
-                      fine if fine > OCR_FINER * zoom else 0.0, options.ocr == "force")
+    read = guard.read(doc.path, i, zooms, spool_path(spool, doc.doc_id, f"p{i + 1:05d}.jpg"), timeout, password,
+                      fine, options.ocr == "force")
     words, rendered = read.words, read.rendered
-    for_ocr, at = (read.for_ocr, read.ocr_zoom) if read.for_ocr is not None else (rendered, zoom)
+    for_ocr, at = (read.for_ocr, read.ocr_zoom) if read.for_ocr is not None else (rendered, read.zoom)
     try:
         text_source = "pdf" if read.usable and options.ocr != "force" else "none"
         turn, unread = 0, ""
@@ -214,6 +216,8 @@ def _ingest_page(doc, pdf, i, options, spool, guard, timeout, password) -> tuple
                 reading = ocr_page(_rgb(for_ocr.path), scale=1.0 / at, quarter_turns=True)
                 words, turn, unread = reading.words, reading.turn, reading.unread
                 text_source = "ocr" if words else "none"
+                if for_ocr is not rendered and (side := tile_side(words, width, height)) > 1:
+                    rendered = _keep_finer(for_ocr, at, rendered, min(zooms[side - 1], at))
         elif read.pictures and options.ocr == "auto":
             found = _ocr_pictures(for_ocr.path, at, read.pictures)
             merged = merge_words(words, found)
@@ -229,6 +233,20 @@ def _ingest_page(doc, pdf, i, options, spool, guard, timeout, password) -> tuple
                     image_height=shown[1], words=words, text_source=text_source,
                     rotation=page.rotation, density=density)
     return unit, read, unread
+
+
+def _keep_finer(finer: Rendered, at: float, rendered: Rendered, zoom: float) -> Rendered:
+    """The page as the model is shown it, made again from `finer` (the page rendered for OCR at zoom `at`)
+    at `zoom`, when that is finer than `rendered`: a scan whose small print OCR found too small for one
+    image is kept for tiles (pipeline/legibility.py)."""
+    from PIL import Image
+
+    size = (max(1, round(finer.width * zoom / at)), max(1, round(finer.height * zoom / at)))
+    if size[0] * size[1] <= 1.1 * rendered.width * rendered.height:
+        return rendered
+    with Image.open(finer.path) as im:
+        im.convert("RGB").resize(size, Image.LANCZOS).save(rendered.path, quality=90)
+    return Rendered(rendered.path, size[0], size[1], rendered.ink, rendered.hidden)
 
 
 def _rgb(path: str):

@@ -37,6 +37,7 @@ class PageRead:
     for_ocr: Rendered | None = None  # the page rendered finer for OCR, when OCR will read it (see `read_page`)
     ocr_zoom: float = 0.0
     pinned: list = field(default_factory=list)  # names of the files attached to the page as annotations
+    zoom: float = 0.0  # the zoom `rendered` was made at: the whole page's, or its tiles' (see `read_page`)
 
 
 class RenderTimeout(Exception):
@@ -89,19 +90,24 @@ def render_page(doc, index: int, zoom: float, out_path: str, quality: int = 90, 
     return Rendered(out_path, pix.w, pix.h, ink, hidden)
 
 
-def read_page(doc, index: int, zoom: float, out_path: str, ocr_zoom: float = 0.0, ocr_all: bool = False) -> PageRead:
+def read_page(doc, index: int, zooms: tuple[float, ...], out_path: str, ocr_zoom: float = 0.0, ocr_all: bool = False) -> PageRead:
     """Text-layer words of one page, whether they are usable, the page rendered to `out_path`, and the
-    pictures on it that the text layer does not read. When OCR will read the page (its text layer is
-    unusable, it has such pictures, or `ocr_all`: --ocr force) and `ocr_zoom` is finer than `zoom` (a
-    large page the model sees below --dpi), the page is also rendered at `ocr_zoom` beside `out_path`."""
+    pictures on it that the text layer does not read. `zooms[k - 1]` is the zoom for a page shown in
+    k x k tiles: the page is rendered at the one its words' small print asks for (`tile_side`). When OCR
+    will read the page (its text layer is unusable, it has such pictures, or `ocr_all`: --ocr force) and
+    `ocr_zoom` is finer than that (a large page the model sees below --dpi), the page is also rendered at
+    `ocr_zoom` beside `out_path`."""
     from pipeline.ingest.pictures import unread_pictures
+    from pipeline.ingest.result import OCR_FINER
     from pipeline.ingest.textlayer import pdf_words, usable_text
+    from pipeline.legibility import tile_side
 
     page = doc[index]
     try:
         words = pdf_words(page)
     except Exception:  # noqa: BLE001 - a broken text layer: the caller falls back to OCR
         words = []
+    zoom = zooms[min(tile_side(words, page.rect.width, page.rect.height), len(zooms)) - 1]
     rendered = render_page(doc, index, zoom, out_path, words=words)
     if rendered.hidden:  # text the page does not show is neither read nor cited (a bad redaction stays redacted)
         gone = set(rendered.hidden)
@@ -113,8 +119,8 @@ def read_page(doc, index: int, zoom: float, out_path: str, ocr_zoom: float = 0.0
             pictures = unread_pictures(page, words)
         except Exception:  # noqa: BLE001 - images that cannot be listed: the text layer alone, as before
             pictures = []
-    read = PageRead(words, usable, rendered, pictures, pinned=pinned_files(page))
-    if ocr_zoom > zoom and (pictures or not usable or ocr_all):
+    read = PageRead(words, usable, rendered, pictures, pinned=pinned_files(page), zoom=zoom)
+    if ocr_zoom > OCR_FINER * zoom and (pictures or not usable or ocr_all):
         read.for_ocr = render_page(doc, index, ocr_zoom, str(Path(out_path).with_suffix(".ocr.jpg")), quality=95)
         read.ocr_zoom = ocr_zoom
     return read
@@ -157,9 +163,9 @@ def _worker(conn, max_mb: int) -> None:
             return
         if msg is None:
             return
-        path, password, index, zoom, out_path, ocr_zoom, ocr_all = msg
+        path, password, index, zooms, out_path, ocr_zoom, ocr_all = msg
         try:
-            conn.send(("ok", read_page(_open(path, password, cache), index, zoom, out_path, ocr_zoom, ocr_all)))
+            conn.send(("ok", read_page(_open(path, password, cache), index, zooms, out_path, ocr_zoom, ocr_all)))
         except MemoryError:  # free what the bomb took before answering
             cache.clear()
             conn.send(("oom", "MemoryError"))
@@ -185,11 +191,12 @@ class RenderGuard:
         child.close()
         self._conn = parent
 
-    def read(self, path: str, index: int, zoom: float, out_path: str, timeout: float,
+    def read(self, path: str, index: int, zooms: tuple[float, ...], out_path: str, timeout: float,
              password: str | None = None, ocr_zoom: float = 0.0, ocr_all: bool = False) -> PageRead:
+        """`read_page` in the worker (`zooms`: the page's zoom for 1, 2, ... tiles a side)."""
         if self._proc is None or not self._proc.is_alive():
             self._start()
-        self._conn.send((path, password, index, zoom, out_path, ocr_zoom, ocr_all))
+        self._conn.send((path, password, index, zooms, out_path, ocr_zoom, ocr_all))
         if not self._conn.poll(timeout):
             self.kill()
             raise RenderTimeout(f"page {index + 1} did not render within {timeout:.0f} s (MuPDF hang); worker killed")

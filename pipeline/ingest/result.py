@@ -26,6 +26,12 @@ def fit_scale(width: float, height: float, options: IngestOptions) -> float:
     return scale_within(width, height, options.max_page_pixels * area_slices(width, height), options.max_side_px)
 
 
+def tiled(options: IngestOptions, side: int) -> IngestOptions:
+    """`options` with room for a page shown in side x side tiles (pipeline/slices.py): --max-page-pixels
+    for each tile."""
+    return options if side <= 1 else options.model_copy(update={"max_page_pixels": options.max_page_pixels * side * side})
+
+
 OCR_SHORT_SIDE = 1400  # OCR reads a picture at least this many pixels across, where the picture has them
 OCR_MAX_PIXELS = 40_000_000  # ... and within this area
 OCR_FINER = 1.1  # a picture is made again for OCR only when that reads it this much finer than the model's

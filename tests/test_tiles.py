@@ -1,0 +1,123 @@
+"""Large sheets in small print (drawings, posters, spreadsheets on A3) kept at more pixels and shown to
+the model in tiles, on sheets drawn at known sizes, their scans, and the planner's exact token counts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pymupdf
+import pytest
+
+from pipeline.discover import discover
+from pipeline.ingest import ingest_document
+from pipeline.legibility import LEGIBLE_PX, print_height, shown_height, tile_side, unit_budget
+from pipeline.prepare import Prepared
+from pipeline.prompt import unit_segments
+from pipeline.slices import ONE_IMAGE, kept_tile_side, slice_boxes, slice_note
+from schemas.catalog import load_schema
+from schemas.options import IngestOptions, PlanOptions, RunOptions
+
+BUDGETS = PlanOptions().budgets()
+PX = 48 * 48  # pixels one image token reads
+
+
+def _sheet(width: float, height: float, fontsize: float, lines: int = 400) -> pymupdf.Document:
+    doc = pymupdf.open()
+    page = doc.new_page(width=width, height=height)
+    y = 30 + fontsize
+    for k in range(lines):
+        if y > height - 30:
+            break
+        page.insert_text((30, y), f"Note {k}: beam HEB-300 fixed at grid line C{k % 9}, torque 85 Nm", fontsize=fontsize)
+        y += fontsize * 5
+    return doc
+
+
+def _unit(path: Path, tmp_path: Path, **options):
+    doc = discover([path]).documents[0]
+    return ingest_document(doc, IngestOptions(**options), tmp_path / "spool").units[0]
+
+
+def _images(unit, budget: int):
+    return [s for s in unit_segments(unit, budget, False) if s.kind == "image"]
+
+
+def test_tiles_cover_a_large_picture_in_a_grid_that_overlaps():
+    """A picture of usual shape is whole up to one image of the largest budget; larger (as ingest keeps a
+    sheet for 2 x 2 or 3 x 3 tiles) it is a grid of tiles that covers it, each overlapping the next and
+    about one image large (the overlap on top); a long picture keeps its slices."""
+    assert slice_boxes(1240, 1754, 1120 * PX) == [(0, 0, 1240, 1754)]
+    for side, (w, h) in ((2, (2701, 3823)), (3, (4052, 5729))):
+        assert kept_tile_side(w, h) == side
+        for budget in (280, 1120):  # fewer tokens each, never fewer tiles
+            tiles = slice_boxes(w, h, budget * PX)
+            assert len(tiles) == side * side
+            assert {t[0] for t in tiles} == {t[0] for t in tiles[:side]} and tiles[0][:2] == (0, 0)
+            assert max(t[2] for t in tiles) == w and max(t[3] for t in tiles) == h
+            assert tiles[1][0] < tiles[0][2] and tiles[side][1] < tiles[0][3]  # overlaps across and down
+            assert all(ONE_IMAGE < (t[2] - t[0]) * (t[3] - t[1]) <= 1.15 * ONE_IMAGE for t in tiles)
+        assert slice_note(tiles) == f" (shown in {side * side} overlapping tiles, {side} rows of {side}, row by row)"
+    assert kept_tile_side(1000, 60000) == 1 and len(slice_boxes(1000, 60000, 1120 * PX)) == 8  # slices, as before
+
+
+def test_a_large_sheet_in_small_print_is_shown_in_tiles_and_one_in_large_print_whole(tmp_path):
+    """An A1 sheet in 9-pt print, shown whole, has its print 10 px tall; kept for 2 x 2 tiles, each tile
+    shows it legibly. The same sheet in 30-pt print, and an A4 page in 9 pt, stay one image."""
+    _sheet(1684, 2384, 9).save(tmp_path / "a1.pdf")
+    unit = _unit(tmp_path / "a1.pdf", tmp_path, ocr="off")
+    assert tile_side(unit.words, unit.width, unit.height) == 2
+    assert unit.image_width * unit.image_height > 3.5 * ONE_IMAGE
+    budget = unit_budget(unit, BUDGETS)
+    tiles = _images(unit, budget)
+    assert len(tiles) == 4 and all(t.image.crop is not None and t.budget == budget for t in tiles)
+    assert shown_height(unit, print_height(unit), budget) >= LEGIBLE_PX
+    whole = print_height(unit) * (ONE_IMAGE / (unit.image_width * unit.image_height)) ** 0.5
+    assert whole < LEGIBLE_PX  # what one image of 1120 tokens showed
+    for name, (w, h, size) in {"large_print.pdf": (1684, 2384, 30), "a4.pdf": (595, 842, 9)}.items():
+        _sheet(w, h, size).save(tmp_path / name)
+        plain = _unit(tmp_path / name, tmp_path, ocr="off")
+        assert plain.image_width * plain.image_height <= 1.01 * ONE_IMAGE and len(_images(plain, unit_budget(plain, BUDGETS))) == 1
+
+
+def test_tiles_are_bounded_by_dpi(tmp_path):
+    """Tiles need pixels: a sheet rendered at --dpi 36 has none to spare and stays one image."""
+    _sheet(1684, 2384, 9).save(tmp_path / "a1.pdf")
+    unit = _unit(tmp_path / "a1.pdf", tmp_path, ocr="off", dpi=36)
+    assert len(_images(unit, 1120)) == 1
+
+
+@pytest.mark.parametrize("kind", ["pdf", "png"])
+def test_a_scanned_sheet_in_small_print_is_kept_for_tiles(tmp_path, kind):
+    """A scan (a PDF of page images, or a PNG stating 150 dpi) of a tabloid sheet in 4-pt print: OCR reads
+    it finer than the model's one image, finds its print too small and the page is kept for tiles from
+    the pixels OCR read, its words still in page units."""
+    pix = _sheet(792, 1224, 4, lines=14)[0].get_pixmap(dpi=150)
+    path = tmp_path / f"scan.{kind}"
+    if kind == "png":
+        pix.set_dpi(150, 150)
+        pix.save(path)
+    else:
+        scan = pymupdf.open()
+        page = scan.new_page(width=792, height=1224)
+        page.insert_image(page.rect, pixmap=pix)
+        scan.save(path)
+    unit = _unit(path, tmp_path)
+    assert unit.text_source == "ocr" and any("HEB-300" in w.text for w in unit.words)
+    assert unit.image_width * unit.image_height > 1.3 * ONE_IMAGE
+    assert max(w.x1 for w in unit.words) <= unit.width and len(_images(unit, unit_budget(unit, BUDGETS))) == 4
+
+
+def test_the_planner_counts_a_tiled_page_exactly(tiny_backend, tmp_path):
+    """A tiled sheet goes through the planner as its tiles, each at the page's budget, and the request's
+    token count is the processor's own."""
+    from pipeline.packing import Planner
+
+    _sheet(1684, 2384, 9, lines=60).save(tmp_path / "a1.pdf")
+    doc = discover([tmp_path / "a1.pdf"]).documents[0]
+    opts = RunOptions(model="tiny-random", ocr="off", image_tokens_min=70, image_tokens_max=1120)
+    prepared = Prepared(doc, ingest_document(doc, opts.ingest, tmp_path / "spool").units)
+    (request,) = Planner(tiny_backend, opts.plan, load_schema("key_facts")).plan([prepared])
+    images = [s for s in request.segments if s.kind == "image"]
+    assert len(images) == 4 and len({s.image.crop for s in images}) == 4
+    assert any("overlapping tiles" in s.text for s in request.segments if s.kind == "text")
+    assert request.n_tokens == tiny_backend.encode(request)["input_ids"].shape[1]
