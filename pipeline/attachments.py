@@ -1,12 +1,14 @@
 """Documents a PDF carries in its embedded files (a portfolio's documents, the files of its attachments
-pane: an invoice sent with its cover letter, a scan attached to a form), unpacked so that they are read
-like any input. Each is written once under the output folder, at a path given by its bytes, so a run
+pane: an invoice sent with its cover letter, a scan attached to a form) and pinned to its pages as
+file-attachment annotations (a reviewer's marked-up copy, a photo pinned to an inspection report),
+unpacked so that they are read like any input. Each is written once under the output folder, at a path given by its bytes, so a run
 that unpacks it again finds the same file and skips it as unchanged. A file that is no document gemmadoc
 reads (an e-invoice's XML, a spreadsheet) is left where it is."""
 
 from __future__ import annotations
 
 import hashlib
+import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +32,7 @@ UNPACK_TIMEOUT_S = 120.0  # a PDF's embedded files are unpacked within this, or 
 
 def unpack_attachments(doc: SourceDocument, into: Path, passwords: list[str], max_file_mb: float,
                        max_memory_mb: int = 2048) -> tuple[list[Unpacked], list[ErrorRecord]]:
-    """The embedded files of the PDF `doc` that are documents, each written to `into`/<sha256 of its
+    """The files the PDF `doc` carries (embedded, or pinned to its pages) that are documents, each written to `into`/<sha256 of its
     bytes, 16 hex>/<its name>, and an `attachments` warning for those too large or damaged to read. A PDF
     that carries none costs an open here (about 2 ms); one that does is unpacked in a worker process under
     `max_memory_mb` of address space and UNPACK_TIMEOUT_S, since an embedded file's stated size cannot be
@@ -77,15 +79,64 @@ def _opened(path: str, passwords: list[str]):
 
 
 def _carries_files(path: str, passwords: list[str]) -> bool:
-    """The PDF opens and has embedded files."""
+    """The PDF opens and has embedded files or a page with annotations (read from the page objects: a
+    page is loaded only when it has some)."""
     pdf = _opened(path, passwords)
     if pdf is None:
         return False
     with pdf:
         try:
-            return pdf.embfile_count() > 0
-        except Exception:  # noqa: BLE001 - a broken name tree: nothing to unpack
-            return False
+            if pdf.embfile_count() > 0:
+                return True
+        except Exception:  # noqa: BLE001 - a broken name tree: the pages may still carry files
+            pass
+        return next(_pinning_pages(pdf), None) is not None
+
+
+REFERENCE = re.compile(r"(\d+) \d+ R")
+
+
+def _pinning_pages(pdf):
+    """The pages of `pdf` with a file-attachment annotation, found from the objects alone (links annotate
+    most pages of many documents: a page is loaded only when it pins a file)."""
+    for i in range(pdf.page_count):
+        try:
+            kind, value = pdf.xref_get_key(pdf.page_xref(i), "Annots")
+            if kind == "xref":  # the array is an object of its own
+                value = pdf.xref_object(int(value.split()[0]), compressed=True)
+            if kind != "null" and any(pdf.xref_get_key(int(x), "Subtype")[1] == "/FileAttachment"
+                                      for x in REFERENCE.findall(value)):
+                yield pdf[i]
+        except Exception:  # noqa: BLE001 - a page the page tree cannot load: its own ingest reports it
+            continue
+
+
+def _pinned(pdf):
+    """The file-attachment annotations of `pdf`'s pages, in page order."""
+    import pymupdf
+
+    for page in _pinning_pages(pdf):
+        try:
+            yield from list(page.annots(types=[pymupdf.PDF_ANNOT_FILE_ATTACHMENT]))
+        except Exception:  # noqa: BLE001 - broken annotations: none read from this page
+            continue
+
+
+def _carried(pdf):
+    """Each file `pdf` carries, as (name, stated size, a call that inflates its bytes): its embedded
+    files, then those pinned to its pages."""
+    try:
+        names = pdf.embfile_names()
+    except Exception:  # noqa: BLE001 - a broken name tree: the pinned files alone
+        names = []
+    for name in names:
+        yield name, lambda name=name: int(pdf.embfile_info(name).get("size") or 0), lambda name=name: pdf.embfile_get(name)
+    for annot in _pinned(pdf):
+        try:
+            info = annot.file_info
+        except Exception:  # noqa: BLE001 - an annotation without a readable file: nothing to read
+            continue
+        yield info.get("filename") or "attachment", lambda info=info: int(info.get("size") or 0), annot.get_file
 
 
 def _unpack_capped(conn, max_memory_mb: int, *args) -> None:
@@ -111,19 +162,15 @@ def _unpack(doc: SourceDocument, into: Path, passwords: list[str], max_file_mb: 
     if pdf is None:
         return found, warnings
     try:
-        try:
-            names = pdf.embfile_names()
-        except Exception:  # noqa: BLE001 - a broken name tree: nothing to unpack
-            return found, warnings
-        for name in names:
+        for name, stated_size, inflate in _carried(pdf):
             shown = printable(name)
             try:
-                size = int(pdf.embfile_info(name).get("size") or 0)
+                size = stated_size()
                 if size > max_file_mb * 2**20:
                     warnings.append(_warning(doc, f"{shown!r}, attached to {doc.name}, is {size / 2**20:.0f} MB, above "
                                                   f"--max-file-mb {max_file_mb:g}: not read"))
                     continue
-                data = pdf.embfile_get(name)
+                data = inflate()
             except Exception as e:  # noqa: BLE001 - a damaged stream, or an allocation past the cap
                 why = (f"needs more than --max-page-memory-mb {max_memory_mb} MB to inflate (a decompression bomb?)"
                        if isinstance(e, MemoryError) or any(m in str(e) for m in OOM_MARKERS) else f"cannot be read ({e})")

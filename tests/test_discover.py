@@ -200,6 +200,31 @@ def test_documents_a_pdf_carries_are_unpacked_once_and_found(tmp_path):
     assert [d.name for d in discover([inbox]).documents] == ["letter.pdf"]  # not unpacked unless asked
 
 
+def test_files_pinned_to_pages_are_unpacked_and_links_are_not_mistaken_for_them(tmp_path):
+    """An inspection report with a photo pinned to page 2 and the invoice pinned to page 3, and links on
+    every page: the pinned files are documents of their own, named after the report; a PDF whose pages
+    carry only links has nothing to unpack."""
+    inbox, into = tmp_path / "in", tmp_path / "att"
+    inbox.mkdir()
+    report = pymupdf.open()
+    for k in range(3):
+        page = report.new_page()
+        page.insert_text((72, 72), f"Inspection report, page {k + 1}")
+        page.insert_link({"kind": pymupdf.LINK_URI, "from": pymupdf.Rect(72, 60, 200, 80), "uri": "https://example.org"})
+    report[1].add_file_annot(pymupdf.Point(300, 300), (SAMPLES / "scanned_receipt.png").read_bytes(), "photo.png")
+    report[2].add_file_annot(pymupdf.Point(300, 300), (SAMPLES / "contract_and_invoice.pdf").read_bytes(), "invoice.pdf")
+    report.save(inbox / "report.pdf")
+    report.close()
+    links = pymupdf.open()
+    links.new_page().insert_link({"kind": pymupdf.LINK_URI, "from": pymupdf.Rect(72, 60, 200, 80), "uri": "https://example.org"})
+    links.save(inbox / "links.pdf")
+    found = discover([inbox], unpack_into=into)
+    names = {d.name: d for d in found.documents}
+    assert set(names) == {"links.pdf", "report.pdf", "report.pdf/photo.png", "report.pdf/invoice.pdf"}, set(names)
+    assert names["report.pdf/invoice.pdf"].doc_id == hashlib.sha256((SAMPLES / "contract_and_invoice.pdf").read_bytes()).hexdigest()
+    assert names["report.pdf/photo.png"].attached_to == str(inbox / "report.pdf") and not found.warnings
+
+
 def test_an_encrypted_pdf_unpacks_with_its_password_and_too_large_attachments_are_named(tmp_path):
     inbox, into = tmp_path / "in", tmp_path / "att"
     inbox.mkdir()

@@ -107,7 +107,7 @@ def ingest_pdf(doc: SourceDocument, options: IngestOptions, spool: Path, deadlin
             err("unread_script", unread_message(numbered("page", pages), unread_pages[pages[0]]), "warning", page=pages[0])
         if options.ocr == "auto" and time.monotonic() < deadline and (miscoded := _read_miscoded(res.units, deadline)):
             err("miscoded_text", miscoded_message(*miscoded), "warning", page=miscoded[0][0])
-        if carried := attached_files(pdf, pinned, embedded=not options.attachments):
+        if not options.attachments and (carried := attached_files(pdf, pinned)):
             err("attachments", attachments_message(pdf, carried), "warning")
         if repaired:
             blank = sum(1 for u in res.units if not u.words)
@@ -118,16 +118,15 @@ def ingest_pdf(doc: SourceDocument, options: IngestOptions, spool: Path, deadlin
     return res
 
 
-def attached_files(pdf, pinned: list[str], embedded: bool = True) -> list[str]:
-    """Names of the documents a PDF carries that gemmadoc could read but does not (a PDF, an image or a
-    video, by name: their bytes are not inflated here): the files `pinned` to its pages (read by the
-    page worker) and, when `embedded` (they are not unpacked: --no-attachments, or one file opened
-    through the API), its embedded files (a portfolio's documents, attachments). An e-invoice's XML is
-    not one."""
+def attached_files(pdf, pinned: list[str]) -> list[str]:
+    """Names of the documents a PDF carries that gemmadoc could read, when they are not unpacked
+    (--no-attachments, or one file opened through the API): a PDF, an image or a video, by name (their
+    bytes are not inflated here), among its embedded files (a portfolio's documents, attachments) and
+    the files `pinned` to its pages (read by the page worker). An e-invoice's XML is not one."""
     from pipeline.discover import SUPPORTED_EXTENSIONS
 
     try:
-        names = (pdf.embfile_names() if embedded else []) + pinned
+        names = pdf.embfile_names() + pinned
     except Exception:  # noqa: BLE001 - a broken name tree: the pinned files alone
         names = pinned
     return [n for n in names if Path(n).suffix.lower() in SUPPORTED_EXTENSIONS]
