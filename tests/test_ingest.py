@@ -184,6 +184,36 @@ def test_image_modes_exif_cmyk_16bit_and_multipage_tiff(tmp_path, spool):
         assert im.getpixel((10, 10))[1] > 240  # transparent composited on white
 
 
+def test_float_and_signed_tiffs_that_pillow_cannot_identify_are_read_through_opencv(tmp_path, spool):
+    """The sample scan as a 2-page 32-bit float RGB TIFF (values 0..1), a 64-bit float grey one and a
+    signed 16-bit RGB one (values -32768..): Pillow calls each 'cannot identify', OpenCV decodes them and
+    OCR reads the same words as from the scan; sizes are checked from the directories before decoding, and
+    a float TIFF whose data is gone is still `corrupt`."""
+    import cv2
+
+    scan = cv2.imread(str(SAMPLES / "scanned_receipt.png"))
+    blank = np.full_like(scan, 255)
+    cv2.imwritemulti(str(tmp_path / "float.tif"), [scan.astype(np.float32) / 255, blank.astype(np.float32) / 255])
+    cv2.imwrite(str(tmp_path / "double.tif"), cv2.cvtColor(scan, cv2.COLOR_BGR2GRAY).astype(np.float64) / 255)
+    cv2.imwrite(str(tmp_path / "signed.tif"), (scan.astype(np.int32) * 256 - 32768).astype(np.int16))
+    plain = [w.text for w in ingest_document(doc_for(SAMPLES / "scanned_receipt.png"), IngestOptions(), spool).units[0].words]
+    for name, pages in (("float.tif", 2), ("double.tif", 1), ("signed.tif", 1)):
+        with pytest.raises(Exception):
+            Image.open(tmp_path / name)
+        res = ingest_document(doc_for(tmp_path / name), IngestOptions(), spool)
+        assert res.status == "ok" and len(res.units) == pages, (name, res.errors)
+        words = [w.text for w in res.units[0].words]
+        assert len(set(words) & set(plain)) >= 0.8 * len(set(plain)), name
+    with pytest.raises(StageError) as e:
+        ingest_document(doc_for(tmp_path / "float.tif"), IngestOptions(max_pixels=10_000), spool)
+    assert e.value.kind == "limit_pixels"
+    data = (tmp_path / "double.tif").read_bytes()
+    (tmp_path / "cut.tif").write_bytes(data[:400])  # the directory may survive, the samples do not
+    with pytest.raises(StageError) as e:
+        ingest_document(doc_for(tmp_path / "cut.tif"), IngestOptions(ocr="off"), spool)
+    assert e.value.kind == "corrupt"
+
+
 def test_an_image_this_machine_has_no_decoder_for_names_the_missing_decoder(tmp_path, spool, monkeypatch):
     import sys
 

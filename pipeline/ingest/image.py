@@ -1,4 +1,4 @@
-"""Image ingest through Pillow: PNG, JPEG, TIFF (every page), WebP, BMP, GIF, JPEG 2000, AVIF and HEIC. EXIF
+"""Image ingest through Pillow: PNG, JPEG, TIFF (every page; float and signed samples through OpenCV), WebP, BMP, GIF, JPEG 2000, AVIF and HEIC. EXIF
 orientation, CMYK and 16-bit handled; a file that ends early or is damaged keeps what decodes. An animated
 GIF, PNG, WebP or AVIF is read like a video (pipeline/ingest/animation.py); a JPEG that carries more pictures (MPO:
 a phone's HDR gain map or preview, a stereo camera's second eye) is its primary picture."""
@@ -16,6 +16,7 @@ from pipeline.ingest.ocr import ocr_page
 from pipeline.ingest.render import spool_path
 from pipeline.ingest.result import OCR_FINER, IngestResult, fit_scale, fit_size, numbered, ocr_fit_scale, tiled, word_density
 from pipeline.ingest.scripts import unread_message
+from pipeline.ingest.tiffsamples import opencv_tiff
 from pipeline.legibility import tile_side
 from schemas.options import IngestOptions
 from schemas.records import ErrorRecord, ImageRef, PageUnit, SourceDocument
@@ -161,7 +162,9 @@ def ingest_image(doc: SourceDocument, options: IngestOptions, spool: Path, deadl
         if missing := codec_missing(doc.mime):
             raise StageError("ingest", "unsupported_type", f"this machine cannot decode {missing} images: {missing_how(missing)} "
                              "(`gemmadoc doctor` lists the image decoders)") from e
-        raise StageError("ingest", "corrupt", f"cannot decode image: {e}") from e
+        im = opencv_tiff(doc.path, options) if doc.mime == "image/tiff" and isinstance(e, Image.UnidentifiedImageError) else None
+        if im is None:  # a float or signed-integer TIFF decodes through OpenCV (pipeline/ingest/tiffsamples.py)
+            raise StageError("ingest", "corrupt", f"cannot decode image: {e}") from e
     unread: dict[int, str] = {}  # frame -> what OCR made of a script it does not read
     with im:
         if is_animation(im):
