@@ -19,6 +19,8 @@ TEXTS = {
     "japanese": ("請求書番号 1542 発行日 2026年3月12日 合計金額 4,835円 株式会社サンプル", {"fontname": "japan"}),
     "russian": ("Счёт-фактура № 1542 от 12 марта 2026 г. Поставщик: ООО Ромашка. Итого к оплате: 48 350,00 руб.",
                 {"fontfile": str(DEJAVU), "fontname": "F0"}),
+    "hebrew": ("חשבונית מס מספר 1542 מתאריך 12 במרץ 2026. סך הכל לתשלום: 4,835.00 ש״ח. ספק: אקמה בע״מ, רחוב הרצל 10",
+               {"fontfile": str(DEJAVU), "fontname": "F0"}),
 }
 
 
@@ -57,14 +59,27 @@ def test_ink_without_characters_is_an_unread_script():
     assert not script_unread([("15422026312", 40.0, 10.0)])  # too little to judge
 
 
+def test_latin_letters_without_vowels_are_an_unread_script():
+    """Hebrew read by OCR (the lines of bench/unread_scripts.py's Hebrew scan): consonant look-alikes and
+    digits, too few letters a word to judge as words; a Latin reading of codes and abbreviations keeps
+    its vowels."""
+    hebrew = ['9154212Y2026.7777I: 4,835.00 v"n. 097: x7nn y"n, n nny7 10 n',
+              '1542 12Y 2026.07777I: 4,835.00 w"n. 097: x7nn y"n, nn ny7 10 n',
+              '1542 12Y 2026.07777I: 4,835.00 v"n. D97: N7nn 2y"n, 7nI nny7 10']
+    assert script_unread([(line, 900.0, 30.0) for line in hebrew])
+    receipt = ["QTY 2 PCS SKU 4711-XL TTL RM 12.50", "GST 6% SR 0.75 CASH CHANGE", "Thank you please come again"]
+    assert not script_unread([(line, 600.0, 30.0) for line in receipt])
+    assert not script_unread([("xyz nnn 1542", 200.0, 30.0)])  # too few letters to judge
+
+
 def test_a_scan_in_a_script_ocr_does_not_read_keeps_no_words_and_says_so(tmp_path, spool):
-    names = ["english", "korean", "japanese"] + (["russian"] if DEJAVU.exists() else [])
+    names = ["english", "korean", "japanese"] + (["russian", "hebrew"] if DEJAVU.exists() else [])
     doc = discover([scanned_pdf(tmp_path / "mixed.pdf", names)]).documents[0]
     res = ingest_document(doc, IngestOptions(), spool)
     by_name = dict(zip(names, res.units))
     assert "4,835.00" in " ".join(w.text for w in by_name["english"].words)
     assert len(by_name["japanese"].words) > 20 and by_name["japanese"].text_source == "ocr"  # kanji are read
-    unread = [n for n in names if n in ("korean", "russian")]
+    unread = [n for n in names if n in ("korean", "russian", "hebrew")]
     for name in unread:
         assert by_name[name].words == [] and by_name[name].text_source == "none", name
         assert by_name[name].density > 0  # its budget comes from its ink

@@ -9,7 +9,11 @@ signs, judged on a whole reading:
   words run together would put them ('C4eT', 'αptθ', 'IJlplJs'), in words that hold at least ODD_SHARE of
   the letters of words with three letters or more (a brand such as 'GmbH' is one word among many);
 - ink without characters: the lines found hold far fewer characters than their length in line heights
-  (printed Latin holds about two a line height; Hangul read as digits alone, under READ_SHARE)."""
+  (printed Latin holds about two a line height; Hangul read as digits alone, under READ_SHARE);
+- Latin without vowels: Hebrew reads as short runs of consonant look-alikes and digits ('x7nn', 'nny7',
+  'v"n.'), too few letters a word to judge as words; its Latin letters hold almost no vowels (a, e, i,
+  o, u and their accented forms: 0-9 % on Hebrew scans, 29-41 % on every Latin scan and typeset page of
+  bench/unread_scripts.py, receipts and forms full of codes included)."""
 
 from __future__ import annotations
 
@@ -23,6 +27,9 @@ READ_SHARE = 0.6  # characters (a CJK one counts two) per line height of the lin
 MIN_LINE_HEIGHTS = 30  # line length, in line heights, at least, to judge the ink sign
 EDGE_PUNCTUATION = ".,:;!?()[]{}\"'«»“”‘’‚„-–—/\\|*#%&+=<>_~"
 VOWELS = set("aeiouyäöüàâéèêëîïôûùáíóúåæøœ")
+PLAIN_VOWELS = VOWELS - {"y"}  # y stands for a consonant in many languages, and Hebrew reads as it often
+VOWEL_SHARE = 0.15  # of the Latin letters read, at least, in a Latin reading
+MIN_VOWEL_LETTERS = 30  # Latin letters, at least, to judge the vowel sign
 SCRIPTS = ("LATIN", "GREEK", "CYRILLIC", "ARABIC", "HEBREW")
 
 
@@ -67,9 +74,13 @@ def _odd_case(run: str) -> bool:
 
 def script_unread(lines: Iterable[tuple[str, float, float]]) -> bool:
     """Whether OCR's lines, as (text, width, height) in pixels, are a script the recogniser does not read."""
-    lettered = odd = 0
+    lettered = odd = latin = vowels = 0
     heights = chars = 0.0
     for text, width, height in lines:
+        for c in text:
+            if c.isalpha() and script(c) == "LATIN":
+                latin += 1
+                vowels += c.lower() in PLAIN_VOWELS
         for word in text.split():
             judged = lookalike(word)
             if judged is not None:  # weighed by letters: OCR runs words together into long ones
@@ -80,6 +91,8 @@ def script_unread(lines: Iterable[tuple[str, float, float]]) -> bool:
             heights += width / height
             chars += sum(2 if is_cjk(c) else 1 for c in text if not c.isspace())
     if lettered >= MIN_LETTERED and odd >= ODD_SHARE * lettered:
+        return True
+    if latin >= MIN_VOWEL_LETTERS and vowels < VOWEL_SHARE * latin:
         return True
     return heights >= MIN_LINE_HEIGHTS and chars < READ_SHARE * heights
 
