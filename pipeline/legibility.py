@@ -19,7 +19,6 @@ A page whose small print even the largest budget shows too small (an A1 drawing,
 from __future__ import annotations
 
 import math
-
 from typing import Sequence
 
 from pipeline.slices import MAX_TILE_SIDE, ONE_IMAGE, TILE_OVERLAP, area_slices, slice_boxes

@@ -12,7 +12,8 @@ A page of usual shape whose small print one image cannot show legibly (an A1 dra
 spreadsheet printed on one A3 sheet) is kept by ingest at the area of a grid of tiles, 2 x 2 or 3 x 3
 (pipeline/legibility.py: `tile_side`), and shown in those tiles, overlapping a little, each at the
 budget. The grid is read back from the picture's area: a picture of usual shape larger than one image
-of the largest budget is shown in tiles."""
+of the largest budget is shown in tiles (so a --max-page-pixels above that area shows every page that
+fills it in tiles)."""
 
 from __future__ import annotations
 

@@ -121,3 +121,30 @@ def test_the_planner_counts_a_tiled_page_exactly(tiny_backend, tmp_path):
     assert len(images) == 4 and len({s.image.crop for s in images}) == 4
     assert any("overlapping tiles" in s.text for s in request.segments if s.kind == "text")
     assert request.n_tokens == tiny_backend.encode(request)["input_ids"].shape[1]
+
+
+def test_the_tiles_of_a_page_are_cut_from_one_decode_of_it(tmp_path, monkeypatch):
+    """The backends load a request's images in order: the tiles of one page file are cut from one decode
+    (a 3 x 3 sheet decoded once, not 9 times), equal to crops of the whole picture turned upright; a new
+    file, or the same path written again, is decoded afresh."""
+    import numpy as np
+    from PIL import Image
+
+    from model import images
+    from schemas.records import ImageRef
+
+    pixels = np.random.default_rng(0).integers(0, 255, (600, 400, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "p.png")
+    decodes = []
+    real = images._upright
+    monkeypatch.setattr(images, "_upright", lambda ref: decodes.append(ref.path) or real(ref))
+    ref = ImageRef(path=str(tmp_path / "p.png"), turn=1)
+    upright = np.rot90(pixels, 1)
+    boxes = [(0, 0, 300, 200), (300, 0, 600, 200), (0, 200, 300, 400)]
+    for box in boxes:
+        got = np.asarray(images.load_image(ref.model_copy(update={"crop": box})))
+        assert np.array_equal(got, upright[box[1]:box[3], box[0]:box[2]])
+    assert len(decodes) == 1
+    Image.fromarray(255 - pixels).save(tmp_path / "p.png")  # rewritten: its new pixels, not the cached ones
+    got = np.asarray(images.load_image(ref.model_copy(update={"crop": boxes[0]})))
+    assert len(decodes) == 2 and np.array_equal(got, (255 - upright)[0:200, 0:300])

@@ -13,9 +13,9 @@ from pipeline.ingest.ocr import Reading, ocr_page, ocr_words
 from pipeline.ingest.pictures import merge_words
 from pipeline.ingest.render import PageRead, Rendered, RenderFailed, RenderOutOfMemory, RenderTimeout, spool_path, thread_guard
 from pipeline.ingest.result import OCR_MAX_PIXELS, IngestResult, fit_scale, numbered, tiled, word_density
+from pipeline.ingest.scripts import unread_message
 from pipeline.legibility import tile_side
 from pipeline.slices import MAX_TILE_SIDE
-from pipeline.ingest.scripts import unread_message
 from schemas.options import IngestOptions
 from schemas.records import ErrorRecord, ImageRef, PageUnit, SourceDocument, Word
 
