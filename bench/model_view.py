@@ -18,6 +18,7 @@ sliced / whole; `control_same`: 1 when the A4 page is one image, as before)."""
 from __future__ import annotations
 
 import importlib.util
+import re
 import sys
 import tempfile
 import time
@@ -42,6 +43,21 @@ def model_view(image, budget: int):
 
     h, w = get_aspect_ratio_preserving_size(image.height, image.width, PATCH, budget * POOL * POOL, POOL)
     return image.resize((w, h), Image.BICUBIC), (h // (PATCH * POOL)) * (w // (PATCH * POOL))
+
+
+def words_read(images, words: list[str], budget: int) -> tuple[float, int]:
+    """Share of `words` OCR reads in the model's views of `images` at `budget` (a word counts when its
+    letters and digits, lower-cased, appear in what OCR reads of any view), and the views' tokens."""
+    import numpy as np
+
+    from pipeline.ingest.ocr import ocr_page
+
+    def key(text: str) -> str:
+        return re.sub(r"[^0-9a-z]", "", text.lower())
+
+    views = [model_view(im, budget) for im in images]
+    read = "".join(key(w.text) for v, _ in views for w in ocr_page(np.asarray(v.convert("RGB"))).words)
+    return sum(1 for w in words if key(w) in read) / len(words), sum(n for _, n in views)
 
 
 def read_lines(images, truth: list[str]) -> float:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import re
 import sys
 import tempfile
 import time
@@ -35,25 +34,17 @@ def _model_view():
     spec = importlib.util.spec_from_file_location("model_view", ROOT / "bench" / "model_view.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.model_view
+    return module
 
 
-def _key(text: str) -> str:
-    return re.sub(r"[^0-9a-z]", "", text.lower())
-
-
-def read_share(unit, budget: int, model_view) -> tuple[float, int]:
-    """Share of the unit's words OCR reads in the model's views at `budget`, and the image tokens."""
-    import numpy as np
-
+def read_share(unit, budget: int, view) -> tuple[float, int]:
+    """Share of the unit's words (3+ letters or digits) OCR reads in the model's views at `budget`, and
+    the image tokens (`view`: bench/model_view.py)."""
     from model.images import load_image
-    from pipeline.ingest.ocr import ocr_page
     from pipeline.prompt import unit_segments
 
-    views = [model_view(load_image(s.image), budget) for s in unit_segments(unit, budget, False) if s.kind == "image"]
-    read = "".join(_key(w.text) for v, _ in views for w in ocr_page(np.asarray(v.convert("RGB"))).words)
-    words = [_key(w.text) for w in unit.words if sum(c.isalnum() for c in w.text) >= 3]
-    return sum(1 for w in words if w in read) / len(words), sum(n for _, n in views)
+    images = [load_image(s.image) for s in unit_segments(unit, budget, False) if s.kind == "image"]
+    return view.words_read(images, [w.text for w in unit.words if sum(c.isalnum() for c in w.text) >= 3], budget)
 
 
 def main() -> None:
@@ -67,7 +58,7 @@ def main() -> None:
     from pipeline.legibility import clamp_budget, density_budget, print_height, unit_budget
     from schemas.options import IngestOptions, PlanOptions
 
-    model_view = _model_view()
+    view = _model_view()
     budgets = PlanOptions().budgets()
     start = time.perf_counter()
     shares = {"size": [], "coverage": []}
@@ -85,8 +76,8 @@ def main() -> None:
                     continue  # too few words to measure: the coverage budget either way
                 by_size = unit_budget(unit, budgets)
                 by_coverage = clamp_budget(density_budget(unit.density), budgets)
-                size = read_share(unit, by_size, model_view)
-                cover = size if by_coverage == by_size else read_share(unit, by_coverage, model_view)
+                size = read_share(unit, by_size, view)
+                cover = size if by_coverage == by_size else read_share(unit, by_coverage, view)
                 raised += by_size > by_coverage
                 lowered += by_size < by_coverage
                 for side, (share, n) in (("size", size), ("coverage", cover)):

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import re
 import sys
 import tempfile
 import time
@@ -40,11 +39,7 @@ def _model_view():
     spec = importlib.util.spec_from_file_location("model_view", ROOT / "bench" / "model_view.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.model_view
-
-
-def _key(text: str) -> str:
-    return re.sub(r"[^0-9a-z]", "", text.lower())
+    return module
 
 
 def n_up(source: Path, n: int, out: Path) -> list[str]:
@@ -72,17 +67,6 @@ def scanned(path: Path, out: Path) -> None:
     scan = pymupdf.open()
     scan.new_page(width=page.rect.width, height=page.rect.height).insert_image(page.rect, pixmap=page.get_pixmap(dpi=150))
     scan.save(out)
-
-
-def read_share(images, words: list[str], budget: int, model_view) -> tuple[float, int]:
-    """Share of `words` OCR reads in the model's views of `images` at `budget`, and the image tokens."""
-    import numpy as np
-
-    from pipeline.ingest.ocr import ocr_page
-
-    views = [model_view(im, budget) for im in images]
-    read = "".join(_key(w.text) for v, _ in views for w in ocr_page(np.asarray(v.convert("RGB"))).words)
-    return sum(1 for w in words if _key(w) in read) / len(words), sum(n for _, n in views)
 
 
 def corpus_control(corpus: Path, spool: Path) -> tuple[int, int]:
@@ -117,7 +101,7 @@ def main() -> None:
     from pipeline.prompt import unit_segments
     from schemas.options import IMAGE_BUDGETS, IngestOptions, PlanOptions
 
-    model_view = _model_view()
+    view = _model_view()
     budgets = PlanOptions().budgets()
     start = time.perf_counter()
     shares = {"tiles": [], "whole": []}
@@ -137,8 +121,8 @@ def main() -> None:
             unit = ingest_document(discover([path]).documents[0], IngestOptions(), tmp / "spool").units[0]
             budget = unit_budget(unit, budgets)
             tiles = [load_image(s.image) for s in unit_segments(unit, budget, False) if s.kind == "image"]
-            side = {"tiles": read_share(tiles, words, budget, model_view),
-                    "whole": read_share([load_image(unit.image)], words, IMAGE_BUDGETS[-1], model_view)}
+            side = {"tiles": view.words_read(tiles, words, budget),
+                    "whole": view.words_read([load_image(unit.image)], words, IMAGE_BUDGETS[-1])}
             for k, (share, n) in side.items():
                 shares[k].append(share)
                 tokens[k] += n
