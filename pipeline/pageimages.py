@@ -2,7 +2,8 @@
 site can show citations on their pages after the run's spool is gone.
 
 Kept: the first unit of every document and every unit a citation points to (claimed or found), as
-JPEG of at most KEEP_MAX_PIXELS a page-shaped slice (by area, so a till roll keeps a readable width). Names:
+JPEG of at most KEEP_MAX_PIXELS a page-shaped slice or tile (by area, so a till roll keeps a readable width,
+and a large sheet shown in tiles its small print). Names:
 `pages/<doc_id[:16]>/p00003.jpg` for page 3, `t000012500.jpg` for the frame at 12.5 s."""
 
 from __future__ import annotations
@@ -14,24 +15,27 @@ from io import BytesIO
 from pathlib import Path
 
 from pipeline.ingest.result import scale_within
-from pipeline.slices import area_slices
+from pipeline.slices import area_slices, kept_tile_side
 from schemas.records import DocumentResult, FrameUnit, PageUnit
 
 KEEP_MAX_PIXELS = 800_000  # an A4 page kept at about 750 x 1060
 KEEP_MAX_SIDE = 8000  # a guard for very long pages
 
 
-def keep_scale(width: float, height: float) -> float:
+def keep_scale(width: float, height: float, parts: int | None = None) -> float:
     """Scale at which a width x height page or frame is kept for the review: within KEEP_MAX_PIXELS of
-    area for each slice the model is shown it in (a page far longer than wide keeps its print size, as
-    for the model: pipeline/slices.py) and KEEP_MAX_SIDE on its longest side (above 1 for a PDF page
-    measured in points)."""
-    return scale_within(width, height, KEEP_MAX_PIXELS * area_slices(width, height), KEEP_MAX_SIDE)
+    area for each of the `parts` the model is shown it in (by default its slices: a page far longer than
+    wide keeps its print size, as for the model: pipeline/slices.py) and KEEP_MAX_SIDE on its longest side
+    (above 1 for a PDF page measured in points)."""
+    parts = area_slices(width, height) if parts is None else parts
+    return scale_within(width, height, KEEP_MAX_PIXELS * parts, KEEP_MAX_SIDE)
 
 
 def keep_size(width: int, height: int) -> tuple[int, int]:
-    """Size a width x height image is kept at (never enlarged; rounded down, so within the area)."""
-    scale = min(1.0, keep_scale(width, height))
+    """Size a width x height picture, as ingest kept it, is kept at for the review: within the area of
+    its slices or tiles (a large sheet kept for tiles keeps its print readable too), never enlarged,
+    rounded down."""
+    scale = min(1.0, keep_scale(width, height, area_slices(width, height) * kept_tile_side(width, height) ** 2))
     return max(1, math.floor(width * scale)), max(1, math.floor(height * scale))
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from pipeline.outputs import read_table
 from pipeline.pageimages import keep_scale, pages_dir, shrink_to_keep, unit_file
+from pipeline.slices import MAX_TILE_SIDE, area_slices
 from schemas.records import DocumentResult
 
 ASSETS = Path(__file__).with_name("assets")
@@ -222,8 +223,10 @@ def _render(source: str, media_type: str, where, target: Path, timed: bool = Fal
 
         with pymupdf.open(source) as pdf:
             page = pdf[int(where) - 1]
-            zoom = keep_scale(page.rect.width, page.rect.height)
-        thread_guard(IngestOptions().max_page_memory_mb).read(source, int(where) - 1, (zoom,), str(target), RENDER_TIMEOUT_S)
+            width, height = page.rect.width, page.rect.height
+        # the worker picks the zoom of as many tiles as ingest kept the page for (pipeline/slices.py)
+        zooms = tuple(keep_scale(width, height, area_slices(width, height) * side * side) for side in range(1, MAX_TILE_SIDE + 1))
+        thread_guard(IngestOptions().max_page_memory_mb).read(source, int(where) - 1, zooms, str(target), RENDER_TIMEOUT_S)
     elif media_type == "video":
         import cv2
 

@@ -44,3 +44,24 @@ def test_pages_are_kept_within_the_area_and_small_images_are_not_enlarged(tmp_pa
     assert 0.9 * KEEP_MAX_PIXELS <= width * height <= KEEP_MAX_PIXELS, (width, height)  # A4 at ~100 dpi
     Image.new("RGB", (300, 200), "white").save(tmp_path / "small.png")
     assert _kept_sizes(tmp_path / "small.png", spool) == [(300, 200)]
+
+
+def test_a_large_sheet_kept_for_tiles_keeps_its_print_readable_in_the_review(tmp_path, spool):
+    """An A1 sheet in 9-pt print, kept by ingest for 2 x 2 tiles, is kept for the review at the area of
+    its 4 tiles, not shrunk to one page's; the review's re-render from the source picks the same grid."""
+    import pymupdf
+
+    from pipeline.slices import kept_tile_side
+
+    sheet = pymupdf.open()
+    page = sheet.new_page(width=1684, height=2384)
+    for k in range(40):
+        page.insert_text((40, 60 + 55 * k), f"Note {k}: beam HEB-300 fixed at grid line C4, torque 85 Nm", fontsize=9)
+    sheet.save(tmp_path / "a1.pdf")
+    (width, height), = _kept_sizes(tmp_path / "a1.pdf", spool)
+    assert 3 * KEEP_MAX_PIXELS < width * height <= 4 * KEEP_MAX_PIXELS, (width, height)
+    _render(str(tmp_path / "a1.pdf"), "pdf", 1, tmp_path / "p00001.jpg")
+    with Image.open(tmp_path / "p00001.jpg") as im:
+        assert 3 * KEEP_MAX_PIXELS < im.width * im.height <= 4.05 * KEEP_MAX_PIXELS, im.size
+    (small,) = _kept_sizes(SAMPLES / "contract_and_invoice.pdf", spool)[:1]
+    assert kept_tile_side(*small) == 1
