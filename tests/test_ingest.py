@@ -207,6 +207,13 @@ def test_float_and_signed_tiffs_that_pillow_cannot_identify_are_read_through_ope
     with pytest.raises(StageError) as e:
         ingest_document(doc_for(tmp_path / "float.tif"), IngestOptions(max_pixels=10_000), spool)
     assert e.value.kind == "limit_pixels"
+    float_pages = (tmp_path / "float.tif").read_bytes()
+    second = float_pages.rindex(b"\x11\x01")  # the second page's strip offsets tag: pointed past the end
+    broken = bytearray(float_pages)
+    broken[second + 8:second + 12] = (len(float_pages) + 10**6).to_bytes(4, "little")
+    (tmp_path / "broken.tif").write_bytes(bytes(broken))
+    res = ingest_document(doc_for(tmp_path / "broken.tif"), IngestOptions(ocr="off"), spool)
+    assert len(res.units) == 1 and [e.kind for e in res.errors] == ["truncated"] and res.errors[0].page == 2
     data = (tmp_path / "double.tif").read_bytes()
     (tmp_path / "cut.tif").write_bytes(data[:400])  # the directory may survive, the samples do not
     with pytest.raises(StageError) as e:

@@ -162,9 +162,13 @@ def ingest_image(doc: SourceDocument, options: IngestOptions, spool: Path, deadl
         if missing := codec_missing(doc.mime):
             raise StageError("ingest", "unsupported_type", f"this machine cannot decode {missing} images: {missing_how(missing)} "
                              "(`gemmadoc doctor` lists the image decoders)") from e
-        im = opencv_tiff(doc.path, options) if doc.mime == "image/tiff" and isinstance(e, Image.UnidentifiedImageError) else None
-        if im is None:  # a float or signed-integer TIFF decodes through OpenCV (pipeline/ingest/tiffsamples.py)
+        opened = opencv_tiff(doc.path, options) if doc.mime == "image/tiff" and isinstance(e, Image.UnidentifiedImageError) else None
+        if opened is None:  # a float or signed-integer TIFF decodes through OpenCV (pipeline/ingest/tiffsamples.py)
             raise StageError("ingest", "corrupt", f"cannot decode image: {e}") from e
+        im, listed = opened
+        if (decoded := getattr(im, "n_frames", 1)) < min(listed, options.max_pages):  # a page after good ones does not decode
+            err("truncated", f"page {decoded + 1} of the {listed} the file lists does not decode; the {decoded} before it "
+                "were kept", page=decoded + 1)
     unread: dict[int, str] = {}  # frame -> what OCR made of a script it does not read
     with im:
         if is_animation(im):

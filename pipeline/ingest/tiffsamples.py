@@ -63,7 +63,8 @@ def eight_bit(arr):
 
 def opencv_tiff(path: str, options: IngestOptions):
     """The pages of a TIFF Pillow cannot identify, decoded by OpenCV into an 8-bit multi-page TIFF that
-    Pillow opens (at most --max-pages + 1 pages, so the caller still sees that there are more), or None
+    Pillow opens (at most --max-pages + 1 pages, so the caller still sees that there are more), with how
+    many pages its directories list (up to that many); or None
     when its first page's samples are not signed or float (a damaged file stays Pillow's to judge) or
     OpenCV cannot decode it either. Each page's size is checked against --max-pixels and
     --max-image-mb from its directory before it is decoded (StageError)."""
@@ -89,4 +90,4 @@ def opencv_tiff(path: str, options: IngestOptions):
     buffer = BytesIO()
     pages[0].save(buffer, "TIFF", save_all=True, append_images=pages[1:])
     buffer.seek(0)
-    return Image.open(buffer)
+    return Image.open(buffer), len(sizes)
