@@ -1,8 +1,8 @@
 """Documents a PDF carries in its embedded files (a portfolio's documents, the files of its attachments
 pane: an invoice sent with its cover letter, a scan attached to a form) and pinned to its pages as
 file-attachment annotations (a reviewer's marked-up copy, a photo pinned to an inspection report),
-unpacked so that they are read like any input. Each is written once under the output folder, at a path given by its bytes, so a run
-that unpacks it again finds the same file and skips it as unchanged. A file that is no document gemmadoc
+unpacked so that they are read like any input. Each is written once under the output folder, at a path
+given by its bytes, so a run that unpacks it again finds the same file and skips it as unchanged. A file that is no document gemmadoc
 reads (an e-invoice's XML, a spreadsheet) is left where it is."""
 
 from __future__ import annotations
@@ -32,9 +32,10 @@ UNPACK_TIMEOUT_S = 120.0  # a PDF's embedded files are unpacked within this, or 
 
 def unpack_attachments(doc: SourceDocument, into: Path, passwords: list[str], max_file_mb: float,
                        max_memory_mb: int = 2048) -> tuple[list[Unpacked], list[ErrorRecord]]:
-    """The files the PDF `doc` carries (embedded, or pinned to its pages) that are documents, each written to `into`/<sha256 of its
-    bytes, 16 hex>/<its name>, and an `attachments` warning for those too large or damaged to read. A PDF
-    that carries none costs an open here (about 2 ms); one that does is unpacked in a worker process under
+    """The files the PDF `doc` carries (embedded, or pinned to its pages) that are documents, each
+    written to `into`/<sha256 of its bytes, 16 hex>/<its name>, and an `attachments` warning for those
+    too large or damaged to read. A PDF that carries none costs an open and a pass over its page objects
+    here (2-30 ms); one that does is unpacked in a worker process under
     `max_memory_mb` of address space and UNPACK_TIMEOUT_S, since an embedded file's stated size cannot be
     trusted and MuPDF inflates it whole (a few KB can hold gigabytes of zeros). A PDF that does not open
     (broken, or encrypted without a password given) has none here: its own ingest reports it."""
@@ -79,8 +80,7 @@ def _opened(path: str, passwords: list[str]):
 
 
 def _carries_files(path: str, passwords: list[str]) -> bool:
-    """The PDF opens and has embedded files or a page with annotations (read from the page objects: a
-    page is loaded only when it has some)."""
+    """The PDF opens and has embedded files or a page that pins a file (`_pinning_pages`)."""
     pdf = _opened(path, passwords)
     if pdf is None:
         return False

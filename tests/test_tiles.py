@@ -148,3 +148,21 @@ def test_the_tiles_of_a_page_are_cut_from_one_decode_of_it(tmp_path, monkeypatch
     Image.fromarray(255 - pixels).save(tmp_path / "p.png")  # rewritten: its new pixels, not the cached ones
     got = np.asarray(images.load_image(ref.model_copy(update={"crop": boxes[0]})))
     assert len(decodes) == 2 and np.array_equal(got, (255 - upright)[0:200, 0:300])
+
+
+def test_an_image_without_a_finer_ocr_picture_is_decoded_again_for_its_tiles(tmp_path):
+    """Where OCR read the picture the model is shown (no finer one), the tiles' pixels come from the
+    file, decoded again within room for 2 x 2 tiles; a picture no larger than one image gains none."""
+    from PIL import Image
+
+    from pipeline.ingest.image import _retiled
+    from pipeline.ingest.result import fit_size, tiled
+
+    Image.new("RGB", (4000, 5600), "white").save(tmp_path / "sheet.png")
+    options = IngestOptions()
+    shown = Image.new("RGB", fit_size(4000, 5600, options), "white")
+    bigger = _retiled(str(tmp_path / "sheet.png"), 0, tiled(options, 2), shown)
+    assert bigger is not None and bigger.size == fit_size(4000, 5600, tiled(options, 2))
+    assert 3.9 * ONE_IMAGE < bigger.width * bigger.height <= 4 * ONE_IMAGE
+    Image.new("RGB", (1200, 1700), "white").save(tmp_path / "a4.png")
+    assert _retiled(str(tmp_path / "a4.png"), 0, tiled(options, 2), Image.new("RGB", (1200, 1700))) is None

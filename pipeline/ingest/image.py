@@ -214,7 +214,7 @@ def ingest_image(doc: SourceDocument, options: IngestOptions, spool: Path, deadl
                 words, turn = reading.words, reading.turn
                 if reading.unread:
                     unread.setdefault(index + 1, reading.unread)
-                if (side := tile_side(words, w, h)) > 1 and (bigger := _retiled(doc.path, index, tiled(options, side), shown)):
+                if (side := tile_side(words, w, h)) > 1 and (bigger := _retiled(doc.path, index, tiled(options, side), shown, finer)):
                     shown = bigger  # small print one image shows too small: kept for tiles (pipeline/legibility.py)
                     shown.save(out, quality=90)
             ink = float((np.asarray(shown.convert("L"))[::4, ::4] < 128).mean())
@@ -271,15 +271,20 @@ def _decode_frame(path: str, im, index: int, options: IngestOptions, ocr: bool =
         raise StageError("ingest", "corrupt", f"cannot decode image frame {index + 1}: {refused}") from e
 
 
-def _retiled(path: str, index: int, options: IngestOptions, shown):
-    """Frame `index` of the file decoded again within `options` (room for tiles), or None when that
-    adds no pixels to `shown` (a picture that is not larger than one image) or does not decode."""
+def _retiled(path: str, index: int, options: IngestOptions, shown, finer=None):
+    """Frame `index` within `options` (room for tiles): made from `finer`, the picture OCR read, when
+    there is one (at most its size), else decoded again from the file; None when that adds no pixels to
+    `shown` (a picture not larger than one image) or does not decode."""
     from PIL import Image
 
     try:
-        with GATE.strict(), Image.open(path) as again:
-            again.seek(index)
-            bigger = _upright(again, index, options)[0]
+        if finer is not None:
+            size = fit_size(*finer.size, options)
+            bigger = finer.resize(size, Image.LANCZOS) if size != finer.size else finer
+        else:
+            with GATE.strict(), Image.open(path) as again:
+                again.seek(index)
+                bigger = _upright(again, index, options)[0]
     except Exception:  # noqa: BLE001 - kept as first decoded
         return None
     return bigger if bigger.width * bigger.height > 1.1 * shown.width * shown.height else None

@@ -63,10 +63,9 @@ def eight_bit(arr):
 
 def opencv_tiff(path: str, options: IngestOptions):
     """The pages of a TIFF Pillow cannot identify, decoded by OpenCV into an 8-bit multi-page TIFF that
-    Pillow opens (at most --max-pages + 1 pages, so the caller still sees that there are more), with how
-    many pages its directories list (up to that many); or None
-    when its first page's samples are not signed or float (a damaged file stays Pillow's to judge) or
-    OpenCV cannot decode it either. Each page's size is checked against --max-pixels and
+    Pillow opens (at most --max-pages + 1 pages, so the caller still sees that there are more), and how
+    many pages its directories list (up to that many); or None when its first page's samples are not
+    signed or float (a damaged file stays Pillow's to judge) or OpenCV cannot decode it either. Each page's size is checked against --max-pixels and
     --max-image-mb from its directory before it is decoded (StageError)."""
     import cv2
     from PIL import Image
