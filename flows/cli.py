@@ -600,7 +600,10 @@ def doctor(
                      f"activations + overhead: {verdict}"))
     from pipeline.ingest.image import decoders
 
+    from pipeline.ingest.tesseract import describe
+
     rows.append(("image decoders", decoders()))
+    rows.append(("tesseract (scripts RapidOCR does not read)", describe()))
     rows.append(("--backend auto picks", choose_backend(DEFAULT_MODEL_ID)))
     rows.append((f"weights {DEFAULT_MODEL_ID}", "found" if weights_available(DEFAULT_MODEL_ID) else "not found (use --model PATH or tiny-random)"))
     rows.append(("PREFECT_API_URL", os.environ.get("PREFECT_API_URL", "unset: runs use an ephemeral in-process API")))

@@ -17,6 +17,7 @@ from pathlib import Path
 from pipeline.discover import discover
 from pipeline.errors import StageError
 from pipeline.ingest import ingest_document
+from pipeline.ingest.tesseract import signature
 from schemas.options import PIPELINE_VERSION, IngestOptions
 from schemas.verify import Document
 
@@ -40,6 +41,7 @@ def ingest_key(options: IngestOptions) -> str:
     keep = options.model_dump(include={"dpi", "max_side_px", "max_page_pixels", "ocr", "video_fps", "dedup_threshold", "max_pages",
                                        "max_pixels", "max_video_seconds"})
     keep["version"] = PIPELINE_VERSION
+    keep["second_reader"] = signature()  # installing Tesseract's model of a script changes what its scans yield
     keep["passwords"] = hashlib.sha256("\0".join(options.passwords).encode()).hexdigest()[:8]
     return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()[:12]
 

@@ -65,6 +65,11 @@ def test_doctor_reports_backend_and_packages():
     r = CliRunner().invoke(app, ["doctor"])
     assert r.exit_code == 0 and "--backend auto picks" in r.output and "vllm" in r.output
     assert "image decoders" in r.output and "HEIC all decode" in r.output
+    (tesseract,) = [line for line in r.output.splitlines() if line.startswith("tesseract (scripts RapidOCR does not read)")]
+    from pipeline.ingest.tesseract import installed
+
+    found = installed()  # the scripts it reads, or what to install
+    assert f"reads {', '.join(found.scripts)} " in tesseract if found and found.scripts else "apt-get install tesseract-ocr" in tesseract
     nf4 = [line for line in r.output.splitlines() if line.startswith("--quantization nf4 at 32768 x 8")]
     r = CliRunner().invoke(app, ["doctor", "--prefill-tokens", "0"])  # the whole batch in one pass: far more
     one_pass = [line for line in r.output.splitlines() if line.startswith("--quantization nf4 at 32768 x 8")]

@@ -1,6 +1,8 @@
 """Scans in scripts OCR does not read (RapidOCR reads Latin, digits and Chinese): their look-alike words are
-left out, with an unread_script warning; Latin, Chinese and Japanese scans keep theirs."""
+left out, with an unread_script warning, unless Tesseract has a model of their script, which then reads them;
+Latin, Chinese and Japanese scans keep RapidOCR's words."""
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -9,8 +11,19 @@ import pytest
 
 from pipeline.discover import discover
 from pipeline.ingest import ingest_document
+from pipeline.ingest import tesseract
 from pipeline.ingest.scripts import lookalike, script_unread
 from schemas.options import IngestOptions
+
+# `make test` installs Tesseract and its script models (tools/ensure_tesseract.sh); CI never skips these
+needs_tesseract = pytest.mark.skipif(not (tesseract.installed() and tesseract.installed().scripts) and not os.environ.get("CI"),
+                                     reason="Tesseract with script models not installed: sh tools/ensure_tesseract.sh")
+
+
+@pytest.fixture
+def no_tesseract(monkeypatch):
+    """This machine as one without Tesseract: scans in scripts RapidOCR does not read keep no words."""
+    monkeypatch.setattr(tesseract, "installed", lambda: None)
 
 DEJAVU = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")  # Cyrillic and Greek (Debian's fonts-dejavu-core)
 TEXTS = {
@@ -72,7 +85,7 @@ def test_latin_letters_without_vowels_are_an_unread_script():
     assert not script_unread([("xyz nnn 1542", 200.0, 30.0)])  # too few letters to judge
 
 
-def test_a_scan_in_a_script_ocr_does_not_read_keeps_no_words_and_says_so(tmp_path, spool):
+def test_a_scan_in_a_script_ocr_does_not_read_keeps_no_words_and_says_so(tmp_path, spool, no_tesseract):
     names = ["english", "korean", "japanese"] + (["russian", "hebrew"] if DEJAVU.exists() else [])
     doc = discover([scanned_pdf(tmp_path / "mixed.pdf", names)]).documents[0]
     res = ingest_document(doc, IngestOptions(), spool)
@@ -87,9 +100,10 @@ def test_a_scan_in_a_script_ocr_does_not_read_keeps_no_words_and_says_so(tmp_pat
     assert warning.severity == "warning" and warning.page == 2
     assert f"page{'s' if len(unread) > 1 else ''} {', '.join(str(names.index(n) + 1) for n in unread)} " in warning.message
     assert "1542" in warning.message and "left out" in warning.message
+    assert "apt-get install tesseract-ocr" in warning.message  # what to install to have them read
 
 
-def test_an_image_and_video_frames_in_such_a_script_say_so(tmp_path, spool):
+def test_an_image_and_video_frames_in_such_a_script_say_so(tmp_path, spool, no_tesseract):
     import cv2
 
     pix = page_pixels(*TEXTS["korean"])
@@ -120,3 +134,96 @@ def test_a_born_digital_page_in_such_a_script_keeps_its_text_layer(tmp_path, spo
     res = ingest_document(discover([tmp_path / "born.pdf"]).documents[0], IngestOptions(), spool)
     assert res.units[0].text_source == "pdf" and "Ромашка." in [w.text for w in res.units[0].words]
     assert not [e for e in res.errors if e.kind == "unread_script"]
+
+
+def test_arabic_as_printed_reads_as_fragments():
+    """Joined Arabic (the lines RapidOCR read off bench/unread_scripts.py's Arabic page): runs of one or two
+    letters; a receipt's codes and a form's short words stay well under half such tokens."""
+    arabic = ["g .p 4835 :>y gl .2026 wl 12  1542 p gl", "ioll jGiU Jgil uw", "9l .p 4835 :>y el .2026 w 12  1542 pg",
+              "äolll jiW Jgil aS", "9 .p 4835 :>yl el .2026 wl 12 l 1542 p 6gl", "äobll :jGiU Jgill aSé"]
+    assert script_unread([(line, 960.0, 41.0) for line in arabic])
+    receipt = ["QTY 2 PCS SKU 4711-XL TTL RM 12.50", "GST 6% SR 0.75 CASH CHANGE", "Thank you please come again",
+               "Tel No: 03-8061 1234 GST ID No: 0012", "Item Qty Price Amt RM to be paid in MYR by card"]
+    assert not script_unread([(line, 600.0, 30.0) for line in receipt])
+
+
+def typeset_html(text: str, right_to_left: bool = False) -> pymupdf.Pixmap:
+    """The paragraph four times through HarfBuzz (joined Arabic, lines laid out right to left), at 150 dpi."""
+    page = pymupdf.open().new_page()
+    css = "@font-face {font-family: dv; src: url(DejaVuSans.ttf);} body {font-family: dv; font-size: 14pt;}"
+    way = ' dir="rtl"' if right_to_left else ""
+    page.insert_htmlbox(pymupdf.Rect(60, 80, 535, 400), f"<p{way}>{text}</p>" * 4, css=css, archive=pymupdf.Archive(str(DEJAVU.parent)))
+    return page.get_pixmap(dpi=150, colorspace=pymupdf.csRGB)
+
+
+ARABIC = "فاتورة رقم 1542 بتاريخ 12 مارس 2026. المبلغ الإجمالي: 4835 درهم. المورد شركة النور للتجارة العامة"
+
+
+@needs_tesseract
+@pytest.mark.skipif(not DEJAVU.exists(), reason="DejaVu Sans (fonts-dejavu-core) not installed")
+def test_tesseract_reads_scans_in_scripts_rapidocr_does_not(tmp_path, spool):
+    """A scanned PDF of a Russian, an Arabic, a Korean and an English page: the first three are read by
+    Tesseract's script models (words in their own letters, boxes on the page, quotes verified), the English
+    one keeps RapidOCR's words, and no unread_script warning is left."""
+    from pipeline.grounding import DocumentGrounder
+    from schemas.records import ClaimedCitation
+
+    scan = pymupdf.open()
+    for pix in (page_pixels(*TEXTS["russian"]), typeset_html(ARABIC, right_to_left=True), page_pixels(*TEXTS["korean"]),
+                page_pixels(*TEXTS["english"])):
+        scan.new_page(width=595, height=842).insert_image(pymupdf.Rect(0, 0, 595, 842), stream=pix.tobytes("png"))
+    scan.save(tmp_path / "scans.pdf")
+    res = ingest_document(discover([tmp_path / "scans.pdf"]).documents[0], IngestOptions(), spool)
+    assert not [e for e in res.errors if e.kind == "unread_script"]
+    russian, arabic, korean, english = res.units
+    assert "Ромашка." in [w.text for w in russian.words] and russian.text_source == "ocr"
+    assert "فاتورة" in [w.text for w in arabic.words]
+    assert "한빛" in [w.text for w in korean.words]
+    assert "4,835.00" in " ".join(w.text for w in english.words) and english.words[0].char_x  # RapidOCR's, with character edges
+    for unit in (russian, arabic, korean):
+        assert all(50 <= w.x0 < w.x1 <= 545 and 70 <= w.y0 < w.y1 <= 410 for w in unit.words), unit.page  # on the text, in points
+    grounder = DocumentGrounder(res.units)
+    for page, quote in ((1, "Итого к оплате"), (2, "بتاريخ 12 مارس"), (3, "공급자 주식회사 한빛")):
+        cited = grounder.ground(ClaimedCitation(doc_id=res.units[0].doc_id, page=page, quote=quote))
+        assert cited.match != "unverified" and cited.page == page and cited.boxes, (quote, cited)
+
+
+@needs_tesseract
+@pytest.mark.skipif(not DEJAVU.exists(), reason="DejaVu Sans (fonts-dejavu-core) not installed")
+def test_an_upside_down_photo_in_cyrillic_is_read_and_shown_upright(tmp_path, spool):
+    import cv2
+
+    pix = page_pixels(*TEXTS["russian"])
+    pixels = np.frombuffer(pix.samples, np.uint8).reshape(pix.h, pix.w, 3)
+    cv2.imwrite(str(tmp_path / "invoice.png"), np.ascontiguousarray(np.rot90(pixels, 2))[..., ::-1])
+    res = ingest_document(discover([tmp_path / "invoice.png"]).documents[0], IngestOptions(), spool)
+    (unit,) = res.units
+    assert "Ромашка." in [w.text for w in unit.words] and unit.image.turn == 2
+    assert not res.errors
+
+
+@needs_tesseract
+def test_a_latin_page_taken_for_another_script_keeps_rapidocr_words(monkeypatch):
+    """Tesseract's Latin model is the arbiter: when it reads the sample best, the page was Latin after all."""
+    from pipeline.ingest import ocr
+
+    pix = page_pixels(*TEXTS["english"])
+    pixels = np.frombuffer(pix.samples, np.uint8).reshape(pix.h, pix.w, 3)
+    plain = ocr.ocr_page(pixels)
+    monkeypatch.setattr(ocr, "script_unread", lambda lines: True)
+    judged = ocr.ocr_page(pixels)
+    assert judged.reader == "" and not judged.unread and [w.text for w in judged.words] == [w.text for w in plain.words]
+
+
+def test_keys_change_with_the_scripts_tesseract_reads(monkeypatch):
+    """Installing Tesseract's model of a script changes what its scans yield: cached ingests and results
+    made without it are not reused."""
+    from pipeline.documents import ingest_key
+    from pipeline.ingest.tesseract import Installed
+
+    monkeypatch.setattr(tesseract, "installed", lambda: None)
+    without = ingest_key(IngestOptions())
+    monkeypatch.setattr(tesseract, "installed", lambda: Installed("/usr/bin/tesseract", "tesseract 5.3.0", ("Cyrillic", "eng", "osd")))
+    with_cyrillic = ingest_key(IngestOptions())
+    monkeypatch.setattr(tesseract, "installed", lambda: Installed("/usr/bin/tesseract", "tesseract 5.3.0", ("eng", "osd")))
+    assert without != with_cyrillic and ingest_key(IngestOptions()) == without  # Latin alone reads nothing new

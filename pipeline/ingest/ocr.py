@@ -140,6 +140,7 @@ class Reading:
     words: list[Word]
     turn: int = 0
     unread: str = ""  # what the recogniser made of a script it does not read (its words are then left out)
+    reader: str = ""  # the Tesseract model that read a script RapidOCR does not ('' for RapidOCR)
 
 
 def ocr_words(image, line_offset: int = 0, scale: float = 1.0, origin: tuple[float, float] = (0.0, 0.0)) -> list[Word]:
@@ -195,12 +196,37 @@ def ocr_page(image, line_offset: int = 0, scale: float = 1.0, origin: tuple[floa
         text = "".join(t for _, t, _, _ in lines if not t.isspace())
         vertical = 2 * sum(is_cjk(ch) for ch in text) > len(text)  # CJK written in columns: upright as it lies
     if script_unread((t, x1 - x0, y1 - y0) for q, t, _, _ in lines for x0, y0, x1, y1 in [_box(q)]):
-        return Reading([], unread=" ".join(t.strip() for _, t, _, _ in lines)[:UNREAD_SAMPLE])
+        second = _read_script(image, upright_k, lines, line_offset, scale, origin)
+        if second is None:
+            return Reading([], unread=" ".join(t.strip() for _, t, _, _ in lines)[:UNREAD_SAMPLE])
+        if second.words:
+            return second  # else a Latin page after all (Tesseract's arbiter): RapidOCR's words stand
     words = _words(lines, size, line_offset)
     words = [_given(word, upright_k, image.shape[:2], scale, origin) for word in words]
     sure = confidence >= UPRIGHT_CONFIDENCE and sum(len(t.strip()) for _, t, _, _ in lines) >= MIN_TURN_CHARS
     turn = (k if vertical else upright_k) if sure else 0
     return Reading(words, turn)
+
+
+TURN_CONF = 70.0  # Tesseract's mean confidence (0..100) at which a picture it read is shown upright
+
+
+def _read_script(image, upright_k: int, lines: list, line_offset: int, scale: float, origin: tuple[float, float]) -> Reading | None:
+    """Tesseract's reading of a picture in a script RapidOCR does not read (`tesseract.read_script`), on the
+    picture turned upright as RapidOCR's lines lie: its words in the picture as given; a Reading without
+    words when the picture is Latin after all (`ScriptReading.latin`); None when Tesseract cannot read it."""
+    import numpy as np
+
+    from pipeline.ingest.layout import reading_order
+    from pipeline.ingest.tesseract import read_script
+
+    upright = np.ascontiguousarray(np.rot90(image, upright_k)) if upright_k else image
+    boxes = [_box(q) for q, _, _, _ in lines]
+    second = read_script(upright, [boxes[k] for k in reading_order(boxes)], line_offset)
+    if second is None:
+        return None
+    words = [_given(word, upright_k, image.shape[:2], scale, origin) for word in second.words]
+    return Reading(words, upright_k if second.confidence >= TURN_CONF else 0, reader=second.model)
 
 
 def _confident_chars(lines: list, confidence: float) -> float:

@@ -3,8 +3,8 @@
 RapidOCR's recogniser reads Latin letters, digits and Chinese. Shown Cyrillic, Greek or Arabic it still
 answers, with look-alike letters ('Счёт-фактура' reads 'C4eT-ΦaKTypa', 'марта' 'MapTa'); shown Hangul it
 reads the digits and little else. Either text given to the model as the page's words
-misleads it (Gemma reads these scripts from the image), and citations would be checked against it. Two
-signs, judged on a whole reading:
+misleads it (Gemma reads these scripts from the image), and citations would be checked against it. Four
+signs, each judged on a whole reading:
 - look-alike words: letters of two scripts in one word, a digit alone between letters, or capitals where no
   words run together would put them ('C4eT', 'αptθ', 'IJlplJs'), in words that hold at least ODD_SHARE of
   the letters of words with three letters or more (a brand such as 'GmbH' is one word among many);
@@ -13,7 +13,12 @@ signs, judged on a whole reading:
 - Latin without vowels: Hebrew reads as short runs of consonant look-alikes and digits ('x7nn', 'nny7',
   'v"n.'), too few letters a word to judge as words; its Latin letters hold almost no vowels (a, e, i,
   o, u and their accented forms: 0-9 % on Hebrew scans, 29-41 % on every Latin scan and typeset page of
-  bench/unread_scripts.py, receipts and forms full of codes included)."""
+  bench/unread_scripts.py, receipts and forms full of codes included);
+- fragments: Arabic as printed, its letters joined, reads as runs of one or two letters and punctuation
+  ('gl', '.p', ':>y', 'jGiU'); half or more of a reading's lettered tokens hold two letters or fewer and
+  no digit (a label such as 'B100' or '5m' is no fragment): typeset Arabic 52-63 %, a Persian PDF page
+  rendered and read 54 %, Hebrew 46-57 %; the corpus's Latin pages and scans read by OCR 25 % at most,
+  receipts 24 %, handwritten German forms 15 %."""
 
 from __future__ import annotations
 
@@ -30,6 +35,8 @@ VOWELS = set("aeiouyäöüàâéèêëîïôûùáíóúåæøœ")
 PLAIN_VOWELS = VOWELS - {"y"}  # y stands for a consonant in many languages, and Hebrew reads as it often
 VOWEL_SHARE = 0.15  # of the Latin letters read, at least, in a Latin reading
 MIN_VOWEL_LETTERS = 30  # Latin letters, at least, to judge the vowel sign
+FRAGMENT_SHARE = 0.5  # of the lettered tokens, at most, with one or two letters in a Latin reading
+MIN_FRAGMENT_TOKENS = 16  # lettered tokens, at least, to judge the fragment sign
 SCRIPTS = ("LATIN", "GREEK", "CYRILLIC", "ARABIC", "HEBREW")
 
 
@@ -74,7 +81,7 @@ def _odd_case(run: str) -> bool:
 
 def script_unread(lines: Iterable[tuple[str, float, float]]) -> bool:
     """Whether OCR's lines, as (text, width, height) in pixels, are a script the recogniser does not read."""
-    lettered = odd = latin = vowels = 0
+    lettered = odd = latin = vowels = tokens = fragments = 0
     heights = chars = 0.0
     for text, width, height in lines:
         for c in text:
@@ -82,9 +89,12 @@ def script_unread(lines: Iterable[tuple[str, float, float]]) -> bool:
                 latin += 1
                 vowels += c.lower() in PLAIN_VOWELS
         for word in text.split():
+            letters = sum(c.isalpha() and not is_cjk(c) for c in word)
+            if letters and not any(is_cjk(c) for c in word):
+                tokens += 1
+                fragments += letters <= 2 and not any(c.isdigit() for c in word)  # 'B100', '5m' are labels, not fragments
             judged = lookalike(word)
             if judged is not None:  # weighed by letters: OCR runs words together into long ones
-                letters = sum(c.isalpha() and not is_cjk(c) for c in word)
                 lettered += letters
                 odd += letters * judged
         if height > 0 and width >= height:  # lines along the page (CJK in columns is read, and not judged)
@@ -94,11 +104,15 @@ def script_unread(lines: Iterable[tuple[str, float, float]]) -> bool:
         return True
     if latin >= MIN_VOWEL_LETTERS and vowels < VOWEL_SHARE * latin:
         return True
+    if tokens >= MIN_FRAGMENT_TOKENS and fragments >= FRAGMENT_SHARE * tokens:
+        return True
     return heights >= MIN_LINE_HEIGHTS and chars < READ_SHARE * heights
 
 
 def unread_message(where: str, sample: str) -> str:
     """The warning for pictures whose script OCR does not read: `where` names them, `sample` is what OCR
     made of the first."""
+    from pipeline.ingest.tesseract import install_hint
+
     return (f"OCR does not read the script of {where} (it read {sample!r}): those OCR words were left out, the model "
-            "reads the text from the image, and citations there stay unverified")
+            f"reads the text from the image, and citations there stay unverified; {install_hint()}")
