@@ -908,7 +908,7 @@ def test_a_page_larger_than_the_model_sees_is_ocrd_at_the_render_dpi(tmp_path, s
     assert sum(1 for line in truth if line in text) >= 10
     beam = next(w for w in unit.words if "B111" in w.text)  # the last label, at (1060, 210) pt
     assert 1000 < beam.x0 < 1200 and 190 < beam.y0 < 215
-    assert not list(spool.glob("*/*.ocr.jpg")) and not list(spool.glob("*.ocr.jpg"))  # the finer render is not kept
+    assert not list(spool.glob("*/*.ocr.*")) and not list(spool.glob("*.ocr.*"))  # the lossless copy for OCR is not kept
     sheet.save(tmp_path / "drawn.pdf")  # born digital, OCR'd whole under --ocr force: at --dpi too
     unit = ingest_document(doc_for(tmp_path / "drawn.pdf"), IngestOptions(ocr="force"), spool).units[0]
     assert unit.text_source == "ocr" and sum(1 for line in truth if line in "".join(w.text for w in unit.words)) >= 10
@@ -942,6 +942,8 @@ def test_a_text_layer_that_says_other_letters_than_the_page_shows_is_ocrd(tmp_pa
     assert unit.text_source == "ocr" and all(w.ocr for w in unit.words)
     read = "".join(w.text for w in unit.words)
     assert "Exampledocument" in read and "Beautifulisbetterthanugly" in read
+    texts = [w.text for w in unit.words]  # read from a lossless copy of the page, words keep their spaces
+    assert len(texts) > 150 and " Explicit is better than implicit. " in f" {' '.join(texts)} ", texts[:20]  # 112, 'isbetter' from the JPEG
     (warning,) = [e for e in res.errors if e.kind == "miscoded_text"]
     assert warning.severity == "warning" and warning.page == 1 and res.status == "ok"
     assert "page 1 says other letters" in warning.message
@@ -1025,3 +1027,21 @@ def test_a_documents_pages_are_sampled_and_a_mismatch_is_followed_to_the_judged_
     wrong = set(range(3))
     assert sampled_mismatches(3, mismatch) == [0, 1, 2] and judged == [0, 1, 2]
 
+
+
+def test_ocr_reads_a_page_from_its_lossless_copy_not_the_jpeg_the_model_is_shown(tmp_path, spool):
+    """A page of clean print without a text layer (a screenshot or a lossless scan placed in a PDF):
+    RapidOCR read the JPEG the model is shown with the spaces between words dropped
+    ('Invoicenumber1542dated12March2026.Totaldue:4,835.00EUR.'); it reads the worker's PNG copy, which is
+    not kept."""
+    page = pymupdf.open().new_page()
+    line = "Invoice number 1542 dated 12 March 2026. Total due: 4,835.00 EUR. Supplier: Acme Ltd."
+    page.insert_textbox(pymupdf.Rect(60, 80, 535, 400), (line + "\n") * 4, fontsize=14)
+    shot = page.get_pixmap(dpi=150, colorspace=pymupdf.csRGB).tobytes("png")
+    scan = pymupdf.open()
+    scan.new_page(width=595, height=842).insert_image(pymupdf.Rect(0, 0, 595, 842), stream=shot)
+    scan.save(tmp_path / "shot.pdf")
+    unit = ingest_document(doc_for(tmp_path / "shot.pdf"), IngestOptions(), spool).units[0]
+    texts = [w.text for w in unit.words]
+    assert unit.text_source == "ocr" and texts.count("Invoice") == 4 and texts.count("1542") == 4, texts[:12]
+    assert unit.image.path.endswith(".jpg") and not list(spool.glob("*/*.ocr.*"))

@@ -105,7 +105,19 @@ def ingest_pdf(doc: SourceDocument, options: IngestOptions, spool: Path, deadlin
         if unread_pages:
             pages = sorted(unread_pages)
             err("unread_script", unread_message(numbered("page", pages), unread_pages[pages[0]]), "warning", page=pages[0])
-        if options.ocr == "auto" and time.monotonic() < deadline and (miscoded := _read_miscoded(res.units, deadline)):
+        def lossless(unit: PageUnit) -> tuple[Rendered, float] | None:
+            """A miscoded page rendered again in the worker, with its lossless copy for OCR (and its zoom)."""
+            try:
+                page = pdf[unit.page - 1]
+                width, height = page.rect.width, page.rect.height
+                zooms = tuple(page_zoom(width, height, tiled(options, side)) for side in range(1, MAX_TILE_SIDE + 1))
+                read = guard.read(doc.path, unit.page - 1, zooms, unit.image.path, max(1.0, min(options.page_timeout_s, deadline - time.monotonic())),
+                                  password, ocr_zoom(width, height, options), True)
+            except Exception:  # noqa: BLE001 - OCR then reads the page image the model is shown
+                return None
+            return (read.for_ocr, read.ocr_zoom) if read.for_ocr is not None else None
+
+        if options.ocr == "auto" and time.monotonic() < deadline and (miscoded := _read_miscoded(res.units, deadline, lossless)):
             err("miscoded_text", miscoded_message(*miscoded), "warning", page=miscoded[0][0])
         if not options.attachments and (carried := attached_files(pdf, pinned)):
             err("attachments", attachments_message(pdf, carried), "warning")
@@ -144,10 +156,11 @@ def attachments_message(pdf, names: list[str]) -> str:
     return f"{kind} not read ({len(names)}: {shown}{more}); extract them into the inputs to read them"
 
 
-def _read_miscoded(units: list[PageUnit], deadline: float) -> tuple[list[int], int] | None:
+def _read_miscoded(units: list[PageUnit], deadline: float, lossless=None) -> tuple[list[int], int] | None:
     """OCR, in place of their text layer, the pages whose layer says other text than they show (found by
-    `sampled_mismatches`): their page numbers, and how many of them were left without words instead
-    (over --doc-timeout); None when there are none."""
+    `sampled_mismatches`), from the lossless copy `lossless(unit)` gives where it does (else from the page
+    image): their page numbers, and how many of them were left without words instead (over
+    --doc-timeout); None when there are none."""
     layered = [k for k, u in enumerate(units) if u.text_source in ("pdf", "mixed")]  # shown as rendered: no turn
 
     def mismatch(k: int) -> bool:
@@ -164,11 +177,15 @@ def _read_miscoded(units: list[PageUnit], deadline: float) -> tuple[list[int], i
         if time.monotonic() > deadline:  # the wrong text is never read: the model sees the page alone
             units[k], late = unit.model_copy(update=dict(words=[], text_source="none")), late + 1
             continue
-        zoom = unit.image_width / unit.width
+        copy = lossless(unit) if lossless is not None else None
+        path, zoom = (copy[0].path, copy[1]) if copy else (unit.image.path, unit.image_width / unit.width)
         try:
-            reading = ocr_page(_rgb(unit.image.path), scale=1.0 / zoom, quarter_turns=True)
+            reading = ocr_page(_rgb(path), scale=1.0 / zoom, quarter_turns=True)
         except Exception:  # noqa: BLE001 - OCR failed: the wrong text is still not read, the page is shown alone
             reading = Reading([])
+        finally:
+            if copy:
+                Path(path).unlink(missing_ok=True)
         shown = (unit.image_height, unit.image_width) if reading.turn % 2 else (unit.image_width, unit.image_height)
         units[k] = unit.model_copy(update=dict(
             words=reading.words, text_source="ocr" if reading.words else "none", image=unit.image.model_copy(update=dict(turn=reading.turn)),

@@ -34,7 +34,7 @@ class PageRead:
     usable: bool
     rendered: Rendered
     pictures: list = field(default_factory=list)  # (x0, y0, x1, y1) in rotated-page points, see pictures.py
-    for_ocr: Rendered | None = None  # the page rendered finer for OCR, when OCR will read it (see `read_page`)
+    for_ocr: Rendered | None = None  # the page's lossless copy for OCR, when OCR will read it (see `read_page`)
     ocr_zoom: float = 0.0
     pinned: list = field(default_factory=list)  # names of the files attached to the page as annotations
     zoom: float = 0.0  # the zoom `rendered` was made at: the whole page's, or its tiles' (see `read_page`)
@@ -71,10 +71,11 @@ def _open(path: str, password: str | None, cache: dict):
     return doc
 
 
-def render_page(doc, index: int, zoom: float, out_path: str, quality: int = 90, words: list = ()) -> Rendered:
+def render_page(doc, index: int, zoom: float, out_path: str, quality: int = 90, words: list = (), keep: bool = False):
     """Render one page (rotation and crop box applied) to a JPEG file; used in-process and by the worker.
     Encoding goes through Pillow: about 5x faster than MuPDF's own JPEG writer. `words` (text-layer words
-    in rotated-page points) are checked against the picture: `hidden` lists those it does not show."""
+    in rotated-page points) are checked against the picture: `hidden` lists those it does not show. With
+    `keep`, returns (Rendered, the pixmap) so that OCR's lossless copy needs no second rendering."""
     import numpy as np
     import pymupdf
     from PIL import Image
@@ -87,16 +88,28 @@ def render_page(doc, index: int, zoom: float, out_path: str, quality: int = 90, 
     ink = float((arr[::4, ::4, 1] < 128).mean()) if pix.w and pix.h else 0.0
     hidden = hidden_words(words, arr, zoom) if words else []
     Image.frombuffer("RGB", (pix.w, pix.h), pix.samples_mv, "raw", "RGB", pix.stride, 1).save(out_path, quality=quality)
-    return Rendered(out_path, pix.w, pix.h, ink, hidden)
+    rendered = Rendered(out_path, pix.w, pix.h, ink, hidden)
+    return (rendered, pix) if keep else rendered
+
+
+def lossless_copy(pix, out_path: str) -> Rendered:
+    """A rendered page saved as PNG (fast, lossless) for OCR. RapidOCR reads the JPEG the model is shown
+    less well: its ringing around thin strokes makes the recogniser drop the spaces between words
+    ('Invoicenumber1542dated12March', bench/ocr_input.py)."""
+    from PIL import Image
+
+    Image.frombuffer("RGB", (pix.w, pix.h), pix.samples_mv, "raw", "RGB", pix.stride, 1).save(out_path, compress_level=1)
+    return Rendered(out_path, pix.w, pix.h, 0.0)
 
 
 def read_page(doc, index: int, zooms: tuple[float, ...], out_path: str, ocr_zoom: float = 0.0, ocr_all: bool = False) -> PageRead:
     """Text-layer words of one page, whether they are usable, the page rendered to `out_path`, and the
     pictures on it that the text layer does not read. `zooms[k - 1]` is the zoom for a page shown in
     k x k tiles: the page is rendered at the one its words' small print asks for (`tile_side`). When OCR
-    will read the page (its text layer is unusable, it has such pictures, or `ocr_all`: --ocr force) and
-    `ocr_zoom` is finer than that (a large page the model sees below --dpi), the page is also rendered at
-    `ocr_zoom` beside `out_path`."""
+    will read the page (`ocr_zoom` is not 0, and its text layer is unusable, it has such pictures, or
+    `ocr_all`: --ocr force), a lossless copy for OCR is written beside `out_path` (`for_ocr`): the same
+    picture, or the page rendered again at `ocr_zoom` where that is finer (a large page the model sees
+    below --dpi)."""
     from pipeline.ingest.pictures import unread_pictures
     from pipeline.ingest.result import OCR_FINER
     from pipeline.ingest.textlayer import pdf_words, usable_text
@@ -108,7 +121,7 @@ def read_page(doc, index: int, zooms: tuple[float, ...], out_path: str, ocr_zoom
     except Exception:  # noqa: BLE001 - a broken text layer: the caller falls back to OCR
         words = []
     zoom = zooms[min(tile_side(words, page.rect.width, page.rect.height), len(zooms)) - 1]
-    rendered = render_page(doc, index, zoom, out_path, words=words)
+    rendered, pix = render_page(doc, index, zoom, out_path, words=words, keep=True)
     if rendered.hidden:  # text the page does not show is neither read nor cited (a bad redaction stays redacted)
         gone = set(rendered.hidden)
         words = [w for k, w in enumerate(words) if k not in gone]
@@ -120,9 +133,14 @@ def read_page(doc, index: int, zooms: tuple[float, ...], out_path: str, ocr_zoom
         except Exception:  # noqa: BLE001 - images that cannot be listed: the text layer alone, as before
             pictures = []
     read = PageRead(words, usable, rendered, pictures, pinned=pinned_files(page), zoom=zoom)
-    if ocr_zoom > OCR_FINER * zoom and (pictures or not usable or ocr_all):
-        read.for_ocr = render_page(doc, index, ocr_zoom, str(Path(out_path).with_suffix(".ocr.jpg")), quality=95)
-        read.ocr_zoom = ocr_zoom
+    if ocr_zoom and (pictures or not usable or ocr_all):
+        finer = ocr_zoom > OCR_FINER * zoom
+        if finer:
+            import pymupdf
+
+            pix = page.get_pixmap(matrix=pymupdf.Matrix(ocr_zoom, ocr_zoom), alpha=False, colorspace=pymupdf.csRGB)
+        read.for_ocr = lossless_copy(pix, str(Path(out_path).with_suffix(".ocr.png")))
+        read.ocr_zoom = ocr_zoom if finer else zoom
     return read
 
 
