@@ -106,15 +106,18 @@ def ingest_pdf(doc: SourceDocument, options: IngestOptions, spool: Path, deadlin
             pages = sorted(unread_pages)
             err("unread_script", unread_message(numbered("page", pages), unread_pages[pages[0]]), "warning", page=pages[0])
         def lossless(unit: PageUnit) -> tuple[Rendered, float] | None:
-            """A miscoded page rendered again in the worker, with its lossless copy for OCR (and its zoom)."""
+            """A miscoded page read again in the worker for its lossless copy for OCR (and that copy's zoom).
+            The worker's JPEG goes to a scratch path, so the model's page image is never rewritten."""
+            scratch = Path(unit.image.path).with_suffix(".again.jpg")
             try:
                 page = pdf[unit.page - 1]
-                width, height = page.rect.width, page.rect.height
-                zooms = tuple(page_zoom(width, height, tiled(options, side)) for side in range(1, MAX_TILE_SIDE + 1))
-                read = guard.read(doc.path, unit.page - 1, zooms, unit.image.path, max(1.0, min(options.page_timeout_s, deadline - time.monotonic())),
-                                  password, ocr_zoom(width, height, options), True)
+                zooms, fine = _zooms(page.rect.width, page.rect.height, options)
+                read = guard.read(doc.path, unit.page - 1, zooms, str(scratch),
+                                  max(1.0, min(options.page_timeout_s, deadline - time.monotonic())), password, fine, True)
             except Exception:  # noqa: BLE001 - OCR then reads the page image the model is shown
                 return None
+            finally:
+                scratch.unlink(missing_ok=True)
             return (read.for_ocr, read.ocr_zoom) if read.for_ocr is not None else None
 
         if options.ocr == "auto" and time.monotonic() < deadline and (miscoded := _read_miscoded(res.units, deadline, lossless)):
@@ -217,8 +220,7 @@ def _ingest_page(doc, pdf, i, options, spool, guard, timeout, password) -> tuple
     except Exception as e:  # noqa: BLE001 - a broken page tree: MuPDF counts the page but cannot load it
         raise RenderFailed(f"page {i + 1} cannot be loaded from the page tree ({type(e).__name__}: {e})") from e
     width, height = page.rect.width, page.rect.height
-    zooms = tuple(page_zoom(width, height, tiled(options, side)) for side in range(1, MAX_TILE_SIDE + 1))
-    fine = ocr_zoom(width, height, options) if options.ocr != "off" else 0.0
+    zooms, fine = _zooms(width, height, options)
     read = guard.read(doc.path, i, zooms, spool_path(spool, doc.doc_id, f"p{i + 1:05d}.jpg"), timeout, password,
                       fine, options.ocr == "force")
     words, rendered = read.words, read.rendered
@@ -249,6 +251,12 @@ def _ingest_page(doc, pdf, i, options, spool, guard, timeout, password) -> tuple
                     image_height=shown[1], words=words, text_source=text_source,
                     rotation=page.rotation, density=density)
     return unit, read, unread
+
+
+def _zooms(width: float, height: float, options: IngestOptions) -> tuple[tuple[float, ...], float]:
+    """A page's zooms for 1, 2, ... tiles a side, and the zoom OCR reads it at (0 under --ocr off)."""
+    zooms = tuple(page_zoom(width, height, tiled(options, side)) for side in range(1, MAX_TILE_SIDE + 1))
+    return zooms, (ocr_zoom(width, height, options) if options.ocr != "off" else 0.0)
 
 
 def _keep_finer(finer: Rendered, at: float, rendered: Rendered, zoom: float) -> Rendered:

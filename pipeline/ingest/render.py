@@ -71,25 +71,28 @@ def _open(path: str, password: str | None, cache: dict):
     return doc
 
 
-def render_page(doc, index: int, zoom: float, out_path: str, quality: int = 90, words: list = (), keep: bool = False):
-    """Render one page (rotation and crop box applied) to a JPEG file; used in-process and by the worker.
-    Encoding goes through Pillow: about 5x faster than MuPDF's own JPEG writer. `words` (text-layer words
-    in rotated-page points) are checked against the picture: `hidden` lists those it does not show. With
-    `keep`, returns (Rendered, the pixmap) so that OCR's lossless copy needs no second rendering."""
-    import numpy as np
+def pixmap(page, zoom: float):
+    """The page (rotation and crop box applied) rasterized to RGB at `zoom`."""
     import pymupdf
+
+    return page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), alpha=False, colorspace=pymupdf.csRGB)
+
+
+def render_page(doc, index: int, zoom: float, out_path: str, quality: int = 90, words: list = ()):
+    """Render one page to a JPEG file: (Rendered, the pixmap, which OCR's lossless copy reuses). Encoding
+    goes through Pillow: about 5x faster than MuPDF's own JPEG writer. `words` (text-layer words in
+    rotated-page points) are checked against the picture: `hidden` lists those it does not show."""
+    import numpy as np
     from PIL import Image
 
     from pipeline.ingest.textlayer import hidden_words
 
-    page = doc[index]
-    pix = page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), alpha=False, colorspace=pymupdf.csRGB)
+    pix = pixmap(doc[index], zoom)
     arr = np.frombuffer(pix.samples_mv, dtype=np.uint8).reshape(pix.h, pix.w, pix.n)
     ink = float((arr[::4, ::4, 1] < 128).mean()) if pix.w and pix.h else 0.0
     hidden = hidden_words(words, arr, zoom) if words else []
     Image.frombuffer("RGB", (pix.w, pix.h), pix.samples_mv, "raw", "RGB", pix.stride, 1).save(out_path, quality=quality)
-    rendered = Rendered(out_path, pix.w, pix.h, ink, hidden)
-    return (rendered, pix) if keep else rendered
+    return Rendered(out_path, pix.w, pix.h, ink, hidden), pix
 
 
 def lossless_copy(pix, out_path: str) -> Rendered:
@@ -121,7 +124,7 @@ def read_page(doc, index: int, zooms: tuple[float, ...], out_path: str, ocr_zoom
     except Exception:  # noqa: BLE001 - a broken text layer: the caller falls back to OCR
         words = []
     zoom = zooms[min(tile_side(words, page.rect.width, page.rect.height), len(zooms)) - 1]
-    rendered, pix = render_page(doc, index, zoom, out_path, words=words, keep=True)
+    rendered, pix = render_page(doc, index, zoom, out_path, words=words)
     if rendered.hidden:  # text the page does not show is neither read nor cited (a bad redaction stays redacted)
         gone = set(rendered.hidden)
         words = [w for k, w in enumerate(words) if k not in gone]
@@ -136,9 +139,7 @@ def read_page(doc, index: int, zooms: tuple[float, ...], out_path: str, ocr_zoom
     if ocr_zoom and (pictures or not usable or ocr_all):
         finer = ocr_zoom > OCR_FINER * zoom
         if finer:
-            import pymupdf
-
-            pix = page.get_pixmap(matrix=pymupdf.Matrix(ocr_zoom, ocr_zoom), alpha=False, colorspace=pymupdf.csRGB)
+            pix = pixmap(page, ocr_zoom)
         read.for_ocr = lossless_copy(pix, str(Path(out_path).with_suffix(".ocr.png")))
         read.ocr_zoom = ocr_zoom if finer else zoom
     return read

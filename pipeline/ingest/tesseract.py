@@ -22,6 +22,7 @@ Nothing here runs when the binary is missing: the picture is then left without w
 
 from __future__ import annotations
 
+import bisect
 import csv
 import functools
 import io
@@ -149,11 +150,11 @@ def read_script(image, line_boxes: list[tuple[float, float, float, float]], line
     confidence = _confidence(read)
     if confidence < MIN_CONF:
         return None
+    tops = [top for top, _, _, _, _ in rows]
     words = []
-    for text, (x0, y0, x1, y1), _, _ in read:  # back from the stack to the picture, by the row a word lies in
-        middle = (y0 + y1) / 2
-        row = min(range(len(rows)), key=lambda r: 0 if rows[r][0] <= middle < rows[r][1] else min(abs(middle - rows[r][0]), abs(middle - rows[r][1])))
-        top, _, dx, dy, (bx0, by0, bx1, by1) = rows[row]
+    for text, (x0, y0, x1, y1), _, _ in read:  # back from the stack to the picture, by the row a word's middle lies in
+        row = max(0, bisect.bisect_right(tops, (y0 + y1) / 2) - 1)
+        _, _, dx, dy, (bx0, by0, bx1, by1) = rows[row]
         words.append(Word(text=text, x0=max(bx0, x0 + dx), x1=min(bx1, x1 + dx), y0=max(by0, y0 + dy), y1=min(by1, y1 + dy),
                           line=line_offset + row, ocr=True))
     return ScriptReading(model, words, confidence)
