@@ -73,6 +73,7 @@ bench: bench-setup
 	$(PY) bench/tiles.py
 	$(PY) bench/unread_scripts.py
 	$(PY) bench/ocr_input.py
+	$(PY) bench/word_spaces.py
 	$(PY) bench/corpus_ingest.py
 	$(PY) bench/text_recall.py
 	CHROMIUM_BIN="$${CHROMIUM_BIN:-$$(sh tools/ensure_browser.sh)}" $(PY) bench/review.py

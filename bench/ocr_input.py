@@ -81,6 +81,22 @@ def run_together(tokens: list[str], layer: list[str]) -> int:
     return count
 
 
+def count_recall(tally: collections.Counter, kind: str, truth: list[str] | None, tokens: list[str]) -> str:
+    """Add a page's hits and truth words to `tally` under `kind` ('born' or 'scan'); 'hit/of' (or the
+    token count where there is no truth) for its line of output."""
+    if not truth:
+        return f"{len(tokens)} tokens"
+    hit = round(recall(truth, words(" ".join(tokens))) * len(truth))
+    tally[f"{kind}_hit"] += hit
+    tally[f"{kind}_of"] += len(truth)
+    return f"{hit}/{len(truth)}"
+
+
+def recall_share(tally: collections.Counter, kind: str) -> float:
+    """The share of `kind`'s truth words found, over all pages counted into `tally`."""
+    return tally[f"{kind}_hit"] / max(1, tally[f"{kind}_of"])
+
+
 def main() -> None:
     from pipeline.ingest.ocr import ocr_page
 
@@ -94,17 +110,9 @@ def main() -> None:
             t0 = time.perf_counter()
             tokens = [w.text for w in ocr_page(shown, quarter_turns=True).words]
             tally[side]["seconds"] += time.perf_counter() - t0
-            got = words(" ".join(tokens))
             kind = "scan" if layer is None else "born"
             tally[side][f"{kind}_tokens"] += len(tokens)
-            if truth:
-                of = len(truth)
-                hit = round(recall(truth, got) * of)
-                tally[side][f"{kind}_hit"] += hit
-                tally[side][f"{kind}_of"] += of
-                line.append(f"{side} {hit}/{of}")
-            else:
-                line.append(f"{side} {len(tokens)} tokens")
+            line.append(f"{side} {count_recall(tally[side], kind, truth, tokens)}")
             if layer is not None:
                 together = run_together(tokens, layer)
                 tally[side]["together"] += together
@@ -112,7 +120,7 @@ def main() -> None:
         print("  ".join(line), flush=True)
 
     def share(side: str, key: str) -> float:
-        return tally[side][f"{key}_hit"] / max(1, tally[side][f"{key}_of"])
+        return recall_share(tally[side], key)
 
     for side in tally:
         print(f"{side:8s}: born-digital recall {share(side, 'born'):.3f}, {tally[side]['born_tokens']} tokens, "

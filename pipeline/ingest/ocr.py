@@ -2,7 +2,8 @@
 
 Chosen over Tesseract because it installs from PyPI with the project (no system package, so CI and a
 fresh clone get it from `pip`), reads Chinese and English with one model, and returns per-character
-boxes that we group into words for grounding. A reading in a script the recogniser does not read
+boxes that we group into words for grounding (with the word spaces it left out put back from the pixels:
+`pipeline/ingest/wordgaps.py`). A reading in a script the recogniser does not read
 (Cyrillic, Greek, Arabic, Hangul: `pipeline/ingest/scripts.py`) is left without words."""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import threading
 from dataclasses import dataclass
 
 from pipeline.ingest.scripts import is_cjk, script_unread
+from pipeline.ingest.wordgaps import restore_spaces
 from schemas.records import Word
 
 _engine = None
@@ -201,6 +203,9 @@ def ocr_page(image, line_offset: int = 0, scale: float = 1.0, origin: tuple[floa
             return Reading([], unread=" ".join(t.strip() for _, t, _, _ in lines)[:UNREAD_SAMPLE])
         if second.words:
             return second  # else a Latin page after all (Tesseract's arbiter): RapidOCR's words stand
+    if upright_k == k:  # lines lie across the picture as read: put back the spaces the recogniser left out
+        shown = np.rot90(image, k) if k else image
+        lines = restore_spaces(shown if shown.ndim == 2 else shown.min(axis=-1), lines)
     words = _words(lines, size, line_offset)
     words = [_given(word, upright_k, image.shape[:2], scale, origin) for word in words]
     sure = confidence >= UPRIGHT_CONFIDENCE and sum(len(t.strip()) for _, t, _, _ in lines) >= MIN_TURN_CHARS
