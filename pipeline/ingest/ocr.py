@@ -4,7 +4,8 @@ Chosen over Tesseract because it installs from PyPI with the project (no system 
 fresh clone get it from `pip`), reads Chinese and English with one model, and returns per-character
 boxes that we group into words for grounding (with the word spaces it left out put back from the pixels:
 `pipeline/ingest/wordgaps.py`). A reading in a script the recogniser does not read
-(Cyrillic, Greek, Arabic, Hangul: `pipeline/ingest/scripts.py`) is left without words."""
+(Cyrillic, Greek, Arabic, Hangul: `pipeline/ingest/scripts.py`) is read again by Tesseract where it has
+a model of that script (`pipeline/ingest/tesseract.py`), and is otherwise left without words."""
 
 from __future__ import annotations
 
