@@ -12,6 +12,7 @@ lines as RapidOCR read them (the baseline). Counted on the born-digital pages:
 On the scans: recall against the transcript, and on the handwritten form (no truth) the spaces put in.
 
     python bench/word_spaces.py
+    python bench/word_spaces.py --sweep   # each threshold varied alone, on RapidOCR's lines read once
 
 Ends with `RESULT recall_spaced=... recall_unspaced=... run_together_spaced=... run_together_unspaced=...
 split_apart_spaced=... split_apart_unspaced=... scan_recall_spaced=... scan_recall_unspaced=...
@@ -28,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 from ocr_input import count_recall, pages, recall_share, run_together  # noqa: E402 - the same pages and counts
-from text_recall import words  # noqa: E402
+from text_recall import recall, words  # noqa: E402
 
 HANDWRITING = "mupdf_test_3863_scanned_forms.pdf"
 
@@ -45,8 +46,49 @@ def split_apart(tokens: list[tuple[str, int]], known: set[str]) -> int:
     return count
 
 
+SWEEP = {"SPACE_SHARE": (0.4, 0.5, 0.6, 0.7), "HEIGHT_SHARE": (0.15, 0.2, 0.25, 0.3), "LETTER_TIMES": (1.5, 2.0, 3.0),
+         "PRINT_SCORE": (0.9, 0.93, 0.95, 0.97)}
+
+
+def sweep() -> None:
+    """Each threshold of `wordgaps` varied alone, the others as set: RapidOCR's lines of every page read
+    once (upright, as these pages lie), then spaces put back and words made again for each value."""
+    from pipeline.ingest import ocr, wordgaps
+
+    start = time.perf_counter()
+    read = [(name, pixels, layer, ocr._read(pixels)[0]) for name, pixels, _, layer in pages()]
+    chosen = {key: getattr(wordgaps, key) for key in SWEEP}
+
+    def measure() -> str:
+        hit = of = together = apart = handwriting = 0
+        for name, pixels, layer, lines in read:
+            got = ocr._words(wordgaps.restore_spaces(pixels, lines), pixels.shape[:2], 0)
+            tokens = [w.text for w in got]
+            handwriting += len(tokens) if name.startswith(HANDWRITING + "#") else 0
+            if layer is None:
+                continue
+            known = set(words(" ".join(layer)))
+            truth = words(" ".join(layer))
+            hit, of = hit + round(recall(truth, words(" ".join(tokens))) * len(truth)), of + len(truth)
+            together += run_together(tokens, layer)
+            apart += split_apart([(w.text, w.line) for w in got], known)
+        return f"recall={hit / max(1, of):.4f} run_together={together} split_apart={apart} handwriting_tokens={handwriting}"
+
+    for key, values in SWEEP.items():
+        for value in values:
+            setattr(wordgaps, key, value)
+            print(f"{key}={value}{' (chosen)' if value == chosen[key] else ''}: {measure()}", flush=True)
+        setattr(wordgaps, key, chosen[key])
+    print(f"RESULT {' '.join(f'{k.lower()}={v}' for k, v in chosen.items())} values={sum(map(len, SWEEP.values()))} "
+          f"pages={len(read)} seconds={time.perf_counter() - start:.1f}")
+
+
 def main() -> None:
     import pipeline.ingest.ocr as ocr
+
+    if "--sweep" in sys.argv[1:]:
+        sweep()
+        return
 
     start = time.perf_counter()
     restore = ocr.restore_spaces

@@ -7,6 +7,12 @@ from __future__ import annotations
 
 Box = tuple[float, float, float, float]
 
+
+def quad_bounds(quad) -> Box:
+    """The bounds (x0, y0, x1, y1) of an OCR quad (its corner points)."""
+    xs, ys = [p[0] for p in quad], [p[1] for p in quad]
+    return min(xs), min(ys), max(xs), max(ys)
+
 MIN_COLUMN_LINES = 3
 MIN_FILL = 0.5  # a text column's lines span at least this share of the column's width (median)
 MIN_COLUMN_WIDTH = 0.2  # ... and at least this share of the page's text width: table cells are narrower

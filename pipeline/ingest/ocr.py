@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
+from pipeline.ingest.layout import quad_bounds
 from pipeline.ingest.scripts import is_cjk, script_unread
 from pipeline.ingest.wordgaps import restore_spaces
 from schemas.records import Word
@@ -198,15 +199,14 @@ def ocr_page(image, line_offset: int = 0, scale: float = 1.0, origin: tuple[floa
         upright_k, lines, size = (k + 1) % 4, [(_turn_quad(q, size), t, c, None) for q, t, c, _ in lines], (size[1], size[0])
         text = "".join(t for _, t, _, _ in lines if not t.isspace())
         vertical = 2 * sum(is_cjk(ch) for ch in text) > len(text)  # CJK written in columns: upright as it lies
-    if script_unread((t, x1 - x0, y1 - y0) for q, t, _, _ in lines for x0, y0, x1, y1 in [_box(q)]):
+    if script_unread((t, x1 - x0, y1 - y0) for q, t, _, _ in lines for x0, y0, x1, y1 in [quad_bounds(q)]):
         second = _read_script(image, upright_k, lines, line_offset, scale, origin)
         if second is None:
             return Reading([], unread=" ".join(t.strip() for _, t, _, _ in lines)[:UNREAD_SAMPLE])
         if second.words:
             return second  # else a Latin page after all (Tesseract's arbiter): RapidOCR's words stand
     if upright_k == k:  # lines lie across the picture as read: put back the spaces the recogniser left out
-        shown = np.rot90(image, k) if k else image
-        lines = restore_spaces(shown if shown.ndim == 2 else shown.min(axis=-1), lines)
+        lines = restore_spaces(np.rot90(image, k) if k else image, lines)
     words = _words(lines, size, line_offset)
     words = [_given(word, upright_k, image.shape[:2], scale, origin) for word in words]
     sure = confidence >= UPRIGHT_CONFIDENCE and sum(len(t.strip()) for _, t, _, _ in lines) >= MIN_TURN_CHARS
@@ -227,7 +227,7 @@ def _read_script(image, upright_k: int, lines: list, line_offset: int, scale: fl
     from pipeline.ingest.tesseract import read_script
 
     upright = np.ascontiguousarray(np.rot90(image, upright_k)) if upright_k else image
-    boxes = [_box(q) for q, _, _, _ in lines]
+    boxes = [quad_bounds(q) for q, _, _, _ in lines]
     second = read_script(upright, [boxes[k] for k in reading_order(boxes)], line_offset)
     if second is None:
         return None
@@ -258,15 +258,9 @@ def _page_like(image) -> bool:
     return float((image[::4, ::4].min(axis=-1) < 128).mean()) >= MIN_INK
 
 
-def _box(quad) -> tuple[float, float, float, float]:
-    """The bounds (x0, y0, x1, y1) of an OCR quad."""
-    xs, ys = [p[0] for p in quad], [p[1] for p in quad]
-    return min(xs), min(ys), max(xs), max(ys)
-
-
 def _is_tall(quad) -> bool:
     """A line box the recogniser reads turned a quarter (RapidOCR turns crops 1.5 times taller than wide)."""
-    x0, y0, x1, y1 = _box(quad)
+    x0, y0, x1, y1 = quad_bounds(quad)
     return y1 - y0 >= 1.5 * (x1 - x0)
 
 
@@ -297,7 +291,7 @@ def _mostly_wide(lines: list) -> bool:
     """Most characters lie in lines at least twice as wide as tall: the text lies across the picture (a
     page turned a quarter shows tall lines, or none the detector finds)."""
     def wide(quad) -> bool:
-        x0, y0, x1, y1 = _box(quad)
+        x0, y0, x1, y1 = quad_bounds(quad)
         return x1 - x0 >= 2 * (y1 - y0)
 
     return 2 * sum(len(text) for quad, text, _, _ in lines if wide(quad)) > sum(len(text) for _, text, _, _ in lines)
@@ -333,8 +327,8 @@ def _words(lines: list, size: tuple[int, int], line_offset: int) -> list[Word]:
     from pipeline.ingest.layout import reading_order
 
     words: list[Word] = []
-    lines = [lines[k] for k in reading_order([_box(quad) for quad, _, _, _ in lines])]  # columns, then rows
+    lines = [lines[k] for k in reading_order([quad_bounds(quad) for quad, _, _, _ in lines])]  # columns, then rows
     for n, (quad, text, _score, char_quads) in enumerate(lines):
-        char_boxes = [_box(q) for q in char_quads] if char_quads else None
-        words.extend(line_to_words(text, _box(quad), line_offset + n, char_boxes))
+        char_boxes = [quad_bounds(q) for q in char_quads] if char_quads else None
+        words.extend(line_to_words(text, quad_bounds(quad), line_offset + n, char_boxes))
     return words

@@ -83,7 +83,6 @@ def render_page(doc, index: int, zoom: float, out_path: str, quality: int = 90, 
     goes through Pillow: about 5x faster than MuPDF's own JPEG writer. `words` (text-layer words in
     rotated-page points) are checked against the picture: `hidden` lists those it does not show."""
     import numpy as np
-    from PIL import Image
 
     from pipeline.ingest.textlayer import hidden_words
 
@@ -91,17 +90,22 @@ def render_page(doc, index: int, zoom: float, out_path: str, quality: int = 90, 
     arr = np.frombuffer(pix.samples_mv, dtype=np.uint8).reshape(pix.h, pix.w, pix.n)
     ink = float((arr[::4, ::4, 1] < 128).mean()) if pix.w and pix.h else 0.0
     hidden = hidden_words(words, arr, zoom) if words else []
-    Image.frombuffer("RGB", (pix.w, pix.h), pix.samples_mv, "raw", "RGB", pix.stride, 1).save(out_path, quality=quality)
+    _picture(pix).save(out_path, quality=quality)
     return Rendered(out_path, pix.w, pix.h, ink, hidden), pix
+
+
+def _picture(pix):
+    """A Pillow view of an RGB pixmap's samples (no copy)."""
+    from PIL import Image
+
+    return Image.frombuffer("RGB", (pix.w, pix.h), pix.samples_mv, "raw", "RGB", pix.stride, 1)
 
 
 def lossless_copy(pix, out_path: str) -> Rendered:
     """A rendered page saved as PNG (fast, lossless) for OCR. RapidOCR reads the JPEG the model is shown
     less well: its ringing around thin strokes makes the recogniser drop the spaces between words
     ('Invoicenumber1542dated12March', bench/ocr_input.py)."""
-    from PIL import Image
-
-    Image.frombuffer("RGB", (pix.w, pix.h), pix.samples_mv, "raw", "RGB", pix.stride, 1).save(out_path, compress_level=1)
+    _picture(pix).save(out_path, compress_level=1)
     return Rendered(out_path, pix.w, pix.h, 0.0)
 
 

@@ -152,7 +152,7 @@ def read_script(image, line_boxes: list[tuple[float, float, float, float]], line
         return None
     tops = [top for top, _, _, _, _ in rows]
     words = []
-    for text, (x0, y0, x1, y1), _, _ in read:  # back from the stack to the picture, by the row a word's middle lies in
+    for text, (x0, y0, x1, y1), _ in read:  # back from the stack to the picture, by the row a word's middle lies in
         row = max(0, bisect.bisect_right(tops, (y0 + y1) / 2) - 1)
         _, _, dx, dy, (bx0, by0, bx1, by1) = rows[row]
         words.append(Word(text=text, x0=max(bx0, x0 + dx), x1=min(bx1, x1 + dx), y0=max(by0, y0 + dy), y1=min(by1, y1 + dy),
@@ -189,18 +189,18 @@ def _mostly_latin(words) -> bool:
     """Half or more of the letters a reading holds are Latin ones."""
     import unicodedata
 
-    letters = [c for text, _, _, _ in words for c in text if c.isalpha()]
+    letters = [c for text, _, _ in words for c in text if c.isalpha()]
     return 2 * sum(unicodedata.name(c, "").startswith("LATIN") for c in letters) >= len(letters) > 0
 
 
 def _confidence(words) -> float:
     """The characters' mean confidence of a reading (0 when it read nothing)."""
-    chars = sum(len(text) for text, _, _, _ in words)
-    return sum(len(text) * conf for text, _, _, conf in words) / chars if chars else 0.0
+    chars = sum(len(text) for text, _, _ in words)
+    return sum(len(text) * conf for text, _, conf in words) / chars if chars else 0.0
 
 
-def tesseract_tsv(image, model: str, psm: int = 6) -> list[tuple[str, tuple[int, int, int, int], tuple[str, str, str], float]]:
-    """(text, box, (block, paragraph, line), confidence) of each word Tesseract reads on an RGB picture, in
+def tesseract_tsv(image, model: str, psm: int = 6) -> list[tuple[str, tuple[int, int, int, int], float]]:
+    """(text, box, confidence) of each word Tesseract reads on an RGB picture, in
     its reading order; [] when it fails or runs out of time. One thread (OMP_THREAD_LIMIT=1): pages are
     read in parallel by gemmadoc's workers."""
     from PIL import Image
@@ -223,7 +223,7 @@ def tesseract_tsv(image, model: str, psm: int = 6) -> list[tuple[str, tuple[int,
             if row.get("level") != "5" or not text or float(row["conf"]) < 0:
                 continue
             x, y, w, h = (int(row[k]) for k in ("left", "top", "width", "height"))
-            words.append((text, (x, y, x + w, y + h), (row["block_num"], row["par_num"], row["line_num"]), float(row["conf"])))
+            words.append((text, (x, y, x + w, y + h), float(row["conf"])))
         except (KeyError, ValueError):
             continue
     return words

@@ -17,6 +17,7 @@ from __future__ import annotations
 import bisect
 import statistics
 
+from pipeline.ingest.layout import quad_bounds
 from pipeline.ingest.scripts import is_cjk
 
 SPACE_SHARE = 0.6  # a gap this share of the line's median word space is a space
@@ -30,14 +31,14 @@ ADDRESS = ("/", "@", "www.")  # a token holding one of these may hold a web or m
 OPENING = set("([{\u201c\u2018\u00ab\uff08")  # and the next may start with these
 
 
-def restore_spaces(gray, lines: list) -> list:
-    """OCR lines `(quad, text, score, char_quads)` read on `gray` (a 2D array of the image as read) with
+def restore_spaces(image, lines: list) -> list:
+    """OCR lines `(quad, text, score, char_quads)` read on `image` (the picture as read: RGB, or grey) with
     the spaces the recogniser missed put in; a space's character box is the gap it fills. Lines without
     character boxes lined up with their text are left as they are."""
-    return [_restored(gray, line) for line in lines]
+    return [_restored(image, line) for line in lines]
 
 
-def _restored(gray, line: tuple) -> tuple:
+def _restored(image, line: tuple) -> tuple:
     quad, text, score, chars = line
     if not chars or len(text) < 2 or score < PRINT_SCORE:
         return line
@@ -45,10 +46,11 @@ def _restored(gray, line: tuple) -> tuple:
     spaced = len(chars) == len(text)  # a box for every character, spaces included
     if not spaced and len(chars) != len(visible):
         return line
-    boxes = [_bounds(q) for q in chars]
+    boxes = [quad_bounds(q) for q in chars]
     box_of = dict(zip(range(len(text)) if spaced else visible, boxes))
-    x0, y0, x1, y1 = (int(round(v)) for v in _bounds(quad))
-    crop = gray[max(0, y0):max(0, y1), max(0, x0):max(0, x1)]
+    x0, y0, x1, y1 = (int(round(v)) for v in quad_bounds(quad))
+    crop = image[max(0, y0):max(0, y1), max(0, x0):max(0, x1)]
+    crop = crop.min(axis=-1) if crop.ndim == 3 else crop  # dark in any channel is ink
     if crop.size == 0 or int(crop.max()) - int(crop.min()) < 32:
         return line
     ink = crop < (int(crop.min()) + int(crop.max())) / 2
@@ -135,8 +137,3 @@ def _may_part(text: str, a: int, b: int) -> bool:
             return False
         return right.isalnum() or right in OPENING
     return False
-
-
-def _bounds(quad) -> tuple[float, float, float, float]:
-    xs, ys = [p[0] for p in quad], [p[1] for p in quad]
-    return min(xs), min(ys), max(xs), max(ys)
