@@ -71,6 +71,7 @@ bench: bench-setup
 	$(PY) bench/model_view.py
 	$(PY) bench/print_size.py
 	$(PY) bench/tiles.py
+	$(PY) bench/video_print.py
 	$(PY) bench/unread_scripts.py
 	$(PY) bench/ocr_input.py
 	$(PY) bench/word_spaces.py

@@ -56,6 +56,16 @@ def small_print(words: Sequence[Word]) -> float | None:
     return heights[int(len(heights) * SMALL_PRINT)] if len(heights) >= MIN_WORDS else None
 
 
+def letter_pitch(words: Sequence[Word]) -> float | None:
+    """Width per character of the small print of `words` in their own units (the SMALL_PRINT quantile over
+    words of 4+ letters or digits, laid across), or None when there are fewer than MIN_WORDS such words.
+    OCR's boxes are padded to a few pixels' height however small the print, so their widths say better
+    than their heights how small print was read."""
+    pitches = sorted((w.x1 - w.x0) / len(w.text) for w in words
+                     if sum(c.isalnum() for c in w.text) >= 4 and w.x1 - w.x0 >= w.y1 - w.y0)
+    return pitches[int(len(pitches) * SMALL_PRINT)] if len(pitches) >= MIN_WORDS else None
+
+
 def print_height(unit: PageUnit | FrameUnit) -> float | None:
     """Height of the unit's small print in pixels of its picture, or None when it cannot be measured."""
     height = small_print(unit.words)

@@ -16,9 +16,9 @@ CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "docs"
 BUDGETS = PlanOptions().budgets()
 
 
-def _units(path: Path, tmp_path: Path, ocr: str = "off"):
+def _units(path: Path, tmp_path: Path, ocr: str = "off", pages: int = 2000):
     doc = discover([path]).documents[0]
-    return ingest_document(doc, IngestOptions(ocr=ocr), tmp_path / "spool").units
+    return ingest_document(doc, IngestOptions(ocr=ocr, max_pages=pages), tmp_path / "spool").units
 
 
 def _page(tmp_path: Path, fontsize: float, lines: int, name: str) -> Path:
@@ -66,12 +66,12 @@ def test_corpus_pages_small_print_up_large_print_down_scans_never_down(tmp_path)
     its print asks for (OCR's boxes overstate its print), and a scanned bank statement in small print is raised."""
     invoice = _units(CORPUS / "invoice2data_QualityHosting.pdf", tmp_path)[0]
     assert unit_budget(invoice, BUDGETS) >= 560
-    report = _units(CORPUS / "mupdf_test_3842_nist_sp800-223.pdf", tmp_path)[2]
+    report = _units(CORPUS / "mupdf_test_3842_nist_sp800-223.pdf", tmp_path, pages=3)[2]
     assert report.text_source == "pdf" and unit_budget(report, BUDGETS) < 1120 == density_budget(report.density)
     receipt = _units(CORPUS / "sroie_042.jpg", tmp_path, ocr="auto")[0]
     by_size = next(b for b in BUDGETS if shown_height(receipt, print_height(receipt), b) >= LEGIBLE_PX)
     assert receipt.text_source == "ocr" and by_size < unit_budget(receipt, BUDGETS) == density_budget(receipt.density) >= 560
-    statement = _units(CORPUS / "mupdf_test_4090_scanned_bank_statement.pdf", tmp_path, ocr="auto")[0]
+    statement = _units(CORPUS / "mupdf_test_4090_scanned_bank_statement.pdf", tmp_path, ocr="auto", pages=1)[0]
     assert unit_budget(statement, BUDGETS) > density_budget(statement.density)
 
 

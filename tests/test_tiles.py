@@ -166,3 +166,85 @@ def test_an_image_without_a_finer_ocr_picture_is_decoded_again_for_its_tiles(tmp
     assert 3.9 * ONE_IMAGE < bigger.width * bigger.height <= 4 * ONE_IMAGE
     Image.new("RGB", (1200, 1700), "white").save(tmp_path / "a4.png")
     assert _retiled(str(tmp_path / "a4.png"), 0, tiled(options, 2), Image.new("RGB", (1200, 1700))) is None
+
+
+SCREEN = (2880, 1620)  # a screen recorded above 1440p: one image of the largest budget shows it at 0.74
+
+
+def _screen(lines: int = 24) -> tuple:
+    """A BGR screen of SCREEN size with `lines` lines of 8-px print (a 4K screen's 10-pt print, shrunk to
+    this size), 12 down the left half and 12 down the right; the lines' words."""
+    import numpy as np
+
+    doc = pymupdf.open()
+    page = doc.new_page(width=SCREEN[0], height=SCREEN[1])
+    text = []
+    for k in range(lines):
+        col, row = divmod(k, 12)
+        line = f"Ticket {4200 + k}: pump station {k % 7} pressure {30 + k}.5 bar, valve closed by operator Lindqvist"
+        page.insert_text((40 + col * 1420, 60 + row * 20), line, fontsize=8)
+        text.append(line)
+    pix = page.get_pixmap(alpha=False)
+    rgb = np.frombuffer(pix.samples, np.uint8).reshape(pix.height, pix.width, 3)
+    return np.ascontiguousarray(rgb[:, :, ::-1]), [w for line in text for w in line.split()]
+
+
+def _found(words, unit_words) -> float:
+    read = " ".join(w.text for w in unit_words)
+    return sum(1 for w in words if w in read) / len(words)
+
+
+def test_a_screen_recording_in_small_print_is_read_at_full_size_and_shown_in_tiles(tmp_path):
+    """A frame larger than one image, in print one image shows 6 px tall: OCR reads it at full size (read
+    at the model's scale, or at 1400 px across, it keeps about 0.6 of its words), and the frame is kept
+    at full size and shown in 2 x 2 tiles; words stay in the frame's pixels. A 1080p frame of the same
+    print is read and shown as it is."""
+    import cv2
+
+    from pipeline.ingest.ocr import ocr_page
+    from pipeline.ingest.result import fit_scale, ocr_fit_scale
+
+    frame, words = _screen()
+    writer = cv2.VideoWriter(str(tmp_path / "screen.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 1, SCREEN)
+    writer.set(cv2.VIDEOWRITER_PROP_QUALITY, 95)
+    writer.write(frame)
+    writer.release()
+    (unit,) = ingest_document(discover([tmp_path / "screen.avi"]).documents[0], IngestOptions(), tmp_path / "spool").units
+    assert _found(words, unit.words) >= 0.95 and max(w.x1 for w in unit.words) > 0.5 * SCREEN[0]
+    assert (unit.image_width, unit.image_height) == SCREEN and (unit.width, unit.height) == SCREEN
+    budget = unit_budget(unit, BUDGETS)
+    assert len(_images(unit, budget)) == 4 and shown_height(unit, print_height(unit), budget) >= LEGIBLE_PX
+    at = ocr_fit_scale(*SCREEN, IngestOptions())
+    assert fit_scale(*SCREEN, IngestOptions()) < at < 0.9
+    coarse = cv2.resize(frame, (round(SCREEN[0] * at), round(SCREEN[1] * at)), interpolation=cv2.INTER_AREA)
+    assert _found(words, ocr_page(cv2.cvtColor(coarse, cv2.COLOR_BGR2RGB)).words) < 0.8  # what one read there gives
+
+
+def test_a_large_screenshot_in_small_print_is_read_again_at_full_size(tmp_path):
+    """The same screen saved as a PNG: OCR reads it again from the file at full size, and the model is
+    shown it in tiles cut from those pixels."""
+    import cv2
+
+    frame, words = _screen()
+    cv2.imwrite(str(tmp_path / "screen.png"), frame)
+    unit = _unit(tmp_path / "screen.png", tmp_path)
+    assert _found(words, unit.words) >= 0.95
+    assert (unit.image_width, unit.image_height) == SCREEN and len(_images(unit, unit_budget(unit, BUDGETS))) == 4
+
+
+def test_print_read_too_small_asks_for_a_finer_read_where_the_source_has_one():
+    """`reread_scale`: letters read under 6 px wide ask for the finest read the source gives; none when
+    they were read wide enough, when the source has no finer pixels, or when there are too few words."""
+    from pipeline.ingest.result import reread_scale
+    from schemas.records import Word
+
+    def line(pitch: float, n: int = 8) -> list[Word]:
+        return [Word(text="pressure", x0=100.0 * k, y0=0, x1=100.0 * k + 8 * pitch, y1=12)
+                for k in range(n)]
+
+    assert reread_scale(line(5.0), 2880, 1620, 0.86) == 1.0  # read 4.3 px wide
+    assert reread_scale(line(8.0), 2880, 1620, 0.86) is None  # read 6.9 px wide
+    assert reread_scale(line(5.0), 2880, 1620, 0.95) is None  # full size is not 1.1 times finer
+    assert reread_scale(line(5.0), 2880, 1620, 0.5, finest=0.52) is None  # an animation decoded at the caps
+    assert reread_scale(line(5.0, n=3), 2880, 1620, 0.86) is None
+    assert abs(reread_scale(line(5.0), 8000, 8000, 0.3) - (40e6 / 64e6) ** 0.5) < 1e-9  # within OCR's area cap

@@ -8,8 +8,9 @@ from pathlib import Path
 
 from pipeline.ingest.ocr import ocr_page
 from pipeline.ingest.render import spool_path
-from pipeline.ingest.result import IngestResult, page_list, word_density
+from pipeline.ingest.result import OCR_FINER, IngestResult, fit_scale, ocr_fit_scale, page_list, reread_scale, tiled, word_density
 from pipeline.ingest.scripts import unread_message
+from pipeline.legibility import tile_side
 from schemas.options import IngestOptions
 from schemas.records import ErrorRecord, FrameUnit, ImageRef, SourceDocument, format_timestamp
 
@@ -44,6 +45,16 @@ def changed_share(a, b) -> float:
     return float((abs(a - b) > 24).mean())
 
 
+def _scaled(frame, factor: float):
+    """`frame` resized by `factor` (area averaging), or itself at a factor of 1 or more."""
+    import cv2
+
+    if factor >= 1.0:
+        return frame
+    h, w = frame.shape[:2]
+    return cv2.resize(frame, (max(1, round(w * factor)), max(1, round(h * factor))), interpolation=cv2.INTER_AREA)
+
+
 class FrameKeeper:
     """Turns sampled frames (BGR arrays) into the FrameUnits of one document's IngestResult."""
 
@@ -68,32 +79,54 @@ class FrameKeeper:
         self._last_sig = sig
         return False
 
-    def keep(self, shown, size: tuple[int, int], to_full: float, target: float, exact: bool) -> None:
-        """Spool and read one frame: `shown` is the BGR frame within the page caps, `size` the full
-        (width, height) its words are given in, `to_full` the factor from `shown` to it, `target` the
-        sampling time it stands for."""
+    def keep(self, frame, size: tuple[int, int], to_full: float, target: float, exact: bool) -> None:
+        """Spool and read one frame: `frame` is the BGR frame as decoded (a video's at full size, an
+        animation's within the page caps), `size` the full (width, height) its words are given in,
+        `to_full` the factor from `frame` to it, `target` the sampling time it stands for. The model is
+        shown it within the page caps; OCR reads it finer where the source has the pixels (`ocr_fit_scale`),
+        and again at full size where its small print is under LEGIBLE_PX as read (`reread_scale`); a frame
+        whose small print one image shows too small is kept for tiles (pipeline/legibility.py)."""
         import cv2
 
         index = len(self.result.units)
         out = spool_path(self.spool, self.doc.doc_id, f"f{index:05d}.jpg")
-        cv2.imwrite(out, shown, [cv2.IMWRITE_JPEG_QUALITY, 90])
         w, h = size
+        source = 1.0 / to_full  # scale of `frame` against full size
+        shown = _scaled(frame, min(source, fit_scale(w, h, self.options)) * to_full)
         words, reused = [], False
         if self.ocr:
             sig = text_signature(shown)
             if self._ocr_sig is not None and changed_share(sig, self._ocr_sig) < OCR_SAME_PICTURE:
                 words, reused = [w.model_copy() for w in self._ocr_words], True  # same picture: same text
             else:
-                reading = ocr_page(cv2.cvtColor(shown, cv2.COLOR_BGR2RGB), scale=to_full)
-                words = reading.words
+                words = self._read(frame, w, h, source, shown, target)
                 self._ocr_sig, self._ocr_words = sig, words
-                if reading.unread:
-                    self._unread(target, reading.unread)
+            if (side := tile_side(words, w, h)) > 1:
+                bigger = _scaled(frame, min(source, fit_scale(w, h, tiled(self.options, side))) * to_full)
+                if bigger.shape[0] * bigger.shape[1] > 1.1 * shown.shape[0] * shown.shape[1]:
+                    shown = bigger  # small print one image shows too small: kept for tiles
+        cv2.imwrite(out, shown, [cv2.IMWRITE_JPEG_QUALITY, 90])
         self.result.units.append(FrameUnit(
             doc_id=self.doc.doc_id, index=index, t_seconds=round(target, 3), image=ImageRef(kind="file", path=out),
             image_width=shown.shape[1], image_height=shown.shape[0], width=float(w), height=float(h),
             words=words, text_source="ocr" if words else "none", exact=exact, density=word_density(words, w, h),
             ocr_reused=reused))
+
+    def _read(self, frame, w: int, h: int, source: float, shown, target: float) -> list:
+        """OCR words of a frame (`frame` at `source` of full size, `shown` as the model sees it), in
+        full-size units: read at `ocr_fit_scale`, and again finer where its small print was too small."""
+        import cv2
+
+        at = min(source, ocr_fit_scale(w, h, self.options))
+        picture = _scaled(frame, at / source) if at > OCR_FINER * shown.shape[1] / w else shown
+        at = picture.shape[1] / w
+        reading = ocr_page(cv2.cvtColor(picture, cv2.COLOR_BGR2RGB), scale=1 / at)
+        if (finer := reread_scale(reading.words, w, h, at, source)) is not None:
+            picture = _scaled(frame, finer / source)
+            reading = ocr_page(cv2.cvtColor(picture, cv2.COLOR_BGR2RGB), scale=w / picture.shape[1])
+        if reading.unread:
+            self._unread(target, reading.unread)
+        return reading.words
 
     def _unread(self, target: float, sample: str) -> None:
         """One warning for the frames whose script OCR does not read, kept up to date as they come (it

@@ -14,7 +14,8 @@ from pipeline.ingest.animation import ingest_animation, is_animation
 from pipeline.ingest.lenient import GATE, Damage
 from pipeline.ingest.ocr import ocr_page
 from pipeline.ingest.render import spool_path
-from pipeline.ingest.result import OCR_FINER, IngestResult, fit_scale, fit_size, numbered, ocr_fit_scale, tiled, word_density
+from pipeline.ingest.result import (OCR_FINER, IngestResult, fit_scale, fit_size, numbered, ocr_fit_scale, reread_scale, tiled,
+                                    word_density)
 from pipeline.ingest.scripts import unread_message
 from pipeline.ingest.tiffsamples import opencv_tiff
 from pipeline.legibility import tile_side
@@ -211,6 +212,8 @@ def ingest_image(doc: SourceDocument, options: IngestOptions, spool: Path, deadl
             if options.ocr != "off":
                 read = finer or shown  # page coordinates stay those of the full-size upright image
                 reading = ocr_page(np.asarray(read), scale=w / read.size[0], quarter_turns=True)
+                if (at := reread_scale(reading.words, w, h, read.size[0] / w)) and (again := _redecoded(doc.path, index, options, at)):
+                    reading, finer = ocr_page(np.asarray(again), scale=w / again.size[0], quarter_turns=True), again
                 words, turn = reading.words, reading.turn
                 if reading.unread:
                     unread.setdefault(index + 1, reading.unread)
@@ -299,14 +302,28 @@ def stated_dpi(im) -> float | None:
         return None
 
 
-def _upright(frame, index: int, options: IngestOptions, ocr: bool = False):
+def _redecoded(path: str, index: int, options: IngestOptions, at: float):
+    """Frame `index` of the file decoded again, upright, at `at` of its full size for OCR to read again
+    (`reread_scale`); None when it does not decode or is not finer than the model's picture."""
+    from PIL import Image
+
+    try:
+        with GATE.strict(), Image.open(path) as again:
+            again.seek(index)
+            return _upright(again, index, options, at=at)[2]
+    except Exception:  # noqa: BLE001 - kept as first read
+        return None
+
+
+def _upright(frame, index: int, options: IngestOptions, ocr: bool = False, at: float | None = None):
     """The frame turned as its EXIF says (first frame only) and shrunk to RGB; its upright full size; and
-    when `ocr` asks for a finer picture than the model's (`ocr_fit_scale`), that picture, else None."""
+    when `ocr` asks for a finer picture than the model's (`ocr_fit_scale`, or `at` of full size when
+    given), that picture, else None."""
     from PIL import Image, ImageOps
 
     w, h = frame.size
     scale = min(1.0, fit_scale(w, h, options))
-    finer = ocr_fit_scale(w, h, options, stated_dpi(frame)) if ocr else scale
+    finer = at if at is not None else ocr_fit_scale(w, h, options, stated_dpi(frame)) if ocr else scale
     finer = finer if finer > OCR_FINER * scale else scale
     if index > 0:
         upright = frame

@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Literal
 
+from pipeline.legibility import letter_pitch
 from pipeline.slices import area_slices
 from schemas.options import IngestOptions
 from schemas.records import ErrorRecord, FrameUnit, PageUnit
@@ -52,6 +53,22 @@ def ocr_fit_scale(width: float, height: float, options: IngestOptions, dpi: floa
     if dpi and dpi >= SCANNER_DPI:
         wanted = max(wanted, options.dpi / dpi)
     return max(model, min(1.0, wanted, math.sqrt(OCR_MAX_PIXELS / (width * height))))
+
+
+OCR_PITCH_PX = 6.0  # letters read narrower than this (10-pt print on a 4K screen shrunk to the model's area: 3 px) are read again finer
+
+
+def reread_scale(words, width: float, height: float, read_at: float, finest: float = 1.0) -> float | None:
+    """Scale to read a width x height picture again at, when OCR read it at `read_at` and found the letters
+    of its small print (`words`, in full-size units: `letter_pitch`) under OCR_PITCH_PX wide there: the
+    finest the source gives (`finest`, at most 1), within OCR_MAX_PIXELS. None when the print is read
+    large enough or cannot be measured, or when no read is OCR_FINER finer. A 4K screen recording in
+    10-pt print, read at the model's scale, keeps 0.4 of its words (bench/video_print.py)."""
+    pitch = letter_pitch(words)
+    if pitch is None or pitch * read_at >= OCR_PITCH_PX:
+        return None
+    scale = min(finest, 1.0, math.sqrt(OCR_MAX_PIXELS / (max(width, 1.0) * max(height, 1.0))))
+    return scale if scale > OCR_FINER * read_at else None
 
 
 def fit_size(width: int, height: int, options: IngestOptions) -> tuple[int, int]:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pipeline.errors import StageError
 from pipeline.ingest.frames import FrameKeeper
-from pipeline.ingest.result import IngestResult, fit_scale
+from pipeline.ingest.result import IngestResult
 from pipeline.ingest.tracks import without_pictures
 from schemas.options import IngestOptions
 from schemas.records import ErrorRecord, SourceDocument
@@ -79,9 +79,7 @@ def ingest_video(doc: SourceDocument, options: IngestOptions, spool: Path, deadl
             if keeper.duplicate(frame, target):
                 continue
             h, w = frame.shape[:2]
-            scale = min(1.0, fit_scale(w, h, options))
-            shown = cv2.resize(frame, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA) if scale < 1 else frame
-            keeper.keep(shown, (w, h), 1 / scale, target, exact=abs(ts - target) <= EXACT_TOLERANCE_S and not stalled)
+            keeper.keep(frame, (w, h), 1.0, target, exact=abs(ts - target) <= EXACT_TOLERANCE_S and not stalled)
         if stalled or not plausible:
             why = (f"{stalled} of {decoded} decoded frames carry no advancing timestamp (zero-duration frames)" if stalled
                    else f"the container states {fps:g} fps")
