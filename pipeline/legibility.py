@@ -57,12 +57,11 @@ def small_print(words: Sequence[Word]) -> float | None:
 
 
 def letter_pitch(words: Sequence[Word]) -> float | None:
-    """Width per character of the small print of `words` in their own units (the SMALL_PRINT quantile over
-    words of 4+ letters or digits, laid across), or None when there are fewer than MIN_WORDS such words.
-    OCR's boxes are padded to a few pixels' height however small the print, so their widths say better
-    than their heights how small print was read."""
-    pitches = sorted((w.x1 - w.x0) / len(w.text) for w in words
-                     if sum(c.isalnum() for c in w.text) >= 4 and w.x1 - w.x0 >= w.y1 - w.y0)
+    """Length per character of the small print of `words` in their own units (the SMALL_PRINT quantile over
+    words of 4+ letters or digits, each box's long side, so a page read sideways counts too), or None
+    when there are fewer than MIN_WORDS such words. OCR's boxes are padded to a few pixels' height however
+    small the print, so their lengths say better than their heights how small print was read."""
+    pitches = sorted(max(w.x1 - w.x0, w.y1 - w.y0) / len(w.text) for w in words if sum(c.isalnum() for c in w.text) >= 4)
     return pitches[int(len(pitches) * SMALL_PRINT)] if len(pitches) >= MIN_WORDS else None
 
 
