@@ -37,7 +37,7 @@ class IngestOptions(_Group):
                                  "page or frame (width x height), at most: what the largest image budget reads. A page "
                                  "far longer than wide (a till roll, a scrolling screenshot) is shown to the model in up "
                                  "to 8 slices and keeps this area for each, so its print keeps the size the model needs; a "
-                                 "large sheet in small print (a drawing, a poster) keeps it for each of up to 3 x 3 tiles.")
+                                 "large sheet in small print (a drawing, a poster, a 4K screen recording's frame) keeps it for each of up to 3 x 3 tiles.")
     ocr: Literal["auto", "off", "force"] = Field("auto", description="auto (pages without a usable text layer, and pictures the text layer does not read) | off | force.")
     follow_symlinks: bool = Field(False, description="Read files and folders that links inside the inputs point to outside them (skipped with a warning by default).")
     passwords: list[str] = Field([], description="Password to try on encrypted PDFs (repeatable).")
