@@ -157,9 +157,9 @@ def main() -> None:
                 began = time.perf_counter()
                 units = ingest_document(discover([path]).documents[0], options, tmp / "spool").units
                 seconds["now"] += time.perf_counter() - began
-                frames = frame_pictures(path)
+                pictures = frame_pictures(path)
                 for unit in units:  # a frame kept (not skipped as a near-duplicate) at each whole second
-                    frame, truth = frames[round(unit.t_seconds)], truths[round(unit.t_seconds)]
+                    frame, truth = pictures[round(unit.t_seconds)], truths[round(unit.t_seconds)]
                     w, h = size
                     scale = min(1.0, fit_scale(w, h, options))
                     shown = cv2.resize(frame, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA) if scale < 1 else frame
