@@ -72,6 +72,7 @@ bench: bench-setup
 	$(PY) bench/print_size.py
 	$(PY) bench/tiles.py
 	$(PY) bench/video_print.py
+	$(PY) bench/pdf_print.py
 	$(PY) bench/unread_scripts.py
 	$(PY) bench/ocr_input.py
 	$(PY) bench/word_spaces.py

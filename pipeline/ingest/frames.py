@@ -84,8 +84,8 @@ class FrameKeeper:
         animation's within the page caps), `size` the full (width, height) its words are given in,
         `to_full` the factor from `frame` to it, `target` the sampling time it stands for. The model is
         shown it within the page caps; OCR reads it finer where the source has the pixels (`ocr_fit_scale`),
-        and again at full size where the letters of its small print were read under OCR_PITCH_PX
-        (`reread_scale`); a frame whose small print one image shows too small is kept for tiles
+        and again finer where the letters of its small print were read under OCR_PITCH_PX (`reread_scale`:
+        where they come out OCR_PITCH_GOAL_PX wide, up to full size); a frame whose small print one image shows too small is kept for tiles
         (pipeline/legibility.py: `tile_side`)."""
         import cv2
 

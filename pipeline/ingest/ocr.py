@@ -145,6 +145,7 @@ class Reading:
     turn: int = 0
     unread: str = ""  # what the recogniser made of a script it does not read (its words are then left out)
     reader: str = ""  # the Tesseract model that read a script RapidOCR does not ('' for RapidOCR)
+    confidence: float = 0.0  # the recogniser's mean confidence over the characters read (0..1)
 
 
 def ocr_words(image, line_offset: int = 0, scale: float = 1.0, origin: tuple[float, float] = (0.0, 0.0)) -> list[Word]:
@@ -211,7 +212,7 @@ def ocr_page(image, line_offset: int = 0, scale: float = 1.0, origin: tuple[floa
     words = [_given(word, upright_k, image.shape[:2], scale, origin) for word in words]
     sure = confidence >= UPRIGHT_CONFIDENCE and sum(len(t.strip()) for _, t, _, _ in lines) >= MIN_TURN_CHARS
     turn = (k if vertical else upright_k) if sure else 0
-    return Reading(words, turn)
+    return Reading(words, turn, confidence=confidence)
 
 
 TURN_CONF = 70.0  # Tesseract's mean confidence (0..100) at which a picture it read is shown upright
@@ -232,7 +233,7 @@ def _read_script(image, upright_k: int, lines: list, line_offset: int, scale: fl
     if second is None:
         return None
     words = [_given(word, upright_k, image.shape[:2], scale, origin) for word in second.words]
-    return Reading(words, upright_k if second.confidence >= TURN_CONF else 0, reader=second.model)
+    return Reading(words, upright_k if second.confidence >= TURN_CONF else 0, reader=second.model, confidence=second.confidence / 100)
 
 
 def _confident_chars(lines: list, confidence: float) -> float:

@@ -38,6 +38,7 @@ class PageRead:
     ocr_zoom: float = 0.0
     pinned: list = field(default_factory=list)  # names of the files attached to the page as annotations
     zoom: float = 0.0  # the zoom `rendered` was made at: the whole page's, or its tiles' (see `read_page`)
+    source_zoom: float = 0.0  # with `for_ocr`: pixels per point of the scan the page is drawn from (0: drawn, see `source_zoom`)
 
 
 class RenderTimeout(Exception):
@@ -146,7 +147,43 @@ def read_page(doc, index: int, zooms: tuple[float, ...], out_path: str, ocr_zoom
             pix = pixmap(page, ocr_zoom)
         read.for_ocr = lossless_copy(pix, str(Path(out_path).with_suffix(".ocr.png")))
         read.ocr_zoom = ocr_zoom if finer else zoom
+        read.source_zoom = source_zoom(page)
     return read
+
+
+SCAN_SHARE = 0.5  # images covering this share of a page make it a scan
+SCAN_PART = 0.01  # ... counting those of at least this share (a scanner's strips, not a logo)
+
+
+def source_zoom(page) -> float:
+    """Pixels per point of the scan a page is drawn from: the finest of the images that together cover
+    SCAN_SHARE of it (a scanner may write a page in strips); 0 when they do not (its print is drawn, and
+    renders sharp at any zoom) or cannot be listed."""
+    import pymupdf
+
+    area = max(page.rect.width * page.rect.height, 1.0)
+    covered, finest = 0.0, 0.0
+    try:
+        for info in page.get_image_info():
+            box = pymupdf.Rect(info["bbox"])
+            shown = (box * page.rotation_matrix) & page.rect
+            if not shown.is_valid or shown.is_empty or shown.width * shown.height < SCAN_PART * area:
+                continue
+            covered += shown.width * shown.height
+            finest = max(finest, (info.get("width", 0) * info.get("height", 0) / max(box.width * box.height, 1e-6)) ** 0.5)
+    except Exception:  # noqa: BLE001 - images that cannot be listed: read as drawn
+        return 0.0
+    return finest if covered >= SCAN_SHARE * area else 0.0
+
+
+def ocr_copy(doc, index: int, zoom: float, out_path: str) -> tuple[Rendered, float]:
+    """Page `index` rendered at `zoom` as a lossless copy for OCR (`lossless_copy`) at `out_path`, and
+    the pixels per point of the scan it is drawn from (`source_zoom`)."""
+    page = doc[index]
+    return lossless_copy(pixmap(page, zoom), out_path), source_zoom(page)
+
+
+TASKS = {"read": read_page, "ocr_copy": ocr_copy}  # what the page worker runs, by name
 
 
 def pinned_files(page) -> list[str]:
@@ -186,9 +223,9 @@ def _worker(conn, max_mb: int) -> None:
             return
         if msg is None:
             return
-        path, password, index, zooms, out_path, ocr_zoom, ocr_all = msg
+        task, path, password, args = msg
         try:
-            conn.send(("ok", read_page(_open(path, password, cache), index, zooms, out_path, ocr_zoom, ocr_all)))
+            conn.send(("ok", TASKS[task](_open(path, password, cache), *args)))
         except MemoryError:  # free what the bomb took before answering
             cache.clear()
             conn.send(("oom", "MemoryError"))
@@ -217,9 +254,18 @@ class RenderGuard:
     def read(self, path: str, index: int, zooms: tuple[float, ...], out_path: str, timeout: float,
              password: str | None = None, ocr_zoom: float = 0.0, ocr_all: bool = False) -> PageRead:
         """`read_page` in the worker (`zooms`: the page's zoom for 1, 2, ... tiles a side)."""
+        return self._run("read", path, password, index, timeout, (index, zooms, out_path, ocr_zoom, ocr_all))
+
+    def ocr_copy(self, path: str, index: int, zoom: float, out_path: str, timeout: float,
+                 password: str | None = None) -> tuple[Rendered, float]:
+        """`ocr_copy` in the worker: the page at `zoom` for OCR, and its scan's pixels per point."""
+        return self._run("ocr_copy", path, password, index, timeout, (index, zoom, out_path))
+
+    def _run(self, task: str, path: str, password: str | None, index: int, timeout: float, args: tuple):
+        """`TASKS[task](document, *args)` in the worker, within `timeout` seconds."""
         if self._proc is None or not self._proc.is_alive():
             self._start()
-        self._conn.send((path, password, index, zooms, out_path, ocr_zoom, ocr_all))
+        self._conn.send((task, path, password, args))
         if not self._conn.poll(timeout):
             self.kill()
             raise RenderTimeout(f"page {index + 1} did not render within {timeout:.0f} s (MuPDF hang); worker killed")
