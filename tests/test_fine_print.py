@@ -68,7 +68,7 @@ def _finer_renders(monkeypatch) -> list[float]:
 def test_a_scan_in_fine_print_is_read_again_at_the_scans_resolution(tmp_path, monkeypatch):
     """3-pt print scanned at 300 dpi: read at 150 dpi, its letters are 2.4 px wide and OCR keeps about half
     its words; read again at the scan's 300 dpi, nearly all, in page units."""
-    truth = _scanned(_drawn(3.0), 300, tmp_path / "scan.pdf")
+    truth = _scanned(_drawn(3.0, n=120), 300, tmp_path / "scan.pdf")
     zooms = _finer_renders(monkeypatch)
     unit = ingest_document(discover([tmp_path / "scan.pdf"]).documents[0], IngestOptions(), tmp_path / "spool").units[0]
     assert unit.text_source == "ocr" and _recall(truth, unit.words) >= 0.95
@@ -81,19 +81,25 @@ def test_a_scan_in_fine_print_is_read_again_at_the_scans_resolution(tmp_path, mo
 
 
 def test_drawn_fine_print_is_read_again_at_the_zoom_its_letters_ask_for(tmp_path, monkeypatch):
-    """Drawn print OCR reads (here under --ocr force) renders sharp at any zoom: it is read again where its
-    letters come out OCR_PITCH_GOAL_PX wide. Small print OCR reads surely (4.5-pt Helvetica, its letters
-    4 px wide at 150 dpi) is read once."""
-    _drawn(3.0).save(tmp_path / "drawn.pdf")
+    """Drawn print renders sharp at any zoom: a page in 3.5-pt print whose text layer is miscoded (read by
+    OCR instead) is read again where its letters come out OCR_PITCH_GOAL_PX wide. Small print OCR reads
+    surely (4.5-pt Helvetica, its letters 4 px wide at 150 dpi) is read once."""
+    from tests.hostile_inputs import miscoded_pdf
+
+    _drawn(3.5, n=100).save(tmp_path / "drawn.pdf")
+    assert miscoded_pdf(tmp_path / "drawn.pdf", tmp_path / "miscoded.pdf") == 1
     zooms = _finer_renders(monkeypatch)
-    unit = ingest_document(discover([tmp_path / "drawn.pdf"]).documents[0], IngestOptions(ocr="force"), tmp_path / "spool").units[0]
-    pitch = letter_pitch(unit.words)
-    assert len(zooms) == 1 and zooms[0] > 300 / 72 and abs(zooms[0] * pitch - OCR_PITCH_GOAL_PX) < 1.5
+    result = ingest_document(discover([tmp_path / "miscoded.pdf"]).documents[0], IngestOptions(), tmp_path / "spool")
+    unit = result.units[0]
+    assert unit.text_source == "ocr" and [e.kind for e in result.errors] == ["miscoded_text"]
+    assert len(zooms) == 2 and abs(zooms[0] - 150 / 72) < 1e-9  # the copy at --dpi, then the finer one
+    assert zooms[1] > 300 / 72 and abs(zooms[1] * letter_pitch(unit.words) - OCR_PITCH_GOAL_PX) < 1.5
     truth = [w[4] for w in pymupdf.open(tmp_path / "drawn.pdf")[0].get_text("words") if len(_key(w[4])) >= 3]
     assert _recall(truth, unit.words) >= 0.95
+    assert not list((tmp_path / "spool").rglob("*.png"))
     truth = _scanned(_drawn(4.5, "helv", 75), 300, tmp_path / "sure.pdf")
     unit = ingest_document(discover([tmp_path / "sure.pdf"]).documents[0], IngestOptions(), tmp_path / "spool").units[0]
-    assert len(zooms) == 1 and letter_pitch(unit.words) * 150 / 72 < 6 and _recall(truth, unit.words) >= 0.95
+    assert len(zooms) == 2 and letter_pitch(unit.words) * 150 / 72 < 6 and _recall(truth, unit.words) >= 0.95
 
 
 def _page_with_images(tmp_path: Path, boxes: list[tuple], pixels: tuple[int, int], rotate: int = 0):

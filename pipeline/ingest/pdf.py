@@ -111,7 +111,7 @@ def ingest_pdf(doc: SourceDocument, options: IngestOptions, spool: Path, deadlin
             from (`source_zoom`). The model's page image is never rewritten."""
             page = pdf[unit.page - 1]
             at = zoom or _zooms(page.rect.width, page.rect.height, options)[1]
-            scratch = Path(unit.image.path).with_suffix(".again.png")
+            scratch = Path(unit.image.path).with_suffix(".finer.png" if zoom else ".again.png")  # both exist a while
             try:
                 copy, source = guard.ocr_copy(doc.path, unit.page - 1, at, str(scratch),
                                               max(1.0, min(options.page_timeout_s, deadline - time.monotonic())), password)
