@@ -56,8 +56,8 @@ def ocr_fit_scale(width: float, height: float, options: IngestOptions, dpi: floa
 
 
 OCR_PITCH_PX = 6.0  # letters read narrower than this (10-pt print on a 4K screen shrunk to the model's area: 3 px) are read again finer
-OCR_SURE = 0.97  # a PDF page OCR read with this mean confidence is not read again, however small its letters (bench/pdf_print.py --sweep)
 OCR_PITCH_GOAL_PX = 8.0  # ... at the scale that shows them this wide, where the source has the pixels (bench/pdf_print.py)
+OCR_SURE = 0.97  # a PDF page OCR read with this mean confidence is not read again, however small its letters (bench/pdf_print.py --sweep)
 
 
 def reread_scale(words, width: float, height: float, read_at: float, finest: float = 1.0) -> float | None:
@@ -67,7 +67,8 @@ def reread_scale(words, width: float, height: float, read_at: float, finest: flo
     picture's own pixels, a scan's pixels per point for a PDF page, `math.inf` for drawn print) and
     OCR_MAX_PIXELS. None when the print is read large enough or cannot be measured, or when no read is
     OCR_FINER finer. A 4K screen recording in 10-pt print, read at the model's scale, keeps 0.4 of its
-    words (bench/video_print.py); a 300-dpi scan of 5-pt print read at 150 dpi, 0.7 (bench/pdf_print.py)."""
+    words (bench/video_print.py); 2-up pages of 10-pt print scanned at 300 dpi, read at 150 dpi, 0.81-0.89
+    (bench/pdf_print.py)."""
     pitch = letter_pitch(words)
     if pitch is None or pitch * read_at >= OCR_PITCH_PX:
         return None
