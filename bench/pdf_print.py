@@ -30,6 +30,7 @@ corpus_reread=... corpus_ocr=... seconds=...`."""
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import re
 import sys
 import tempfile
@@ -51,6 +52,14 @@ SWEEP_DPI = (150, 300)
 SWEEP_FONTS = (("helv", 4.5), ("cour", 4.0), ("tiro", 4.0), ("tiro", 3.5), ("tiro", 3.0))  # small print in PDF base fonts
 
 
+def _ocr_reach():
+    """bench/ocr_reach.py, for its `as_scan` (an image-only PDF of a page scanned in grey)."""
+    spec = importlib.util.spec_from_file_location("ocr_reach", ROOT / "bench" / "ocr_reach.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def key(text: str) -> str:
     return re.sub(r"[^0-9a-z]", "", text.lower())
 
@@ -69,12 +78,8 @@ def scan(source: Path, first: int, side: int, dpi: int, out: Path) -> list[str]:
         if first + k < src.page_count:
             row, col = divmod(k, side)
             page.show_pdf_page(pymupdf.Rect(col * w, row * h, (col + 1) * w, (row + 1) * h), src, first + k)
-    truth = sorted({key(word[4]) for word in page.get_text("words") if len(key(word[4])) >= 3})
-    pix = page.get_pixmap(dpi=dpi, colorspace=pymupdf.csGRAY)
-    scanned = pymupdf.open()
-    scanned.new_page(width=A4[0], height=A4[1]).insert_image(pymupdf.Rect(0, 0, *A4), pixmap=pix)
-    scanned.save(out)
-    return truth
+    _ocr_reach().as_scan(page, out, dpi)
+    return sorted({key(word[4]) for word in page.get_text("words") if len(key(word[4])) >= 3})
 
 
 def recall(truth: list[str], words) -> tuple[float, float]:
@@ -125,9 +130,7 @@ def font_sample(corpus: Path, font: str, size: float, out: Path) -> list[str]:
     drawn = pymupdf.open()
     page = drawn.new_page(width=300, height=200)
     page.insert_textbox(pymupdf.Rect(10, 10, 290, 190), words, fontsize=size, fontname=font)
-    scanned = pymupdf.open()
-    scanned.new_page(width=300, height=200).insert_image(page.rect, pixmap=page.get_pixmap(dpi=600, colorspace=pymupdf.csGRAY))
-    scanned.save(out)
+    _ocr_reach().as_scan(page, out, 600)
     return sorted({key(w[4]) for w in page.get_text("words") if len(key(w[4])) >= 3})
 
 

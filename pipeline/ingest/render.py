@@ -38,7 +38,7 @@ class PageRead:
     ocr_zoom: float = 0.0
     pinned: list = field(default_factory=list)  # names of the files attached to the page as annotations
     zoom: float = 0.0  # the zoom `rendered` was made at: the whole page's, or its tiles' (see `read_page`)
-    source_zoom: float = 0.0  # with `for_ocr`: pixels per point of the scan the page is drawn from (0: drawn, see `source_zoom`)
+    source_zoom: float = 0.0  # with `for_ocr` of a page OCR reads whole: pixels per point of the scan it is drawn from (0: drawn, see `source_zoom`)
 
 
 class RenderTimeout(Exception):
@@ -147,7 +147,7 @@ def read_page(doc, index: int, zooms: tuple[float, ...], out_path: str, ocr_zoom
             pix = pixmap(page, ocr_zoom)
         read.for_ocr = lossless_copy(pix, str(Path(out_path).with_suffix(".ocr.png")))
         read.ocr_zoom = ocr_zoom if finer else zoom
-        read.source_zoom = source_zoom(page)
+        read.source_zoom = source_zoom(page) if not usable or ocr_all else 0.0  # read again only when OCR reads it whole
     return read
 
 
