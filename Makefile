@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HAS_GPU := $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 && echo 1)
 TORCH_SPEC := $(if $(HAS_GPU),torch,torch==2.13.0)
 
-.PHONY: setup ocr-setup lock run eval review test test-fast test-vllm test-device-image lint bench bench-setup bench-cpu clean
+.PHONY: setup ocr-setup lock run eval review test test-fast test-bench test-vllm test-device-image lint bench bench-setup bench-cpu clean
 
 setup: $(STAMP)
 
@@ -36,7 +36,12 @@ eval: run
 # the OCR tests read Cyrillic, Greek, Arabic, ... scans with Tesseract's script models (Debian's, installed when missing)
 test: setup ocr-setup
 	$(VENV)/bin/lint-imports
-	CHROMIUM_BIN="$${CHROMIUM_BIN:-$$(sh tools/ensure_browser.sh)}" $(PY) -m pytest -q
+	CHROMIUM_BIN="$${CHROMIUM_BIN:-$$(sh tools/ensure_browser.sh)}" $(PY) -m pytest -q -m "not bench"
+
+# the benchmark scripts' own paths at small sizes on CPU: the GPU benchmark on the meta device and with the
+# tiny model, vLLM's dummy-weight checkpoint, the engine-feeding run (~1 minute; CI runs it after `make test`)
+test-bench: setup
+	$(PY) -m pytest -q -m bench tests/test_bench.py
 
 # Tesseract and its models of the scripts RapidOCR does not read (optional for `make run`: see README, OCR)
 ocr-setup:
@@ -53,7 +58,7 @@ test-device-image: setup
 	sh tools/check_device_image.sh $(VENV)
 
 test-fast: setup
-	$(PY) -m pytest -q -m "not slow"
+	$(PY) -m pytest -q -m "not slow and not bench"
 
 bench-setup: setup ocr-setup
 	command -v pdftoppm >/dev/null && command -v ffmpeg >/dev/null && test -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf || (apt-get update -q && apt-get install -y -q poppler-utils ffmpeg fonts-dejavu-core)

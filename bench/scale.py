@@ -19,7 +19,8 @@ flow (no Ray) on the same documents; the Ray path's overhead per chunk is (Ray w
 / chunks. Ends with: RESULT ray_scaling_3=<docs/s with 3 / with 1> ray_overhead_ms_per_chunk=<x>
 
 With --engine R: the GPU idle share (runs.gpu_idle_share) over 1,000 documents with a scripted engine
-serving R requests/s one call at a time, the flow overlapping two chunks' calls against one at a time.
+serving R requests/s one call at a time, the flow overlapping two chunks' calls against one at a time,
+both sides in one process after one warm run.
 Ends with: RESULT engine_idle_share=<x> engine_idle_share_no_overlap=<y> docs=<n> rate=<R> chunk_docs=<c>
 """
 
@@ -69,6 +70,19 @@ def child(mode: str, inputs: str, out: str, options_json: str, gpus: int = 0) ->
     configure()
     from schemas.options import RunOptions
 
+    if mode == "sides":  # several option sets after one warm run, in this one process (--engine)
+        from flows.batch import run_batch
+
+        sides = [RunOptions.model_validate(o) for o in json.loads(options_json)]
+        run_batch([str(Path(inputs).parent / "warm")], out + "-warm", sides[0])  # Prefect's API, imports, workers
+        results = []
+        for k, options in enumerate(sides):
+            t0 = time.perf_counter()
+            rec = run_batch([inputs], f"{out}-{k}", options)
+            results.append({"seconds": time.perf_counter() - t0, "documents": rec.processed,
+                            "gpu_idle_share": rec.gpu_idle_share})
+        print("CHILD " + json.dumps(results), flush=True)
+        return
     options = RunOptions.model_validate_json(options_json)
     if mode == "ray":
         from flows.batch import run_batch
@@ -131,9 +145,12 @@ def child(mode: str, inputs: str, out: str, options_json: str, gpus: int = 0) ->
     print("CHILD " + json.dumps(result), flush=True)
 
 
-def run_child(mode: str, inputs: Path, out: Path, options, gpus: int = 0) -> dict:
+def run_child(mode: str, inputs: Path, out: Path, options, gpus: int = 0):
+    """One child process (`child`); `options` is a RunOptions, or a list of them for mode "sides"."""
+    options_json = (json.dumps([o.model_dump(mode="json") for o in options]) if isinstance(options, list)
+                    else options.model_dump_json())
     cmd = [sys.executable, __file__, "--child", mode, "--inputs", str(inputs), "--out", str(out),
-           "--options", options.model_dump_json(), "--gpus", str(gpus)]
+           "--options", options_json, "--gpus", str(gpus)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     lines = [l for l in proc.stdout.splitlines() if l.startswith("CHILD ")]
     if proc.returncode != 0 or not lines:
@@ -206,11 +223,11 @@ def engine_feeding(rate: float, n_docs: int, chunk_docs: int) -> None:
     work = Path(tempfile.mkdtemp(prefix="gemmadoc-engine-"))
     make_docs(work / "in", n_docs)
     make_docs(work / "warm", chunk_docs * 2)
-    sides = {}
-    for name, overlap in (("overlap", 1), ("no_overlap", 0)):
-        options = RunOptions(model=f"scripted:rate={rate},overlap={overlap}", schema_name="invoice", ocr="off",
-                             chunk_docs=chunk_docs, keep_page_images=False)
-        sides[name] = run_child("ray", work / "in", work / f"out_{name}", options)  # gpus=0: in process
+    names = ("overlap", "no_overlap")
+    options = [RunOptions(model=f"scripted:rate={rate},overlap={overlap}", schema_name="invoice", ocr="off",
+                          chunk_docs=chunk_docs, keep_page_images=False) for overlap in (1, 0)]
+    sides = dict(zip(names, run_child("sides", work / "in", work / "out", options)))  # one process, in turn
+    for name in names:
         print(f"{name}: {n_docs} documents in {sides[name]['seconds']:.1f}s (engine time {n_docs / rate:.1f}s), "
               f"GPU idle share {sides[name]['gpu_idle_share']:.4f}")
     print(f"RESULT engine_idle_share={sides['overlap']['gpu_idle_share']:.4f} "

@@ -36,9 +36,10 @@ RANDOM_WARNING = ("[bold yellow]Model {model} has RANDOM weights: extracted valu
 
 
 def _console():
+    """Standard error, lines never folded: an error's path or command stays whole to copy and to grep."""
     from rich.console import Console
 
-    return Console(stderr=True)
+    return Console(stderr=True, soft_wrap=True)
 
 
 class RichReporter:

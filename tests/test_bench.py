@@ -1,8 +1,11 @@
-"""Smoke tests of the benchmark scripts (small settings); the figures come from running them in bench/."""
+"""Smoke tests of the benchmark scripts (small settings); the figures come from running them in bench/.
+Those marked `bench` run in `make test-bench` (CI runs it after `make test`), not in `make test`."""
 
 import os
 import subprocess
 import sys
+
+import pytest
 
 from tests.conftest import ROOT, needs_corpus
 
@@ -26,21 +29,24 @@ def test_damaged_files_never_escape_ingest_as_unexpected_errors():
     assert int(r["kept"]) + int(r["failed"]) + int(r["not_a_document"]) == 60 and int(r["kept_with_loss"]) > 0
 
 
+@pytest.mark.bench
 def test_gpu_throughput_tiny_smoke():
     """The GPU benchmark's whole path on CPU with the tiny model, its weights quantized to nf4 as on the card:
-    first its memory-at-context phase (pages at budget 1120 filling the asked context, a batch of 2),
-    prefilled in pieces and in one pass with the same tokens out, then the throughput phase."""
-    pieces, one_pass, check, r = run_bench("bench/gpu_throughput.py", "--tiny", "--quantization", "nf4", "--context", "2400",
+    first its memory-at-context phase (a page at budget 1120 filling the asked context, a batch of 2),
+    prefilled in pieces and in one pass with the same tokens out, then the throughput phase (`make
+    test-device-image` runs it at two pages a row, under the device image's versions)."""
+    pieces, one_pass, check, r = run_bench("bench/gpu_throughput.py", "--tiny", "--quantization", "nf4", "--context", "1300",
                                            "--batch", "2", "--prefill-tokens", "1024", lines=4)
     assert set(r) == {"device", "backend", "pages_per_s", "speedup_vs_naive", "output_tok_per_s", "gpu_idle_share",
                       "padding_share", "peak_gpu_gb", "decode_experts", "quantization"}
     assert float(r["pages_per_s"]) > 0 and r["quantization"] == "nf4" and r["decode_experts"] == "grouped_mm"
     for mem, prefill_tokens in ((pieces, "1024"), (one_pass, "0")):
-        assert mem["mode"] == "context" and mem["context"] == "2400" and mem["batch"] == "2" and mem["oom"] == "0"
+        assert mem["mode"] == "context" and mem["context"] == "1300" and mem["batch"] == "2" and mem["oom"] == "0"
         assert mem["prefill_tokens"] == prefill_tokens
     assert check["mode"] == "prefill_check" and check["same_rows"] == check["rows"] == "2"
 
 
+@pytest.mark.bench
 def test_fp8_weights_of_the_real_model_counted_on_the_meta_device():
     """fp8 needs a GPU to run; its conversion (FP8Linear, FP8Experts) is checked on the meta device."""
     r = run_bench("bench/gpu_throughput.py", "--meta", "--quantization", "fp8", timeout=300)
@@ -48,6 +54,7 @@ def test_fp8_weights_of_the_real_model_counted_on_the_meta_device():
     assert float(r["weights_gb"]) < 0.55 * 53.1
 
 
+@pytest.mark.bench
 def test_real_26b_a4b_config_builds_on_meta_device():
     """The GPU path's model construction (transformers 5's no_init_weights), on the meta device."""
     r = run_bench("bench/gpu_throughput.py", "--meta", timeout=300)
@@ -55,6 +62,7 @@ def test_real_26b_a4b_config_builds_on_meta_device():
     assert abs(float(r["lm_params_b"]) - 25.2) < 0.1 and abs(float(r["active_params_b"]) - 3.8) < 0.1
 
 
+@pytest.mark.bench
 def test_vllm_dummy_weight_checkpoint_has_the_real_config_and_the_tiny_tokenizer(tiny_backend, tmp_path):
     """bench/vllm_throughput.py's GPU path (load_format=dummy on the real 26B-A4B config), checked on CPU:
     the folder's config is the real architecture and every tiny token id fits its vocabulary."""
@@ -76,6 +84,7 @@ def test_vllm_dummy_weight_checkpoint_has_the_real_config_and_the_tiny_tokenizer
     assert (folder / "tokenizer_config.json").exists() and (folder / "processor_config.json").exists()
 
 
+@pytest.mark.bench
 def test_gpu_random_model_leaves_no_buffer_uninitialised():
     """The GPU run builds its random model without the default init (slow at 26B); every buffer must
     still hold what a normally initialised model holds (the tiny config, on CPU)."""
@@ -95,6 +104,7 @@ def test_gpu_random_model_leaves_no_buffer_uninitialised():
         assert torch.equal(built[name], expected), name
 
 
+@pytest.mark.bench
 def test_engine_feeding_benchmark_runs_both_sides():
     """bench/scale.py --engine: the flow feeding a scripted one-call-at-a-time engine, with and without two
     chunks' calls overlapped; both sides report the runs table's idle share (figures in bench/RESULTS.md)."""

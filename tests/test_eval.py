@@ -161,10 +161,11 @@ def test_malformed_gold_exits_2_with_the_line(scored, tmp_path):
     from flows.cli import app
 
     out, _, _ = scored
-    bad = tmp_path / "bad.jsonl"
+    bad = tmp_path / ("labels-" * 12) / "bad.jsonl"  # a path longer than a terminal line: never folded
+    bad.parent.mkdir()
     bad.write_text(json.dumps({"path": str(PDF), "fields": {}}) + "\n{not json\n")
     res = CliRunner().invoke(app, ["eval", str(out), "--gold", str(bad)])
-    assert res.exit_code == 2 and "bad.jsonl:2" in res.output
+    assert res.exit_code == 2 and f"{bad}:2: not JSON" in res.output, res.output
     bad.write_text(json.dumps({"fields": {}}) + "\n")
     with pytest.raises(GoldError, match=":1: needs 'path' or 'doc_id'"):
         load_gold(bad)
