@@ -16,7 +16,7 @@ from pipeline.discover import discover
 from pipeline.ingest import ingest_document
 from pipeline.ingest.ocr import ocr_page
 from pipeline.ingest.render import RenderGuard, source_zoom
-from pipeline.ingest.result import OCR_PITCH_GOAL_PX
+from pipeline.ingest.result import OCR_PITCH_GOAL_PX, OCR_SURE
 from pipeline.legibility import letter_pitch
 from schemas.options import IngestOptions
 
@@ -129,7 +129,7 @@ def test_source_zoom_is_the_scans_pixels_per_point(tmp_path, rotate):
 
 def test_reread_scale_aims_at_the_goal_within_the_source():
     """Letters read under 6 px wide are read again where they come out 8 px wide, within the source's
-    pixels and OCR's area cap; a picture's own pixels bound it at full size."""
+    pixels and OCR's area cap; a picture's own pixels bound it at full size; a sure reading, never."""
     from pipeline.ingest.result import reread_scale
     from schemas.records import Word
 
@@ -139,3 +139,6 @@ def test_reread_scale_aims_at_the_goal_within_the_source():
     assert reread_scale(words, 595, 842, 150 / 72, 160 / 72) is None  # not 1.1 times finer
     assert reread_scale(words, 595, 842, 6 / 1.2) is None  # read 6 px wide
     assert reread_scale(words, 4000, 3000, 0.5) == 1.0  # a picture: its full size at most
+    assert reread_scale(words, 4000, 3000, 0.5, confidence=0.96) == 1.0
+    assert reread_scale(words, 4000, 3000, 0.5, confidence=OCR_SURE) is None  # read surely: left alone
+    assert reread_scale(words, 595, 842, 150 / 72, math.inf, 0.99) is None

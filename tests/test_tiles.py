@@ -232,6 +232,36 @@ def test_a_large_screenshot_in_small_print_is_read_again_at_full_size(tmp_path):
     assert (unit.image_width, unit.image_height) == SCREEN and len(_images(unit, unit_budget(unit, BUDGETS))) == 4
 
 
+@pytest.mark.parametrize("name", ["screen.png", "screen.avi"])
+def test_a_picture_or_frame_read_surely_is_not_read_again(tmp_path, monkeypatch, name):
+    """The screen above, its 8-px print read under 6 px a letter first: with OCR's reading made sure
+    (mean confidence 0.99, where it reads 0.80-0.87), the picture and the recorded frame are read once,
+    as a PDF page would be (a sure reading read finer runs more words together, bench/reread_gate.py)."""
+    import dataclasses
+
+    import cv2
+
+    import pipeline.ingest.frames as frames
+    import pipeline.ingest.image as image
+
+    frame, words = _screen()
+    if name.endswith(".png"):
+        cv2.imwrite(str(tmp_path / name), frame)
+    else:
+        writer = cv2.VideoWriter(str(tmp_path / name), cv2.VideoWriter_fourcc(*"MJPG"), 1, SCREEN)
+        writer.write(frame)
+        writer.release()
+    reads = []
+    for module in (image, frames):
+        def sure(picture, *args, _ocr=module.ocr_page, **kwargs):
+            reads.append(picture.shape[1])
+            return dataclasses.replace(_ocr(picture, *args, **kwargs), confidence=0.99)
+
+        monkeypatch.setattr(module, "ocr_page", sure)
+    unit = _unit(tmp_path / name, tmp_path)
+    assert len(reads) == 1 and reads[0] < 0.9 * SCREEN[0] and unit.words  # once, below full size
+
+
 def test_print_read_too_small_asks_for_a_finer_read_where_the_source_has_one():
     """`reread_scale`: letters read under 6 px wide ask for the finest read the source gives; none when
     they were read wide enough, when the source has no finer pixels, or when there are too few words."""

@@ -84,7 +84,8 @@ class FrameKeeper:
         animation's within the page caps), `size` the full (width, height) its words are given in,
         `to_full` the factor from `frame` to it, `target` the sampling time it stands for. The model is
         shown it within the page caps; OCR reads it finer where the source has the pixels (`ocr_fit_scale`),
-        and again finer where the letters of its small print were read under OCR_PITCH_PX (`reread_scale`:
+        and again finer where the letters of its small print were read under OCR_PITCH_PX, less surely than
+        OCR_SURE (`reread_scale`:
         where they come out OCR_PITCH_GOAL_PX wide, up to full size); a frame whose small print one image shows too small is kept for tiles
         (pipeline/legibility.py: `tile_side`)."""
         import cv2
@@ -122,7 +123,7 @@ class FrameKeeper:
         picture = _scaled(frame, at / source) if at > OCR_FINER * shown.shape[1] / w else shown
         at = picture.shape[1] / w
         reading = ocr_page(cv2.cvtColor(picture, cv2.COLOR_BGR2RGB), scale=1 / at)
-        if (finer := reread_scale(reading.words, w, h, at, source)) is not None:
+        if (finer := reread_scale(reading.words, w, h, at, source, reading.confidence)) is not None:
             picture = _scaled(frame, finer / source)
             reading = ocr_page(cv2.cvtColor(picture, cv2.COLOR_BGR2RGB), scale=w / picture.shape[1])
         if reading.unread:

@@ -12,7 +12,7 @@ from pipeline.ingest.layercheck import layer_mismatch, sampled_mismatches
 from pipeline.ingest.ocr import Reading, ocr_page, ocr_words
 from pipeline.ingest.pictures import merge_words
 from pipeline.ingest.render import PageRead, Rendered, RenderFailed, RenderOutOfMemory, RenderTimeout, spool_path, thread_guard
-from pipeline.ingest.result import OCR_MAX_PIXELS, OCR_SURE, IngestResult, fit_scale, numbered, reread_scale, tiled, word_density
+from pipeline.ingest.result import OCR_MAX_PIXELS, IngestResult, fit_scale, numbered, reread_scale, tiled, word_density
 from pipeline.ingest.scripts import unread_message
 from pipeline.legibility import tile_side
 from pipeline.slices import MAX_TILE_SIDE
@@ -273,9 +273,7 @@ def read_finely(path: str, at: float, width: float, height: float, finest: float
     some fonts, and a second read costs two to four times the first). 2-up pages of 10-pt print scanned at
     300 dpi, read at 150 dpi, keep 0.81-0.89 of their words; read again, 0.98-0.99 (bench/pdf_print.py)."""
     reading = ocr_page(_rgb(path), scale=1.0 / at, quarter_turns=True)
-    if reading.confidence >= OCR_SURE:
-        return reading
-    zoom = reread_scale(reading.words, width, height, at, finest)
+    zoom = reread_scale(reading.words, width, height, at, finest, reading.confidence)
     if zoom is None or finer is None:
         return reading
     copy = None

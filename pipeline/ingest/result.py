@@ -57,20 +57,23 @@ def ocr_fit_scale(width: float, height: float, options: IngestOptions, dpi: floa
 
 OCR_PITCH_PX = 6.0  # letters read narrower than this (10-pt print on a 4K screen shrunk to the model's area: 3 px) are read again finer
 OCR_PITCH_GOAL_PX = 8.0  # ... at the scale that shows them this wide, where the source has the pixels (bench/pdf_print.py)
-OCR_SURE = 0.97  # a PDF page OCR read with this mean confidence is not read again, however small its letters (bench/pdf_print.py --sweep)
+OCR_SURE = 0.97  # a reading this sure is not read again, however small its letters (bench/pdf_print.py --sweep, bench/reread_gate.py)
 
 
-def reread_scale(words, width: float, height: float, read_at: float, finest: float = 1.0) -> float | None:
+def reread_scale(words, width: float, height: float, read_at: float, finest: float = 1.0,
+                 confidence: float = 0.0) -> float | None:
     """Scale to read a width x height picture again at, when OCR read it at `read_at` and found the letters
     of its small print (`words`, in full-size units: `letter_pitch`) under OCR_PITCH_PX wide there: the
     one that shows them OCR_PITCH_GOAL_PX wide, within the finest the source gives (`finest`: 1 for a
     picture's own pixels, a scan's pixels per point for a PDF page, `math.inf` for drawn print) and
-    OCR_MAX_PIXELS. None when the print is read large enough or cannot be measured, or when no read is
-    OCR_FINER finer. A 4K screen recording in 10-pt print, read at the model's scale, keeps 0.4 of its
-    words (bench/video_print.py); 2-up pages of 10-pt print scanned at 300 dpi, read at 150 dpi, 0.81-0.89
+    OCR_MAX_PIXELS. None when the print is read large enough or cannot be measured, when no read is
+    OCR_FINER finer, or when the reading's mean `confidence` is OCR_SURE or more (small print that reads
+    well: read finer, RapidOCR runs more of its words together, at two to four times the cost). A 4K
+    screen recording in 10-pt print, read at the model's scale, keeps 0.4 of its words
+    (bench/video_print.py); 2-up pages of 10-pt print scanned at 300 dpi, read at 150 dpi, 0.81-0.89
     (bench/pdf_print.py)."""
     pitch = letter_pitch(words)
-    if pitch is None or pitch * read_at >= OCR_PITCH_PX:
+    if pitch is None or pitch * read_at >= OCR_PITCH_PX or confidence >= OCR_SURE:
         return None
     scale = min(finest, OCR_PITCH_GOAL_PX / pitch, math.sqrt(OCR_MAX_PIXELS / (max(width, 1.0) * max(height, 1.0))))
     return scale if scale > OCR_FINER * read_at else None
