@@ -30,6 +30,7 @@ corpus_reread=... corpus_ocr=... seconds=...`."""
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.util
 import re
 import sys
@@ -52,9 +53,11 @@ SWEEP_DPI = (150, 300)
 SWEEP_FONTS = (("helv", 4.5), ("cour", 4.0), ("tiro", 4.0), ("tiro", 3.5), ("tiro", 3.0))  # small print in PDF base fonts
 
 
-def _ocr_reach():
-    """bench/ocr_reach.py, for its `as_scan` (an image-only PDF of a page scanned in grey)."""
-    spec = importlib.util.spec_from_file_location("ocr_reach", ROOT / "bench" / "ocr_reach.py")
+@functools.cache
+def bench_module(name: str):
+    """Another script of bench/ as a module (loaded once): ocr_reach.py for its `as_scan` (an image-only
+    PDF of a page scanned in grey)."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -64,10 +67,14 @@ def key(text: str) -> str:
     return re.sub(r"[^0-9a-z]", "", text.lower())
 
 
-def scan(source: Path, first: int, side: int, dpi: int, out: Path) -> list[str]:
-    """`side` x `side` pages of `source` from `first`, drawn on one A4 sheet and scanned at `dpi` into an
-    image-only PDF at `out`; the sheet's truth: its distinct words (as keys), so that a word read once
-    does not count for its repeats."""
+def truth_keys(page) -> list[str]:
+    """A drawn page's distinct words of 3+ letters or digits (as keys), so that a word read once does not
+    count for its repeats."""
+    return sorted({key(word[4]) for word in page.get_text("words") if len(key(word[4])) >= 3})
+
+
+def n_up(source: Path, first: int, side: int):
+    """(document, page): `side` x `side` pages of `source` from `first`, drawn on one A4 sheet."""
     import pymupdf
 
     src = pymupdf.open(source)
@@ -78,8 +85,14 @@ def scan(source: Path, first: int, side: int, dpi: int, out: Path) -> list[str]:
         if first + k < src.page_count:
             row, col = divmod(k, side)
             page.show_pdf_page(pymupdf.Rect(col * w, row * h, (col + 1) * w, (row + 1) * h), src, first + k)
-    _ocr_reach().as_scan(page, out, dpi)
-    return sorted({key(word[4]) for word in page.get_text("words") if len(key(word[4])) >= 3})
+    return sheet, page
+
+
+def scan(source: Path, first: int, side: int, dpi: int, out: Path) -> list[str]:
+    """The `n_up` sheet scanned at `dpi` into an image-only PDF at `out`; its truth keys."""
+    _sheet, page = n_up(source, first, side)
+    bench_module("ocr_reach").as_scan(page, out, dpi)
+    return truth_keys(page)
 
 
 def recall(truth: list[str], words) -> tuple[float, float]:
@@ -130,8 +143,8 @@ def font_sample(corpus: Path, font: str, size: float, out: Path) -> list[str]:
     drawn = pymupdf.open()
     page = drawn.new_page(width=300, height=200)
     page.insert_textbox(pymupdf.Rect(10, 10, 290, 190), words, fontsize=size, fontname=font)
-    _ocr_reach().as_scan(page, out, 600)
-    return sorted({key(w[4]) for w in page.get_text("words") if len(key(w[4])) >= 3})
+    bench_module("ocr_reach").as_scan(page, out, 600)
+    return truth_keys(page)
 
 
 def sweep(corpus: Path) -> None:

@@ -55,45 +55,25 @@ SCREEN = (2880, 1620)
 UHD = (3840, 2160)
 
 
-def _module(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / f"{name}.py")
+def _pdf_print():
+    """bench/pdf_print.py (its n-up sheet, truth keys, recall and the count of finer reads)."""
+    spec = importlib.util.spec_from_file_location("pdf_print", ROOT / "bench" / "pdf_print.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
+PDF_PRINT = _pdf_print()
+
+
 def scanned_picture(source: Path, first: int, side: int, out: Path) -> list[str]:
-    """`side` x `side` pages of `source` on one A4 sheet, rendered grey at SCAN_DPI and saved as a PNG at
-    `out`; its truth keys."""
+    """`side` x `side` pages of `source` on one A4 sheet (`pdf_print.n_up`), rendered grey at SCAN_DPI and
+    saved as a PNG at `out`; its truth keys."""
     import pymupdf
 
-    src = pymupdf.open(source)
-    sheet = pymupdf.open()
-    page = sheet.new_page(width=595, height=842)
-    w, h = 595 / side, 842 / side
-    for k in range(side * side):
-        if first + k < src.page_count:
-            row, col = divmod(k, side)
-            page.show_pdf_page(pymupdf.Rect(col * w, row * h, (col + 1) * w, (row + 1) * h), src, first + k)
+    _sheet, page = PDF_PRINT.n_up(source, first, side)
     page.get_pixmap(dpi=SCAN_DPI, colorspace=pymupdf.csGRAY).save(out)
-    return truth_keys(page)
-
-
-def truth_keys(page) -> list[str]:
-    key = _module("pdf_print").key
-    return sorted({key(w[4]) for w in page.get_text("words") if len(key(w[4])) >= 3})
-
-
-def drawing_sheet(out: Path) -> list[str]:
-    """A 1600 x 700 pt sheet of 12 labels in 5-pt print, saved at SCAN_DPI (tests/test_ingest.py's)."""
-    import pymupdf
-
-    doc = pymupdf.open()
-    page = doc.new_page(width=1600, height=700)
-    for i in range(12):
-        page.insert_text((60 + 500 * (i % 3), 60 + 50 * (i // 3)), f"Beam B{100 + i} length {3 * i + 2}.{i + 10} m", fontsize=5)
-    page.get_pixmap(dpi=SCAN_DPI, colorspace=pymupdf.csGRAY).save(out)
-    return truth_keys(page)
+    return PDF_PRINT.truth_keys(page)
 
 
 def font_picture(corpus: Path, font: str, size: float, out: Path) -> list[str]:
@@ -109,33 +89,56 @@ def font_picture(corpus: Path, font: str, size: float, out: Path) -> list[str]:
     while words and page.insert_textbox(box, " ".join(words), fontsize=size, fontname=font) < 0:
         words = words[:int(len(words) * 0.9)]  # PyMuPDF draws nothing when the text does not fit
     page.get_pixmap(dpi=SCAN_DPI, colorspace=pymupdf.csGRAY).save(out)
-    return truth_keys(page)
+    return PDF_PRINT.truth_keys(page)
 
 
-def sheet_video(out: Path) -> list[str]:
-    """The drawing sheet shown across a 4K screen (its 5-pt labels about 6 px wide a letter), recorded
-    for one second (MJPG)."""
-    import cv2
-    import numpy as np
+def _sheet():
+    """(document, page): a 1600 x 700 pt drawing sheet of 12 labels in 5-pt print (tests/test_ingest.py's)."""
     import pymupdf
 
     doc = pymupdf.open()
     page = doc.new_page(width=1600, height=700)
     for i in range(12):
         page.insert_text((60 + 500 * (i % 3), 60 + 50 * (i // 3)), f"Beam B{100 + i} length {3 * i + 2}.{i + 10} m", fontsize=5)
+    return doc, page
+
+
+def _one_second_video(bgr, out: Path) -> None:
+    """A one-frame, one-second MJPG video of the BGR frame `bgr`."""
+    import cv2
+
+    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"MJPG"), 1, (bgr.shape[1], bgr.shape[0]))
+    writer.set(cv2.VIDEOWRITER_PROP_QUALITY, 95)
+    writer.write(bgr)
+    writer.release()
+
+
+def drawing_sheet(out: Path) -> list[str]:
+    """The drawing sheet saved at SCAN_DPI; its truth keys."""
+    import pymupdf
+
+    _doc, page = _sheet()
+    page.get_pixmap(dpi=SCAN_DPI, colorspace=pymupdf.csGRAY).save(out)
+    return PDF_PRINT.truth_keys(page)
+
+
+def sheet_video(out: Path) -> list[str]:
+    """The drawing sheet shown across a 4K screen (its 5-pt labels about 6 px wide a letter), recorded
+    for one second; its truth keys."""
+    import numpy as np
+    import pymupdf
+
+    _doc, page = _sheet()
     pix = page.get_pixmap(matrix=pymupdf.Matrix(UHD[0] / 1600, UHD[0] / 1600), alpha=False)
     frame = np.full((UHD[1], UHD[0], 3), 255, np.uint8)
     frame[:pix.height, :pix.width] = np.frombuffer(pix.samples, np.uint8).reshape(pix.height, pix.width, 3)[:, :, ::-1]
-    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"MJPG"), 1, UHD)
-    writer.set(cv2.VIDEOWRITER_PROP_QUALITY, 95)
-    writer.write(frame)
-    writer.release()
-    return truth_keys(page)
+    _one_second_video(frame, out)
+    return PDF_PRINT.truth_keys(page)
 
 
 def screen(out_png: Path, out_video: Path) -> list[str]:
-    """A SCREEN-sized screen of 24 lines in 8-px print (tests/test_tiles.py's), as a PNG and a one-frame
-    MJPG video; its truth keys."""
+    """A SCREEN-sized screen of 24 lines in 8-px print (tests/test_tiles.py's), as a PNG and a one-second
+    video; its truth keys."""
     import cv2
     import numpy as np
     import pymupdf
@@ -149,11 +152,8 @@ def screen(out_png: Path, out_video: Path) -> list[str]:
     pix = page.get_pixmap(alpha=False)
     bgr = np.ascontiguousarray(np.frombuffer(pix.samples, np.uint8).reshape(pix.height, pix.width, 3)[:, :, ::-1])
     cv2.imwrite(str(out_png), bgr)
-    writer = cv2.VideoWriter(str(out_video), cv2.VideoWriter_fourcc(*"MJPG"), 1, SCREEN)
-    writer.set(cv2.VIDEOWRITER_PROP_QUALITY, 95)
-    writer.write(bgr)
-    writer.release()
-    return truth_keys(page)
+    _one_second_video(bgr, out_video)
+    return PDF_PRINT.truth_keys(page)
 
 
 def main() -> None:
@@ -173,7 +173,7 @@ def main() -> None:
     from pipeline.ingest.ocr import ocr_page
     from schemas.options import IngestOptions
 
-    pdf_print = _module("pdf_print")
+    pdf_print = PDF_PRINT
     ocr_page(np.full((64, 256, 3), 255, np.uint8))  # OCR's models loaded before anything is timed
     answers = pdf_print.counting_rereads()
     first_confidence: list[float] = []
@@ -191,9 +191,11 @@ def main() -> None:
         result.OCR_SURE = sure if gate else math.inf
         asked, read = len(answers), len(first_confidence)
         began = time.perf_counter()
-        units = ingest_document(discover([path]).documents[0], IngestOptions(), spool).units
+        try:
+            units = ingest_document(discover([path]).documents[0], IngestOptions(), spool).units
+        finally:
+            result.OCR_SURE = sure
         took = time.perf_counter() - began
-        result.OCR_SURE = sure
         words = [w for u in units for w in u.words]
         again = any(a is not None for a in answers[asked:])
         return words, took, again, (first_confidence[read] if len(first_confidence) > read else float("nan"))
