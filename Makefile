@@ -79,6 +79,7 @@ bench: bench-setup
 	$(PY) bench/video_print.py
 	$(PY) bench/pdf_print.py
 	$(PY) bench/reread_gate.py
+	$(PY) bench/picture_print.py
 	$(PY) bench/unread_scripts.py
 	$(PY) bench/ocr_input.py
 	$(PY) bench/word_spaces.py

@@ -89,3 +89,65 @@ def test_joined_boxes_and_merged_words():
            Word(text="Total", x0=11, y0=300, x1=50, y1=310, line=1, ocr=True)]  # the layer's own word again
     merged = merge_words(layer, [((0.0, 90.0, 200.0, 320.0), ocr)])
     assert [(w.text, w.ocr, w.line) for w in merged] == [("Report", False, 0), ("Revenue", True, 2), ("Total", False, 1)]
+
+
+def letter_scan() -> tuple[bytes, list[str]]:
+    """An A4 letter in 10-pt print scanned grey at 300 dpi (a PNG), and its words."""
+    doc = pymupdf.open()
+    page = doc.new_page(width=595, height=842)
+    lines = [f"Claim {7300 + k}: pump station {k % 9} serviced by Lindqvist Marine, invoice {k * 37 + 1100} paid" for k in range(24)]
+    for k, line in enumerate(lines):
+        page.insert_text((60, 80 + 16 * k), line, fontsize=10)
+    return page.get_pixmap(dpi=300, colorspace=pymupdf.csGRAY).tobytes("png"), [w for line in lines for w in line.split()]
+
+
+def test_a_scan_pasted_small_is_read_again_at_its_own_pixels(tmp_path, spool, monkeypatch):
+    """A 300-dpi scan of a letter pasted 150 pt wide into a report (its 10-pt print 2.5 pt there): read
+    at --dpi its letters come out under 3 px, and OCR keeps under 0.85 of its words; the picture is read
+    again from its part of the page rendered finer, within its own pixels, and keeps 0.95 of them, with
+    boxes in the page's points (the page's crop box moved, so they are not the media box's)."""
+    from pipeline.ingest.render import RenderGuard
+
+    png, words = letter_scan()
+    doc = pymupdf.open()
+    page = doc.new_page(width=615, height=862)
+    page.set_cropbox(pymupdf.Rect(20, 20, 615, 862))
+    page.insert_textbox(pymupdf.Rect(80, 60, 560, 140), "Expense report 114. The letter below is the evidence for the claim. " * 3, fontsize=10)
+    pasted = pymupdf.Rect(80, 160, 230, 160 + 150 * 842 / 595)
+    page.insert_image(pasted, stream=png)
+    doc.save(tmp_path / "report.pdf")
+    shown = pasted - (20, 20, 20, 20)  # in the page's points: the crop box's top left is (0, 0)
+
+    zooms = []
+    clip_copy = RenderGuard.clip_copy
+    monkeypatch.setattr(RenderGuard, "clip_copy", lambda self, *a, **k: zooms.append(a[3]) or clip_copy(self, *a, **k))
+    unit = ingest_document(doc_for(tmp_path / "report.pdf"), IngestOptions(), spool).units[0]
+    read = [w for w in unit.words if w.ocr]
+    assert unit.text_source == "mixed" and len(zooms) == 1 and 150 / 72 * 1.1 < zooms[0] <= 2480 / 150
+    assert _found(words, read) >= 0.95
+    for w in read:
+        assert shown.x0 - 3 <= w.x0 < w.x1 <= shown.x1 + 3 and shown.y0 - 3 <= w.y0 < w.y1 <= shown.y1 + 3
+
+    def refused(*_a, **_k):
+        raise RuntimeError("no finer copy")
+
+    monkeypatch.setattr(RenderGuard, "clip_copy", refused)  # read once at --dpi, as before
+    once = ingest_document(doc_for(tmp_path / "report.pdf"), IngestOptions(), spool).units[0]
+    assert _found(words, [w for w in once.words if w.ocr]) < 0.85
+
+
+def _found(words: list[str], read) -> float:
+    joined = " ".join(w.text for w in read)
+    return sum(1 for w in words if w in joined) / len(words)
+
+
+def test_a_picture_is_read_as_finely_as_its_own_pixels_allow():
+    """Each unread picture's pixels per point: the finest image drawn in it."""
+    from pipeline.ingest.pictures import pixels_per_point
+
+    doc = pymupdf.open()
+    page = doc.new_page(width=595, height=842)
+    page.insert_image(pymupdf.Rect(50, 50, 350, 250), stream=png_bytes(Image.new("L", (1200, 800), 200)))
+    page.insert_image(pymupdf.Rect(50, 400, 350, 600), stream=png_bytes(Image.new("L", (300, 200), 200)))
+    page.insert_image(pymupdf.Rect(200, 500, 300, 600), stream=png_bytes(Image.new("L", (600, 600), 90)))
+    assert pixels_per_point(page, [(50, 50, 350, 250), (50, 400, 350, 600), (400, 700, 500, 800)]) == pytest.approx([4.0, 6.0, 0.0], rel=1e-3)

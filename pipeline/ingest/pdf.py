@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pipeline.errors import StageError
 from pipeline.ingest.layercheck import layer_mismatch, sampled_mismatches
-from pipeline.ingest.ocr import Reading, ocr_page, ocr_words
+from pipeline.ingest.ocr import Reading, ocr_page
 from pipeline.ingest.pictures import merge_words
 from pipeline.ingest.render import PageRead, Rendered, RenderFailed, RenderOutOfMemory, RenderTimeout, spool_path, thread_guard
 from pipeline.ingest.result import OCR_MAX_PIXELS, IngestResult, fit_scale, numbered, reread_scale, tiled, word_density
@@ -243,7 +243,9 @@ def _ingest_page(doc, pdf, i, options, spool, guard, timeout, password) -> tuple
                 if for_ocr is not rendered and (side := tile_side(words, width, height)) > 1:
                     rendered = _keep_finer(for_ocr, at, rendered, min(zooms[side - 1], at))
         elif read.pictures and options.ocr == "auto":
-            found = _ocr_pictures(for_ocr.path, at, read.pictures)
+            clip_copy = lambda clip, zoom: guard.clip_copy(doc.path, i, clip, zoom, spool_path(spool, doc.doc_id, f"p{i + 1:05d}.pic.png"),  # noqa: E731
+                                                           max(1.0, until - time.monotonic()), password)
+            found = _ocr_pictures(for_ocr.path, at, read.pictures, read.picture_zooms, clip_copy, until)
             merged = merge_words(words, found)
             if len(merged) > len(words):
                 words, text_source = merged, "mixed"
@@ -265,21 +267,25 @@ def _zooms(width: float, height: float, options: IngestOptions) -> tuple[tuple[f
     return zooms, (ocr_zoom(width, height, options) if options.ocr != "off" else 0.0)
 
 
-def read_finely(path: str, at: float, width: float, height: float, finest: float, finer=None) -> Reading:
-    """OCR of a width x height page from its lossless copy at `path` (rendered at zoom `at`), read again
-    from `finer(zoom)` (the page rendered finer for OCR, deleted after) where the letters of its small
-    print were read too small (`reread_scale`, within `finest`: the pixels per point of the scan it is
-    drawn from, `math.inf` for drawn print) and less surely than OCR_SURE (print that small reads well in
-    some fonts, and a second read costs two to four times the first). 2-up pages of 10-pt print scanned at
-    300 dpi, read at 150 dpi, keep 0.81-0.89 of their words; read again, 0.98-0.99 (bench/pdf_print.py)."""
-    reading = ocr_page(_rgb(path), scale=1.0 / at, quarter_turns=True)
+def read_finely(image, at: float, width: float, height: float, finest: float, finer=None,
+                origin: tuple[float, float] = (0.0, 0.0), quarter_turns: bool = True) -> Reading:
+    """OCR of a width x height page (or of a picture on it whose top left is at `origin`, read without
+    quarter turns) from its lossless copy `image` (a path, or the pixels) rendered at zoom `at`, read
+    again from `finer(zoom)` (rendered finer for OCR, deleted after) where the letters of its small
+    print were read too small (`reread_scale`, within `finest`: the pixels per point of the scan or
+    picture it is drawn from, `math.inf` for drawn print) and less surely than OCR_SURE (print that small
+    reads well in some fonts, and a second read costs two to four times the first). 2-up pages of 10-pt
+    print scanned at 300 dpi, read at 150 dpi, keep 0.81-0.89 of their words; read again, 0.98-0.99
+    (bench/pdf_print.py); a form scan pasted at 2.5 inches wide, 0.78 and 0.96 (bench/picture_print.py)."""
+    pixels = _rgb(image) if isinstance(image, str) else image
+    reading = ocr_page(pixels, scale=1.0 / at, origin=origin, quarter_turns=quarter_turns)
     zoom = reread_scale(reading.words, width, height, at, finest, reading.confidence)
     if zoom is None or finer is None:
         return reading
     copy = None
     try:
         copy = finer(zoom)
-        return ocr_page(_rgb(copy.path), scale=width / copy.width, quarter_turns=True)
+        return ocr_page(_rgb(copy.path), scale=width / copy.width, origin=origin, quarter_turns=quarter_turns)
     except Exception:  # noqa: BLE001 - a finer render or read that fails or hangs: the first reading stands
         return reading
     finally:
@@ -313,18 +319,25 @@ def _rgb(path: str):
 PICTURE_MARGIN_PX = 4  # OCR reads a line at a picture's edge better with a little of the page around it
 
 
-def _ocr_pictures(path: str, zoom: float, boxes: list) -> list[tuple[tuple, list[Word]]]:
-    """OCR of each picture box (rotated-page points) cut from the rendered page; words in page points."""
+def _ocr_pictures(path: str, zoom: float, boxes: list, finest: list[float], clip_copy=None,
+                  until: float = math.inf) -> list[tuple[tuple, list[Word]]]:
+    """OCR of each picture box (rotated-page points) cut from the page rendered at `zoom` (its lossless
+    copy at `path`), read again finer from `clip_copy(clip, zoom)` (that part of the page rendered for
+    OCR) where its small print asks and the picture's own pixels per point (`finest`) give more, until
+    `until` (time.monotonic()); words in page points."""
     import numpy as np
 
     page = _rgb(path)
     h, w = page.shape[:2]
     out = []
-    for box in boxes:
+    for box, own in zip(boxes, finest):
         x0, y0 = max(0, int(box[0] * zoom) - PICTURE_MARGIN_PX), max(0, int(box[1] * zoom) - PICTURE_MARGIN_PX)
         x1, y1 = min(w, int(box[2] * zoom + 1) + PICTURE_MARGIN_PX), min(h, int(box[3] * zoom + 1) + PICTURE_MARGIN_PX)
         if x1 - x0 < 16 or y1 - y0 < 16:
             continue
-        crop = np.ascontiguousarray(page[y0:y1, x0:x1])
-        out.append((box, ocr_words(crop, scale=1.0 / zoom, origin=(x0 / zoom, y0 / zoom))))
+        clip = (x0 / zoom, y0 / zoom, x1 / zoom, y1 / zoom)  # the crop in page points
+        finer = (lambda again, clip=clip: clip_copy(clip, again)) if clip_copy is not None and time.monotonic() < until else None
+        reading = read_finely(np.ascontiguousarray(page[y0:y1, x0:x1]), zoom, clip[2] - clip[0], clip[3] - clip[1], own,
+                              finer, origin=clip[:2], quarter_turns=False)
+        out.append((box, reading.words))
     return out

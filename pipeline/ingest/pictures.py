@@ -51,6 +51,27 @@ def join_boxes(boxes: list[Box], gap: float = JOIN_PT) -> list[Box]:
     return out
 
 
+def pixels_per_point(page, boxes: list[Box]) -> list[float]:
+    """For each box (rotated-page points), the pixels per point of the finest image drawn in it: how
+    finely that picture can be read (0 where none is listed). A scan pasted at half its size gives
+    twice the pixels --dpi renders it at."""
+    import pymupdf
+
+    finest = [0.0] * len(boxes)
+    m = page.rotation_matrix
+    for info in page.get_image_info():
+        pixels = info.get("width", 0) * info.get("height", 0)
+        bbox = pymupdf.Rect(info["bbox"])
+        if pixels < MIN_PIXELS or bbox.is_empty or not bbox.is_valid:
+            continue
+        r = bbox * m
+        density = (pixels / (bbox.width * bbox.height)) ** 0.5
+        for k, (x0, y0, x1, y1) in enumerate(boxes):
+            if r.x0 < x1 and r.x1 > x0 and r.y0 < y1 and r.y1 > y0:
+                finest[k] = max(finest[k], density)
+    return finest
+
+
 def unread_pictures(page, words) -> list[Box]:
     """Pictures of at least MIN_SHARE of the page whose area the text layer's words barely cover, top
     to bottom: the parts of a page with a usable text layer that only OCR can read."""

@@ -34,6 +34,7 @@ class PageRead:
     usable: bool
     rendered: Rendered
     pictures: list = field(default_factory=list)  # (x0, y0, x1, y1) in rotated-page points, see pictures.py
+    picture_zooms: list = field(default_factory=list)  # each picture's own pixels per point (`pixels_per_point`)
     for_ocr: Rendered | None = None  # the page's lossless copy for OCR, when OCR will read it (see `read_page`)
     ocr_zoom: float = 0.0
     pinned: list = field(default_factory=list)  # names of the files attached to the page as annotations
@@ -72,11 +73,13 @@ def _open(path: str, password: str | None, cache: dict):
     return doc
 
 
-def pixmap(page, zoom: float):
-    """The page (rotation and crop box applied) rasterized to RGB at `zoom`."""
+def pixmap(page, zoom: float, clip: tuple | None = None):
+    """The page (rotation and crop box applied) rasterized to RGB at `zoom`, or only its part `clip`
+    (rotated-page points)."""
     import pymupdf
 
-    return page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), alpha=False, colorspace=pymupdf.csRGB)
+    return page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), alpha=False, colorspace=pymupdf.csRGB,
+                           clip=pymupdf.Rect(clip) if clip is not None else None)
 
 
 def render_page(doc, index: int, zoom: float, out_path: str, quality: int = 90, words: list = ()):
@@ -118,7 +121,7 @@ def read_page(doc, index: int, zooms: tuple[float, ...], out_path: str, ocr_zoom
     `ocr_all`: --ocr force), a lossless copy for OCR is written beside `out_path` (`for_ocr`): the same
     picture, or the page rendered again at `ocr_zoom` where that is finer (a large page the model sees
     below --dpi)."""
-    from pipeline.ingest.pictures import unread_pictures
+    from pipeline.ingest.pictures import pixels_per_point, unread_pictures
     from pipeline.ingest.result import OCR_FINER
     from pipeline.ingest.textlayer import pdf_words, usable_text
     from pipeline.legibility import tile_side
@@ -134,13 +137,14 @@ def read_page(doc, index: int, zooms: tuple[float, ...], out_path: str, ocr_zoom
         gone = set(rendered.hidden)
         words = [w for k, w in enumerate(words) if k not in gone]
     usable, _ = usable_text(words, page)
-    pictures = []
+    pictures, picture_zooms = [], []
     if usable:
         try:
             pictures = unread_pictures(page, words)
+            picture_zooms = pixels_per_point(page, pictures) if pictures else []
         except Exception:  # noqa: BLE001 - images that cannot be listed: the text layer alone, as before
-            pictures = []
-    read = PageRead(words, usable, rendered, pictures, pinned=pinned_files(page), zoom=zoom)
+            pictures, picture_zooms = [], []
+    read = PageRead(words, usable, rendered, pictures, picture_zooms, pinned=pinned_files(page), zoom=zoom)
     if ocr_zoom and (pictures or not usable or ocr_all):
         finer = ocr_zoom > OCR_FINER * zoom
         if finer:
@@ -183,7 +187,13 @@ def ocr_copy(doc, index: int, zoom: float, out_path: str) -> tuple[Rendered, flo
     return lossless_copy(pixmap(page, zoom), out_path), source_zoom(page)
 
 
-TASKS = {"read": read_page, "ocr_copy": ocr_copy}  # what the page worker runs, by name
+def clip_copy(doc, index: int, clip: tuple, zoom: float, out_path: str) -> Rendered:
+    """The part `clip` (rotated-page points) of page `index` rendered at `zoom` as a lossless copy for
+    OCR: a picture on the page read again finer than the page."""
+    return lossless_copy(pixmap(doc[index], zoom, clip), out_path)
+
+
+TASKS = {"read": read_page, "ocr_copy": ocr_copy, "clip_copy": clip_copy}  # what the page worker runs, by name
 
 
 def pinned_files(page) -> list[str]:
@@ -260,6 +270,11 @@ class RenderGuard:
                  password: str | None = None) -> tuple[Rendered, float]:
         """`ocr_copy` in the worker: the page at `zoom` for OCR, and its scan's pixels per point."""
         return self._run("ocr_copy", path, password, index, timeout, (index, zoom, out_path))
+
+    def clip_copy(self, path: str, index: int, clip: tuple, zoom: float, out_path: str, timeout: float,
+                  password: str | None = None) -> Rendered:
+        """`clip_copy` in the worker: the part `clip` of the page at `zoom`, for OCR."""
+        return self._run("clip_copy", path, password, index, timeout, (index, clip, zoom, out_path))
 
     def _run(self, task: str, path: str, password: str | None, index: int, timeout: float, args: tuple):
         """`TASKS[task](document, *args)` in the worker, within `timeout` seconds."""
