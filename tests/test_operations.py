@@ -166,7 +166,7 @@ def test_scheduled_deployment_runs(tmp_path, prefect_server):
         os.utime(f, (old, old))
     (inputs / "arriving.png").write_bytes((SAMPLES / "scanned_receipt.png").read_bytes() + b"\0")  # changed just now
     serve = cli(["schedule", str(inputs), "--out", str(out), "--interval", "5", "--model", "scripted:", "--schema", "receipt",
-                 "--name", "test-nightly"], prefect_server, start_new_session=True)
+                 "--name", "test-nightly"], {**prefect_server, "PREFECT_RUNNER_POLL_FREQUENCY": "1"}, start_new_session=True)
     try:
         deadline = time.monotonic() + 180
         while not (out / "tables" / "runs").exists():

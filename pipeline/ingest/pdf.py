@@ -276,7 +276,7 @@ def read_finely(image, at: float, width: float, height: float, finest: float, fi
     picture it is drawn from, `math.inf` for drawn print) and less surely than OCR_SURE (print that small
     reads well in some fonts, and a second read costs two to four times the first). 2-up pages of 10-pt
     print scanned at 300 dpi, read at 150 dpi, keep 0.81-0.89 of their words; read again, 0.98-0.99
-    (bench/pdf_print.py); a form scan pasted at 2.5 inches wide, 0.78 and 0.96 (bench/picture_print.py)."""
+    (bench/pdf_print.py); a form scanned and pasted 250 pt wide, 0.79 and 0.99 (bench/picture_print.py)."""
     pixels = _rgb(image) if isinstance(image, str) else image
     reading = ocr_page(pixels, scale=1.0 / at, origin=origin, quarter_turns=quarter_turns)
     zoom = reread_scale(reading.words, width, height, at, finest, reading.confidence)
