@@ -97,19 +97,25 @@ def connect(address: str) -> None:
                                  f"{' '.join(str(e).split())}{hint}") from e
 
 
-def check_nodes(expected: str) -> None:
-    """Every live node must run the same gemmadoc: raises ClusterUnavailable naming the nodes that do not."""
+def check_nodes(expected: str, reader: str | None = None) -> None:
+    """Every live node must run the same gemmadoc, and OCR with the same second reader (Tesseract's script
+    models, `reader`: this machine's `tesseract.signature()` unless given; work keys name it, and ingest
+    runs on every node): raises ClusterUnavailable naming the nodes that differ and what to do."""
+    from pipeline.ingest.tesseract import signature
 
-    def probe() -> tuple[str, str]:  # defined here so Ray ships it by value: it runs even without gemmadoc
+    reader = signature() if reader is None else reader
+
+    def probe() -> tuple[str, str, str]:  # defined here so Ray ships it by value: it runs even without gemmadoc
         import socket as _socket
 
         try:
             from flows.ray_stage import installed_version as _version
+            from pipeline.ingest.tesseract import signature as _reader
 
-            found = _version()
+            found, reads = _version(), _reader()
         except Exception as e:  # noqa: BLE001
-            found = f"no gemmadoc ({type(e).__name__}: {e})"
-        return _socket.gethostname(), found
+            found, reads = f"no gemmadoc ({type(e).__name__}: {e})", ""
+        return _socket.gethostname(), found, reads
 
     remote = ray.remote(num_cpus=0, max_retries=0)(probe)
     nodes = [n for n in ray.nodes() if n.get("Alive")]
@@ -119,10 +125,17 @@ def check_nodes(expected: str) -> None:
         answers = ray.get(refs, timeout=120)
     except (GetTimeoutError, RayError) as e:
         raise ClusterUnavailable(f"the Ray cluster's nodes did not answer a version check: {e}") from e
-    wrong = [f"{n['NodeManagerAddress']} ({host}): {found}" for n, (host, found) in zip(nodes, answers) if found != expected]
+    wrong = [f"{n['NodeManagerAddress']} ({host}): {found}" for n, (host, found, _) in zip(nodes, answers) if found != expected]
     if wrong:
         raise ClusterUnavailable(f"every Ray node needs the same gemmadoc as this machine ({expected}); these differ: "
                                  + "; ".join(wrong) + ". Install the same version on them (pip install gemmadoc==...).")
+    unlike = [f"{n['NodeManagerAddress']} ({host}): {reads or 'none'}" for n, (host, _, reads) in zip(nodes, answers) if reads != reader]
+    if unlike:
+        raise ClusterUnavailable(
+            "every Ray node reads scans, and needs the same Tesseract script models as this machine "
+            f"({reader or 'none'}): the work keys name them, so a node with others would give the same key other "
+            "words; these differ: " + "; ".join(unlike) + ". Install the same ones there (sh tools/ensure_tesseract.sh, "
+            "or the tesseract-ocr-script-* packages), or the same set here.")
 
 
 @dataclass

@@ -5,6 +5,7 @@ mid-chunk, and the clear errors (exit 3) for a cluster that cannot serve."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import time
 
@@ -217,3 +218,16 @@ def test_a_cluster_without_enough_gpus_is_refused(ray_local):
 def test_a_node_with_another_version_is_named(ray_local):
     with pytest.raises(ClusterUnavailable, match=r"127\.0\.0\.1 \(.*\): gemmadoc"):
         check_nodes("gemmadoc 0.0.0-other, pipeline 0")
+
+
+def test_a_node_that_reads_other_scripts_is_named(ray_local):
+    """Ingest runs on every node and work keys name the Tesseract models that read scans there: a node
+    whose models differ from this machine's is refused, naming what it has."""
+    from flows.ray_stage import installed_version
+    from pipeline.ingest.tesseract import signature
+
+    check_nodes(installed_version())  # the same machine: the same models
+    here = signature() or "none"
+    with pytest.raises(ClusterUnavailable, match=r"Tesseract script models as this machine \(tesseract 0\.0: cyrl\).*"
+                                                  rf"127\.0\.0\.1 \(.*\): {re.escape(here)}.*ensure_tesseract"):
+        check_nodes(installed_version(), "tesseract 0.0: cyrl")
