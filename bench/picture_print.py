@@ -28,7 +28,6 @@ workloads)."""
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import io
 import sys
 import tempfile
@@ -37,6 +36,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from bench import pdf_print as PDF_PRINT  # noqa: E402 - once ROOT is on the path
+
 PAGES = (  # (corpus PDF, page) scanned at 300 dpi
     ("pdfjs_tracemonkey.pdf", 1),
     ("docling_2305.03393v1-pg9.pdf", 0),
@@ -52,16 +53,6 @@ SCAN_DPI = 300
 A4 = (595.0, 842.0)
 TOP = 140.0  # where the picture starts, under the report's paragraph
 
-
-def _pdf_print():
-    """bench/pdf_print.py (its truth keys and recall)."""
-    spec = importlib.util.spec_from_file_location("pdf_print", ROOT / "bench" / "pdf_print.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-PDF_PRINT = _pdf_print()
 
 
 def report(picture_png: bytes, size: tuple[int, int], width: float, out: Path):

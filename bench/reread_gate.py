@@ -30,7 +30,6 @@ over those read less surely, which must be read again as before)."""
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import math
 import sys
 import tempfile
@@ -39,6 +38,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from bench import pdf_print as PDF_PRINT  # noqa: E402 - once ROOT is on the path
+
 PAGES = (  # (corpus PDF, first page, pages a side) scanned at 300 dpi and saved as PNG
     ("pdfjs_tracemonkey.pdf", 1, 1),
     ("docling_2305.03393v1-pg9.pdf", 0, 1),
@@ -54,16 +55,6 @@ FONTS = (("helv", 4.5), ("cour", 4.0), ("tiro", 4.0))  # small print that reads 
 SCREEN = (2880, 1620)
 UHD = (3840, 2160)
 
-
-def _pdf_print():
-    """bench/pdf_print.py (its n-up sheet, truth keys, recall and the count of finer reads)."""
-    spec = importlib.util.spec_from_file_location("pdf_print", ROOT / "bench" / "pdf_print.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-PDF_PRINT = _pdf_print()
 
 
 def scanned_picture(source: Path, first: int, side: int, out: Path) -> list[str]:
