@@ -5,8 +5,8 @@ read once at --dpi (0.3.17), in the same run.
 
 Workloads, each pasted into a born-digital A4 report page under a paragraph of its text layer:
 - scans with known text: born-digital corpus pages rendered grey at 300 dpi, pasted 150, 200 and 260 pt
-  wide (their 9-11-pt print comes out 2.4-4.7 pt); truth: the page's distinct text-layer words of 3+
-  letters or digits (`bench/pdf_print.py`'s `truth_keys`);
+  wide (their 9-11-pt print comes out 2.4-4.7 pt), and lying sideways 424 pt long; truth: the page's
+  distinct text-layer words of 3+ letters or digits (`bench/pdf_print.py`'s `truth_keys`);
 - the corpus's own scans (FUNSD forms, SROIE receipts), pasted 150 and 250 pt wide; truth: the same
   keys of OCR's reading of the picture alone at its full size (what OCR can read of it at best);
 - the corpus PDFs (their first 4 pages), read with default options: how many of their pictures are read
@@ -20,10 +20,11 @@ reads), both ways in the same process ("before": the finer copy refused, so the 
 
     python bench/picture_print.py [--corpus DIR]
 
-Ends with `RESULT recall=... recall_before=... scan_recall=... scan_recall_before=... inside=...
+Ends with `RESULT recall=... recall_before=... scan_recall=... scan_recall_before=... sideways_recall=...
+sideways_recall_before=... inside=...
 seconds_ratio=... reread=... cases=... corpus_reread=... corpus_changed=... corpus_pages=... seconds=...`
-(`recall` over the corpus-page workloads, `scan_recall` over the corpus scans, `seconds_ratio` over all
-workloads)."""
+(`recall` over the corpus-page workloads pasted upright, `sideways_recall` over those lying sideways,
+`scan_recall` over the corpus scans, `seconds_ratio` over all workloads)."""
 
 from __future__ import annotations
 
@@ -46,6 +47,7 @@ PAGES = (  # (corpus PDF, page) scanned at 300 dpi
     ("sample-files_google-doc-document.pdf", 0),
 )
 PAGE_WIDTHS = (150, 200, 260)  # points the scan is pasted at
+SIDEWAYS_WIDTH = 424  # ... and lying sideways (turned a quarter), its long side across
 SCANS = ("funsd_0000971160.png", "funsd_00040534.png", "funsd_0011505151.png",
          "sroie_005.jpg", "sroie_017.jpg", "sroie_042.jpg", "sroie_099.jpg")
 SCAN_WIDTHS = (150, 250)
@@ -55,21 +57,24 @@ TOP = 140.0  # where the picture starts, under the report's paragraph
 
 
 
-def report(picture_png: bytes, size: tuple[int, int], width: float, out: Path):
+def report(picture_png: bytes, size: tuple[int, int], width: float, out: Path, sideways: bool = False):
     """A born-digital A4 report page: a paragraph of text layer, then the picture pasted `width` points
-    wide (no higher than the page leaves), saved at `out`; the picture's rectangle."""
+    wide (no higher than the page leaves; `sideways`: turned a quarter), saved at `out`; the
+    picture's rectangle."""
     import pymupdf
 
     doc = pymupdf.open()
     page = doc.new_page(width=A4[0], height=A4[1])
     paragraph = "Expense report 2026-114. The document below is attached as evidence for the claim; see the ledger. " * 3
     assert page.insert_textbox(pymupdf.Rect(60, 40, A4[0] - 60, TOP - 10), paragraph, fontsize=10) >= 0
+    if sideways:
+        size = (size[1], size[0])
     height = width * size[1] / size[0]
     if TOP + height > A4[1] - 20:
         height = A4[1] - 20 - TOP
         width = height * size[0] / size[1]
     rect = pymupdf.Rect(60, TOP, 60 + width, TOP + height)
-    page.insert_image(rect, stream=picture_png)
+    page.insert_image(rect, stream=picture_png, rotate=90 if sideways else 0)
     doc.save(out)
     return tuple(rect)
 
@@ -144,12 +149,13 @@ def main() -> None:
         for name, index in PAGES:
             png, size, truth = page_scan(args.corpus / "docs" / name, index)
             cases += [("page", f"{Path(name).stem[:28]}_p{index + 1}", png, size, truth, w) for w in PAGE_WIDTHS]
+            cases.append(("sideways", f"{Path(name).stem[:28]}_p{index + 1}_sideways", png, size, truth, SIDEWAYS_WIDTH))
         for name in SCANS:
             png, size, truth = corpus_scan(args.corpus / "docs" / name)
             cases += [("scan", Path(name).stem, png, size, truth, w) for w in SCAN_WIDTHS]
         for kind, label, png, size, truth, width in cases:
             path = tmp / f"{label}_{width}pt.pdf"
-            rect = report(png, size, width, path)
+            rect = report(png, size, width, path, sideways=kind == "sideways")
             ingest(path, True, tmp / "spool")  # untimed
             before, before_s, _ = ingest(path, False, tmp / "spool")
             after, took, again = ingest(path, True, tmp / "spool")
@@ -170,12 +176,14 @@ def main() -> None:
             corpus_again += again
             changed += sum(a.words != b.words for a, b in zip(after, before))
     pages_rows, scan_rows = [r for r in rows if r["kind"] == "page"], [r for r in rows if r["kind"] == "scan"]
+    sideways_rows = [r for r in rows if r["kind"] == "sideways"]
 
     def mean(rs, key):
         return sum(r[key] for r in rs) / max(1, len(rs))
 
     print(f"RESULT recall={mean(pages_rows, 'ocr'):.3f} recall_before={mean(pages_rows, 'ocr_b'):.3f} "
           f"scan_recall={mean(scan_rows, 'ocr'):.3f} scan_recall_before={mean(scan_rows, 'ocr_b'):.3f} "
+          f"sideways_recall={mean(sideways_rows, 'ocr'):.3f} sideways_recall_before={mean(sideways_rows, 'ocr_b'):.3f} "
           f"inside={min(r['inside'] for r in rows):.3f} "
           f"seconds_ratio={sum(r['s'] for r in rows) / max(1e-9, sum(r['s_b'] for r in rows)):.2f} "
           f"reread={sum(r['again'] for r in rows)} cases={len(rows)} corpus_reread={corpus_again} "

@@ -147,6 +147,11 @@ class Reading:
     reader: str = ""  # the Tesseract model that read a script RapidOCR does not ('' for RapidOCR)
     confidence: float = 0.0  # the recogniser's mean confidence over the characters read (0..1)
 
+    @property
+    def confident_chars(self) -> float:
+        """How much it read: its characters times their mean confidence."""
+        return self.confidence * sum(len(w.text) for w in self.words)
+
 
 def ocr_words(image, line_offset: int = 0, scale: float = 1.0, origin: tuple[float, float] = (0.0, 0.0)) -> list[Word]:
     """OCR an RGB numpy image (a picture on a page, a video frame): `ocr_page`'s words, without quarter turns."""

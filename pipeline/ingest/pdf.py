@@ -274,7 +274,8 @@ def read_finely(image, at: float, width: float, height: float, finest: float, fi
     again from `finer(zoom)` (rendered finer for OCR, deleted after) where the letters of its small
     print were read too small (`reread_scale`, within `finest`: the pixels per point of the scan or
     picture it is drawn from, `math.inf` for drawn print) and less surely than OCR_SURE (print that small
-    reads well in some fonts, and a second read costs two to four times the first). 2-up pages of 10-pt
+    reads well in some fonts, and a second read costs two to four times the first), unless that reads
+    less (a picture lying sideways that the detector finds at one size and not at another). 2-up pages of 10-pt
     print scanned at 300 dpi, read at 150 dpi, keep 0.81-0.89 of their words; read again, 0.98-0.99
     (bench/pdf_print.py); a form scanned and pasted 250 pt wide, 0.79 and 0.99 (bench/picture_print.py)."""
     pixels = _rgb(image) if isinstance(image, str) else image
@@ -285,7 +286,9 @@ def read_finely(image, at: float, width: float, height: float, finest: float, fi
     copy = None
     try:
         copy = finer(zoom)
-        return ocr_page(_rgb(copy.path), scale=width / copy.width, origin=origin, quarter_turns=quarter_turns)
+        again = ocr_page(_rgb(copy.path), scale=width / copy.width, origin=origin,
+                         quarter_turns=quarter_turns or reading.turn % 2 == 1)  # found lying sideways: look for it so again
+        return again if again.confident_chars >= reading.confident_chars else reading
     except Exception:  # noqa: BLE001 - a finer render or read that fails or hangs: the first reading stands
         return reading
     finally:
