@@ -142,3 +142,19 @@ def test_reread_scale_aims_at_the_goal_within_the_source():
     assert reread_scale(words, 4000, 3000, 0.5, confidence=0.96) == 1.0
     assert reread_scale(words, 4000, 3000, 0.5, confidence=OCR_SURE) is None  # read surely: left alone
     assert reread_scale(words, 595, 842, 150 / 72, math.inf, 0.99) is None
+
+
+def test_a_finer_reading_that_reads_less_never_replaces_the_first():
+    """`finer_or_first`: the finer reading, unless it reads fewer characters confidently (a picture
+    lying sideways whose lines the detector found at one size and not at the other)."""
+    from pipeline.ingest.ocr import Reading, finer_or_first
+    from schemas.records import Word
+
+    def reading(texts: list[str], confidence: float) -> Reading:
+        return Reading([Word(text=t, x0=0, y0=0, x1=10, y1=10) for t in texts], confidence=confidence)
+
+    first = reading(["Claim", "7300:", "pump", "statlon"], 0.93)
+    assert finer_or_first(first, Reading([])) is first
+    assert finer_or_first(first, reading(["Claim"], 0.99)) is first
+    finer = reading(["Claim", "7300:", "pump", "station"], 0.97)
+    assert finer_or_first(first, finer) is finer

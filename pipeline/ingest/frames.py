@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.ingest.ocr import ocr_page
+from pipeline.ingest.ocr import finer_or_first, ocr_page
 from pipeline.ingest.render import spool_path
 from pipeline.ingest.result import OCR_FINER, IngestResult, fit_scale, ocr_fit_scale, page_list, reread_scale, tiled, word_density
 from pipeline.ingest.scripts import unread_message
@@ -125,7 +125,8 @@ class FrameKeeper:
         reading = ocr_page(cv2.cvtColor(picture, cv2.COLOR_BGR2RGB), scale=1 / at)
         if (finer := reread_scale(reading.words, w, h, at, source, reading.confidence)) is not None:
             picture = _scaled(frame, finer / source)
-            reading = ocr_page(cv2.cvtColor(picture, cv2.COLOR_BGR2RGB), scale=w / picture.shape[1])
+            reading = finer_or_first(reading, ocr_page(cv2.cvtColor(picture, cv2.COLOR_BGR2RGB), scale=w / picture.shape[1],
+                                                       quarter_turns=reading.turn % 2 == 1))
         if reading.unread:
             self._unread(target, reading.unread)
         return reading.words

@@ -12,7 +12,7 @@ from pathlib import Path
 from pipeline.errors import StageError
 from pipeline.ingest.animation import ingest_animation, is_animation
 from pipeline.ingest.lenient import GATE, Damage
-from pipeline.ingest.ocr import ocr_page
+from pipeline.ingest.ocr import finer_or_first, ocr_page
 from pipeline.ingest.render import spool_path
 from pipeline.ingest.result import (OCR_FINER, IngestResult, fit_scale, fit_size, numbered, ocr_fit_scale, reread_scale, tiled,
                                     word_density)
@@ -213,7 +213,7 @@ def ingest_image(doc: SourceDocument, options: IngestOptions, spool: Path, deadl
                 read = finer or shown  # page coordinates stay those of the full-size upright image
                 reading = ocr_page(np.asarray(read), scale=w / read.size[0], quarter_turns=True)
                 if (at := reread_scale(reading.words, w, h, read.size[0] / w, confidence=reading.confidence)) and (again := _redecoded(doc.path, index, options, at)):
-                    reading, finer = ocr_page(np.asarray(again), scale=w / again.size[0], quarter_turns=True), again
+                    reading, finer = finer_or_first(reading, ocr_page(np.asarray(again), scale=w / again.size[0], quarter_turns=True)), again
                 words, turn = reading.words, reading.turn
                 if reading.unread:
                     unread.setdefault(index + 1, reading.unread)

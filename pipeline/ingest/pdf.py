@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pipeline.errors import StageError
 from pipeline.ingest.layercheck import layer_mismatch, sampled_mismatches
-from pipeline.ingest.ocr import Reading, ocr_page
+from pipeline.ingest.ocr import Reading, finer_or_first, ocr_page
 from pipeline.ingest.pictures import merge_words
 from pipeline.ingest.render import PageRead, Rendered, RenderFailed, RenderOutOfMemory, RenderTimeout, spool_path, thread_guard
 from pipeline.ingest.result import OCR_MAX_PIXELS, IngestResult, fit_scale, numbered, reread_scale, tiled, word_density
@@ -286,9 +286,8 @@ def read_finely(image, at: float, width: float, height: float, finest: float, fi
     copy = None
     try:
         copy = finer(zoom)
-        again = ocr_page(_rgb(copy.path), scale=width / copy.width, origin=origin,
-                         quarter_turns=quarter_turns or reading.turn % 2 == 1)  # found lying sideways: look for it so again
-        return again if again.confident_chars >= reading.confident_chars else reading
+        return finer_or_first(reading, ocr_page(_rgb(copy.path), scale=width / copy.width, origin=origin,
+                                                quarter_turns=quarter_turns or reading.turn % 2 == 1))
     except Exception:  # noqa: BLE001 - a finer render or read that fails or hangs: the first reading stands
         return reading
     finally:
