@@ -145,8 +145,9 @@ def test_reread_scale_aims_at_the_goal_within_the_source():
 
 
 def test_a_finer_reading_that_reads_less_never_replaces_the_first():
-    """`finer_or_first`: the finer reading, unless it reads fewer characters confidently (a picture
-    lying sideways whose lines the detector found at one size and not at the other)."""
+    """`finer_or_first`: the finer reading, unless it reads under half the characters the first read
+    confidently (a picture lying sideways whose lines the detector found at one size and not at the
+    other)."""
     from pipeline.ingest.ocr import Reading, finer_or_first
     from schemas.records import Word
 
@@ -155,6 +156,8 @@ def test_a_finer_reading_that_reads_less_never_replaces_the_first():
 
     first = reading(["Claim", "7300:", "pump", "statlon"], 0.93)
     assert finer_or_first(first, Reading([])) is first
-    assert finer_or_first(first, reading(["Claim"], 0.99)) is first
+    assert finer_or_first(first, reading(["Claim"], 0.99)) is first  # 5 of 19 characters
     finer = reading(["Claim", "7300:", "pump", "station"], 0.97)
     assert finer_or_first(first, finer) is finer
+    fewer = reading(["Claim", "7300:", "station"], 0.9)  # a little less than the first: still the finer one
+    assert finer_or_first(first, fewer) is fewer
