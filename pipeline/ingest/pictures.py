@@ -14,7 +14,7 @@ JOIN_PT = 2.0  # images this close are one picture: scanners store a page as str
 MAX_IMAGES = 1000  # the largest images considered on one page (a hostile page draws thousands)
 
 
-def picture_boxes(page) -> list[Box]:
+def picture_boxes(page, images: list | None = None) -> list[Box]:
     """Boxes of the page's drawn images in rotated-page points, clipped to the page, with images that
     touch or overlap joined into one box."""
     import pymupdf
@@ -22,7 +22,7 @@ def picture_boxes(page) -> list[Box]:
     m = page.rotation_matrix
     bounds = page.rect
     boxes: list[Box] = []
-    for info in page.get_image_info():
+    for info in page.get_image_info() if images is None else images:
         if info.get("width", 0) * info.get("height", 0) < MIN_PIXELS:
             continue
         r = (pymupdf.Rect(info["bbox"]) * m) & bounds
@@ -51,7 +51,7 @@ def join_boxes(boxes: list[Box], gap: float = JOIN_PT) -> list[Box]:
     return out
 
 
-def pixels_per_point(page, boxes: list[Box]) -> list[float]:
+def pixels_per_point(page, boxes: list[Box], images: list | None = None) -> list[float]:
     """For each box (rotated-page points), the pixels per point of the finest image drawn in it: how
     finely that picture can be read (0 where none is listed). A scan pasted at half its size gives
     twice the pixels --dpi renders it at."""
@@ -59,7 +59,7 @@ def pixels_per_point(page, boxes: list[Box]) -> list[float]:
 
     finest = [0.0] * len(boxes)
     m = page.rotation_matrix
-    for info in page.get_image_info():
+    for info in page.get_image_info() if images is None else images:
         pixels = info.get("width", 0) * info.get("height", 0)
         bbox = pymupdf.Rect(info["bbox"])
         if pixels < MIN_PIXELS or bbox.is_empty or not bbox.is_valid:
@@ -72,14 +72,14 @@ def pixels_per_point(page, boxes: list[Box]) -> list[float]:
     return finest
 
 
-def unread_pictures(page, words) -> list[Box]:
+def unread_pictures(page, words, images: list | None = None) -> list[Box]:
     """Pictures of at least MIN_SHARE of the page whose area the text layer's words barely cover, top
     to bottom: the parts of a page with a usable text layer that only OCR can read."""
     area = page.rect.width * page.rect.height
     if area <= 0:
         return []
     out = []
-    for box in picture_boxes(page):
+    for box in picture_boxes(page, images):
         x0, y0, x1, y1 = box
         size = (x1 - x0) * (y1 - y0)
         if size < MIN_SHARE * area:

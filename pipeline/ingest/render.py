@@ -140,8 +140,9 @@ def read_page(doc, index: int, zooms: tuple[float, ...], out_path: str, ocr_zoom
     pictures, picture_zooms = [], []
     if usable:
         try:
-            pictures = unread_pictures(page, words)
-            picture_zooms = pixels_per_point(page, pictures) if pictures else []
+            images = page.get_image_info()  # listed once: the boxes, then their pixels per point
+            pictures = unread_pictures(page, words, images)
+            picture_zooms = pixels_per_point(page, pictures, images) if pictures else []
         except Exception:  # noqa: BLE001 - images that cannot be listed: the text layer alone, as before
             pictures, picture_zooms = [], []
     read = PageRead(words, usable, rendered, pictures, picture_zooms, pinned=pinned_files(page), zoom=zoom)
