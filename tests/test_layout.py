@@ -58,3 +58,13 @@ def test_a_paragraph_quote_on_a_two_column_scan_is_located():
     c = DocumentGrounder([unit]).ground(ClaimedCitation(doc_id="d", page=1, quote=quote))
     assert c.match in ("exact", "normalised", "fuzzy") and len(c.boxes) >= 2
     assert all(b.x1 < pix.w / 2 for b in c.boxes)  # every box in the left column
+
+
+def test_a_column_s_lines_chained_into_one_row_by_a_figure_s_label_keep_their_order():
+    """Lines of a column beside a figure whose labels sit between them fall into one row (each within half a
+    line height of the next); they are read top to bottom, not by a pixel's difference in their indent
+    (a scan laid level, tracemonkey page 2 at 3 degrees, read `But this requires ...` before `thus tracing ...`)."""
+    column = [(12, 100, 500, 120), (10, 113, 500, 133), (11, 126, 500, 146)]  # set close, as a figure's labels chain them
+    labels = [(700, 104, 760, 124), (820, 118, 880, 138)]
+    assert reading_order(column + labels) == [0, 1, 2, 3, 4]
+    assert reading_order([(300, 100, 360, 120), (10, 101, 200, 121), (420, 99, 500, 119)]) == [1, 0, 2]  # a row of cells: left to right

@@ -16,6 +16,7 @@ def quad_bounds(quad) -> Box:
 MIN_COLUMN_LINES = 3
 MIN_FILL = 0.5  # a text column's lines span at least this share of the column's width (median)
 MIN_COLUMN_WIDTH = 0.2  # ... and at least this share of the page's text width: table cells are narrower
+STACKED = 0.5  # lines of one row sharing this share of the narrower's width lie above one another
 
 
 def reading_order(boxes: list[Box]) -> list[int]:
@@ -62,7 +63,22 @@ class _Layout:
                     rows[-1].append(i)
                     continue
             rows.append([i])
-        return [i for row in rows for i in sorted(row, key=lambda i: b[i][0])]
+        return [i for row in rows for i in self.across(row)]
+
+    def across(self, row: list[int]) -> list[int]:
+        """A row's lines left to right, and those stacked above one another in it top to bottom: a
+        column's lines chained into one row through a figure's labels set between them keep their order,
+        not that of a pixel's difference in their indent."""
+        b = self.boxes
+        stacks: list[list[int]] = []
+        for i in sorted(row, key=lambda i: b[i][0]):
+            for stack in stacks:
+                if any(_shared_width(b[i], b[j]) > STACKED * min(b[i][2] - b[i][0], b[j][2] - b[j][0]) for j in stack):
+                    stack.append(i)
+                    break
+            else:
+                stacks.append([i])
+        return [i for stack in stacks for i in sorted(stack, key=lambda i: b[i][1] + b[i][3])]
 
     def bands(self, ids: list[int]) -> list[list[int]]:
         """Lines split at every horizontal gap that no line crosses."""
@@ -107,3 +123,8 @@ class _Layout:
         widths = sorted(b[2] - b[0] for b in side)
         median = widths[len(widths) // 2]
         return median >= MIN_FILL * width and median >= MIN_COLUMN_WIDTH * self.page_width
+
+
+def _shared_width(a: Box, b: Box) -> float:
+    """How much of their width two boxes share."""
+    return min(a[2], b[2]) - max(a[0], b[0])

@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
+from pipeline.ingest.deskew import Straightened, straighten
 from pipeline.ingest.layout import quad_bounds
 from pipeline.ingest.scripts import is_cjk, script_unread
 from pipeline.ingest.wordgaps import restore_spaces
@@ -223,9 +224,14 @@ def ocr_page(image, line_offset: int = 0, scale: float = 1.0, origin: tuple[floa
             return Reading([], unread=" ".join(t.strip() for _, t, _, _ in lines)[:UNREAD_SAMPLE])
         if second.words:
             return second  # else a Latin page after all (Tesseract's arbiter): RapidOCR's words stand
-    if upright_k == k:  # lines lie across the picture as read: put back the spaces the recogniser left out
-        lines = restore_spaces(np.rot90(image, k) if k else image, lines)
+    straight = None
+    if upright_k == k:  # lines lie across the picture as read: laid level, and the spaces the recogniser left out put back
+        read_as = np.rot90(image, k) if k else image
+        straight, lines = straighten(read_as, lines)
+        lines = restore_spaces(straight.image if straight else read_as, lines)
     words = _words(lines, size, line_offset)
+    if straight is not None:
+        words = [_turned_back(word, straight) for word in words]
     words = [_given(word, upright_k, image.shape[:2], scale, origin) for word in words]
     sure = confidence >= UPRIGHT_CONFIDENCE and sum(len(t.strip()) for _, t, _, _ in lines) >= MIN_TURN_CHARS
     turn = (k if vertical else upright_k) if sure else 0
@@ -338,6 +344,15 @@ def _given(word: Word, k: int, size: tuple[int, int], scale: float, origin: tupl
     ox, oy = origin
     return word.model_copy(update=dict(x0=x0 * scale + ox, x1=x1 * scale + ox, y0=y0 * scale + oy, y1=y1 * scale + oy,
                                        char_x=[round(x * scale + ox, 1) for x in char_x] if char_x else char_x))
+
+
+def _turned_back(word: Word, straight: Straightened) -> Word:
+    """A word read on a skewed picture laid level (`deskew.straighten`), on the picture as read: the bounds
+    of its box turned back, and its character edges where they cross the word's middle."""
+    x0, y0, x1, y1 = straight.box_back(word.x0, word.y0, word.x1, word.y1)
+    middle = (word.y0 + word.y1) / 2
+    char_x = [round(min(max(straight.point_back(x, middle)[0], x0), x1), 1) for x in word.char_x] if word.char_x else word.char_x
+    return word.model_copy(update=dict(x0=x0, y0=y0, x1=x1, y1=y1, char_x=char_x))
 
 
 def _words(lines: list, size: tuple[int, int], line_offset: int) -> list[Word]:
