@@ -80,6 +80,7 @@ bench: bench-setup
 	$(PY) bench/pdf_print.py
 	$(PY) bench/reread_gate.py
 	$(PY) bench/picture_print.py
+	$(PY) bench/skewed_scans.py
 	$(PY) bench/unread_scripts.py
 	$(PY) bench/ocr_input.py
 	$(PY) bench/word_spaces.py
