@@ -19,12 +19,15 @@ MIN_COLUMN_WIDTH = 0.2  # ... and at least this share of the page's text width: 
 STACKED = 0.5  # lines of one row sharing this share of the narrower's width lie above one another
 
 
-def reading_order(boxes: list[Box]) -> list[int]:
+def reading_order(boxes: list[Box], page_width: float | None = None) -> list[int]:
     """Indexes of line boxes (x0, y0, x1, y1) in reading order: columns left to right, top to bottom
-    inside each, full-width lines (titles, footers) between the column blocks they separate."""
+    inside each, full-width lines (titles, footers) between the column blocks they separate.
+    `page_width`: the width of the page's text, where `boxes` are part of it (text columns are at least
+    MIN_COLUMN_WIDTH of it); else that of `boxes`."""
     if not boxes:
         return []
-    page_width = max(b[2] for b in boxes) - min(b[0] for b in boxes)
+    if page_width is None:
+        page_width = max(b[2] for b in boxes) - min(b[0] for b in boxes)
     return _Layout(boxes, page_width).order(list(range(len(boxes))))
 
 

@@ -11,7 +11,8 @@ OVERPRINT = 0.3  # a word drawn again within this share of its size of the same 
 
 
 def pdf_words(page) -> list[Word]:
-    """Words of a PyMuPDF page in reading (content) order, in rotated-page points, clipped to the
+    """Words of a PyMuPDF page in reading order (the order they are drawn in, unless that is out of
+    reading order: `in_reading_order`), in rotated-page points, clipped to the
     visible page (words wholly outside the crop box are dropped). A word drawn again over itself (fake
     bold, a shadow, a generator that draws text twice) is kept once: the page shows it once. Plain float
     math: this runs for every word of every page."""
@@ -37,7 +38,60 @@ def pdf_words(page) -> list[Word]:
             continue
         lid = line_ids.setdefault((block, line), len(line_ids))
         words.append(Word(text=text, x0=x0, y0=y0, x1=x1, y1=y1, line=lid))
-    return words
+    return in_reading_order(words)
+
+
+SCRAMBLED_JUMPS = 3  # a layer whose next line starts above the last one, back across it, this many times
+SCRAMBLED_SHARE = 0.15  # and at this share of its lines' steps was drawn out of reading order
+RUN_GAP = 2.5  # a line further than this many line heights above or below the last one drawn starts a new run
+VERTICAL_SHARE = 0.25  # a page with this share of its characters in lines set upright (CJK columns) keeps its order
+
+
+def in_reading_order(words: list[Word]) -> list[Word]:
+    """The words of a text layer drawn out of reading order (a report generator that draws an address from
+    its last line up, each line item from its last line up, labels before their values, a chart's labels
+    from the bottom up) with each run of lines drawn near one another (no line further than RUN_GAP line
+    heights from the last) put in reading order (`layout.reading_order`), lines numbered anew; runs
+    stay in the order they were drawn in (a page's columns, its footer's blocks), and a layer drawn in
+    reading order stays as drawn. Out of order, a quote over two lines or a label and its value is found
+    nowhere, and the model reads the page's text scrambled. A layer is out of order when, at
+    SCRAMBLED_SHARE of its steps from one line to the next and at least SCRAMBLED_JUMPS times, the next
+    line starts above the last and not to its right (a column read after another starts to its right)."""
+    if not words:
+        return words
+    order: list[int] = []
+    bounds: dict[int, list[float]] = {}
+    chars: dict[int, int] = {}
+    for w in words:
+        b = bounds.get(w.line)
+        if b is None:
+            order.append(w.line)
+            bounds[w.line] = [w.x0, w.y0, w.x1, w.y1]
+        else:
+            b[0], b[1], b[2], b[3] = min(b[0], w.x0), min(b[1], w.y0), max(b[2], w.x1), max(b[3], w.y1)
+        chars[w.line] = chars.get(w.line, 0) + len(w.text)
+    boxes = [tuple(bounds[line]) for line in order]
+    upright = sum(chars[line] for line, b in zip(order, boxes) if chars[line] > 1 and b[3] - b[1] > b[2] - b[0])
+    if upright > VERTICAL_SHARE * sum(chars.values()):
+        return words
+    jumps = sum(1 for a, b in zip(boxes, boxes[1:]) if b[1] < a[1] - 0.5 * min(a[3] - a[1], b[3] - b[1]) and b[0] < a[2])
+    if jumps < SCRAMBLED_JUMPS or jumps < SCRAMBLED_SHARE * (len(boxes) - 1):
+        return words
+    from pipeline.ingest.layout import reading_order
+
+    runs: list[list[int]] = [[0]]
+    for k in range(1, len(boxes)):
+        a, b = boxes[k - 1], boxes[k]
+        if max(b[1] - a[3], a[1] - b[3]) > RUN_GAP * max(a[3] - a[1], b[3] - b[1]):
+            runs.append([k])
+        else:
+            runs[-1].append(k)
+    width = max(b[2] for b in boxes) - min(b[0] for b in boxes)  # labels and values are no text columns of the page
+    ordered = [run[i] for run in runs for i in reading_order([boxes[k] for k in run], width)]
+    by_line: dict[int, list[Word]] = {}
+    for w in words:
+        by_line.setdefault(w.line, []).append(w)
+    return [w.model_copy(update={"line": n}) for n, k in enumerate(ordered) for w in by_line[order[k]]]
 
 
 MIN_CONTRAST = 12  # a word whose box spans fewer grey levels than this (of 255) is not drawn on the page
