@@ -10,12 +10,15 @@ lines as RapidOCR read them (the baseline). Counted on the born-digital pages:
 - split_apart: neighbouring OCR tokens on one line that are one of the page's words cut in two while
   a part of it is not one (`Aufstel lung`): what a wrong space costs.
 On the scans: recall against the transcript, and on the handwritten form (no truth) the spaces put in.
+The born-digital pages are read a second time as a dark theme's screen shows them (light grey print on
+a near-black ground, `dark_theme`): recall and words run together there (`dark_*`).
 
     python bench/word_spaces.py
     python bench/word_spaces.py --sweep   # each threshold varied alone, on RapidOCR's lines read once
 
 Ends with `RESULT recall_spaced=... recall_unspaced=... run_together_spaced=... run_together_unspaced=...
 split_apart_spaced=... split_apart_unspaced=... scan_recall_spaced=... scan_recall_unspaced=...
+dark_recall_spaced=... dark_recall_unspaced=... dark_run_together_spaced=... dark_run_together_unspaced=...
 handwriting_spaces_added=... restore_share=... pages=... seconds=...`."""
 
 from __future__ import annotations
@@ -83,6 +86,13 @@ def sweep() -> None:
           f"pages={len(read)} seconds={time.perf_counter() - start:.1f}")
 
 
+def dark_theme(pixels):
+    """A page as a dark theme's screen shows it: light grey print on a near-black ground."""
+    import numpy as np
+
+    return ((255 - pixels.astype(np.int16)) * 0.85 + 30).clip(0, 255).astype(np.uint8)
+
+
 def main() -> None:
     import pipeline.ingest.ocr as ocr
 
@@ -123,6 +133,10 @@ def main() -> None:
                 tally[side]["together"] += together
                 tally[side]["apart"] += apart
                 line.append(f"({together} run together, {apart} split apart)")
+                dark = ocr.ocr_page(dark_theme(pixels), quarter_turns=True).words
+                tokens = [w.text for w in dark]
+                line.append(f"dark {count_recall(tally[side], 'dark', truth, tokens)}")
+                tally[side]["dark_together"] += run_together(tokens, layer)
         ocr.restore_spaces = restore
         print("  ".join(line), flush=True)
 
@@ -133,11 +147,15 @@ def main() -> None:
         print(f"{side:8s}: born-digital recall {share(side, 'born'):.3f}, {tally[side]['together']} run together, "
               f"{tally[side]['apart']} split apart; scan recall {share(side, 'scan'):.3f}; {tally[side]['tokens']} tokens; "
               f"OCR {tally[side]['seconds']:.1f} s")
+    for side in tally:
+        print(f"{side:8s}: dark theme recall {share(side, 'dark'):.3f}, {tally[side]['dark_together']} run together")
     added = tally["spaced"]["handwriting_tokens"] - tally["unspaced"]["handwriting_tokens"]
     print(f"RESULT recall_spaced={share('spaced', 'born'):.3f} recall_unspaced={share('unspaced', 'born'):.3f} "
           f"run_together_spaced={tally['spaced']['together']} run_together_unspaced={tally['unspaced']['together']} "
           f"split_apart_spaced={tally['spaced']['apart']} split_apart_unspaced={tally['unspaced']['apart']} "
           f"scan_recall_spaced={share('spaced', 'scan'):.3f} scan_recall_unspaced={share('unspaced', 'scan'):.3f} "
+          f"dark_recall_spaced={share('spaced', 'dark'):.3f} dark_recall_unspaced={share('unspaced', 'dark'):.3f} "
+          f"dark_run_together_spaced={tally['spaced']['dark_together']} dark_run_together_unspaced={tally['unspaced']['dark_together']} "
           f"handwriting_spaces_added={added} restore_share={spent['restore'] / max(1e-9, tally['spaced']['seconds']):.3f} "
           f"pages={n} seconds={time.perf_counter() - start:.1f}")
 

@@ -89,3 +89,13 @@ def test_a_space_put_in_gets_the_box_of_its_gap_where_the_recogniser_boxes_space
     assert got == "to due EUR"
     assert len(chars) == len(got)
     assert quads[4][1][0] <= chars[6][0][0] < chars[6][1][0] <= quads[5][0][0]  # between 'e' and 'E'
+
+
+def test_light_print_on_a_dark_ground_gets_its_spaces_back_too():
+    """A dark theme's screen: the ink of a line is its light pixels. Taking the dark ground for ink, no
+    column between two words was blank and the spaces the recogniser left out stayed out."""
+    pixels, _ = typeset(INVOICE)
+    dark = (255 - pixels.astype(int)) * 0.85 + 30  # light grey print on a near-black ground
+    words = ocr.ocr_page(dark.clip(0, 255).astype(np.uint8)).words
+    letters = lambda text: "".join(c for c in text if c.isalnum())  # noqa: E731 - it reads `4.835.00` there
+    assert [letters(w.text) for w in words] == [letters(t) for t in INVOICE.split()]

@@ -5,8 +5,10 @@ a line of one run of words): `5.1Hyper`, `overHTML`, `Invoicenumber1542dated12Ma
 grounder matches quotes without spaces, but the words, their boxes and the page text the model is shown
 run together. Its character boxes are CTC frames, too coarse to measure a gap, so the gap is measured on
 the pixels: between the centres of two neighbouring characters, the widest run of columns without ink in
-the line's box. A gap as wide as the line's own word spaces is a space, weighed against the line's gaps
-between letters (letter-spaced print has wide ones everywhere) and, in a line without spaces, its height.
+the line's box (ink is the lesser part of the box: dark on a light ground, light on a dark one, as a
+dark theme's screen shows it). A gap as wide as the line's own word spaces is a space, weighed against
+the line's gaps between letters (letter-spaced print has wide ones everywhere) and, in a line without
+spaces, its height.
 
 Handwriting has gaps inside its words as wide as those between them, so only lines the recogniser read
 as confidently as print are looked at, a cut never leaves one lowercase letter alone beside another
@@ -53,7 +55,8 @@ def _restored(image, line: tuple) -> tuple:
     crop = crop.min(axis=-1) if crop.ndim == 3 else crop  # dark in any channel is ink
     if crop.size == 0 or int(crop.max()) - int(crop.min()) < 32:
         return line
-    ink = crop < (int(crop.min()) + int(crop.max())) / 2
+    middle = (int(crop.min()) + int(crop.max())) / 2
+    ink = crop > middle if _ground(image, (x0, y0, x1, y1)) < middle else crop < middle  # light print on a dark ground: what is light
     inked = ink.any(axis=0)
 
     def gap(a: int, b: int) -> tuple[int, int]:
@@ -96,6 +99,23 @@ def _restored(image, line: tuple) -> tuple:
     else:
         new_chars = chars
     return quad, "".join(new_text), score, new_chars
+
+
+GROUND_MARGIN = 0.25  # the ground a line is printed on is read this share of its height around its box
+
+
+def _ground(image, box: tuple[int, int, int, int]) -> float:
+    """The grey level of what a line is printed on: the median of the rim of its box grown by
+    GROUND_MARGIN of its height (light for print on paper, dark for a dark theme's screen or a dark band)."""
+    import numpy as np
+
+    x0, y0, x1, y1 = box
+    pad = max(1, round(GROUND_MARGIN * (y1 - y0)))
+    h, w = image.shape[:2]
+    area = image[max(0, y0 - pad):min(h, y1 + pad), max(0, x0 - pad):min(w, x1 + pad)]
+    area = area.min(axis=-1) if area.ndim == 3 else area
+    rim = np.concatenate([area[0], area[-1], area[:, 0], area[:, -1]])
+    return float(np.median(rim))
 
 
 def _kept(cuts: list[int], text: str) -> list[int]:
