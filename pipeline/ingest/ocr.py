@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from pipeline.ingest.deskew import Straightened, straighten
+from pipeline.ingest.deskew import MIN_SKEW_DEG, Straightened, line_angle, straighten
 from pipeline.ingest.layout import quad_bounds
 from pipeline.ingest.scripts import is_cjk, script_unread
 from pipeline.ingest.wordgaps import restore_spaces
@@ -41,10 +41,12 @@ def engine():
 
 
 def line_to_words(text: str, box: tuple[float, float, float, float], line: int,
-                  char_boxes: list[tuple[float, float, float, float]] | None = None) -> list[Word]:
+                  char_boxes: list[tuple[float, float, float, float]] | None = None, askew: bool = False) -> list[Word]:
     """Split one OCR line into words. Uses per-character boxes when they line up with the text (RapidOCR
     gives one per character, spaces included, or one per visible character), else shares the line box
-    out by character count. CJK characters become one word each. `Word.char_x` holds where each
+    out by character count. CJK characters become one word each. On a line lying `askew` (one that
+    laying the page level left slanted: a photo taken at an angle), a word's box is as tall as its
+    characters' boxes reach, not the line's bounds. `Word.char_x` holds where each
     character ends in reading order (its right edge; `ocr_page` makes it the left edge on a page read
     upside down)."""
     x0, y0, x1, y1 = box
@@ -75,15 +77,20 @@ def line_to_words(text: str, box: tuple[float, float, float, float], line: int,
     n = max(len(text), 1)
     for s, e in tokens:
         char_x = None
+        wy0, wy1 = y0, y1
         if char_box:
             bs = [char_box[k] for k in range(s, e)]
             wx0, wx1 = min(b[0] for b in bs), max(b[2] for b in bs)
+            if askew:  # the word's own part of the slanted line's bounds
+                wy0, wy1 = max(y0, min(b[1] for b in bs)), min(y1, max(b[3] for b in bs))
+                if wy1 <= wy0:
+                    wy0, wy1 = y0, y1
             if e - s > 1:
                 char_x = [round(min(max(b[2], wx0), wx1), 1) for b in bs]
         else:
             wx0 = x0 + (x1 - x0) * s / n
             wx1 = x0 + (x1 - x0) * e / n
-        words.append(Word(text=text[s:e], x0=wx0, y0=y0, x1=wx1, y1=y1, line=line, char_x=char_x, ocr=True))
+        words.append(Word(text=text[s:e], x0=wx0, y0=wy0, x1=wx1, y1=wy1, line=line, char_x=char_x, ocr=True))
     return words
 
 
@@ -363,5 +370,6 @@ def _words(lines: list, size: tuple[int, int], line_offset: int) -> list[Word]:
     lines = [lines[k] for k in reading_order([quad_bounds(quad) for quad, _, _, _ in lines])]  # columns, then rows
     for n, (quad, text, _score, char_quads) in enumerate(lines):
         char_boxes = [quad_bounds(q) for q in char_quads] if char_quads else None
-        words.extend(line_to_words(text, quad_bounds(quad), line_offset + n, char_boxes))
+        askew = len(quad) >= 4 and abs(line_angle(quad)) >= MIN_SKEW_DEG
+        words.extend(line_to_words(text, quad_bounds(quad), line_offset + n, char_boxes, askew))
     return words
