@@ -1,6 +1,6 @@
 """Scans and photos lying a few degrees askew: OCR lines laid level before words, boxes, reading order and
 word spaces are made from them (pipeline 0.3.19, `pipeline/ingest/deskew.py`), against taking the
-lines' upright bounds as they lie (0.3.18), in the same run.
+lines' upright bounds as they lie, each word as tall as its line's bounds (0.3.18), in the same run.
 
 Workloads: born-digital corpus pages rendered grey at 200 dpi and turned by 0 (the control), 1, 2, 3 and
 5 degrees, either way, each saved as a scanned PDF (the picture alone on a page its size), ingested with
@@ -134,14 +134,22 @@ def main() -> None:
             laid_level.append(found.angle)
         return found, lines
 
+    line_to_words = OCR.line_to_words
+
+    def line_bounds(text, box, line, chars=None, askew=False):
+        return line_to_words(text, box, line, chars, False)
+
     def ingest(path: Path, level: bool, spool: Path) -> tuple[list, float, int]:
-        """(units, seconds, pictures laid level) of one ingest, with skewed lines laid level or as they lie."""
+        """(units, seconds, pictures laid level) of one ingest, with skewed lines laid level (and a line left
+        slanted giving each word its own part of it), or as 0.3.18 read them: as they lie, each word as tall
+        as its line's bounds."""
         OCR.straighten = counted if level else (lambda image, lines: (None, lines))
+        OCR.line_to_words = line_to_words if level else line_bounds
         began, asked = time.perf_counter(), len(laid_level)
         try:
             units = ingest_document(discover([path]).documents[0], IngestOptions(), spool).units
         finally:
-            OCR.straighten = straighten
+            OCR.straighten, OCR.line_to_words = straighten, line_to_words
         return units, time.perf_counter() - began, len(laid_level) - asked
 
     start = time.perf_counter()
