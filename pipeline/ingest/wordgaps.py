@@ -5,10 +5,10 @@ a line of one run of words): `5.1Hyper`, `overHTML`, `Invoicenumber1542dated12Ma
 grounder matches quotes without spaces, but the words, their boxes and the page text the model is shown
 run together. Its character boxes are CTC frames, too coarse to measure a gap, so the gap is measured on
 the pixels: between the centres of two neighbouring characters, the widest run of columns without ink in
-the line's box (ink is the lesser part of the box: dark on a light ground, light on a dark one, as a
-dark theme's screen shows it). A gap as wide as the line's own word spaces is a space, weighed against
-the line's gaps between letters (letter-spaced print has wide ones everywhere) and, in a line without
-spaces, its height.
+the line's box (ink is dark, unless most of the box is dark and so is the ground around it: light print
+on a dark theme's screen or a dark band; a label in a form's box, whose rules darken its rim, keeps dark
+ink). A gap as wide as the line's own word spaces is a space, weighed against the line's gaps between
+letters (letter-spaced print has wide ones everywhere) and, in a line without spaces, its height.
 
 Handwriting has gaps inside its words as wide as those between them, so only lines the recogniser read
 as confidently as print are looked at, a cut never leaves one lowercase letter alone beside another
@@ -56,7 +56,9 @@ def _restored(image, line: tuple) -> tuple:
     if crop.size == 0 or int(crop.max()) - int(crop.min()) < 32:
         return line
     middle = (int(crop.min()) + int(crop.max())) / 2
-    ink = crop > middle if _ground(image, (x0, y0, x1, y1)) < middle else crop < middle  # light print on a dark ground: what is light
+    ink = crop < middle
+    if ink.mean() > 0.5 and _ground(image, (x0, y0, x1, y1)) < middle:  # light print on a dark ground: what is light
+        ink = ~ink
     inked = ink.any(axis=0)
 
     def gap(a: int, b: int) -> tuple[int, int]:
@@ -105,8 +107,9 @@ GROUND_MARGIN = 0.25  # the ground a line is printed on is read this share of it
 
 
 def _ground(image, box: tuple[int, int, int, int]) -> float:
-    """The grey level of what a line is printed on: the median of the rim of its box grown by
-    GROUND_MARGIN of its height (light for print on paper, dark for a dark theme's screen or a dark band)."""
+    """The grey level around a line: the median of the rim of its box grown by GROUND_MARGIN of its
+    height (light for print on paper, dark for a dark theme's screen or a dark band; a form's rules can
+    darken it too, so it is asked only where most of the box is dark)."""
     import numpy as np
 
     x0, y0, x1, y1 = box
