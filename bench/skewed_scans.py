@@ -136,8 +136,8 @@ def main() -> None:
 
     line_to_words = OCR.line_to_words
 
-    def line_bounds(text, box, line, chars=None, askew=False):
-        return line_to_words(text, box, line, chars, False)
+    def line_bounds(text, box, line, chars=None, slanted=None):
+        return line_to_words(text, box, line, chars, None)
 
     def ingest(path: Path, level: bool, spool: Path) -> tuple[list, float, int]:
         """(units, seconds, pictures laid level) of one ingest, with skewed lines laid level (and a line left

@@ -130,9 +130,9 @@ def test_lines_laid_level_keep_their_text_and_turn_back_onto_the_picture():
 @needs_corpus()
 def test_two_pictures_askew_at_two_angles_keep_each_word_s_own_box():
     """Two pages photographed side by side, one turned 4 degrees each way: no one skew to lay the picture
-    level by, so each slanted line keeps its angle, and each word's box is the part of its line its
-    characters reach (as tall as the line's slanted bounds before: median overlap with the words' own
-    boxes 0.39, now 0.83)."""
+    level by, so each slanted line keeps its angle, and each word's box is the part of the slanted line
+    over the word (as tall as the line's slanted bounds before: median overlap with the words' own boxes
+    0.39, now 0.83)."""
     page = pymupdf.open(CORPUS / "docs" / "pdfjs_freeculture.pdf")[20]
     left, left_words = turned_page(page, 4.0, 0.35)
     right, right_words = turned_page(page, -4.0, 0.35)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from pipeline.ingest.deskew import MIN_SKEW_DEG, Straightened, line_angle, straighten
+from pipeline.ingest.deskew import Straightened, straighten
 from pipeline.ingest.layout import quad_bounds
 from pipeline.ingest.scripts import is_cjk, script_unread
 from pipeline.ingest.wordgaps import restore_spaces
@@ -41,12 +41,12 @@ def engine():
 
 
 def line_to_words(text: str, box: tuple[float, float, float, float], line: int,
-                  char_boxes: list[tuple[float, float, float, float]] | None = None, askew: bool = False) -> list[Word]:
+                  char_boxes: list[tuple[float, float, float, float]] | None = None, slanted=None) -> list[Word]:
     """Split one OCR line into words. Uses per-character boxes when they line up with the text (RapidOCR
     gives one per character, spaces included, or one per visible character), else shares the line box
-    out by character count. CJK characters become one word each. On a line lying `askew` (one that
-    laying the page level left slanted: a photo taken at an angle), a word's box is as tall as its
-    characters' boxes reach, not the line's bounds. `Word.char_x` holds where each
+    out by character count. CJK characters become one word each. On a `slanted` line (its quad, given
+    where laying the page level left it slanted: a photo taken at an angle), a word's box is the part of
+    the slanted line over the word, not the line's bounds. `Word.char_x` holds where each
     character ends in reading order (its right edge; `ocr_page` makes it the left edge on a page read
     upside down)."""
     x0, y0, x1, y1 = box
@@ -77,21 +77,44 @@ def line_to_words(text: str, box: tuple[float, float, float, float], line: int,
     n = max(len(text), 1)
     for s, e in tokens:
         char_x = None
-        wy0, wy1 = y0, y1
         if char_box:
             bs = [char_box[k] for k in range(s, e)]
             wx0, wx1 = min(b[0] for b in bs), max(b[2] for b in bs)
-            if askew:  # the word's own part of the slanted line's bounds
-                wy0, wy1 = max(y0, min(b[1] for b in bs)), min(y1, max(b[3] for b in bs))
-                if wy1 <= wy0:
-                    wy0, wy1 = y0, y1
             if e - s > 1:
                 char_x = [round(min(max(b[2], wx0), wx1), 1) for b in bs]
         else:
             wx0 = x0 + (x1 - x0) * s / n
             wx1 = x0 + (x1 - x0) * e / n
+        wy0, wy1 = _band(slanted, wx0, wx1, y0, y1) if slanted is not None else (y0, y1)
         words.append(Word(text=text[s:e], x0=wx0, y0=wy0, x1=wx1, y1=wy1, line=line, char_x=char_x, ocr=True))
     return words
+
+
+def _band(quad, x0: float, x1: float, y0: float, y1: float) -> tuple[float, float]:
+    """The top and bottom of a slanted line's quad (top left, top right, bottom right, bottom left) over
+    x0..x1, within its bounds y0..y1."""
+    (ax, ay), (bx, by), (cx, cy), (dx, dy) = quad[:4]
+
+    def at(x: float, left: tuple[float, float], right: tuple[float, float]) -> float:
+        (lx, ly), (rx, ry) = left, right
+        return ly if rx == lx else ly + (ry - ly) * (x - lx) / (rx - lx)
+
+    top = min(at(x0, (ax, ay), (bx, by)), at(x1, (ax, ay), (bx, by)))
+    bottom = max(at(x0, (dx, dy), (cx, cy)), at(x1, (dx, dy), (cx, cy)))
+    top, bottom = max(y0, top), min(y1, bottom)
+    return (top, bottom) if bottom > top else (y0, y1)
+
+
+SLANT_SHARE = 0.5  # a line whose slant across it is this share of its height or more is `slanted`
+
+
+def _slanted(quad) -> bool:
+    """Whether a line's bounds are much taller than the line: its slant across it (a photo at an angle)
+    is at least SLANT_SHARE of its height. Lines nearly level keep their bounds."""
+    if len(quad) < 4:
+        return False
+    (ax, ay), (bx, by), _, (dx, dy) = quad[:4]
+    return abs(by - ay) >= SLANT_SHARE * max(1.0, ((dx - ax) ** 2 + (dy - ay) ** 2) ** 0.5)
 
 
 UPRIGHT_CONFIDENCE = 0.8  # below this mean confidence, the page is read rotated by 180 degrees too
@@ -370,6 +393,5 @@ def _words(lines: list, size: tuple[int, int], line_offset: int) -> list[Word]:
     lines = [lines[k] for k in reading_order([quad_bounds(quad) for quad, _, _, _ in lines])]  # columns, then rows
     for n, (quad, text, _score, char_quads) in enumerate(lines):
         char_boxes = [quad_bounds(q) for q in char_quads] if char_quads else None
-        askew = len(quad) >= 4 and abs(line_angle(quad)) >= MIN_SKEW_DEG
-        words.extend(line_to_words(text, quad_bounds(quad), line_offset + n, char_boxes, askew))
+        words.extend(line_to_words(text, quad_bounds(quad), line_offset + n, char_boxes, quad if _slanted(quad) else None))
     return words
