@@ -33,8 +33,10 @@ def test_damaged_files_never_escape_ingest_as_unexpected_errors():
 def test_gpu_throughput_tiny_smoke():
     """The GPU benchmark's whole path on CPU with the tiny model, its weights quantized to nf4 as on the card:
     first its memory-at-context phase (a page at budget 1120 filling the asked context, a batch of 2),
-    prefilled in pieces and in one pass with the same tokens out, then the throughput phase (`make
-    test-device-image` runs it at two pages a row, under the device image's versions)."""
+    prefilled in pieces and in one pass, then the throughput phase (`make test-device-image` runs it at
+    two pages a row, under the device image's versions). The two prefills must give the same tokens in
+    fp32 (unquantized, as test-device-image checks): nf4's CPU kernels part the random model's rows on
+    one CPU (0 of 2 on an EPYC with AVX512-BF16) and not on another (2 of 2), int8 and fp32 agree on both."""
     pieces, one_pass, check, r = run_bench("bench/gpu_throughput.py", "--tiny", "--quantization", "nf4", "--context", "1300",
                                            "--batch", "2", "--prefill-tokens", "1024", lines=4)
     assert set(r) == {"device", "backend", "pages_per_s", "speedup_vs_naive", "output_tok_per_s", "gpu_idle_share",
@@ -43,7 +45,10 @@ def test_gpu_throughput_tiny_smoke():
     for mem, prefill_tokens in ((pieces, "1024"), (one_pass, "0")):
         assert mem["mode"] == "context" and mem["context"] == "1300" and mem["batch"] == "2" and mem["oom"] == "0"
         assert mem["prefill_tokens"] == prefill_tokens
-    assert check["mode"] == "prefill_check" and check["same_rows"] == check["rows"] == "2"
+    assert check["mode"] == "prefill_check" and check["rows"] == "2" and check["quantization"] == "nf4"
+    *_, fp32, _ = run_bench("bench/gpu_throughput.py", "--tiny", "--quantization", "none", "--context", "1300",
+                            "--batch", "2", "--prefill-tokens", "1024", lines=4)
+    assert fp32["mode"] == "prefill_check" and fp32["same_rows"] == fp32["rows"] == "2"
 
 
 @pytest.mark.bench
