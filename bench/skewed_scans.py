@@ -63,15 +63,12 @@ def skewed_scan(source: Path, index: int, angle: float, out: Path) -> list[tuple
     import numpy as np
     import pymupdf
 
+    from pipeline.ingest.deskew import turning
+
     page = pymupdf.open(source)[index]
     pix = page.get_pixmap(dpi=SCAN_DPI, colorspace=pymupdf.csGRAY)
     grey = np.frombuffer(pix.samples, np.uint8).reshape(pix.height, pix.width)
-    h, w = grey.shape
-    turn = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
-    cos, sin = abs(turn[0, 0]), abs(turn[0, 1])
-    size = (int(np.ceil(w * cos + h * sin)), int(np.ceil(w * sin + h * cos)))
-    turn[0, 2] += size[0] / 2 - w / 2
-    turn[1, 2] += size[1] / 2 - h / 2
+    turn, size = turning(grey.shape[1], grey.shape[0], angle)
     turned = cv2.warpAffine(grey, turn, size, flags=cv2.INTER_CUBIC, borderValue=255)
     ok, png = cv2.imencode(".png", turned)
     assert ok

@@ -51,7 +51,6 @@ INVOICE_QUOTES = ("iViveLabs Ltd. 93B Sai Yu Chung Yuen Long, N.T. Hong Kong", "
                   "Small Business QualityExchange 2010 5,39 5,39 Grundgebühr pro Einheit Dienst: OUDJQ_jauernik",
                   "Small Business StandardExchange 2010 3,89 3,89 Grundgebühr pro Einheit Dienst: OUDJQ_strukan")
 QUOTE_WORDS = 3
-RUN_GAP = 2.5  # lines drawn near one another (as textlayer.RUN_GAP) form one run
 
 
 def lines_of(words) -> list[list]:
@@ -64,18 +63,6 @@ def lines_of(words) -> list[list]:
 
 def bounds(line) -> tuple[float, float, float, float]:
     return min(w.x0 for w in line), min(w.y0 for w in line), max(w.x1 for w in line), max(w.y1 for w in line)
-
-
-def runs_of(lines: list[list]) -> list[list[int]]:
-    """Indexes of lines drawn near one another, run by run."""
-    runs: list[list[int]] = [[0]] if lines else []
-    for k in range(1, len(lines)):
-        a, b = bounds(lines[k - 1]), bounds(lines[k])
-        if max(b[1] - a[3], a[1] - b[3]) > RUN_GAP * max(a[3] - a[1], b[3] - b[1]):
-            runs.append([k])
-        else:
-            runs[-1].append(k)
-    return runs
 
 
 def quotes_of(lines: list[list]) -> list[str]:
@@ -146,7 +133,7 @@ def main() -> None:
             size = (page.rect.width, page.rect.height)
             lines = lines_of(words_of(page, False))
             quotes = quotes_of(lines)
-            runs = runs_of(lines)
+            runs = textlayer.drawn_runs([bounds(line) for line in lines])
             orders = {"drawn": [k for run in runs for k in run], "bottom": [k for run in runs for k in reversed(run)],
                       "page": sorted(range(len(lines)), key=lambda k: (-bounds(lines[k])[3], bounds(lines[k])[0])),
                       "shuffled": [k for run in runs for k in rng.sample(run, len(run))]}

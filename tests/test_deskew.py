@@ -11,7 +11,7 @@ import pytest
 
 from pipeline.grounding import DocumentGrounder
 from pipeline.ingest import ocr
-from pipeline.ingest.deskew import line_angle, skew_angle, straighten
+from pipeline.ingest.deskew import line_angle, skew_angle, straighten, turning
 from schemas.records import ClaimedCitation, ImageRef, PageUnit
 from tests.conftest import CORPUS, needs_corpus
 
@@ -27,12 +27,7 @@ def turned_page(page, angle: float, height_share: float):
     clip = pymupdf.Rect(0, 0, page.rect.width, page.rect.height * height_share)
     pix = page.get_pixmap(dpi=DPI, colorspace=pymupdf.csGRAY, clip=clip)
     grey = np.frombuffer(pix.samples, np.uint8).reshape(pix.height, pix.width)
-    h, w = grey.shape
-    turn = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
-    cos, sin = abs(turn[0, 0]), abs(turn[0, 1])
-    size = (math.ceil(w * cos + h * sin), math.ceil(w * sin + h * cos))
-    turn[0, 2] += size[0] / 2 - w / 2
-    turn[1, 2] += size[1] / 2 - h / 2
+    turn, size = turning(grey.shape[1], grey.shape[0], angle)
     turned = cv2.cvtColor(cv2.warpAffine(grey, turn, size, flags=cv2.INTER_CUBIC, borderValue=255), cv2.COLOR_GRAY2RGB)
     zoom, words = DPI / 72, []
     for x0, y0, x1, y1, text, *_ in page.get_text("words", clip=clip):

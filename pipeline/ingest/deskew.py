@@ -72,6 +72,19 @@ def skew_angle(lines: list) -> float | None:
     return angle
 
 
+def turning(width: int, height: int, angle: float):
+    """The 2 x 3 affine map (a numpy array) that turns a width x height picture `angle` degrees
+    counter-clockwise about its centre onto a canvas that keeps every corner, and that canvas's size."""
+    import cv2
+
+    turn = cv2.getRotationMatrix2D((width / 2, height / 2), angle, 1.0)
+    cos, sin = abs(turn[0, 0]), abs(turn[0, 1])
+    size = (int(math.ceil(width * cos + height * sin)), int(math.ceil(width * sin + height * cos)))
+    turn[0, 2] += size[0] / 2 - width / 2
+    turn[1, 2] += size[1] / 2 - height / 2
+    return turn, size
+
+
 def straighten(image, lines: list) -> tuple[Straightened | None, list]:
     """The picture (an RGB or grey array) turned straight by its skew and its lines `(quad, text, score,
     chars)` on it; (None, lines) where it lies straight enough (`skew_angle`)."""
@@ -82,11 +95,7 @@ def straighten(image, lines: list) -> tuple[Straightened | None, list]:
     import numpy as np
 
     h, w = image.shape[:2]
-    turn = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)  # turns the picture by -angle: its lines level
-    cos, sin = abs(turn[0, 0]), abs(turn[0, 1])
-    size = (int(math.ceil(w * cos + h * sin)), int(math.ceil(w * sin + h * cos)))
-    turn[0, 2] += size[0] / 2 - w / 2
-    turn[1, 2] += size[1] / 2 - h / 2
+    turn, size = turning(w, h, angle)  # turns the picture by -angle: its lines level
     fill = (255,) * (image.shape[2] if image.ndim == 3 else 1)
     turned = cv2.warpAffine(np.ascontiguousarray(image), turn, size, flags=cv2.INTER_LINEAR,
                             borderMode=cv2.BORDER_CONSTANT, borderValue=fill)

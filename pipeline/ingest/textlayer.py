@@ -79,19 +79,25 @@ def in_reading_order(words: list[Word]) -> list[Word]:
         return words
     from pipeline.ingest.layout import reading_order
 
-    runs: list[list[int]] = [[0]]
+    width = max(b[2] for b in boxes) - min(b[0] for b in boxes)  # labels and values are no text columns of the page
+    ordered = [run[i] for run in drawn_runs(boxes) for i in reading_order([boxes[k] for k in run], width)]
+    by_line: dict[int, list[Word]] = {}
+    for w in words:
+        by_line.setdefault(w.line, []).append(w)
+    return [w.model_copy(update={"line": n}) for n, k in enumerate(ordered) for w in by_line[order[k]]]
+
+
+def drawn_runs(boxes: list[tuple[float, float, float, float]]) -> list[list[int]]:
+    """Indexes of line boxes (in the order drawn) in runs drawn near one another: a line further than
+    RUN_GAP line heights above or below the last one drawn starts a new run."""
+    runs: list[list[int]] = [[0]] if boxes else []
     for k in range(1, len(boxes)):
         a, b = boxes[k - 1], boxes[k]
         if max(b[1] - a[3], a[1] - b[3]) > RUN_GAP * max(a[3] - a[1], b[3] - b[1]):
             runs.append([k])
         else:
             runs[-1].append(k)
-    width = max(b[2] for b in boxes) - min(b[0] for b in boxes)  # labels and values are no text columns of the page
-    ordered = [run[i] for run in runs for i in reading_order([boxes[k] for k in run], width)]
-    by_line: dict[int, list[Word]] = {}
-    for w in words:
-        by_line.setdefault(w.line, []).append(w)
-    return [w.model_copy(update={"line": n}) for n, k in enumerate(ordered) for w in by_line[order[k]]]
+    return runs
 
 
 MIN_CONTRAST = 12  # a word whose box spans fewer grey levels than this (of 255) is not drawn on the page
