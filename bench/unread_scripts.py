@@ -124,7 +124,7 @@ def unchecked(pixels):
 
     from pipeline.ingest import ocr
 
-    with mock.patch.object(ocr, "script_unread", lambda lines: False):
+    with mock.patch.object(ocr, "script_unread", lambda lines, confidence=1.0: False):
         return ocr.ocr_page(pixels)
 
 

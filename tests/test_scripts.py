@@ -142,6 +142,15 @@ def test_arabic_as_printed_reads_as_fragments():
     arabic = ["g .p 4835 :>y gl .2026 wl 12  1542 p gl", "ioll jGiU Jgil uw", "9l .p 4835 :>y el .2026 w 12  1542 pg",
               "äolll jiW Jgil aS", "9 .p 4835 :>yl el .2026 wl 12 l 1542 p 6gl", "äobll :jGiU Jgill aSé"]
     assert script_unread([(line, 960.0, 41.0) for line in arabic])
+    # read in soft contrast (each line as the pipeline shows it): fewer fragments, read unsurely
+    soft = ["gol .poy 4835 :o>yl glol .2026 wl 12 l 1542 p 6gl", "iolll yGiJgill ayuw", "gol .p 4835 :>yl gl .2026 wl 12  1542 p)g",
+            "Lolell ojGiU Jgill aS ui", "gol .poy 4835 :>ylelol .2026 wl 12 l 1542 p 6gl", "obell jGilJgill aS yuw",
+            "gol .p 4835 :o>y ell .2026 w 12 l 1542 p)gl", "Lo lell oyGiUjgill aSyi"]
+    assert script_unread([(line, 960.0, 41.0) for line in soft], confidence=0.73)
+    assert not script_unread([(line, 960.0, 41.0) for line in soft], confidence=0.95)  # that share, read surely: prose's short words
+    prose = ["El presente contrato tiene por objeto la prestación de servicios", "de consultoría informática a la empresa contratante,",
+             "de acuerdo con las condiciones establecidas en el anexo."] * 2  # a third of its words are fragments
+    assert not script_unread([(line, 900.0, 30.0) for line in prose], confidence=0.97)
     receipt = ["QTY 2 PCS SKU 4711-XL TTL RM 12.50", "GST 6% SR 0.75 CASH CHANGE", "Thank you please come again",
                "Tel No: 03-8061 1234 GST ID No: 0012", "Item Qty Price Amt RM to be paid in MYR by card"]
     assert not script_unread([(line, 600.0, 30.0) for line in receipt])
@@ -210,7 +219,7 @@ def test_a_latin_page_taken_for_another_script_keeps_rapidocr_words(monkeypatch)
     pix = page_pixels(*TEXTS["english"])
     pixels = np.frombuffer(pix.samples, np.uint8).reshape(pix.h, pix.w, 3)
     plain = ocr.ocr_page(pixels)
-    monkeypatch.setattr(ocr, "script_unread", lambda lines: True)
+    monkeypatch.setattr(ocr, "script_unread", lambda lines, confidence=1.0: True)
     judged = ocr.ocr_page(pixels)
     assert judged.reader == "" and not judged.unread and [w.text for w in judged.words] == [w.text for w in plain.words]
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
+from pipeline.ingest.contrast import SoftRecogniser
 from pipeline.ingest.deskew import Straightened, straighten
 from pipeline.ingest.layout import quad_bounds
 from pipeline.ingest.scripts import is_cjk, script_unread
@@ -36,6 +37,7 @@ def engine():
             from rapidocr_onnxruntime import RapidOCR
 
             _engine = RapidOCR(max_side_len=MAX_SIDE)
+            _engine.text_rec = SoftRecogniser(_engine.text_rec)  # each line read in soft contrast: pipeline/ingest/contrast.py
             logging.getLogger("RapidOCR").setLevel(logging.ERROR)
         return _engine
 
@@ -248,7 +250,7 @@ def ocr_page(image, line_offset: int = 0, scale: float = 1.0, origin: tuple[floa
         upright_k, lines, size = (k + 1) % 4, [(_turn_quad(q, size), t, c, None) for q, t, c, _ in lines], (size[1], size[0])
         text = "".join(t for _, t, _, _ in lines if not t.isspace())
         vertical = 2 * sum(is_cjk(ch) for ch in text) > len(text)  # CJK written in columns: upright as it lies
-    if script_unread((t, x1 - x0, y1 - y0) for q, t, _, _ in lines for x0, y0, x1, y1 in [quad_bounds(q)]):
+    if script_unread(((t, x1 - x0, y1 - y0) for q, t, _, _ in lines for x0, y0, x1, y1 in [quad_bounds(q)]), confidence):
         second = _read_script(image, upright_k, lines, line_offset, scale, origin)
         if second is None:
             return Reading([], unread=" ".join(t.strip() for _, t, _, _ in lines)[:UNREAD_SAMPLE])

@@ -18,7 +18,10 @@ signs, each judged on a whole reading:
   ('gl', '.p', ':>y', 'jGiU'); half or more of a reading's lettered tokens hold two letters or fewer and
   no digit (a label such as 'B100' or '5m' is no fragment): typeset Arabic 52-63 %, a Persian PDF page
   rendered and read 54 %, Hebrew 46-57 %; the corpus's Latin pages and scans read by OCR 25 % at most,
-  receipts 24 %, handwritten German forms 15 %."""
+  receipts 24 %, handwritten German forms 15 %. Shown each line in soft contrast (`contrast.py`), the
+  recogniser joins more of Arabic's letters ('glol', 'yGiJgill': 37-43 % fragments), but reads it unsurely
+  (0.73-0.75, where Latin print reads 0.87 or more): a reading under FRAGMENT_CONFIDENCE needs only
+  UNSURE_FRAGMENT_SHARE fragments. Prose read surely keeps its short words ('of', 'de', 'la', 'y')."""
 
 from __future__ import annotations
 
@@ -37,6 +40,8 @@ VOWEL_SHARE = 0.15  # of the Latin letters read, at least, in a Latin reading
 MIN_VOWEL_LETTERS = 30  # Latin letters, at least, to judge the vowel sign
 FRAGMENT_SHARE = 0.5  # of the lettered tokens, at most, with one or two letters in a Latin reading
 MIN_FRAGMENT_TOKENS = 16  # lettered tokens, at least, to judge the fragment sign
+UNSURE_FRAGMENT_SHARE = 0.33  # ... and the share in a reading less sure than FRAGMENT_CONFIDENCE (Arabic: 37-43 %)
+FRAGMENT_CONFIDENCE = 0.8  # a reading's mean confidence (Arabic: 0.73-0.75; Latin scans and print: 0.87 and up)
 SCRIPTS = ("LATIN", "GREEK", "CYRILLIC", "ARABIC", "HEBREW")
 
 
@@ -79,8 +84,9 @@ def _odd_case(run: str) -> bool:
     return any(len(p) < 3 or not p[1:].islower() or not any(c in VOWELS for c in p.lower()) for p in parts[1:])
 
 
-def script_unread(lines: Iterable[tuple[str, float, float]]) -> bool:
-    """Whether OCR's lines, as (text, width, height) in pixels, are a script the recogniser does not read."""
+def script_unread(lines: Iterable[tuple[str, float, float]], confidence: float = 1.0) -> bool:
+    """Whether OCR's lines, as (text, width, height) in pixels, read with this mean `confidence`, are a
+    script the recogniser does not read."""
     lettered = odd = latin = vowels = tokens = fragments = 0
     heights = chars = 0.0
     for text, width, height in lines:
@@ -104,7 +110,8 @@ def script_unread(lines: Iterable[tuple[str, float, float]]) -> bool:
         return True
     if latin >= MIN_VOWEL_LETTERS and vowels < VOWEL_SHARE * latin:
         return True
-    if tokens >= MIN_FRAGMENT_TOKENS and fragments >= FRAGMENT_SHARE * tokens:
+    share = FRAGMENT_SHARE if confidence >= FRAGMENT_CONFIDENCE else UNSURE_FRAGMENT_SHARE
+    if tokens >= MIN_FRAGMENT_TOKENS and fragments >= share * tokens:
         return True
     return heights >= MIN_LINE_HEIGHTS and chars < READ_SHARE * heights
 
