@@ -190,13 +190,21 @@ def _screen(lines: int = 24) -> tuple:
 
 
 def _found(words, unit_words) -> float:
-    read = " ".join(w.text for w in unit_words)
-    return sum(1 for w in words if w in read) / len(words)
+    """The share of the screen's words (runs of letters and digits, case-folded, each occurrence once) read,
+    as bench/text_recall.py counts them: `operator`, misread on most lines, counts on each line."""
+    import collections
+    import re
+
+    def runs(texts):
+        return [r for t in texts for r in re.findall(r"\w+", t.casefold())]
+
+    truth, read = runs(words), collections.Counter(runs(w.text for w in unit_words))
+    return sum((collections.Counter(truth) & read).values()) / len(truth)
 
 
 def test_a_screen_recording_in_small_print_is_read_at_full_size_and_shown_in_tiles(tmp_path):
-    """A frame larger than one image, in print one image shows 6 px tall: OCR reads it at full size (read
-    at the model's scale, or at 1400 px across, it keeps about 0.6 of its words), and the frame is kept
+    """A frame larger than one image, in print one image shows 6 px tall: OCR reads it at full size (0.7 of
+    its words; read at the model's scale, or at 1400 px across, it keeps about 0.13 of them), and the frame is kept
     at full size and shown in 2 x 2 tiles; words stay in the frame's pixels. A 1080p frame of the same
     print is read and shown as it is."""
     import cv2
@@ -210,14 +218,14 @@ def test_a_screen_recording_in_small_print_is_read_at_full_size_and_shown_in_til
     writer.write(frame)
     writer.release()
     (unit,) = ingest_document(discover([tmp_path / "screen.avi"]).documents[0], IngestOptions(), tmp_path / "spool").units
-    assert _found(words, unit.words) >= 0.95 and max(w.x1 for w in unit.words) > 0.5 * SCREEN[0]
+    assert _found(words, unit.words) >= 0.6 and max(w.x1 for w in unit.words) > 0.5 * SCREEN[0]
     assert (unit.image_width, unit.image_height) == SCREEN and (unit.width, unit.height) == SCREEN
     budget = unit_budget(unit, BUDGETS)
     assert len(_images(unit, budget)) == 4 and shown_height(unit, print_height(unit), budget) >= LEGIBLE_PX
     at = ocr_fit_scale(*SCREEN, IngestOptions())
     assert fit_scale(*SCREEN, IngestOptions()) < at < 0.9
     coarse = cv2.resize(frame, (round(SCREEN[0] * at), round(SCREEN[1] * at)), interpolation=cv2.INTER_AREA)
-    assert _found(words, ocr_page(cv2.cvtColor(coarse, cv2.COLOR_BGR2RGB)).words) < 0.8  # what one read there gives
+    assert _found(words, ocr_page(cv2.cvtColor(coarse, cv2.COLOR_BGR2RGB)).words) < 0.3  # what one read there gives
 
 
 def test_a_large_screenshot_in_small_print_is_read_again_at_full_size(tmp_path):
@@ -228,7 +236,7 @@ def test_a_large_screenshot_in_small_print_is_read_again_at_full_size(tmp_path):
     frame, words = _screen()
     cv2.imwrite(str(tmp_path / "screen.png"), frame)
     unit = _unit(tmp_path / "screen.png", tmp_path)
-    assert _found(words, unit.words) >= 0.95
+    assert _found(words, unit.words) >= 0.6
     assert (unit.image_width, unit.image_height) == SCREEN and len(_images(unit, unit_budget(unit, BUDGETS))) == 4
 
 
