@@ -3,6 +3,7 @@ the model in tiles, on sheets drawn at known sizes, their scans, and the planner
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pymupdf
@@ -16,6 +17,10 @@ from pipeline.prompt import unit_segments
 from pipeline.slices import ONE_IMAGE, kept_tile_side, slice_boxes, slice_note
 from schemas.catalog import load_schema
 from schemas.options import IngestOptions, PlanOptions, RunOptions
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+from text_recall import recall  # noqa: E402 - the word count bench/text_recall.py reports
+from text_recall import words as text_words  # noqa: E402
 
 BUDGETS = PlanOptions().budgets()
 PX = 48 * 48  # pixels one image token reads
@@ -190,16 +195,9 @@ def _screen(lines: int = 24) -> tuple:
 
 
 def _found(words, unit_words) -> float:
-    """The share of the screen's words (runs of letters and digits, case-folded, each occurrence once) read,
-    as bench/text_recall.py counts them: `operator`, misread on most lines, counts on each line."""
-    import collections
-    import re
-
-    def runs(texts):
-        return [r for t in texts for r in re.findall(r"\w+", t.casefold())]
-
-    truth, read = runs(words), collections.Counter(runs(w.text for w in unit_words))
-    return sum((collections.Counter(truth) & read).values()) / len(truth)
+    """The share of the screen's words read, each occurrence counted once (bench/text_recall.py's count):
+    `operator`, misread on most lines, counts on each line."""
+    return recall(text_words(" ".join(words)), text_words(" ".join(w.text for w in unit_words)))
 
 
 def test_a_screen_recording_in_small_print_is_read_at_full_size_and_shown_in_tiles(tmp_path):

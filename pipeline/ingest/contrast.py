@@ -33,9 +33,10 @@ def softened(image):
     spread = max(ground - dark, light - ground)
     if spread <= INK_CONTRAST:
         return image
+    centres = [_levels(channel, (50.0,))[0] for channel in channels] if len(channels) > 1 else [ground]
     levels = np.arange(256, dtype=np.float32)
     tables = [np.clip((levels - centre) * (INK_CONTRAST / spread) + centre, 0, 255).round().astype(np.uint8)
-              for centre in (_levels(channel, (50.0,))[0] for channel in channels)]
+              for centre in centres]
     table = np.stack(tables, axis=-1)[None] if image.ndim == 3 else tables[0]
     return cv2.LUT(np.ascontiguousarray(image), table)
 
