@@ -83,6 +83,7 @@ bench: bench-setup
 	$(PY) bench/skewed_scans.py
 	$(PY) bench/stream_order.py
 	$(PY) bench/soft_contrast.py
+	$(PY) bench/blurred_print.py
 	$(PY) bench/unread_scripts.py
 	$(PY) bench/ocr_input.py
 	$(PY) bench/word_spaces.py

@@ -29,13 +29,13 @@ def softened(image):
     grey = channels[0]
     for channel in channels[1:]:
         grey = np.minimum(grey, channel)  # dark in any channel is ink
-    dark, ground, light = _levels(grey, (PRINT_PERCENTILES[0], 50.0, PRINT_PERCENTILES[1]))
+    dark, ground, light = levels(grey, (PRINT_PERCENTILES[0], 50.0, PRINT_PERCENTILES[1]))
     spread = max(ground - dark, light - ground)
     if spread <= INK_CONTRAST:
         return image
-    centres = [_levels(channel, (50.0,))[0] for channel in channels] if len(channels) > 1 else [ground]
-    levels = np.arange(256, dtype=np.float32)
-    tables = [np.clip((levels - centre) * (INK_CONTRAST / spread) + centre, 0, 255).round().astype(np.uint8)
+    centres = [levels(channel, (50.0,))[0] for channel in channels] if len(channels) > 1 else [ground]
+    scale = np.arange(256, dtype=np.float32)
+    tables = [np.clip((scale - centre) * (INK_CONTRAST / spread) + centre, 0, 255).round().astype(np.uint8)
               for centre in centres]
     table = np.stack(tables, axis=-1)[None] if image.ndim == 3 else tables[0]
     return cv2.LUT(np.ascontiguousarray(image), table)
@@ -53,8 +53,8 @@ class SoftRecogniser:
         return self.recognise([softened(crop) for crop in crops], return_word_box)
 
 
-def _levels(values, percentiles: tuple[float, ...]) -> list[int]:
-    """The grey levels at `percentiles` of uint8 `values`, from their histogram (crops are many and small:
+def levels(values, percentiles: tuple[float, ...]) -> list[int]:
+    """The levels at `percentiles` of uint8 `values`, from their histogram (crops are many and small:
     a sort per crop cost a tenth of OCR's time)."""
     import numpy as np
 

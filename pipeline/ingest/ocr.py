@@ -13,6 +13,7 @@ import threading
 from dataclasses import dataclass
 
 from pipeline.ingest.contrast import SoftRecogniser
+from pipeline.ingest.deblur import BLURRED, picture_blur, sharpened
 from pipeline.ingest.deskew import Straightened, straighten
 from pipeline.ingest.layout import quad_bounds
 from pipeline.ingest.scripts import is_cjk, script_unread
@@ -218,7 +219,8 @@ def ocr_page(image, line_offset: int = 0, scale: float = 1.0, origin: tuple[floa
     of tall lines is a quarter turn short of upright, so CJK written in columns reads right to left) for
     reading order and words, whose boxes are then mapped back to the image as given. `turn` says how to
     show the picture upright; CJK read in columns is upright as it lies (it may be a sideways page of
-    horizontal CJK too: then it is shown as it lies, as before)."""
+    horizontal CJK too: then it is shown as it lies, as before). A blurred picture (its lines' edges
+    wider than `deblur.BLURRED`) is read again sharpened, and read on so where that reads more confidently."""
     import numpy as np
 
     readings: dict[int, tuple[list, float]] = {}
@@ -232,6 +234,13 @@ def ocr_page(image, line_offset: int = 0, scale: float = 1.0, origin: tuple[floa
         return max(readings.items(), key=lambda kv: (_confident_chars(*kv[1]), -kv[0]))
 
     lines, confidence = read(0)
+    blur = picture_blur(image, [quad_bounds(q) for q, _, _, _ in lines])
+    if blur > BLURRED:  # out of focus: read again sharpened, from detection on (`deblur`)
+        sharp = np.ascontiguousarray(sharpened(image, blur))
+        sharp_read = _read(sharp)
+        if _confident_chars(*sharp_read) > _confident_chars(lines, confidence):
+            image, readings[0] = sharp, sharp_read
+            lines, confidence = sharp_read
     if lines and confidence < UPRIGHT_CONFIDENCE:
         read(2)
     k, (lines, confidence) = best()
