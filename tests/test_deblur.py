@@ -14,6 +14,7 @@ import pipeline.ingest.ocr as ocr
 from pipeline.ingest.deblur import BLURRED, edge_width, picture_blur, sharpened
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+from blurred_print import blurred  # noqa: E402 - the blurs bench/blurred_print.py reads
 from text_recall import recall, words  # noqa: E402 - the count bench/blurred_print.py reports
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "docs"
@@ -66,7 +67,7 @@ def test_a_blurred_page_reads_more_of_its_words_sharpened(monkeypatch):
     """Under a blur of sigma 1.5 px, RapidOCR runs the paper's words together (`thePubTabNet`,
     `performHPO,since`) and splits others (`ac hieves`); read sharpened, more of its words are found."""
     pixels, layer = paragraph()
-    shown = np.ascontiguousarray(cv2.GaussianBlur(pixels, (0, 0), 1.5))
+    shown = blurred(pixels, "blur15")
     read = [w.text for w in ocr.ocr_page(shown).words]
     monkeypatch.setattr(ocr, "BLURRED", float("inf"))
     as_given = [w.text for w in ocr.ocr_page(shown).words]
@@ -90,8 +91,7 @@ def test_a_defocused_page_that_reads_worse_sharpened_is_read_as_given(monkeypatc
     """A lens's defocus (a disk of radius 2 px) reads worse under unsharp masking, and less confidently:
     the reading as given is kept."""
     pixels, _ = paragraph()
-    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5)).astype(np.float32)
-    shown = cv2.filter2D(pixels, -1, disk / disk.sum())
+    shown = blurred(pixels, "defocus")
     sharpenings = []
     monkeypatch.setattr(ocr, "sharpened", lambda image, blur: sharpenings.append(blur) or sharpened(image, blur))
     read = [w.text for w in ocr.ocr_page(shown).words]
