@@ -101,6 +101,18 @@ def scores(truth: list[tuple[str, tuple]], words) -> dict[str, float]:
     return dict(words=found, order=order, box_iou=statistics.median(ious) if ious else 0.0)
 
 
+def both_ways(pages, variants, label, make, ingest, corpus: Path, tmp: Path):
+    """For each corpus (PDF, page) of `pages` and each of `variants`: (variant, path, truth, before, after),
+    the scan `make(source, index, variant, path)` writes (returning its truth) ingested by `ingest(path,
+    new, spool)` the old way and the new, after one untimed ingest. `label(variant)` names its file."""
+    for name, index in pages:
+        for variant in variants:
+            path = tmp / f"{Path(name).stem[:28]}_p{index + 1}_{label(variant)}.pdf"
+            truth = make(corpus / "docs" / name, index, variant, path)
+            ingest(path, True, tmp / "spool")  # untimed
+            yield variant, path, truth, ingest(path, False, tmp / "spool"), ingest(path, True, tmp / "spool")
+
+
 def iou(a: tuple, b: tuple) -> float:
     ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
     iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
@@ -153,20 +165,15 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        for name, index in PAGES:
-            for angle in ANGLES:
-                path = tmp / f"{Path(name).stem[:28]}_p{index + 1}_{angle:+.0f}deg.pdf"
-                truth = skewed_scan(args.corpus / "docs" / name, index, angle, path)
-                ingest(path, True, tmp / "spool")  # untimed
-                before, before_s, _ = ingest(path, False, tmp / "spool")
-                after, took, level = ingest(path, True, tmp / "spool")
-                a = scores(truth, [w for u in after for w in u.words])
-                b = scores(truth, [w for u in before for w in u.words])
-                rows.append(dict(angle=angle, after=a, before=b, s=took, s_b=before_s, level=level,
-                                 same=[u.words for u in after] == [u.words for u in before]))
-                print(f"{path.stem:44s} words {a['words']:.3f} ({b['words']:.3f})  order {a['order']:.3f} ({b['order']:.3f})  "
-                      f"box_iou {a['box_iou']:.3f} ({b['box_iou']:.3f})  laid level {level}  "
-                      f"{took:.1f} s ({before_s:.1f} s)", flush=True)
+        scans = both_ways(PAGES, ANGLES, lambda angle: f"{angle:+.0f}deg", skewed_scan, ingest, args.corpus, tmp)
+        for angle, path, truth, (before, before_s, _), (after, took, level) in scans:
+            a = scores(truth, [w for u in after for w in u.words])
+            b = scores(truth, [w for u in before for w in u.words])
+            rows.append(dict(angle=angle, after=a, before=b, s=took, s_b=before_s, level=level,
+                             same=[u.words for u in after] == [u.words for u in before]))
+            print(f"{path.stem:44s} words {a['words']:.3f} ({b['words']:.3f})  order {a['order']:.3f} ({b['order']:.3f})  "
+                  f"box_iou {a['box_iou']:.3f} ({b['box_iou']:.3f})  laid level {level}  "
+                  f"{took:.1f} s ({before_s:.1f} s)", flush=True)
         straightened = changed = pages = 0
         for name in SCANS:
             path = args.corpus / "docs" / name

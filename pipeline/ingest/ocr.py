@@ -17,6 +17,8 @@ from pipeline.ingest.deblur import BLURRED, picture_blur, sharpened
 from pipeline.ingest.deskew import Straightened, straighten
 from pipeline.ingest.layout import quad_bounds
 from pipeline.ingest.scripts import is_cjk, script_unread
+from pipeline.ingest.sideways import (blocks, frame_size, is_tall, length, lines_off, merged, not_under, read_better,
+                                     split_sideways, turn_quad, unread_characters)
 from pipeline.ingest.wordgaps import restore_spaces
 from schemas.records import Word
 
@@ -151,8 +153,7 @@ def _read(image) -> tuple[list, float]:
                 quad = [[x, y + top] for x, y in quad]
                 if lo <= sum(y for _, y in quad) / len(quad) < hi:
                     lines.append((quad, text, score, [[[x, y + top] for x, y in c] for c in chars] if chars else chars))
-    chars = sum(len(t) for _, t, _, _ in lines)
-    return lines, (sum(s * len(t) for _, t, s, _ in lines) / chars if chars else 0.0)
+    return lines, _mean_confidence(lines)
 
 
 def recognize(crops: list) -> list[tuple[str, float]]:
@@ -220,7 +221,10 @@ def ocr_page(image, line_offset: int = 0, scale: float = 1.0, origin: tuple[floa
     reading order and words, whose boxes are then mapped back to the image as given. `turn` says how to
     show the picture upright; CJK read in columns is upright as it lies (it may be a sideways page of
     horizontal CJK too: then it is shown as it lies, as before). A blurred picture (its lines' edges
-    wider than `deblur.BLURRED`) is read again sharpened, and read on so where that reads more confidently."""
+    wider than `deblur.BLURRED`) is read again sharpened, and read on so where that reads more confidently.
+    A page read as tall lines is read again lying across; lines set sideways on a page that lies across
+    are read upright on their own (`pipeline/ingest/sideways.py`; with `quarter_turns`, ink the detector
+    left unread too)."""
     import numpy as np
 
     readings: dict[int, tuple[list, float]] = {}
@@ -251,32 +255,127 @@ def ocr_page(image, line_offset: int = 0, scale: float = 1.0, origin: tuple[floa
     k, (lines, confidence) = best()
     if not lines:
         return Reading([])
+    carried: tuple[int, list] = (k, [])  # lines read upright as first read, where the page is read again turned
+    if _mostly_tall(lines) and not _in_columns(lines):  # a page lying sideways, read as tall lines: read again
+        lying_k = (k + 1) % 4  # turned a quarter, where they lie across (their characters' boxes, spaces and skew)
+        lying = [line for line in read(lying_k)[0] if not is_tall(line[0])]  # the page's own lines, there
+        if _read_chars(lying) >= ACROSS_KEEPS * _read_chars([line for line in lines if is_tall(line[0])]):
+            carried = (k, [line for line in lines if not is_tall(line[0])])  # its few lines lying across as read
+            k, (lines, confidence) = lying_k, readings[lying_k]
     size = image.shape[:2] if k % 2 == 0 else image.shape[1::-1]  # of the image as read
-    tall = sum(len(text) for quad, text, _, _ in lines if _is_tall(quad))
-    upright_k, lines = k, [(q, t, c, None if _is_tall(q) else chars) for q, t, c, chars in lines]
+    tall = sum(len(text) for quad, text, _, _ in lines if is_tall(quad))
+    upright_k, lines = k, [(q, t, c, None if is_tall(q) else chars) for q, t, c, chars in lines]
     vertical = False
     if tall * 2 > sum(len(text) for _, text, _, _ in lines):  # read as tall lines: one more quarter turn
-        upright_k, lines, size = (k + 1) % 4, [(_turn_quad(q, size), t, c, None) for q, t, c, _ in lines], (size[1], size[0])
-        text = "".join(t for _, t, _, _ in lines if not t.isspace())
-        vertical = 2 * sum(is_cjk(ch) for ch in text) > len(text)  # CJK written in columns: upright as it lies
+        upright_k, lines, size = (k + 1) % 4, [(turn_quad(q, size), t, c, None) for q, t, c, _ in lines], (size[1], size[0])
+        vertical = _in_columns(lines)  # CJK written in columns: upright as it lies
     if script_unread(((t, x1 - x0, y1 - y0) for q, t, _, _ in lines for x0, y0, x1, y1 in [quad_bounds(q)]), confidence):
         second = _read_script(image, upright_k, lines, line_offset, scale, origin)
         if second is None:
             return Reading([], unread=" ".join(t.strip() for _, t, _, _ in lines)[:UNREAD_SAMPLE])
         if second.words:
             return second  # else a Latin page after all (Tesseract's arbiter): RapidOCR's words stand
-    straight = None
+    straight, sideways = None, []
     if upright_k == k:  # lines lie across the picture as read: laid level, and the spaces the recogniser left out put back
         read_as = np.rot90(image, k) if k else image
+        lines, sideways = split_sideways(lines)  # tall lines: each read upright on its own (`sideways`)
+        if carried[1]:  # what the page's first reading read upright stands: its lines here are left out
+            kept = [quad_bounds(turn_quad(q, frame_size(image.shape[:2], carried[0]), (k - carried[0]) % 4))
+                    for q, _, _, _ in carried[1]]
+            lines, sideways = not_under(lines, kept), not_under(sideways, kept)
+        across = lines
         straight, lines = straighten(read_as, lines)
         lines = restore_spaces(straight.image if straight else read_as, lines)
     words = _words(lines, size, line_offset)
     if straight is not None:
         words = [_turned_back(word, straight) for word in words]
-    words = [_given(word, upright_k, image.shape[:2], scale, origin) for word in words]
+    if upright_k == k:  # and lines lying sideways on it, each read upright
+        words = _with_sideways(image, k, words, across, sideways, read, line_offset, scale, origin, carried,
+                               unread_ink=quarter_turns)
+    else:
+        words = [_given(word, upright_k, image.shape[:2], scale, origin) for word in words]
     sure = confidence >= UPRIGHT_CONFIDENCE and sum(len(t.strip()) for _, t, _, _ in lines) >= MIN_TURN_CHARS
     turn = (k if vertical else upright_k) if sure else 0
     return Reading(words, turn, confidence=confidence)
+
+
+SIDEWAYS_LENGTH = 8  # tall lines this many line heights long, in all, are read again on the page turned to lie across
+
+
+def _with_sideways(image, k: int, page_words: list[Word], across: list, sideways: list, read, line_offset: int,
+                   scale: float, origin: tuple[float, float], carried: tuple[int, list], unread_ink: bool) -> list[Word]:
+    """The words of a page read across (`page_words`, in the frame of `np.rot90(image, k)`, and its lines
+    `across` there) and of its tall lines (`sideways`), each block of them read upright and put in its
+    place, all in the image as given (`pipeline/ingest/sideways.py`). Where `_sideways_turn` finds text
+    lying sideways, the page is read again turned so that it lies across (`read(turn)` giving OCR's lines
+    of the page turned `turn` quarters), and what reads well there is taken. `carried`: (quarter turns,
+    lines read upright on the page turned so) of a page read again turned. `unread_ink`: look for text in
+    the ink the detector left unread too (whole pages and photos, not pictures on a page or video frames)."""
+    import numpy as np
+
+    shape = image.shape[:2]
+    groups: list[tuple[int, list]] = [carried] if carried[1] else []  # (quarter turns that show lines upright, them there)
+    turn = _sideways_turn(image, k, across, sideways, unread_ink)
+    if turn is not None:
+        own = across + [(turn_quad(q, frame_size(shape, carried[0]), (k - carried[0]) % 4), t, c, None)
+                        for q, t, c, _ in carried[1]]  # lines read already, here or as first read
+        taken = read_better(lines_off(read(turn)[0], frame_size(shape, turn), (k - turn) % 4, own), sideways)
+        if taken:
+            sideways = not_under(sideways, [box for _, box in taken])
+            groups.append((turn, restore_spaces(np.rot90(image, turn), [line for line, _ in taken])))
+    if sideways:  # read turned a quarter counter-clockwise by the recogniser: upright there
+        groups.append(((k + 1) % 4, [(turn_quad(q, frame_size(shape, k)), t, c, None) for q, t, c, _ in sideways]))
+    placed = []
+    for turn, lines in groups:
+        on_page = [quad_bounds(turn_quad(q, frame_size(shape, turn), (k - turn) % 4)) for q, _, _, _ in lines]
+        for block in blocks(on_page):
+            words = _words([lines[i] for i in block], frame_size(shape, turn), 0)
+            box = (min(on_page[i][0] for i in block), min(on_page[i][1] for i in block),
+                   max(on_page[i][2] for i in block), max(on_page[i][3] for i in block))
+            placed.append((box, [_given(word, turn, shape, scale, origin) for word in words]))
+    given = [_given(word, k, shape, scale, origin) for word in page_words]
+    if not placed:
+        return given
+    page_boxes: dict[int, tuple[float, float, float, float]] = {}
+    for word in page_words:
+        x0, y0, x1, y1 = page_boxes.get(word.line, (word.x0, word.y0, word.x1, word.y1))
+        page_boxes[word.line] = (min(x0, word.x0), min(y0, word.y0), max(x1, word.x1), max(y1, word.y1))
+    return merged(given, page_boxes, placed, line_offset)
+
+
+def _read_chars(lines: list) -> float:
+    """The characters of OCR lines times their mean confidence (`_confident_chars`)."""
+    return _confident_chars(lines, _mean_confidence(lines))
+
+
+UNREAD_CHARS = 80  # character-sized blobs of ink off the lines found that are read again on the page turned clockwise
+
+
+def _sideways_turn(image, k: int, across: list, sideways: list, unread_ink: bool) -> int | None:
+    """The quarter turns of `image` on which text lying sideways on the page read turned `k` lies across,
+    where there is enough of it to read again (None where there is not). Tall lines read poorly run up the
+    page (set turned counter-clockwise: the recogniser turned them the wrong way), and lie across the page
+    turned clockwise; read well, they run down it, and lie across the page turned counter-clockwise.
+    Where the detector found no such lines but left many characters' worth of ink unread, that ink is
+    taken for text running up the page, which the detector misses whole paragraphs of."""
+    import statistics
+
+    import numpy as np
+
+    if sum(length(q) for q, _, _, _ in sideways) >= SIDEWAYS_LENGTH:
+        return (k + 3) % 4 if _mean_confidence(sideways) < UPRIGHT_CONFIDENCE else (k + 1) % 4
+    if not (unread_ink and across):
+        return None
+    boxes = [quad_bounds(q) for q, _, _, _ in across + sideways]
+    line_height = statistics.median(y1 - y0 for _, y0, _, y1 in boxes[:len(across)])
+    read_as = np.rot90(image, k) if k else image
+    return (k + 3) % 4 if unread_characters(read_as, boxes, line_height) >= UNREAD_CHARS else None
+
+
+def _mean_confidence(lines: list) -> float:
+    """The character-weighted mean confidence of OCR lines (0 for none)."""
+    chars = sum(len(t) for _, t, _, _ in lines)
+    return sum(s * len(t) for _, t, s, _ in lines) / chars if chars else 0.0
 
 
 TURN_CONF = 70.0  # Tesseract's mean confidence (0..100) at which a picture it read is shown upright
@@ -323,12 +422,6 @@ def _page_like(image) -> bool:
     return float((image[::4, ::4].min(axis=-1) < 128).mean()) >= MIN_INK
 
 
-def _is_tall(quad) -> bool:
-    """A line box the recogniser reads turned a quarter (RapidOCR turns crops 1.5 times taller than wide)."""
-    x0, y0, x1, y1 = quad_bounds(quad)
-    return y1 - y0 >= 1.5 * (x1 - x0)
-
-
 PROBE_SIDE = 1024  # turns are tried on the page shrunk to this longest side: a third of the reading's time
 
 
@@ -352,6 +445,20 @@ def _probe_turn(image, turns: list[int]) -> int | None:
     return found
 
 
+ACROSS_KEEPS = 0.9  # a sideways page is read lying across where its lines lying so read this share of its tall lines' characters
+
+
+def _mostly_tall(lines: list) -> bool:
+    """Most characters lie in lines the recogniser reads turned a quarter."""
+    return 2 * sum(len(text) for quad, text, _, _ in lines if is_tall(quad)) > sum(len(text) for _, text, _, _ in lines)
+
+
+def _in_columns(lines: list) -> bool:
+    """Most characters read are CJK: tall lines of them are CJK written in columns, upright as they lie."""
+    text = "".join(t for _, t, _, _ in lines if not t.isspace())
+    return 2 * sum(is_cjk(ch) for ch in text) > len(text)
+
+
 def _mostly_wide(lines: list) -> bool:
     """Most characters lie in lines at least twice as wide as tall: the text lies across the picture (a
     page turned a quarter shows tall lines, or none the detector finds)."""
@@ -360,12 +467,6 @@ def _mostly_wide(lines: list) -> bool:
         return x1 - x0 >= 2 * (y1 - y0)
 
     return 2 * sum(len(text) for quad, text, _, _ in lines if wide(quad)) > sum(len(text) for _, text, _, _ in lines)
-
-
-def _turn_quad(quad, size: tuple[int, int]) -> list:
-    """A quad on an image of `size` (h, w) on that image turned a quarter counter-clockwise."""
-    _, w = size
-    return [[y, w - x] for x, y in quad]
 
 
 def _given(word: Word, k: int, size: tuple[int, int], scale: float, origin: tuple[float, float]) -> Word:
