@@ -16,6 +16,7 @@ from tests.conftest import SAMPLES
 from tests.test_ingest import doc_for
 
 RECEIPT = SAMPLES / "scanned_receipt.png"
+CORPUS = SAMPLES.parents[2] / "shared" / "corpus" / "docs"
 SCAN = pymupdf.Rect(60, 60, 560, 660)  # where the receipt lies on an A4 page (its 625 x 750 px at 5:6)
 
 
@@ -134,6 +135,30 @@ def test_a_scan_pasted_small_is_read_again_at_its_own_pixels(tmp_path, spool, mo
     assert unit.text_source == "mixed" and len(zooms) == 2 and all(150 / 72 * 1.1 < z <= 2480 / 150 for z in zooms)
     assert _found(words, inside(read, upright)) >= 0.95 and _found(words, inside(read, sideways)) >= 0.95
     assert len(inside(read, upright)) + len(inside(read, sideways)) == len(read)
+
+
+def test_print_too_small_to_read_is_read_again_finer_even_where_taken_for_an_unread_script(tmp_path, spool):
+    """TraceMonkey's two-column page scanned at 300 dpi and pasted 150 pt wide (bench/picture_print.py's
+    first workload): read at --dpi, its 2-pt print comes out in fragments unsurely enough to be taken for a
+    script OCR does not read, and so left without words. Since 0.3.20 that left nothing to measure its
+    print by, and the picture was never read again finer (0 of its words); its fragments now measure it
+    (`Reading.print_words`), and it is read again."""
+    import numpy as np
+
+    from bench import pdf_print
+    from bench.picture_print import page_scan, report
+    from pipeline.ingest.ocr import ocr_page
+    from pipeline.ingest.result import reread_scale
+
+    png, size, truth = page_scan(CORPUS / "pdfjs_tracemonkey.pdf", 1)
+    rect = report(png, size, 150, tmp_path / "report.pdf")
+    clip = pymupdf.Rect(rect) + (-2, -2, 2, 2)
+    pix = pymupdf.open(tmp_path / "report.pdf")[0].get_pixmap(dpi=150, clip=clip, alpha=False)
+    first = ocr_page(np.frombuffer(pix.samples, np.uint8).reshape(pix.h, pix.w, 3), scale=72 / 150)
+    assert first.unread and not first.words and first.measured  # taken for an unread script
+    assert reread_scale(first.print_words, clip.width, clip.height, 150 / 72, 300 / 72 * 2, first.confidence)
+    unit = ingest_document(doc_for(tmp_path / "report.pdf"), IngestOptions(), spool).units[0]
+    assert pdf_print.recall(truth, [w for w in unit.words if w.ocr])[0] > 0.9
 
 
 def _found(words: list[str], read) -> float:

@@ -123,7 +123,7 @@ class FrameKeeper:
         picture = _scaled(frame, at / source) if at > OCR_FINER * shown.shape[1] / w else shown
         at = picture.shape[1] / w
         reading = ocr_page(cv2.cvtColor(picture, cv2.COLOR_BGR2RGB), scale=1 / at)
-        if (finer := reread_scale(reading.words, w, h, at, source, reading.confidence)) is not None:
+        if (finer := reread_scale(reading.print_words, w, h, at, source, reading.confidence)) is not None:
             picture = _scaled(frame, finer / source)
             reading = finer_or_first(reading, ocr_page(cv2.cvtColor(picture, cv2.COLOR_BGR2RGB), scale=w / picture.shape[1],
                                                        quarter_turns=reading.turn % 2 == 1))

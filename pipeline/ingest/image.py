@@ -212,7 +212,7 @@ def ingest_image(doc: SourceDocument, options: IngestOptions, spool: Path, deadl
             if options.ocr != "off":
                 read = finer or shown  # page coordinates stay those of the full-size upright image
                 reading = ocr_page(np.asarray(read), scale=w / read.size[0], quarter_turns=True)
-                if (at := reread_scale(reading.words, w, h, read.size[0] / w, confidence=reading.confidence)) and (again := _redecoded(doc.path, index, options, at)):
+                if (at := reread_scale(reading.print_words, w, h, read.size[0] / w, confidence=reading.confidence)) and (again := _redecoded(doc.path, index, options, at)):
                     reading, finer = finer_or_first(reading, ocr_page(np.asarray(again), scale=w / again.size[0], quarter_turns=True)), again
                 words, turn = reading.words, reading.turn
                 if reading.unread:

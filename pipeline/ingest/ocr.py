@@ -10,7 +10,7 @@ a model of that script (`pipeline/ingest/tesseract.py`), and is otherwise left w
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pipeline.ingest.contrast import SoftRecogniser
 from pipeline.ingest.deblur import BLURRED, picture_blur, sharpened
@@ -181,6 +181,14 @@ class Reading:
     unread: str = ""  # what the recogniser made of a script it does not read (its words are then left out)
     reader: str = ""  # the Tesseract model that read a script RapidOCR does not ('' for RapidOCR)
     confidence: float = 0.0  # the recogniser's mean confidence over the characters read (0..1)
+    measured: list[Word] = field(default_factory=list)  # an unread script's words as RapidOCR made them: never shown
+
+    @property
+    def print_words(self) -> list[Word]:
+        """The words its print is measured by (`legibility.letter_pitch`): its own, or, where it was left
+        without them as an unread script, what RapidOCR made of it (print too small to read makes the same
+        fragments, and read again finer may read)."""
+        return self.words or self.measured
 
     @property
     def confident_chars(self) -> float:
@@ -272,7 +280,9 @@ def ocr_page(image, line_offset: int = 0, scale: float = 1.0, origin: tuple[floa
     if script_unread(((t, x1 - x0, y1 - y0) for q, t, _, _ in lines for x0, y0, x1, y1 in [quad_bounds(q)]), confidence):
         second = _read_script(image, upright_k, lines, line_offset, scale, origin)
         if second is None:
-            return Reading([], unread=" ".join(t.strip() for _, t, _, _ in lines)[:UNREAD_SAMPLE])
+            measured = [_given(word, upright_k, image.shape[:2], scale, origin) for word in _words(lines, size, line_offset)]
+            return Reading([], unread=" ".join(t.strip() for _, t, _, _ in lines)[:UNREAD_SAMPLE], confidence=confidence,
+                           measured=measured)
         if second.words:
             return second  # else a Latin page after all (Tesseract's arbiter): RapidOCR's words stand
     straight, sideways = None, []

@@ -280,7 +280,7 @@ def read_finely(image, at: float, width: float, height: float, finest: float, fi
     (bench/pdf_print.py); a form scanned and pasted 250 pt wide, 0.79 and 0.99 (bench/picture_print.py)."""
     pixels = _rgb(image) if isinstance(image, str) else image
     reading = ocr_page(pixels, scale=1.0 / at, origin=origin, quarter_turns=quarter_turns)
-    zoom = reread_scale(reading.words, width, height, at, finest, reading.confidence)
+    zoom = reread_scale(reading.print_words, width, height, at, finest, reading.confidence)
     if zoom is None or finer is None:
         return reading
     copy = None
