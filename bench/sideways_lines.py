@@ -111,19 +111,20 @@ def main() -> None:
     from schemas.options import IngestOptions
 
     OCR.ocr_page(np.full((64, 256, 3), 255, np.uint8))  # OCR's models loaded before anything is timed
-    as_read = OCR.split_sideways, OCR._mostly_tall, OCR._sideways_turn
-    as_before = (lambda lines: (lines, [])), (lambda lines: False), (lambda *args: None)
+    as_read = OCR.split_sideways, OCR._read_lying_across, OCR._sideways_turn
+    as_before = ((lambda lines: (lines, [])), (lambda read, k, lines, confidence: (k, lines, confidence, (k, []))),
+                 (lambda *args: None))
 
     def ingest(path: Path, apart: bool, spool: Path) -> tuple[list, float]:
         """(units, seconds) of one ingest, with tall lines read apart and upright, or as 0.3.21 read them:
         among the page's lines, each turned a quarter counter-clockwise by the recogniser (and a page read
         as tall lines laid out a quarter turn on, not read again lying across; no page read again turned)."""
-        OCR.split_sideways, OCR._mostly_tall, OCR._sideways_turn = as_read if apart else as_before
+        OCR.split_sideways, OCR._read_lying_across, OCR._sideways_turn = as_read if apart else as_before
         began = time.perf_counter()
         try:
             units = ingest_document(discover([path]).documents[0], IngestOptions(), spool).units
         finally:
-            OCR.split_sideways, OCR._mostly_tall, OCR._sideways_turn = as_read
+            OCR.split_sideways, OCR._read_lying_across, OCR._sideways_turn = as_read
         return units, time.perf_counter() - began
 
     start = time.perf_counter()

@@ -36,7 +36,8 @@ def scan(tmp_path: Path, way: str, name: str = "docling_2305.03393v1-pg9.pdf", i
 
 def _as_before(monkeypatch) -> None:
     monkeypatch.setattr(ocr, "split_sideways", lambda lines: (lines, []))  # 0.3.21: tall lines among the rest
-    monkeypatch.setattr(ocr, "_mostly_tall", lambda lines: False)  # and a page of them not read again across
+    monkeypatch.setattr(ocr, "_read_lying_across",  # nor a page of them read again lying across
+                        lambda read, k, lines, confidence: (k, lines, confidence, (k, [])))
     monkeypatch.setattr(ocr, "_sideways_turn", lambda *args: None)  # nor a page read again turned
 
 

@@ -15,6 +15,19 @@ SAMPLE_PIXELS = 250_000  # ground and print are measured on about this many pixe
 PRINT_PERCENTILES = (1.0, 99.0)  # the darkest and lightest print (a speck of noise is no print)
 
 
+def darkest(image):
+    """A grey picture of `image` (RGB or grey uint8) where dark in any channel is ink: the least of its
+    channels at each pixel (a pass per channel, far faster than numpy's reduction across them)."""
+    import numpy as np
+
+    if image.ndim != 3:
+        return image
+    grey = image[..., 0]
+    for c in range(1, image.shape[-1]):
+        grey = np.minimum(grey, image[..., c])
+    return grey
+
+
 def softened(image):
     """`image` (RGB or grey uint8) with its contrast about its ground scaled down to INK_CONTRAST grey
     levels, each channel about its own median; the image itself when it is that soft already."""
@@ -26,10 +39,7 @@ def softened(image):
     if sample.size == 0:
         return image
     channels = [sample[..., c] for c in range(sample.shape[-1])] if sample.ndim == 3 else [sample]
-    grey = channels[0]
-    for channel in channels[1:]:
-        grey = np.minimum(grey, channel)  # dark in any channel is ink
-    dark, ground, light = levels(grey, (PRINT_PERCENTILES[0], 50.0, PRINT_PERCENTILES[1]))
+    dark, ground, light = levels(darkest(sample), (PRINT_PERCENTILES[0], 50.0, PRINT_PERCENTILES[1]))
     spread = max(ground - dark, light - ground)
     if spread <= INK_CONTRAST:
         return image

@@ -16,7 +16,7 @@ the recogniser's confidence tells the two apart only in part (bench/blurred_prin
 
 from __future__ import annotations
 
-from pipeline.ingest.contrast import levels
+from pipeline.ingest.contrast import darkest, levels
 
 BLURRED = 1.8  # edge width in pixels above which a picture is read sharpened (the corpus's scans and photos: 1.1-1.6)
 SHARPEN_AMOUNT = 1.0  # unsharp masking: the picture plus this much of itself less its blurred copy
@@ -30,7 +30,7 @@ def edge_width(crop) -> float | None:
     full ink: about 1 when sharp; None for a crop too small or too faint to tell."""
     import numpy as np
 
-    grey = crop.min(axis=-1) if crop.ndim == 3 else crop  # dark in any channel is ink
+    grey = darkest(crop)
     if grey.shape[0] < 2 or grey.shape[1] < 2:
         return None
     dark, light = levels(grey, (1.0, 99.0))

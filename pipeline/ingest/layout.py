@@ -19,6 +19,13 @@ MIN_COLUMN_WIDTH = 0.2  # ... and at least this share of the page's text width: 
 STACKED = 0.5  # lines of one row sharing this share of the narrower's width lie above one another
 
 
+def shared_area(a: Box, b: Box) -> float:
+    """The area two boxes (x0, y0, x1, y1) share."""
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    return w * h if w > 0 and h > 0 else 0.0
+
+
 def reading_order(boxes: list[Box], page_width: float | None = None) -> list[int]:
     """Indexes of line boxes (x0, y0, x1, y1) in reading order: columns left to right, top to bottom
     inside each, full-width lines (titles, footers) between the column blocks they separate.

@@ -12,13 +12,13 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-from pipeline.ingest.contrast import SoftRecogniser
+from pipeline.ingest.contrast import SoftRecogniser, darkest
 from pipeline.ingest.deblur import BLURRED, picture_blur, sharpened
 from pipeline.ingest.deskew import Straightened, straighten
 from pipeline.ingest.layout import quad_bounds
 from pipeline.ingest.scripts import is_cjk, script_unread
 from pipeline.ingest.sideways import (blocks, frame_size, is_tall, length, lines_off, merged, not_under, read_better,
-                                     split_sideways, turn_quad, unread_characters)
+                                     split_sideways, turned_lines, unread_characters)
 from pipeline.ingest.wordgaps import restore_spaces
 from schemas.records import Word
 
@@ -263,19 +263,13 @@ def ocr_page(image, line_offset: int = 0, scale: float = 1.0, origin: tuple[floa
     k, (lines, confidence) = best()
     if not lines:
         return Reading([])
-    carried: tuple[int, list] = (k, [])  # lines read upright as first read, where the page is read again turned
-    if _mostly_tall(lines) and not _in_columns(lines):  # a page lying sideways, read as tall lines: read again
-        lying_k = (k + 1) % 4  # turned a quarter, where they lie across (their characters' boxes, spaces and skew)
-        lying = [line for line in read(lying_k)[0] if not is_tall(line[0])]  # the page's own lines, there
-        if _read_chars(lying) >= ACROSS_KEEPS * _read_chars([line for line in lines if is_tall(line[0])]):
-            carried = (k, [line for line in lines if not is_tall(line[0])])  # its few lines lying across as read
-            k, (lines, confidence) = lying_k, readings[lying_k]
-    size = image.shape[:2] if k % 2 == 0 else image.shape[1::-1]  # of the image as read
-    tall = sum(len(text) for quad, text, _, _ in lines if is_tall(quad))
+    k, lines, confidence, carried = _read_lying_across(read, k, lines, confidence)
+    size = frame_size(image.shape[:2], k)  # of the image as read
+    held = turned_lines(carried[1], frame_size(image.shape[:2], carried[0]), (k - carried[0]) % 4)  # those, here
     upright_k, lines = k, [(q, t, c, None if is_tall(q) else chars) for q, t, c, chars in lines]
     vertical = False
-    if tall * 2 > sum(len(text) for _, text, _, _ in lines):  # read as tall lines: one more quarter turn
-        upright_k, lines, size = (k + 1) % 4, [(turn_quad(q, size), t, c, None) for q, t, c, _ in lines], (size[1], size[0])
+    if _mostly_tall(lines):  # read as tall lines: one more quarter turn
+        upright_k, lines, size = (k + 1) % 4, turned_lines(lines, size), (size[1], size[0])
         vertical = _in_columns(lines)  # CJK written in columns: upright as it lies
     if script_unread(((t, x1 - x0, y1 - y0) for q, t, _, _ in lines for x0, y0, x1, y1 in [quad_bounds(q)]), confidence):
         second = _read_script(image, upright_k, lines, line_offset, scale, origin)
@@ -289,9 +283,8 @@ def ocr_page(image, line_offset: int = 0, scale: float = 1.0, origin: tuple[floa
     if upright_k == k:  # lines lie across the picture as read: laid level, and the spaces the recogniser left out put back
         read_as = np.rot90(image, k) if k else image
         lines, sideways = split_sideways(lines)  # tall lines: each read upright on its own (`sideways`)
-        if carried[1]:  # what the page's first reading read upright stands: its lines here are left out
-            kept = [quad_bounds(turn_quad(q, frame_size(image.shape[:2], carried[0]), (k - carried[0]) % 4))
-                    for q, _, _, _ in carried[1]]
+        if held:  # what the page's first reading read upright stands: its lines here are left out
+            kept = [quad_bounds(q) for q, _, _, _ in held]
             lines, sideways = not_under(lines, kept), not_under(sideways, kept)
         across = lines
         straight, lines = straighten(read_as, lines)
@@ -300,7 +293,7 @@ def ocr_page(image, line_offset: int = 0, scale: float = 1.0, origin: tuple[floa
     if straight is not None:
         words = [_turned_back(word, straight) for word in words]
     if upright_k == k:  # and lines lying sideways on it, each read upright
-        words = _with_sideways(image, k, words, across, sideways, read, line_offset, scale, origin, carried,
+        words = _with_sideways(image, k, words, across, sideways, read, line_offset, scale, origin, carried, held,
                                unread_ink=quarter_turns)
     else:
         words = [_given(word, upright_k, image.shape[:2], scale, origin) for word in words]
@@ -313,13 +306,14 @@ SIDEWAYS_LENGTH = 8  # tall lines this many line heights long, in all, are read 
 
 
 def _with_sideways(image, k: int, page_words: list[Word], across: list, sideways: list, read, line_offset: int,
-                   scale: float, origin: tuple[float, float], carried: tuple[int, list], unread_ink: bool) -> list[Word]:
+                   scale: float, origin: tuple[float, float], carried: tuple[int, list], held: list,
+                   unread_ink: bool) -> list[Word]:
     """The words of a page read across (`page_words`, in the frame of `np.rot90(image, k)`, and its lines
     `across` there) and of its tall lines (`sideways`), each block of them read upright and put in its
     place, all in the image as given (`pipeline/ingest/sideways.py`). Where `_sideways_turn` finds text
     lying sideways, the page is read again turned so that it lies across (`read(turn)` giving OCR's lines
     of the page turned `turn` quarters), and what reads well there is taken. `carried`: (quarter turns,
-    lines read upright on the page turned so) of a page read again turned. `unread_ink`: look for text in
+    lines read upright on the page turned so) of a page read again turned, `held` those lines here. `unread_ink`: look for text in
     the ink the detector left unread too (whole pages and photos, not pictures on a page or video frames)."""
     import numpy as np
 
@@ -327,17 +321,15 @@ def _with_sideways(image, k: int, page_words: list[Word], across: list, sideways
     groups: list[tuple[int, list]] = [carried] if carried[1] else []  # (quarter turns that show lines upright, them there)
     turn = _sideways_turn(image, k, across, sideways, unread_ink)
     if turn is not None:
-        own = across + [(turn_quad(q, frame_size(shape, carried[0]), (k - carried[0]) % 4), t, c, None)
-                        for q, t, c, _ in carried[1]]  # lines read already, here or as first read
-        taken = read_better(lines_off(read(turn)[0], frame_size(shape, turn), (k - turn) % 4, own), sideways)
+        taken = read_better(lines_off(read(turn)[0], frame_size(shape, turn), (k - turn) % 4, across + held), sideways)
         if taken:
             sideways = not_under(sideways, [box for _, box in taken])
             groups.append((turn, restore_spaces(np.rot90(image, turn), [line for line, _ in taken])))
     if sideways:  # read turned a quarter counter-clockwise by the recogniser: upright there
-        groups.append(((k + 1) % 4, [(turn_quad(q, frame_size(shape, k)), t, c, None) for q, t, c, _ in sideways]))
+        groups.append(((k + 1) % 4, turned_lines(sideways, frame_size(shape, k))))
     placed = []
     for turn, lines in groups:
-        on_page = [quad_bounds(turn_quad(q, frame_size(shape, turn), (k - turn) % 4)) for q, _, _, _ in lines]
+        on_page = [quad_bounds(q) for q, _, _, _ in turned_lines(lines, frame_size(shape, turn), (k - turn) % 4)]
         for block in blocks(on_page):
             words = _words([lines[i] for i in block], frame_size(shape, turn), 0)
             box = (min(on_page[i][0] for i in block), min(on_page[i][1] for i in block),
@@ -429,7 +421,7 @@ def _page_like(image) -> bool:
     h, w = image.shape[:2]
     if max(h, w) > MAX_PROBED_ASPECT * min(h, w):
         return False
-    return float((image[::4, ::4].min(axis=-1) < 128).mean()) >= MIN_INK
+    return float((darkest(image[::4, ::4]) < 128).mean()) >= MIN_INK
 
 
 PROBE_SIDE = 1024  # turns are tried on the page shrunk to this longest side: a third of the reading's time
@@ -456,6 +448,21 @@ def _probe_turn(image, turns: list[int]) -> int | None:
 
 
 ACROSS_KEEPS = 0.9  # a sideways page is read lying across where its lines lying so read this share of its tall lines' characters
+
+
+def _read_lying_across(read, k: int, lines: list, confidence: float) -> tuple[int, list, float, tuple[int, list]]:
+    """A page read on `np.rot90(image, k)` mostly as tall lines (a page lying sideways, not CJK in columns),
+    read again turned a quarter on (`read(turn)`), where they lie across (their characters' boxes, spaces
+    and skew), where its lines lying so read ACROSS_KEEPS of the tall lines' characters: the reading kept
+    as (quarter turns, lines, confidence), and (quarter turns, lines) of the first reading's few lines
+    lying across, which stand as first read (none where the first reading stands)."""
+    if _mostly_tall(lines) and not _in_columns(lines):
+        lying_k = (k + 1) % 4
+        turned, turned_confidence = read(lying_k)
+        lying = [line for line in turned if not is_tall(line[0])]  # the page's own lines, there
+        if _read_chars(lying) >= ACROSS_KEEPS * _read_chars([line for line in lines if is_tall(line[0])]):
+            return lying_k, turned, turned_confidence, (k, [line for line in lines if not is_tall(line[0])])
+    return k, lines, confidence, (k, [])
 
 
 def _mostly_tall(lines: list) -> bool:

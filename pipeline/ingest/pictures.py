@@ -5,6 +5,8 @@ model reads and cites; `pdf.py` OCRs them and adds their words to the text layer
 
 from __future__ import annotations
 
+from pipeline.ingest.layout import shared_area
+
 Box = tuple[float, float, float, float]
 
 MIN_SHARE = 0.05  # a picture smaller than this share of the page holds a logo or an icon, not text to cite
@@ -116,9 +118,7 @@ def merge_words(layer: list, found: list[tuple[Box, list]]) -> list:
 
 def overlap(box: Box, word) -> float:
     """Area that a word's box shares with `box` (x0, y0, x1, y1)."""
-    dx = min(word.x1, box[2]) - max(word.x0, box[0])
-    dy = min(word.y1, box[3]) - max(word.y0, box[1])
-    return dx * dy if dx > 0 and dy > 0 else 0.0
+    return shared_area(box, (word.x0, word.y0, word.x1, word.y1))
 
 
 def _covered(word, layer: list) -> bool:

@@ -24,7 +24,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from pipeline.ingest.layout import quad_bounds, reading_order
+from pipeline.ingest.contrast import darkest
+from pipeline.ingest.layout import quad_bounds, reading_order, shared_area
 from schemas.records import Word
 
 Box = tuple[float, float, float, float]
@@ -63,10 +64,10 @@ def turn_quad(quad, size: tuple[int, int], quarters: int = 1) -> list:
     return [list(p) for p in quad]
 
 
-def _overlap(a: Box, b: Box) -> float:
-    w = min(a[2], b[2]) - max(a[0], b[0])
-    h = min(a[3], b[3]) - max(a[1], b[1])
-    return w * h if w > 0 and h > 0 else 0.0
+def turned_lines(lines: list, size: tuple[int, int], quarters: int = 1) -> list:
+    """OCR lines `(quad, text, score, chars)` on a picture of `size`, on that picture turned `quarters`
+    quarters counter-clockwise (`turn_quad`), their characters' boxes dropped."""
+    return [(turn_quad(quad, size, quarters), text, score, None) for quad, text, score, _ in lines]
 
 
 def _area(box: Box) -> float:
@@ -83,7 +84,7 @@ def lines_off(turned: list, size: tuple[int, int], quarters: int, page_lines: li
         if is_tall(quad) or not text.strip():
             continue
         box = quad_bounds(turn_quad(quad, size, quarters))
-        if sum(_overlap(box, b) for b in own) < OVER_PAGE_LINES * _area(box):
+        if sum(shared_area(box, b) for b in own) < OVER_PAGE_LINES * _area(box):
             taken.append(((quad, text, score, chars), box))
     return taken
 
@@ -95,7 +96,7 @@ def length(quad) -> float:
 
 
 def _over(a: Box, b: Box) -> bool:
-    return _overlap(a, b) >= min(_area(a), _area(b)) / 3
+    return shared_area(a, b) >= min(_area(a), _area(b)) / 3
 
 
 def read_better(taken: list[tuple[tuple, Box]], sideways: list) -> list[tuple[tuple, Box]]:
@@ -185,8 +186,7 @@ def unread_characters(image, boxes: list[Box], line_height: float) -> int:
     import cv2
     import numpy as np
 
-    grey = np.minimum(np.minimum(image[..., 0], image[..., 1]), image[..., 2]) if image.ndim == 3 else image  # dark in any channel
-    ink = (grey < 128).astype(np.uint8)
+    ink = (darkest(image) < 128).astype(np.uint8)
     pad = max(2, int(line_height / 4))
     for x0, y0, x1, y1 in boxes:
         ink[max(0, int(y0) - pad):max(0, int(y1) + pad), max(0, int(x0) - pad):max(0, int(x1) + pad)] = 0

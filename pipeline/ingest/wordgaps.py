@@ -19,6 +19,7 @@ from __future__ import annotations
 import bisect
 import statistics
 
+from pipeline.ingest.contrast import darkest
 from pipeline.ingest.layout import quad_bounds
 from pipeline.ingest.scripts import is_cjk
 
@@ -52,7 +53,7 @@ def _restored(image, line: tuple) -> tuple:
     box_of = dict(zip(range(len(text)) if spaced else visible, boxes))
     x0, y0, x1, y1 = (int(round(v)) for v in quad_bounds(quad))
     crop = image[max(0, y0):max(0, y1), max(0, x0):max(0, x1)]
-    crop = crop.min(axis=-1) if crop.ndim == 3 else crop  # dark in any channel is ink
+    crop = darkest(crop)
     if crop.size == 0 or int(crop.max()) - int(crop.min()) < 32:
         return line
     middle = (int(crop.min()) + int(crop.max())) / 2
@@ -116,7 +117,7 @@ def _ground(image, box: tuple[int, int, int, int]) -> float:
     pad = max(1, round(GROUND_MARGIN * (y1 - y0)))
     h, w = image.shape[:2]
     area = image[max(0, y0 - pad):min(h, y1 + pad), max(0, x0 - pad):min(w, x1 + pad)]
-    area = area.min(axis=-1) if area.ndim == 3 else area
+    area = darkest(area)
     rim = np.concatenate([area[0], area[-1], area[:, 0], area[:, -1]])
     return float(np.median(rim))
 
