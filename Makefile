@@ -85,6 +85,7 @@ bench: bench-setup
 	$(PY) bench/soft_contrast.py
 	$(PY) bench/blurred_print.py
 	$(PY) bench/sideways_lines.py
+	$(PY) bench/long_lists.py
 	$(PY) bench/unread_scripts.py
 	$(PY) bench/ocr_input.py
 	$(PY) bench/word_spaces.py

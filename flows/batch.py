@@ -171,7 +171,7 @@ def _batch(inputs: list[str], out: str, options: RunOptions, cluster=None) -> Ru
         documents=len(found.documents), ok=counts["ok"], partial=counts["partial"], failed=counts["failed"] + len(found.errors),
         skipped=skipped, warnings=len(found.warnings), processed=len(todo), values=values, verified_values=verified_values, pages=pages, frames=frames, seconds=round(seconds, 3),
         requests=totals.requests, tokens_in=totals.tokens_in, tokens_out=totals.tokens_out,
-        padding_tokens=totals.padding_tokens, oom_retries=totals.oom_retries,
+        padding_tokens=totals.padding_tokens, oom_retries=totals.oom_retries, part_requests=totals.part_requests,
         images_per_budget={str(k): v for k, v in totals.images_per_budget.items()},
         context_utilisation=round(totals.context_tokens / (totals.requests * options.plan.max_context), 4) if totals.requests else 0.0,
         pages_per_s=round((pages + frames) / seconds, 3) if seconds else 0.0,

@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from model.backend import Backend
 from pipeline.errors import StageError
 from pipeline.grounding import DocumentGrounder
+from pipeline.longanswers import answer_in_parts
 from pipeline.packing import Planner, make_batches, prompt_room
+from pipeline.parts import Part, band_unit
 from pipeline.parse import merge_windows, parse_generation, values_from_extractions
 from pipeline.prepare import Prepared
 from pipeline.validate import answer_problem, answer_validator
@@ -55,11 +57,12 @@ class ChunkStats(Usage):
     context_tokens: int = 0  # sum of request lengths, for context utilisation
     oom_retries: int = 0
     generate_seconds: float = 0.0  # wall time with a generate call in flight (for the runs' idle share)
+    part_requests: int = 0  # requests asking again, in parts, for answers too long for one (pipeline/parts.py)
 
     def add(self, other: "ChunkStats") -> None:
         """Add another chunk's figures to these (run totals)."""
         for name in ("requests", "tokens_in", "tokens_out", "padding_tokens", "context_tokens", "oom_retries",
-                     "generate_seconds"):
+                     "generate_seconds", "part_requests"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.images_per_budget.update(other.images_per_budget)
 
@@ -99,11 +102,28 @@ class Extractor:
                                     f"{self.options.max_context}; raise --max-context or lower --image-tokens")))
                 else:
                     fitting.append(r)
-            for r, gen, err in self._generate(fitting):
+            asked = answer_in_parts(self._generate(fitting), self._roots(fitting, items), self.planner, self._generate)
+            self.stats.part_requests += asked.parts
+            for r, gen, err in asked.outputs:
                 for d in r.doc_ids:
                     by_doc[d].append((r, gen, err if err is None else err.model_copy(update={"doc_id": d, "path": self._path(prepared, d)})))
+            for d, message in asked.warnings:
+                by_doc[d].append((None, None, ErrorRecord(doc_id=d, path=self._path(prepared, d), stage="model",
+                                                          kind="list_at_limit", message=message, severity="warning")))
         units_by_doc = {p.doc.doc_id: p.units for p in prepared}
         return [self._finalize(p, by_doc[p.doc.doc_id], keys[p.doc.doc_id], units_by_doc) for p in prepared]
+
+    @staticmethod
+    def _roots(requests: list[Request], items: list[Prepared]) -> dict[str, Part]:
+        """The part of its document each single-document request asks (its window, or the whole)."""
+        by_id = {p.doc.doc_id: p for p in items}
+        roots = {}
+        for r in requests:
+            if len(r.doc_ids) == 1 and r.doc_ids[0] in by_id:
+                item = by_id[r.doc_ids[0]]
+                start, end = (r.window[0], r.window[1] + 1) if r.window else (0, len(item.units))
+                roots[r.request_id] = Part(item=item, start=start, end=end)
+        return roots
 
     @staticmethod
     def _path(prepared: list[Prepared], doc_id: str) -> str:
@@ -234,6 +254,7 @@ def ground_answer(a: Answered, doc_id: str, shape: Shape, units_by_doc: dict, gr
     names = dict(zip(a.request.doc_labels, a.request.doc_ids))
     leaves = unwrap(a.answer, shape, names, doc_id)
     collection = len(a.request.doc_ids) > 1
+    band = _band_grounder(a.request, units_by_doc[doc_id]) if a.request.band else None
     rows = []
     for leaf in leaves:
         cites = []
@@ -243,10 +264,19 @@ def ground_answer(a: Answered, doc_id: str, shape: Shape, units_by_doc: dict, gr
             g = grounders.get(claim.doc_id)
             if g is None:
                 g = grounders[claim.doc_id] = DocumentGrounder(units_by_doc[claim.doc_id], options.relocate, options.frame_slack_s)
-            cites.extend(g.ground_all(claim, value=leaf.value))  # a quote across a page break: one per page
+            found = band.ground_all(claim, value=leaf.value) if band is not None else []
+            if not any(c.located for c in found):  # a band's quote is looked for in the band first (a table's "0")
+                found = g.ground_all(claim, value=leaf.value)  # a quote across a page break: one per page
+            cites.extend(found)
         if cites or not collection:
             rows.append(Extraction(doc_id=doc_id, field=leaf.path, value=leaf.value, citations=cites))
     return rows
+
+
+def _band_grounder(request: Request, units: list) -> DocumentGrounder | None:
+    """A grounder over the words of the band of a page that `request` shows (pipeline/parts.py)."""
+    unit = next((u for u in units if u.label == request.unit_labels[0]), None)
+    return None if unit is None else DocumentGrounder([band_unit(unit, request.band)], relocate=False)
 
 
 def merge_and_validate(windows: list[list[Extraction]], shape: Shape, validator) -> tuple[list[Extraction], dict, str | None]:

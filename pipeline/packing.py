@@ -13,12 +13,13 @@ from model.backend import Backend
 from model.prompts import request_budget
 from pipeline.batching import group_by_length
 from pipeline.legibility import unit_budget
+from pipeline.parts import Part, asking
 from pipeline.prepare import Prepared
 from pipeline.prompt import control_pattern, document_header, system_prompt, unit_segments
 from pipeline.wrap import CitationTargets, wrap_schema
 from schemas.catalog import ExtractionSchema
 from schemas.options import PlanOptions
-from schemas.shape import described_schema
+from schemas.shape import Shape, described_schema
 from schemas.records import FrameUnit, PageUnit, Request, SourceDocument, format_timestamp
 
 Unit = PageUnit | FrameUnit
@@ -120,22 +121,36 @@ class Planner:
             return self.plan(items)
         return self._fit(list(items), 0, None, "coll-" + items[0].doc.doc_id[:8], False)
 
-    def _fit(self, items: list[Prepared], start: int, end: int | None, rid: str, split: bool) -> list[Request]:
+    def part_request(self, part: Part, rid: str) -> Request:
+        """The request for one part of an answer asked again in parts (pipeline/parts.py): its units (or
+        band), asking for its fields only, at the densest budget they want that fits."""
+        item = Prepared(doc=part.item.doc, units=part.units())
+        (request,) = self._fit([item], 0, None, rid, True, asking(self.shape, part.fields))
+        request.band = part.band
+        return request
+
+    def _fit(self, items: list[Prepared], start: int, end: int | None, rid: str, split: bool,
+             shape: Shape | None = None) -> list[Request]:
         """Build a request at the densest wanted budget, lowering it until the exact count fits."""
         units = [u for i in items for u in i.units[start:end]]
         want = max(unit_budget(u, self.options.budgets()) for u in units)
         budgets = [b for b in self.options.budgets() if b <= want]
         for budget in reversed(budgets):
-            request = self.build(items, start, end, budget, rid, split)
+            request = self.build(items, start, end, budget, rid, split, shape)
             if request.n_tokens <= self.room:
                 return [request]
         if end is not None and end - start > 1:  # even the floor budget is too long: halve the window
             mid = (start + end) // 2
-            return self._fit(items, start, mid, rid + "a", True) + self._fit(items, mid, end, rid + "b", True)
-        request = self.build(items, start, end, budgets[0], rid, split)
+            return self._fit(items, start, mid, rid + "a", True, shape) + self._fit(items, mid, end, rid + "b", True, shape)
+        request = self.build(items, start, end, budgets[0], rid, split, shape)
         return [request]  # a single unit above the context: the caller records a context error
 
-    def build(self, items: list[Prepared], start: int, end: int | None, budget: int, rid: str, split: bool) -> Request:
+    def build(self, items: list[Prepared], start: int, end: int | None, budget: int, rid: str, split: bool,
+              shape: Shape | None = None) -> Request:
+        """One request for units `start:end` of `items` at `budget`, asking for `shape` (the whole schema
+        when None)."""
+        shape = shape or self.shape
+        schema = self.schema if shape is self.shape else described_schema(shape)
         collection = len(items) > 1
         segments = []
         labels: list[str] = []
@@ -158,8 +173,8 @@ class Planner:
                                   docs=tuple(names) if collection else ())
         request = Request(
             request_id=rid, doc_ids=[i.doc.doc_id for i in items], doc_labels=names,
-            system=system_prompt(self.schema, self.schema_name, video, collection), segments=segments,
-            unit_labels=labels, response_schema=wrap_schema(self.shape, targets), thinking=self.options.thinking,
+            system=system_prompt(schema, self.schema_name, video, collection), segments=segments,
+            unit_labels=labels, response_schema=wrap_schema(shape, targets), thinking=self.options.thinking,
             max_new_tokens=self.options.max_new_tokens,
             window=(start, (end if end is not None else len(items[0].units)) - 1) if split else None)
         request.n_tokens = self.backend.count_tokens(request)

@@ -48,9 +48,11 @@ def merge_windows(windows: list[list[Extraction]]) -> list[Extraction]:
     """Merge the extractions of overlapping windows of one document.
 
     Scalar fields keep the best-cited value; the other values seen go to `conflicts`. List fields are
-    concatenated in window order and de-duplicated by item content, then renumbered."""
+    concatenated in window order and renumbered; an item read again by a later window (pages shared by
+    two windows) is left out there: same values, cited at the same place. Items of one window are never
+    merged, nor equal items cited at different places (a monthly fee on every page of a statement)."""
     if len(windows) == 1:
-        return windows[0]
+        return _numbered(windows[0])
     scalars: dict[str, list[Extraction]] = {}
     items: dict[str, dict[tuple[int, int], list[Extraction]]] = {}
     order: list[str] = []
@@ -78,18 +80,71 @@ def merge_windows(windows: list[list[Extraction]]) -> list[Extraction]:
             cites = [c for e in cands if _canon(e.value) == _canon(best.value) for c in e.citations]
             merged.append(best.model_copy(update={"conflicts": others, "citations": _dedupe_citations(cites)}))
             continue
-        seen: set[str] = set()
-        n = 0
-        for (_, _), rows in sorted(items[key].items()):
-            sig = _canon(sorted((r.field[len(key):].split("]", 1)[1], _canon(r.value)) for r in rows))
-            if sig in seen:
-                continue
-            seen.add(sig)
+        kept: list[tuple[int, list[Extraction]]] = []  # (window, rows) of each item kept
+        for (w, _), rows in sorted(items[key].items()):
+            if not any(v != w and same_item(rows, other, len(key)) for v, other in kept):
+                kept.append((w, rows))
+        for n, (_, rows) in enumerate(kept):
             for r in rows:
                 rest = r.field[len(key):].split("]", 1)[1]
                 merged.append(r.model_copy(update={"field": f"{key}[{n}]{rest}"}))
-            n += 1
     return merged
+
+
+def _numbered(rows: list[Extraction]) -> list[Extraction]:
+    """`rows` with each list's items numbered from 0 without gaps (a collection's answer gives a document
+    only the items cited on it: `[10]`, `[11]` become `[0]`, `[1]`); rows already so are kept as they are."""
+    numbers: dict[tuple[str, int], int] = {}
+    count: dict[str, int] = {}
+    out = []
+    for e in rows:
+        m = _INDEX.search(e.field)
+        if m is None:
+            out.append(e)
+            continue
+        root, index = e.field[:m.start()], int(m.group(1))
+        if (root, index) not in numbers:
+            numbers[root, index] = count[root] = count.get(root, -1) + 1
+        n = numbers[root, index]
+        out.append(e if n == index else e.model_copy(update={"field": f"{root}[{n}]{e.field[m.end():]}"}))
+    return out
+
+
+def same_item(a: list[Extraction], b: list[Extraction], root: int) -> bool:
+    """Whether two list items (their rows; `root`: the length of the list's path) are one item read by two
+    windows: the same values at the same sub-paths, cited at the same place."""
+    def values(rows: list[Extraction]) -> list[tuple[str, str]]:
+        return sorted((r.field[root:].split("]", 1)[1], _canon(r.value)) for r in rows)
+
+    return values(a) == values(b) and _same_place([c for r in a for c in r.citations], [c for r in b for c in r.citations])
+
+
+def _same_place(a: list, b: list) -> bool:
+    """Citations of two items point at one place: located ones share a box (or, boxless, a quote) on one
+    page or frame; otherwise they name a page or frame in common (or neither cites anything)."""
+    la, lb = [c for c in a if c.located], [c for c in b if c.located]
+    if la and lb:
+        return any(_one_place(x, y) for x in la for y in lb)
+    pages_a, pages_b = {(c.page, c.t_seconds) for c in a}, {(c.page, c.t_seconds) for c in b}
+    return bool(pages_a & pages_b) or not (pages_a or pages_b)
+
+
+def _one_place(x, y) -> bool:
+    if (x.page, x.t_seconds) != (y.page, y.t_seconds):
+        return False
+    if not x.boxes or not y.boxes:
+        return x.quote == y.quote
+    return any(_shared(p, q) >= 0.5 for p in x.boxes for q in y.boxes)
+
+
+def _shared(p, q) -> float:
+    """The share of the smaller of two boxes that lies in both."""
+    w = min(p.x1, q.x1) - max(p.x0, q.x0)
+    h = min(p.y1, q.y1) - max(p.y0, q.y0)
+    if w <= 0 or h <= 0:
+        return 0.0
+    smaller = min((p.x1 - p.x0) * (p.y1 - p.y0), (q.x1 - q.x0) * (q.y1 - q.y0))
+    return w * h / smaller if smaller > 0 else 0.0
 
 
 def _dedupe_citations(cites):

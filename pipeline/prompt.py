@@ -53,16 +53,28 @@ def system_prompt(schema: dict, schema_name: str, video: bool, collection: bool)
 
 
 def unit_segments(unit: PageUnit | FrameUnit, budget: int, include_text: bool, pattern: re.Pattern = CONTROL) -> list[Segment]:
-    """Label, image (a long page's slices, each at `budget`) and text layer of one unit."""
+    """Label, image (a long page's slices, each at `budget`) and text layer of one unit (or of a band
+    of it, `pipeline/parts.py`: its picture already cut, `ImageRef.crop`)."""
     boxes = slice_boxes(unit.image_width, unit.image_height, budget * PIXELS_PER_IMAGE_TOKEN)
-    segs: list[Segment] = [TextSegment(text=unit.label + slice_note(boxes))]
+    segs: list[Segment] = [TextSegment(text=unit.label + band_note(unit) + slice_note(boxes))]
+    dx, dy = unit.image.crop[:2] if unit.image.crop else (0, 0)
     for box in boxes:
-        image = unit.image if len(boxes) == 1 else unit.image.model_copy(update={"crop": box})
+        crop = (box[0] + dx, box[1] + dy, box[2] + dx, box[3] + dy)
+        image = unit.image if len(boxes) == 1 else unit.image.model_copy(update={"crop": crop})
         segs.append(ImageSegment(image=image, width=box[2] - box[0], height=box[3] - box[1], budget=budget))
     if include_text and unit.words:
         text = sanitize(layer_text(unit), pattern)[:MAX_TEXT_LAYER_CHARS]
         segs.append(TextSegment(text=f"Text layer: {text}"))
     return segs
+
+
+def band_note(unit: PageUnit | FrameUnit) -> str:
+    """What the prompt says after a band's label: which part of the page it shows ('' for a whole unit)."""
+    crop = unit.image.crop
+    if crop is None:
+        return ""
+    full = unit.height * unit.image_width / max(unit.width, 1e-9)  # the whole picture's height, in pixels
+    return f" (a band across the page, from {100 * crop[1] / full:.0f}% to {100 * crop[3] / full:.0f}% of its height)"
 
 
 def layer_text(unit: PageUnit | FrameUnit) -> str:

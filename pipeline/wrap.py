@@ -15,7 +15,7 @@ from schemas.records import ClaimedCitation, parse_timestamp
 
 MAX_STRING = 200
 MAX_QUOTE = 160
-MAX_ITEMS = 12
+MAX_ITEMS = 12  # items of one list in one answer; a longer list is asked for again in parts (pipeline/parts.py)
 MAX_CITATIONS = 3
 _KEEP = ("description", "title", "enum", "minimum", "maximum", "pattern", "format")
 
@@ -63,10 +63,19 @@ def wrap_schema(shape: Shape, targets: CitationTargets) -> dict:
         return _described(out, s)
 
     def arr(s: Shape, items: dict) -> dict:
-        return _described({"type": "array", "items": items,
-                           "maxItems": min(int(s.node.get("maxItems", MAX_ITEMS)), MAX_ITEMS)}, s)
+        return _described({"type": "array", "items": items, "maxItems": item_limit(s)}, s)
 
     return shape.fold(leaf, obj, arr)
+
+
+def item_limit(array: Shape) -> int:
+    """How many items of the list `array` one answer may hold: the schema's own `maxItems`, at most MAX_ITEMS."""
+    return min(int(array.node.get("maxItems", MAX_ITEMS)), MAX_ITEMS)
+
+
+def more_allowed(array: Shape) -> bool:
+    """Whether the schema lets the list `array` hold more items than one answer may."""
+    return int(array.node.get("maxItems", MAX_ITEMS + 1)) > MAX_ITEMS
 
 
 def _described(out: dict, s: Shape) -> dict:

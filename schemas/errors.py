@@ -53,6 +53,7 @@ class ErrorKind(StrEnum):
     TRUNCATED_OUTPUT = "truncated_output"
     INVALID_JSON = "invalid_json"
     SCHEMA_VIOLATION = "schema_violation"
+    LIST_AT_LIMIT = "list_at_limit"
 
 
 class KindInfo(NamedTuple):
@@ -97,9 +98,10 @@ KINDS: dict[ErrorKind, KindInfo] = {
     ErrorKind.CONTEXT_OVERFLOW: KindInfo("model", "One page does not fit: raise --max-context or lower --image-tokens."),
     ErrorKind.GENERATION_FAILED: KindInfo("model", "The model failed on this batch: rerun with --retry-failed."),
     ErrorKind.GENERATION_TIMEOUT: KindInfo("model", "Generation ran over --generate-timeout: raise it, or rerun with --retry-failed."),
-    ErrorKind.TRUNCATED_OUTPUT: KindInfo("model", "The answer hit --max-new-tokens twice: raise it."),
+    ErrorKind.TRUNCATED_OUTPUT: KindInfo("model", "The answer hit --max-new-tokens twice where it could not be asked in smaller parts (a band of a few lines, a frame, a collection): raise it."),
     ErrorKind.INVALID_JSON: KindInfo("model", "The answer did not parse (rare under constrained decoding): rerun with --retry-failed."),
     ErrorKind.SCHEMA_VIOLATION: KindInfo("model", "The answer breaks the schema (a warning; the message names the field and the rule): check the values. A long document's windows each fit the schema, but their merged lists may pass its `maxItems`: every value is kept, and the warning says so."),
+    ErrorKind.LIST_AT_LIMIT: KindInfo("model", "A list came back as long as one answer may hold (12 items) where it could not be asked in smaller parts (a band of a few lines, a frame, a collection; a warning, the items read are kept): items there may be missing, so check those pages."),
 }
 
 

@@ -160,6 +160,7 @@ class Request(Record):
     thinking: bool = False
     max_new_tokens: int = 1024
     window: tuple[int, int] | None = None  # (first, last) unit index when a document is split
+    band: tuple[float, float] | None = None  # (top, bottom) of the one page a part of a long answer shows (pipeline/parts.py)
 
 
 class Generation(Record):
@@ -304,6 +305,7 @@ class RunRecord(Record):
     tokens_out: int = 0
     padding_tokens: int = 0
     oom_retries: int = 0
+    part_requests: int = 0  # of `requests`: parts of answers too long for one request, asked again (pipeline/parts.py)
     context_utilisation: float = 0.0
     images_per_budget: dict[str, int] = {}
     seconds: float = 0.0

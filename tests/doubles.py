@@ -10,7 +10,9 @@ see realistic citations (the scale benchmark uses this). Token counts are charac
     PYTHONPATH=. GEMMADOC_BACKEND_PLUGINS=tests.doubles gemmadoc run data/samples --model scripted:   (from a checkout)
     --model scripted:delay=0.01,fail=NAME    (seconds per request; raise when the prompt names NAME)
     --model scripted:rate=20[,overlap=0]     (an engine serving 20 requests/s, one call at a time, as a
-                                              GPU does; with overlap the flow keeps two calls queued)"""
+                                              GPU does; with overlap the flow keeps two calls queued)
+    --model scripted:reader=statement        (`StatementReader`: every row of a statement's text layer as a
+                                              list item, as many as the request's schema allows)"""
 
 from __future__ import annotations
 
@@ -53,6 +55,8 @@ class ScriptedBackend:
     def from_spec(cls, spec: str) -> "ScriptedBackend":
         """`scripted:` or `scripted:delay=0.01,fail=name`, or an engine: `scripted:rate=20[,overlap=0]`."""
         opts = dict(kv.split("=", 1) for kv in spec.partition(":")[2].split(",") if "=" in kv)
+        if "reader" in opts:  # a reader of lists from the text layers: `reader=lines` or `reader=statement`
+            return {"lines": ListReader, "statement": StatementReader}[opts["reader"]]()
         if "rate" in opts:  # one engine per process, as the flow's chunks and its idle-share count must share it
             return _ENGINES.setdefault(spec, ScriptedEngine(float(opts["rate"]), overlap=opts.get("overlap", "1") != "0"))
         return cls(delay_s=float(opts.get("delay", 0)), fail_on=opts.get("fail"))
@@ -185,6 +189,85 @@ def _leaf(props: dict, root: dict, quotes: _Quotes):
 
 
 register_backend(SCHEME, ScriptedBackend.from_spec)
+
+
+ROW = re.compile(r"^(\d{4}-\d{2}-\d{2}) (.+?) (-?\d+\.\d{2})$")
+HOLDER = re.compile(r"^Account holder: (.+)$")
+
+
+class ListReader(ScriptedBackend):
+    """A reader of lists as a model under constrained decoding answers: an item of the list `field` for
+    each line of the request's text layers that `item` reads (quoting the line), in order, but no more
+    items than the request's schema allows. An answer longer than the request's `max_new_tokens` (4
+    characters a token) is cut off there, as a model's is ("length"). `answers_rows`: the items of each
+    answer. As it stands it reads every line as `{"text": line}` (bench/long_lists.py's corpus pages)."""
+
+    field = "lines"
+
+    def __init__(self):
+        super().__init__(model_id=f"{type(self).__name__.lower()}")
+        self.answers_rows: list[int] = []
+
+    def item(self, where: tuple[int, str | None], line: str) -> dict | None:
+        return {"text": _cited(line, where, line)}
+
+    def others(self, props: dict, lines: list[tuple[tuple[int, str | None], str]]) -> dict:
+        """The answer's other fields (none here)."""
+        return {}
+
+    def generate(self, requests: list[Request], max_seconds: float | None = None) -> list[Generation]:
+        out = []
+        for r in requests:
+            self.calls += 1
+            self.requests.append(r)
+            lines, page, doc = [], None, None
+            for seg in r.segments:
+                if not isinstance(seg, TextSegment):
+                    continue
+                if seg.text.startswith("Document: "):
+                    doc = seg.text.removeprefix("Document: ") if len(r.doc_ids) > 1 else None  # cited by name in a collection
+                elif m := re.match(r"\[page (\d+)\]", seg.text):
+                    page = int(m.group(1))
+                elif seg.text.startswith("Text layer: "):
+                    lines.extend(((page, doc), line) for line in seg.text.removeprefix("Text layer: ").splitlines())
+            props = r.response_schema["properties"]
+            answer = self.others(props, lines)
+            if self.field in props:
+                items = [i for i in (self.item(p, line) for p, line in lines) if i is not None]
+                answer[self.field] = items[:props[self.field].get("maxItems", len(items))]
+                self.answers_rows.append(len(answer[self.field]))
+            text = json.dumps(answer)
+            cut = len(text) // 4 > r.max_new_tokens
+            out.append(Generation(request_id=r.request_id, text=text[:r.max_new_tokens * 4] if cut else text,
+                                  prompt_tokens=self.count_tokens(r), output_tokens=min(len(text) // 4, r.max_new_tokens),
+                                  model_id=self.model_id, finish_reason="length" if cut else "stop"))
+        return out
+
+
+class StatementReader(ListReader):
+    """The list reader for bank statements (tests/statements.py): each `DATE DESCRIPTION AMOUNT` line a
+    `transactions` item, and the account holder where asked and shown."""
+
+    field = "transactions"
+
+    def item(self, where: tuple[int, str | None], line: str) -> dict | None:
+        if (m := ROW.match(line)) is None:
+            return None
+        date, desc, amount = m.groups()
+        return {"date": _cited(date, where, line), "description": _cited(desc, where, line),
+                "amount": _cited(float(amount), where, line)}
+
+    def others(self, props: dict, lines: list[tuple[tuple[int, str | None], str]]) -> dict:
+        if "account_holder" not in props:
+            return {}
+        holder = next(((p, line, m.group(1)) for p, line in lines if (m := HOLDER.match(line))), None)
+        return {"account_holder": None if holder is None else _cited(holder[2], holder[0], holder[1])}
+
+
+def _cited(value, where: tuple[int, str | None], quote: str) -> dict:
+    """A cited leaf: `where` is (page, document name in a collection's request, else None)."""
+    page, doc = where
+    return {"value": value, "citations": [{"page": page, "quote": quote, **({"doc": doc} if doc else {})}]}
 
 
 _ENGINES: dict[str, "ScriptedEngine"] = {}

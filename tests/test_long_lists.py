@@ -1,0 +1,235 @@
+"""Lists longer than one answer holds, asked again in parts (pipeline/parts.py, pipeline/longanswers.py):
+bank statements read by a scripted reader that answers like a model under constrained decoding (no more
+items than the request's schema allows, cut off at its token allowance), through the real planner,
+prompts, grounding and merge; and a band of a page through the tiny Gemma 4's real processor."""
+
+import json
+
+import pytest
+
+import pipeline.parts as parts
+from pipeline.parse import merge_windows
+from pipeline.parts import Part, band_cut, band_unit
+from pipeline.prompt import unit_segments
+from pipeline.wrap import MAX_ITEMS
+from schemas.options import RunOptions
+from schemas.records import Box, Citation, Extraction
+from tests.doubles import StatementReader
+from tests.statements import FEE, STATEMENT_SCHEMA, statement_rows, write_statement
+from tests.test_extract import run
+
+
+@pytest.fixture()
+def schema(tmp_path):
+    path = tmp_path / "statement.json"
+    path.write_text(json.dumps(STATEMENT_SCHEMA))
+    return str(path)
+
+
+def read(result) -> list[tuple[str, str, str]]:
+    return [(t["date"], t["description"], f"{t['amount']:.2f}") for t in result.answer["transactions"]]
+
+
+def test_every_row_of_a_long_statement_is_read_once_in_order(tmp_path, schema):
+    """90 rows over 3 pages: one answer holds 12, so the pages are asked in parts and each page in bands.
+    Every row comes back once, in reading order, cited and boxed on its own page; the same row on every
+    page (the monthly fee) and twice on one page (two coffees) is kept each time."""
+    pages = statement_rows(3, 30)
+    backend = StatementReader()
+    (result,), ex = run([write_statement(tmp_path / "s.pdf", pages)], RunOptions(ocr="off"), schema=schema, backend=backend)
+    assert read(result) == [row for page in pages for row in page]
+    assert read(result).count(FEE) == 3 and pages[0][1] == pages[0][2]
+    assert result.status == "ok" and not result.errors
+    assert result.answer["account_holder"] == "Jane Doe"
+    assert backend.answers_rows[0] == MAX_ITEMS and ex.stats.part_requests > 0
+    assert max(backend.answers_rows[1:]) <= MAX_ITEMS and min(backend.answers_rows) < MAX_ITEMS
+    row_pages = [k + 1 for k, page in enumerate(pages) for _ in page]
+    cited = [e for e in result.extractions if e.field.endswith(".amount")]
+    assert [e.citations[0].page for e in cited] == row_pages
+    assert all(e.verified and e.citations[0].boxes for e in result.extractions)
+    fees = [e.citations[0] for e in cited if e.value == float(FEE[2])]
+    assert [c.page for c in fees] == [1, 2, 3] and round(fees[1].boxes[0].y0) == round(fees[2].boxes[0].y0)
+
+
+def test_a_row_repeated_far_down_its_page_is_cited_in_its_own_band(tmp_path, schema):
+    """The same row at the top and near the foot of one page, read by two bands: each is cited where its
+    band shows it (not both at the first place the quote is found), so both are kept."""
+    rows = statement_rows(1, 30, seed=7)[0]
+    rows[25] = rows[1]
+    (result,), _ = run([write_statement(tmp_path / "s.pdf", [rows])], RunOptions(ocr="off"), schema=schema,
+                       backend=StatementReader())
+    assert read(result) == rows
+    amounts = [e for e in result.extractions if e.field.endswith(".amount")]
+    first, again = amounts[1].citations[0].boxes[0], amounts[25].citations[0].boxes[0]
+    assert again.y0 > first.y0 + 300
+
+
+def test_a_run_writes_every_row_and_counts_its_part_requests(tmp_path, schema, prefect_harness):
+    """The CLI's run over a folder of two statements: the tables hold every row once, and the runs table
+    the requests asked in parts."""
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    pages = {name: statement_rows(2, 25, seed=k) for k, name in enumerate(("a.pdf", "b.pdf"))}
+    for name, rows in pages.items():
+        write_statement(inputs / name, rows)
+    out = tmp_path / "out"
+    r = CliRunner().invoke(app, ["run", str(inputs), "--out", str(out), "--model", "scripted:reader=statement", "--schema", schema,
+                                 "--ocr", "off"])
+    assert r.exit_code == 0, r.output
+    docs = pd.read_parquet(out / "tables" / "documents").set_index("name")
+    for name, rows in pages.items():
+        answer = json.loads(docs.loc[name, "answer_json"])
+        assert [(t["date"], t["description"], f"{t['amount']:.2f}") for t in answer["transactions"]] == [x for p in rows for x in p]
+    runs = pd.read_parquet(out / "tables" / "runs")
+    assert runs["part_requests"].iloc[-1] > 0 and runs["requests"].iloc[-1] > runs["part_requests"].iloc[-1]
+    extractions = pd.read_parquet(out / "tables" / "extractions")
+    assert len(extractions) == 2 * (1 + 50 * 3) and extractions["verified"].all()
+
+
+def test_answers_cut_off_at_their_token_allowance_are_asked_in_smaller_parts(tmp_path, schema):
+    """An allowance of 300 tokens holds about 5 rows: the answers run out (twice, with the retry), and the
+    parts asked again hold every row."""
+    pages = statement_rows(2, 24, seed=1)
+    (result,), ex = run([write_statement(tmp_path / "s.pdf", pages)], RunOptions(ocr="off", max_new_tokens=300),
+                        schema=schema, backend=StatementReader())
+    assert read(result) == [row for page in pages for row in page]
+    assert result.status == "ok" and not result.errors and ex.stats.part_requests > 8
+
+
+def test_a_scanned_statement_is_cut_into_bands_by_its_ocr_lines(tmp_path, schema):
+    pages = statement_rows(1, 36, seed=2)
+    (result,), _ = run([write_statement(tmp_path / "s.pdf", pages, scanned_dpi=200)], RunOptions(), schema=schema,
+                       backend=StatementReader())
+    assert result.text_sources == {"ocr": 1}
+    assert read(result) == pages[0]
+    assert all(e.verified for e in result.extractions)
+
+
+def test_a_list_still_full_where_a_page_cannot_be_cut_is_kept_with_a_warning(tmp_path, schema, monkeypatch):
+    monkeypatch.setattr(parts, "MAX_BAND_CUTS", 0)
+    pages = statement_rows(1, 20, seed=3)
+    (result,), _ = run([write_statement(tmp_path / "s.pdf", pages)], RunOptions(ocr="off"), schema=schema,
+                       backend=StatementReader())
+    assert read(result) == pages[0][:MAX_ITEMS]
+    (warning,) = result.errors
+    assert warning.kind == "list_at_limit" and warning.severity == "warning" and result.status == "ok"
+    assert "`transactions`" in warning.message and "[page 1]" in warning.message
+
+
+def test_a_list_of_exactly_its_limit_asked_in_parts_comes_back_the_same(tmp_path, schema):
+    pages = statement_rows(1, MAX_ITEMS, seed=4)
+    (result,), ex = run([write_statement(tmp_path / "s.pdf", pages)], RunOptions(ocr="off"), schema=schema,
+                        backend=StatementReader())
+    assert read(result) == pages[0] and ex.stats.part_requests == 2 and not result.errors
+
+
+def test_a_collections_full_list_is_kept_with_a_warning_on_each_document(tmp_path, schema):
+    """A request over several documents is not asked in parts (each document's lists would need its own
+    parts): its full list stands, and each document it read says items may be missing. Each document gets
+    the items cited on it, numbered from 0 (the second one's used to follow empty items in its place)."""
+    for k, name in enumerate(("a.pdf", "b.pdf")):
+        write_statement(tmp_path / name, statement_rows(1, 10, seed=10 + k))
+    results, ex = run([tmp_path / "a.pdf", tmp_path / "b.pdf"], RunOptions(ocr="off", collection=True, max_new_tokens=4096), schema=schema,
+                      backend=StatementReader())
+    assert ex.stats.requests == 1 and ex.stats.part_requests == 0
+    counts = {r.name: len(r.answer["transactions"]) for r in results}
+    assert counts == {"a.pdf": 10, "b.pdf": MAX_ITEMS - 10}  # each document its own items, numbered from 0
+    assert all(t["amount"] is not None for r in results for t in r.answer["transactions"])
+    for r in results:
+        (warning,) = r.errors
+        assert warning.kind == "list_at_limit" and warning.severity == "warning" and r.status == "ok"
+
+
+def test_a_schema_limit_at_or_under_one_answer_is_not_asked_in_parts(tmp_path):
+    limited = json.loads(json.dumps(STATEMENT_SCHEMA))
+    limited["properties"]["transactions"]["maxItems"] = 5
+    (tmp_path / "five.json").write_text(json.dumps(limited))
+    pages = statement_rows(1, 20, seed=5)
+    (result,), ex = run([write_statement(tmp_path / "s.pdf", pages)], RunOptions(ocr="off"), schema=str(tmp_path / "five.json"),
+                        backend=StatementReader())
+    assert read(result) == pages[0][:5] and ex.stats.part_requests == 0 and not result.errors
+
+
+def test_bands_cut_between_lines_and_show_their_own_picture_and_words(tmp_path):
+    from pipeline.discover import discover
+    from pipeline.prepare import prepare_chunk
+
+    pages = statement_rows(1, 30, seed=6)
+    opts = RunOptions(ocr="off")
+    (item,) = prepare_chunk(discover([write_statement(tmp_path / "s.pdf", pages)]).documents, opts.ingest, tmp_path)
+    unit = item.units[0]
+    cut = band_cut(unit, None)
+    lines = sorted({(w.y0 + w.y1) / 2 for w in unit.words})
+    above = [y for y in lines if y < cut]
+    assert abs(len(above) - (len(lines) - len(above))) <= 1  # the most even cut
+    top, bottom = band_unit(unit, (0.0, cut)), band_unit(unit, (cut, unit.height))
+    assert top.image.crop[1] == 0 and top.image.crop[3] == bottom.image.crop[1] and bottom.image.crop[3] == unit.image_height
+    assert len(top.words) + len(bottom.words) == len(unit.words)
+    assert all(w.y1 <= cut + 3 for w in top.words) and all(w.y0 >= cut - 3 for w in bottom.words)
+    (label, image, text) = unit_segments(bottom, 280, True)
+    assert label.text.startswith("[page 1] (a band across the page, from ")
+    assert image.image.crop == bottom.image.crop and (image.width, image.height) == (unit.image_width, bottom.image_height)
+    assert text.text.splitlines()[0].removeprefix("Text layer: ") == " ".join(w.text for w in bottom.words if w.line == bottom.words[0].line)
+    halves = Part(item=item, start=0, end=1).halves(("transactions",))
+    assert [h.band for h in halves] == [(0.0, cut), (cut, unit.height)] and all(h.fields == ("transactions",) for h in halves)
+    quarters = halves[1].halves(("transactions",))
+    assert quarters[0].band[0] == cut and quarters[1].band[1] == unit.height and quarters[0].key == (1, 0)
+
+
+def test_a_band_of_a_long_page_is_shown_in_slices_of_the_band():
+    from schemas.records import ImageRef, PageUnit, Word
+
+    words = [Word(text=f"w{k}", x0=10, y0=20 * k, x1=50, y1=20 * k + 12, line=k) for k in range(100)]
+    unit = PageUnit(doc_id="d", page=1, width=200, height=2000, image=ImageRef(path="x.png"), image_width=400,
+                    image_height=4000, words=words)
+    band = band_unit(unit, (1000.0, 2000.0))
+    segs = [s for s in unit_segments(band, 70, False) if s.kind == "image"]
+    assert len(segs) > 1
+    assert segs[0].image.crop[1] == 2000 and segs[-1].image.crop[3] == 4000  # slices within the band's pixels
+
+
+def _item(values: dict, page: int, y: float, index: int) -> list[Extraction]:
+    box = Box(x0=50, y0=y, x1=300, y1=y + 12)
+    return [Extraction(doc_id="d", field=f"transactions[{index}].{k}", value=v,
+                       citations=[Citation(doc_id="d", page=page, quote="q", match="exact", score=1.0, boxes=[box])])
+            for k, v in values.items()]
+
+
+def test_merge_leaves_out_an_item_read_again_at_the_same_place_only():
+    fee = {"description": "Monthly account fee", "amount": 4.99}
+    coffee = {"description": "Coffee Bar", "amount": 3.8}
+    first = _item(fee, 1, 100, 0) + _item(coffee, 2, 100, 1) + _item(coffee, 2, 115, 2)  # two coffees on page 2
+    second = _item(coffee, 2, 100, 0) + _item(coffee, 2, 115, 1) + _item(fee, 3, 100, 2)  # page 2 shared; page 3's fee
+    merged = merge_windows([first, second])
+    described = [(e.field, e.value, e.citations[0].page) for e in merged if e.field.endswith("description")]
+    assert described == [("transactions[0].description", "Monthly account fee", 1), ("transactions[1].description", "Coffee Bar", 2),
+                         ("transactions[2].description", "Coffee Bar", 2), ("transactions[3].description", "Monthly account fee", 3)]
+    same_window = _item(coffee, 2, 100, 0) + _item(coffee, 2, 100, 1)  # one window's own two equal items stay two
+    assert len(merge_windows([same_window, []])) == 4
+
+
+def test_a_band_request_runs_through_the_tiny_models_processor(tiny_backend, tmp_path):
+    from model.images import load_image
+    from pipeline.discover import discover
+    from pipeline.packing import Planner
+    from pipeline.prepare import prepare_chunk
+    from schemas.catalog import load_schema
+
+    opts = RunOptions(model="tiny-random", ocr="off", max_new_tokens=32, image_tokens_min=70, image_tokens_max=280)
+    (item,) = prepare_chunk(discover([write_statement(tmp_path / "s.pdf", statement_rows(1, 30))]).documents, opts.ingest,
+                            tmp_path)
+    planner = Planner(tiny_backend, opts.plan, load_schema("invoice"))
+    band = Part(item=item, start=0, end=1).halves(("line_items",))[1]
+    request = planner.part_request(band, "band")
+    assert list(request.response_schema["properties"]) == ["line_items"]
+    assert '"line_items"' in request.system and '"invoice_number"' not in request.system
+    assert request.n_tokens == tiny_backend.encode(request)["input_ids"].shape[1]
+    (image,) = [s for s in request.segments if s.kind == "image"]
+    assert load_image(image.image).size == (image.width, image.height) == (item.units[0].image_width, band.units()[0].image_height)
+    (gen,) = tiny_backend.generate([request])
+    assert gen.finish_reason in ("stop", "length") and gen.output_tokens > 0
