@@ -3,7 +3,8 @@
 
 One answer holds at most 12 items of a list (the grammar's bound) and at most --max-new-tokens tokens. A
 request whose answer fills a list, or runs out of tokens, is now asked again in parts: its pages in
-halves, one page in bands cut between text lines, each part for the full lists only.
+runs of even text lines, one page in bands cut between text lines, each part for the full lists only, in
+as many parts as the first answer's reach down its lines promises items for.
 
 The model's side is a scripted reader (tests/doubles.py, `ListReader`) that answers as a model under
 constrained decoding does: every row the request's text layers show, as an item quoting its line, in

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from pipeline.packing import Planner
-from pipeline.parts import MAX_PARTS, Part, asking, full_lists, without
+from pipeline.parts import MAX_PARTS, Part, asking, full_lists, parts_wanted, without
 from schemas.records import ErrorRecord, Generation, Request
 
 Output = tuple[Request, Generation | None, ErrorRecord | None]
@@ -48,17 +48,22 @@ def answer_in_parts(outputs: list[Output], roots: dict[str, Part], planner: Plan
                 continue
             cut_off, fields = want
             can = part is not None and per_root[order[r.request_id][0]] < MAX_PARTS
-            halves = part.halves(None if cut_off else fields) if can else []
-            if not halves:
+            if not can:
+                pieces = []
+            elif cut_off:
+                pieces = part.split(None, 2)
+            else:
+                pieces = part.split(fields, parts_wanted(part, json.loads(gen.text, strict=False), fields))
+            if not pieces:
                 if not cut_off:
                     for d in r.doc_ids:
                         still_full.setdefault((d, fields), []).extend(r.unit_labels)
                 continue
-            per_root[order[r.request_id][0]] += len(halves)
+            per_root[order[r.request_id][0]] += len(pieces)
             replaced[r.request_id] = None if cut_off else fields
-            for k, half in enumerate(halves):
-                sub = planner.part_request(half, f"{r.request_id}.{k}")
-                asked[sub.request_id] = half
+            for k, piece in enumerate(pieces):
+                sub = planner.part_request(piece, f"{r.request_id}.{k}")
+                asked[sub.request_id] = piece
                 order[sub.request_id] = order[r.request_id] + (k,)
                 children.setdefault(r.request_id, []).append(sub.request_id)
                 more.append(sub)

@@ -4,16 +4,20 @@ One answer holds at most MAX_ITEMS items of a list (the grammar's bound, so that
 and at most --max-new-tokens tokens (twice that on its retry). An invoice of 40 line items, or a bank
 statement page of 30 transactions, came back with its first 12 items and nothing said the rest were
 missing; an answer longer than its token allowance was lost whole. Now a request whose answer fills a
-list the schema lets run longer, or runs out of tokens, is asked again in two parts: its pages in two
-halves, or its one page in an upper and a lower band cut between text lines (the band's picture and the
-band's words only), down to bands of MIN_BAND_LINES lines, at most MAX_BAND_CUTS cuts deep. A part is
-asked for the full lists alone (the rest of the first answer stands), or for everything when the answer
-was cut off. The parts' items replace the first answer's, in reading order; a list still full in a part
-that cannot be cut further is kept with a `list_at_limit` warning."""
+list the schema lets run longer, or runs out of tokens, is asked again in parts: its pages in runs of
+about even text lines, or its one page in bands cut between text lines (the band's picture and the band's
+words only). A full answer is asked again in as many parts as its text lines promise items for
+(`parts_wanted`: its items reach down to the line its last item quotes; the lines below are taken to
+hold items as densely), an answer cut off in two. Parts are cut again until their lists fit, down to bands
+of MIN_BAND_LINES lines, MAX_BAND_CUTS levels deep. A part is asked for the full lists alone (the rest of
+the first answer stands), or for everything when the answer was cut off. The parts' items replace the
+first answer's, in reading order; a list still full in a part that cannot be cut further is kept with a
+`list_at_limit` warning."""
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +27,10 @@ from schemas.shape import Shape
 
 MIN_BAND_LINES = 2  # text lines each band of a page holds, at least
 LINE_CORE = 0.6  # the share of a line's height a cut between lines never crosses
-MAX_BAND_CUTS = 6  # a page is cut into at most 2**6 = 64 bands (a table's rows, two or three at a time)
+MAX_BAND_CUTS = 6  # levels of bands a page is cut in, at most (a table's rows, two or three at a time)
+MAX_SPLIT = 8  # parts one full answer is asked again in, at most
+FILL = 0.9  # the share of one answer's items a part is sized to hold
+QUOTE_KEY = 24  # characters of a quote looked for among the part's lines
 MAX_PARTS = 256  # parts one request is asked in, at most (a runaway answer never multiplies without end)
 
 if TYPE_CHECKING:
@@ -51,22 +58,79 @@ class Part:
         units = self.item.units[self.start:self.end]
         return [band_unit(units[0], self.band)] if self.band is not None else units
 
-    def halves(self, fields: tuple[str, ...] | None) -> list["Part"]:
-        """The part in two, each asking for `fields`: its units in halves, or its one unit in two bands
-        at the gap between text lines nearest its middle line; [] when it cannot be cut."""
+    def split(self, fields: tuple[str, ...] | None, n: int = 2) -> list["Part"]:
+        """The part in `n` parts (fewer where it has not the lines), each asking for `fields`: its units in
+        runs of about even text lines, or its one unit in bands cut between text lines; [] when it cannot
+        be cut."""
         if self.end - self.start > 1:
-            mid = (self.start + self.end) // 2
-            spans = [(self.start, mid, None), (mid, self.end, None)]
+            bounds = unit_runs([_line_count(u) for u in self.item.units[self.start:self.end]], n)
+            spans = [(self.start + a, self.start + b, None) for a, b in bounds]
         else:
             unit = self.item.units[self.start]
-            cut = band_cut(unit, self.band) if self.cuts < MAX_BAND_CUTS else None
-            if cut is None:
+            cuts = band_cuts(unit, self.band, n) if self.cuts < MAX_BAND_CUTS else []
+            if not cuts:
                 return []
-            top, bottom = self.band or (0.0, float(unit.height))
-            spans = [(self.start, self.end, (top, cut)), (self.start, self.end, (cut, bottom))]
+            edges = [self.band[0] if self.band else 0.0, *cuts, self.band[1] if self.band else float(unit.height)]
+            spans = [(self.start, self.end, (a, b)) for a, b in zip(edges, edges[1:])]
         cuts = self.cuts + (spans[0][2] is not None)
         return [dataclasses.replace(self, start=s, end=e, band=b, fields=fields, key=self.key + (k,), cuts=cuts)
                 for k, (s, e, b) in enumerate(spans)]
+
+
+def parts_wanted(part: Part, answer: Any, fields: tuple[str, ...]) -> int:
+    """How many parts to ask `part` in, its first answer's lists `fields` being full: as many as hold
+    the items its text lines promise at FILL of one answer each. The items read reach down to the line the
+    last of them quotes; the rest of the lines are taken to hold items as densely. 2 where no quote is
+    found among the lines (no text layer, or quotes the lines do not hold), at most MAX_SPLIT."""
+    from pipeline.prompt import layer_text
+
+    lines = [_folded(line) for u in part.units() for line in layer_text(u).splitlines()]
+    last, at = -1, 0
+    for quote in _quotes([answer.get(f) for f in fields]):
+        key = _folded(quote)[:QUOTE_KEY]
+        if not key:
+            continue
+        found = next((i for i in [*range(at, len(lines)), *range(0, at)] if key in lines[i]), None)
+        if found is not None:
+            last, at = max(last, found), found
+    if last < 0:
+        return 2
+    return max(2, min(MAX_SPLIT, math.ceil(len(lines) / ((last + 1) * FILL))))
+
+
+def _quotes(value: Any) -> list[str]:
+    """The quotes of every citation in a wrapped value, in order."""
+    if isinstance(value, dict):
+        if "citations" in value and "value" in value:
+            return [c.get("quote", "") for c in value.get("citations") or [] if isinstance(c, dict)]
+        return [q for v in value.values() for q in _quotes(v)]
+    if isinstance(value, list):
+        return [q for v in value for q in _quotes(v)]
+    return []
+
+
+def _folded(text: str) -> str:
+    return " ".join(str(text).casefold().split())
+
+
+def _line_count(unit: Unit) -> int:
+    return len({w.line for w in unit.words})
+
+
+def unit_runs(weights: list[int], n: int) -> list[tuple[int, int]]:
+    """`len(weights)` units in at most `n` runs (start, end) of about even weight (their text lines;
+    each unit weighs at least 1), each at least one unit, in order."""
+    weights = [max(1, w) for w in weights]
+    n = max(1, min(n, len(weights)))
+    total, bounds, run = sum(weights), [0], 0
+    for k, w in enumerate(weights[:-1]):
+        run += w
+        left = len(weights) - (k + 1)  # units after this one
+        wanted = n - len(bounds)  # runs still to start
+        if wanted > 0 and (run >= total * len(bounds) / n or left == wanted):
+            bounds.append(k + 1)
+    bounds.append(len(weights))
+    return list(zip(bounds, bounds[1:]))
 
 
 def full_lists(answer: Any, shape: Shape) -> tuple[str, ...]:
@@ -121,25 +185,37 @@ def can_band(unit: Unit) -> bool:
     return unit.image.turn % 4 == 0 and unit.image.crop is None and unit.height > 0 and bool(unit.words)
 
 
-def band_cut(unit: Unit, band: tuple[float, float] | None) -> float | None:
-    """Where to cut `band` of `unit` (its own coordinates) in two: the middle of the gap between text
-    lines (no line crosses it) that leaves the most even count of lines above and below, each at least
-    MIN_BAND_LINES; None when no such gap exists."""
+def band_cuts(unit: Unit, band: tuple[float, float] | None, n: int = 2) -> list[float]:
+    """Where to cut `band` of `unit` (its own coordinates) into `n` bands: at gaps between text lines (no
+    line crosses a gap), each nearest to an even share of the lines, each band holding MIN_BAND_LINES lines
+    at least; fewer cuts where the lines do not allow them, [] where none."""
     if not can_band(unit):
-        return None
+        return []
     lines = _lines(unit, band)
-    best = None
+    gaps = []  # (lines above, where to cut)
     reach = float("-inf")  # the lowest bottom of the lines above the gap
     for k in range(len(lines) - 1):
         reach = max(reach, lines[k][1])
-        gap_top, gap_bottom = reach, lines[k + 1][0]
-        above = k + 1
-        if gap_bottom <= gap_top or min(above, len(lines) - above) < MIN_BAND_LINES:
-            continue
-        balance = abs(len(lines) - 2 * above)
-        if best is None or balance < best[0]:
-            best = (balance, (gap_top + gap_bottom) / 2)
-    return None if best is None else best[1]
+        if lines[k + 1][0] > reach:
+            gaps.append((k + 1, (reach + lines[k + 1][0]) / 2))
+    cuts, above = [], 0
+    for j in range(1, n):
+        target = j * len(lines) / n
+        usable = [g for g in gaps if g[0] - above >= MIN_BAND_LINES and len(lines) - g[0] >= MIN_BAND_LINES]
+        if not usable:
+            break
+        best = min(usable, key=lambda g: (abs(g[0] - target), g[0]))
+        if cuts and best[1] <= cuts[-1]:
+            break
+        cuts.append(best[1])
+        above = best[0]
+    return cuts
+
+
+def band_cut(unit: Unit, band: tuple[float, float] | None) -> float | None:
+    """Where to cut `band` of `unit` in two (the most even cut of `band_cuts`), or None."""
+    cuts = band_cuts(unit, band, 2)
+    return cuts[0] if cuts else None
 
 
 def band_unit(unit: Unit, band: tuple[float, float]) -> Unit:

@@ -175,10 +175,13 @@ def test_bands_cut_between_lines_and_show_their_own_picture_and_words(tmp_path):
     assert label.text.startswith("[page 1] (a band across the page, from ")
     assert image.image.crop == bottom.image.crop and (image.width, image.height) == (unit.image_width, bottom.image_height)
     assert text.text.splitlines()[0].removeprefix("Text layer: ") == " ".join(w.text for w in bottom.words if w.line == bottom.words[0].line)
-    halves = Part(item=item, start=0, end=1).halves(("transactions",))
+    halves = Part(item=item, start=0, end=1).split(("transactions",))
     assert [h.band for h in halves] == [(0.0, cut), (cut, unit.height)] and all(h.fields == ("transactions",) for h in halves)
-    quarters = halves[1].halves(("transactions",))
+    quarters = halves[1].split(("transactions",))
     assert quarters[0].band[0] == cut and quarters[1].band[1] == unit.height and quarters[0].key == (1, 0)
+    thirds = Part(item=item, start=0, end=1).split(None, 3)
+    counts = [len(band_unit(unit, t.band).words) for t in thirds]
+    assert len(thirds) == 3 and sum(counts) == len(unit.words) and max(counts) - min(counts) <= 6  # a row: 3 words
 
 
 def test_a_band_of_a_long_page_is_shown_in_slices_of_the_band():
@@ -191,6 +194,29 @@ def test_a_band_of_a_long_page_is_shown_in_slices_of_the_band():
     segs = [s for s in unit_segments(band, 70, False) if s.kind == "image"]
     assert len(segs) > 1
     assert segs[0].image.crop[1] == 2000 and segs[-1].image.crop[3] == 4000  # slices within the band's pixels
+
+
+def test_a_full_answer_is_asked_again_in_as_many_parts_as_its_lines_promise(tmp_path):
+    """The first answer's 12 items quote the first 13 of 46 lines (the holder's and 12 rows): the 45 rows
+    are asked for in 4 bands, each about 11 rows, not halved and halved again. Quotes the lines do not hold
+    say nothing: halves."""
+    from pipeline.discover import discover
+    from pipeline.parts import parts_wanted, unit_runs
+    from pipeline.prepare import prepare_chunk
+
+    rows = statement_rows(1, 45, seed=8)[0]
+    (item,) = prepare_chunk(discover([write_statement(tmp_path / "s.pdf", [rows])]).documents, RunOptions(ocr="off").ingest,
+                            tmp_path)
+    part = Part(item=item, start=0, end=1)
+
+    def answer(quotes):
+        return {"transactions": [{"description": {"value": "x", "citations": [{"page": 1, "quote": q}]}} for q in quotes]}
+
+    first = answer([" ".join(r) for r in rows[:MAX_ITEMS]])
+    assert parts_wanted(part, first, ("transactions",)) == 4 and len(part.split(("transactions",), 4)) == 4
+    assert parts_wanted(part, answer(["not on the page"] * MAX_ITEMS), ("transactions",)) == 2
+    assert unit_runs([30, 30, 30], 8) == [(0, 1), (1, 2), (2, 3)]
+    assert unit_runs([5, 5, 5, 5], 2) == [(0, 2), (2, 4)] and unit_runs([40, 1, 1, 1], 2) == [(0, 1), (1, 4)]
 
 
 def _item(values: dict, page: int, y: float, index: int) -> list[Extraction]:
@@ -224,7 +250,7 @@ def test_a_band_request_runs_through_the_tiny_models_processor(tiny_backend, tmp
     (item,) = prepare_chunk(discover([write_statement(tmp_path / "s.pdf", statement_rows(1, 30))]).documents, opts.ingest,
                             tmp_path)
     planner = Planner(tiny_backend, opts.plan, load_schema("invoice"))
-    band = Part(item=item, start=0, end=1).halves(("line_items",))[1]
+    band = Part(item=item, start=0, end=1).split(("line_items",))[1]
     request = planner.part_request(band, "band")
     assert list(request.response_schema["properties"]) == ["line_items"]
     assert '"line_items"' in request.system and '"invoice_number"' not in request.system
