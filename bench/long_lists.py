@@ -14,8 +14,9 @@ quote, merging the parts' items. Everything else runs as in a batch: ingest, `Ex
 
 Workloads:
 - bank statements (tests/statements.py): 1 page of 8, 20 and 45 rows; 3 pages of 30; 8 pages of 40; 3
-  pages of 30 scanned at 200 dpi and read by OCR; each with the monthly fee on every page and one row
-  twice on each page. `rows_read`: the share of the rows read (each row counted once per occurrence),
+  pages of 30 scanned at 200 dpi and read by OCR; 2 pages of 30 scanned sideways (OCR reads them turned,
+  the model is shown them upright); each with the monthly fee on every page and one row twice on each
+  page. `rows_read`: the share of the rows read (each row counted once per occurrence),
   `duplicates`: items read past the rows there are, `in_order`: statements read exactly, row for row;
   `located`: the share of items whose citations are found on the page, boxed;
 - born-digital corpus PDFs (bench/grounding.py's list, their first 3 pages): every text line an item of
@@ -44,7 +45,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-STATEMENTS = [(1, 8, None), (1, 20, None), (1, 45, None), (3, 30, None), (8, 40, None), (3, 30, 200)]
+STATEMENTS = [(1, 8, None, 0), (1, 20, None, 0), (1, 45, None, 0), (3, 30, None, 0), (8, 40, None, 0), (3, 30, 200, 0),
+              (2, 30, 200, 1)]  # pages, rows a page, scanned at dpi, turned quarters (put in the scanner sideways)
 CORPUS_PAGES = 3
 LINES_SCHEMA = {"type": "object", "properties": {"lines": {"type": "array", "items": {
     "type": "object", "properties": {"text": {"type": "string"}}}}}}
@@ -100,11 +102,11 @@ def main() -> None:
     (work / "statement.json").write_text(json.dumps(STATEMENT_SCHEMA))
     (work / "lines.json").write_text(json.dumps(LINES_SCHEMA))
     tally = {side: collections.Counter() for side in ("after", "before")}
-    for n, (pages, per_page, dpi) in enumerate(STATEMENTS):
+    for n, (pages, per_page, dpi, turned) in enumerate(STATEMENTS):
         rows = statement_rows(pages, per_page, seed=n)
-        path = write_statement(work / f"statement-{n}.pdf", rows, scanned_dpi=dpi)
+        path = write_statement(work / f"statement-{n}.pdf", rows, scanned_dpi=dpi, turned=turned)
         truth = [row for page in rows for row in page]
-        shown = [f"{pages}x{per_page}{' scanned' if dpi else ''}:"]
+        shown = [f"{pages}x{per_page}{' scanned' if dpi else ''}{' sideways' if turned else ''}:"]
         for side, t in tally.items():
             backend = StatementReader()
             options = RunOptions(ocr="auto" if dpi else "off")

@@ -41,8 +41,8 @@ Unit = PageUnit | FrameUnit
 
 @dataclass(frozen=True)
 class Part:
-    """What one request asks about: units `start:end` of one document, or a band (top, bottom, in the
-    unit's own coordinates) of its one unit; `fields`: the top-level fields asked (None: all); `key`: its
+    """What one request asks about: units `start:end` of one document, or a band (top, bottom of the unit
+    shown upright, in its own coordinates) of its one unit; `fields`: the top-level fields asked (None: all); `key`: its
     place in reading order among the parts of the first request (a tuple: parts sort by it)."""
 
     item: "Prepared"
@@ -70,7 +70,7 @@ class Part:
             cuts = band_cuts(unit, self.band, n) if self.cuts < MAX_BAND_CUTS else []
             if not cuts:
                 return []
-            edges = [self.band[0] if self.band else 0.0, *cuts, self.band[1] if self.band else float(unit.height)]
+            edges = [self.band[0] if self.band else 0.0, *cuts, self.band[1] if self.band else float(upright_size(unit)[1])]
             spans = [(self.start, self.end, (a, b)) for a, b in zip(edges, edges[1:])]
         cuts = self.cuts + (spans[0][2] is not None)
         return [dataclasses.replace(self, start=s, end=e, band=b, fields=fields, key=self.key + (k,), cuts=cuts)
@@ -168,8 +168,9 @@ def _lines(unit: Unit, band: tuple[float, float] | None) -> list[tuple[float, fl
     None): the middle LINE_CORE of its height, as lines set close have boxes that touch or overlap."""
     spans: dict[int, list[float]] = {}
     for w in unit.words:
-        s = spans.setdefault(w.line, [w.y0, w.y1])
-        s[0], s[1] = min(s[0], w.y0), max(s[1], w.y1)
+        y0, y1 = upright_span(unit, w)
+        s = spans.setdefault(w.line, [y0, y1])
+        s[0], s[1] = min(s[0], y0), max(s[1], y1)
     top, bottom = band or (float("-inf"), float("inf"))
     cores = []
     for a, b in spans.values():
@@ -180,9 +181,27 @@ def _lines(unit: Unit, band: tuple[float, float] | None) -> list[tuple[float, fl
 
 
 def can_band(unit: Unit) -> bool:
-    """Whether `unit`'s picture can be cut by its words' heights: shown as its words lie (a PDF page's
-    rotation is applied to both; a scan OCR read turned is shown turned upright, its words are not)."""
-    return unit.image.turn % 4 == 0 and unit.image.crop is None and unit.height > 0 and bool(unit.words)
+    """Whether `unit` can be cut into bands: a whole picture with words (not a band already)."""
+    return unit.image.crop is None and unit.height > 0 and unit.width > 0 and bool(unit.words)
+
+
+def upright_size(unit: Unit) -> tuple[float, float]:
+    """(width, height) of `unit` as the model is shown it, in the unit's own coordinates: a scan OCR read
+    turned is shown turned upright (`ImageRef.turn`), its words keep the picture's coordinates as given."""
+    return (unit.width, unit.height) if unit.image.turn % 2 == 0 else (unit.height, unit.width)
+
+
+def upright_span(unit: Unit, word) -> tuple[float, float]:
+    """(top, bottom) of `word` on `unit` shown upright (turned `ImageRef.turn` quarters counter-clockwise),
+    in the unit's own coordinates."""
+    turn = unit.image.turn % 4
+    if turn == 1:
+        return unit.width - word.x1, unit.width - word.x0
+    if turn == 2:
+        return unit.height - word.y1, unit.height - word.y0
+    if turn == 3:
+        return word.x0, word.x1
+    return word.y0, word.y1
 
 
 def band_cuts(unit: Unit, band: tuple[float, float] | None, n: int = 2) -> list[float]:
@@ -219,13 +238,13 @@ def band_cut(unit: Unit, band: tuple[float, float] | None) -> float | None:
 
 
 def band_unit(unit: Unit, band: tuple[float, float]) -> Unit:
-    """`unit` cut to `band` (top, bottom in its own coordinates): the picture cropped to the band's full
-    width, and the words whose middle lies in it (still in the unit's coordinates, so citations are
-    verified and boxed on the whole unit)."""
+    """`unit` cut to `band` (top, bottom of the unit shown upright, in its own coordinates): the upright
+    picture cropped to the band's full width, and the words whose middle lies in it (still in the unit's
+    coordinates, so citations are verified and boxed on the whole unit)."""
     top, bottom = band
-    scale = unit.image_height / unit.height
+    scale = unit.image_height / upright_size(unit)[1]
     y0, y1 = max(0, round(top * scale)), min(unit.image_height, round(bottom * scale))
     y1 = max(y1, y0 + 1)
-    words = [w for w in unit.words if top <= (w.y0 + w.y1) / 2 < bottom]
+    words = [w for w in unit.words if top <= sum(upright_span(unit, w)) / 2 < bottom]
     return unit.model_copy(update={"image": unit.image.model_copy(update={"crop": (0, y0, unit.image_width, y1)}),
                                    "image_height": y1 - y0, "words": words})

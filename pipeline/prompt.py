@@ -73,8 +73,10 @@ def band_note(unit: PageUnit | FrameUnit) -> str:
     crop = unit.image.crop
     if crop is None:
         return ""
-    full = unit.height * unit.image_width / max(unit.width, 1e-9)  # the whole picture's height, in pixels
-    return f" (a band across the page, from {100 * crop[1] / full:.0f}% to {100 * crop[3] / full:.0f}% of its height)"
+    wide, tall = (unit.width, unit.height) if unit.image.turn % 2 == 0 else (unit.height, unit.width)  # as shown
+    full = tall * unit.image_width / max(wide, 1e-9)  # the whole upright picture's height, in pixels
+    what = "frame" if isinstance(unit, FrameUnit) else "page"
+    return f" (a band across the {what}, from {100 * crop[1] / full:.0f}% to {100 * crop[3] / full:.0f}% of its height)"
 
 
 def layer_text(unit: PageUnit | FrameUnit) -> str:

@@ -160,7 +160,7 @@ class Request(Record):
     thinking: bool = False
     max_new_tokens: int = 1024
     window: tuple[int, int] | None = None  # (first, last) unit index when a document is split
-    band: tuple[float, float] | None = None  # (top, bottom) of the one page a part of a long answer shows (pipeline/parts.py)
+    band: tuple[float, float] | None = None  # (top, bottom) of the one page shown upright that a part of a long answer shows (pipeline/parts.py)
 
 
 class Generation(Record):

@@ -28,8 +28,9 @@ def statement_rows(pages: int, per_page: int, seed: int = 0) -> list[list[tuple[
 
 
 def write_statement(path: Path, pages: list[list[tuple[str, str, str]]], holder: str = "Jane Doe",
-                    scanned_dpi: int | None = None) -> Path:
-    """The statement as a PDF of text lines (11 pt, 15 pt apart), or as a scan of that at `scanned_dpi`."""
+                    scanned_dpi: int | None = None, turned: int = 0) -> Path:
+    """The statement as a PDF of text lines (11 pt, 15 pt apart), or as a scan of that at `scanned_dpi`,
+    the scan turned `turned` quarters clockwise (put in the scanner sideways)."""
     import pymupdf
 
     doc = pymupdf.open()
@@ -46,7 +47,18 @@ def write_statement(path: Path, pages: list[list[tuple[str, str, str]]], holder:
         scan = pymupdf.open()
         for page in doc:
             pix = page.get_pixmap(dpi=scanned_dpi, colorspace=pymupdf.csGRAY)
-            scan.new_page(width=page.rect.width, height=page.rect.height).insert_image(page.rect, pixmap=pix)
+            size = (page.rect.height, page.rect.width) if turned % 2 else (page.rect.width, page.rect.height)
+            sheet = scan.new_page(width=size[0], height=size[1])
+            if turned:
+                import io
+
+                from PIL import Image
+
+                buf = io.BytesIO()
+                Image.frombytes("L", (pix.width, pix.height), pix.samples).rotate(-90 * turned, expand=True).save(buf, "PNG")
+                sheet.insert_image(sheet.rect, stream=buf.getvalue())
+            else:
+                sheet.insert_image(sheet.rect, pixmap=pix)
         doc = scan
     doc.save(path)
     return path

@@ -110,6 +110,29 @@ def test_a_scanned_statement_is_cut_into_bands_by_its_ocr_lines(tmp_path, schema
     assert all(e.verified for e in result.extractions)
 
 
+def test_a_statement_scanned_sideways_is_cut_into_bands_of_its_upright_picture(tmp_path, schema):
+    """A scan put in the scanner sideways: OCR reads it turned, the model is shown it upright. Its bands
+    are cut across the upright picture (its words' boxes stay the scan's), so each band's picture shows
+    that band's rows, and every row is read."""
+    import numpy as np
+
+    from model.images import load_image
+    from pipeline.discover import discover
+    from pipeline.ingest.ocr import ocr_words
+    from pipeline.prepare import prepare_chunk
+
+    rows = statement_rows(1, 30, seed=9)[0]
+    path = write_statement(tmp_path / "s.pdf", [rows], scanned_dpi=200, turned=1)
+    (item,) = prepare_chunk(discover([path]).documents, RunOptions().ingest, tmp_path / "spool")
+    unit = item.units[0]
+    assert unit.image.turn % 2 == 1 and unit.image_height > unit.image_width  # shown upright, portrait
+    lower = Part(item=item, start=0, end=1).split(("transactions",))[1].units()[0]
+    shown = [w.text for w in ocr_words(np.asarray(load_image(lower.image)))]
+    assert 20 < len(lower.words) < len(unit.words) and len(set(shown) & {w.text for w in lower.words}) > 0.8 * len(set(shown))
+    (result,), ex = run([path], RunOptions(), schema=schema, backend=StatementReader())
+    assert read(result) == rows and ex.stats.part_requests > 0 and not result.errors
+
+
 def test_a_list_still_full_where_a_page_cannot_be_cut_is_kept_with_a_warning(tmp_path, schema, monkeypatch):
     monkeypatch.setattr(parts, "MAX_BAND_CUTS", 0)
     pages = statement_rows(1, 20, seed=3)
