@@ -271,7 +271,9 @@ def _summary(console, record, out: Path, random_model: bool) -> None:
                         ("failed", record.failed), ("skipped (unchanged)", record.skipped),
                         ("warnings (files skipped)", record.warnings),
                         ("values extracted", record.values), ("values verified", record.verified_values), ("pages", record.pages),
-                        ("frames", record.frames), ("requests", record.requests), ("tokens in", record.tokens_in),
+                        ("frames", record.frames),
+                        ("requests", f"{record.requests} ({record.part_requests} for long lists, in parts)" if record.part_requests
+                         else record.requests), ("tokens in", record.tokens_in),
                         ("tokens out", record.tokens_out), ("seconds", f"{record.seconds:.1f}")):
         t.add_row(name, str(value))
     console.print(t)
