@@ -30,12 +30,13 @@ def answer_in_parts(outputs: list[Output], roots: dict[str, Part], planner: Plan
     """Ask again in parts every request (of `roots`: request_id -> the part it asks) whose answer holds a
     full list or ran out of tokens, and their parts in turn; a request's answer is replaced (the full
     lists, or all of it when cut off) once every one of its parts has answered."""
-    asked = {rid: part for rid, part in roots.items()}
+    asked = dict(roots)
     order = {rid: (k,) for k, rid in enumerate(roots)}
     children: dict[str, list[str]] = {}
     replaced: dict[str, tuple[str, ...] | None] = {}  # request -> fields its parts answer (None: all of it)
     per_root: Counter = Counter()
     done: list[Output] = []
+    answers: dict[str, dict] = {}  # request -> its parsed answer, where parts replace some of it
     still_full: dict[tuple[str, tuple[str, ...]], list[str]] = {}  # (document, fields) -> labels of the parts
     pending = outputs
     while pending:
@@ -46,14 +47,14 @@ def answer_in_parts(outputs: list[Output], roots: dict[str, Part], planner: Plan
             want = None if err is not None or gen is None else _wanted(gen, part, planner)
             if want is None:
                 continue
-            cut_off, fields = want
+            cut_off, fields, answer = want
             can = part is not None and per_root[order[r.request_id][0]] < MAX_PARTS
             if not can:
                 pieces = []
             elif cut_off:
                 pieces = part.split(None, 2)
             else:
-                pieces = part.split(fields, parts_wanted(part, json.loads(gen.text, strict=False), fields))
+                pieces = part.split(fields, parts_wanted(part, answer, fields))
             if not pieces:
                 if not cut_off:
                     for d in r.doc_ids:
@@ -61,6 +62,7 @@ def answer_in_parts(outputs: list[Output], roots: dict[str, Part], planner: Plan
                 continue
             per_root[order[r.request_id][0]] += len(pieces)
             replaced[r.request_id] = None if cut_off else fields
+            answers[r.request_id] = answer
             for k, piece in enumerate(pieces):
                 sub = planner.part_request(piece, f"{r.request_id}.{k}")
                 asked[sub.request_id] = piece
@@ -69,14 +71,14 @@ def answer_in_parts(outputs: list[Output], roots: dict[str, Part], planner: Plan
                 more.append(sub)
         pending = generate(more) if more else []
     warnings = [(d, _still_full(fields, labels)) for (d, fields), labels in still_full.items()]
-    return PartsAsked(_superseded(done, children, replaced, order), warnings, sum(map(len, children.values())))
+    return PartsAsked(_superseded(done, children, replaced, answers, order), warnings, sum(map(len, children.values())))
 
 
-def _wanted(gen: Generation, part: Part | None, planner: Planner) -> tuple[bool, tuple[str, ...]] | None:
-    """(cut off, full fields) when `gen` (answering `part`; None: a collection's request) must be asked
-    again in parts: it ran out of tokens, or its answer holds a full list; None when it stands as it is."""
+def _wanted(gen: Generation, part: Part | None, planner: Planner) -> tuple[bool, tuple[str, ...], dict] | None:
+    """(cut off, full fields, the answer) when `gen` (answering `part`; None: a collection's request) must
+    be asked again in parts: it ran out of tokens, or its answer holds a full list; None when it stands."""
     if gen.finish_reason == "length":
-        return True, ()
+        return True, (), {}
     if gen.finish_reason != "stop":
         return None
     try:
@@ -84,7 +86,7 @@ def _wanted(gen: Generation, part: Part | None, planner: Planner) -> tuple[bool,
     except ValueError:
         return None
     fields = full_lists(answer, asking(planner.shape, part.fields if part else None))
-    return (False, fields) if fields else None
+    return (False, fields, answer) if fields else None
 
 
 def _answered(rid: str, outputs: dict[str, Output], children: dict[str, list[str]]) -> bool:
@@ -96,7 +98,7 @@ def _answered(rid: str, outputs: dict[str, Output], children: dict[str, list[str
 
 
 def _superseded(done: list[Output], children: dict[str, list[str]], replaced: dict[str, tuple[str, ...] | None],
-                order: dict[str, tuple[int, ...]]) -> list[Output]:
+                answers: dict[str, dict], order: dict[str, tuple[int, ...]]) -> list[Output]:
     """`done` in reading order, each request asked in parts that all answered without what they replace:
     the full lists left out of its answer, or the request left out when its answer was cut off."""
     by_id = {r.request_id: (r, gen, err) for r, gen, err in done}
@@ -107,8 +109,7 @@ def _superseded(done: list[Output], children: dict[str, list[str]], replaced: di
             fields = replaced[rid]
             if fields is None:
                 continue
-            answer = json.loads(gen.text, strict=False)
-            gen = gen.model_copy(update={"text": json.dumps(without(answer, fields), ensure_ascii=False)})
+            gen = gen.model_copy(update={"text": json.dumps(without(answers[rid], fields), ensure_ascii=False)})
         out.append((r, gen, err))
     return out
 

@@ -41,6 +41,7 @@ class Planner:
         self.room = prompt_room(options)
         self.control = control_pattern(backend.control_tokens())  # the tokenizer's own tokens
         self._fixed: dict[tuple[bool, bool], int] = {}
+        self._asked: dict[tuple[str, ...] | None, tuple[Shape, dict]] = {}  # fields a part asks -> (shape, schema)
 
     # ------------------------------------------------------------------ costs
     def fixed_cost(self, video: bool, collection: bool) -> int:
@@ -124,33 +125,35 @@ class Planner:
     def part_request(self, part: Part, rid: str) -> Request:
         """The request for one part of an answer asked again in parts (pipeline/parts.py): its units (or
         band), asking for its fields only, at the densest budget they want that fits."""
+        if part.fields not in self._asked:
+            shape = asking(self.shape, part.fields)
+            self._asked[part.fields] = (shape, described_schema(shape))
         item = Prepared(doc=part.item.doc, units=part.units())
-        (request,) = self._fit([item], 0, None, rid, True, asking(self.shape, part.fields))
+        (request,) = self._fit([item], 0, None, rid, True, self._asked[part.fields])
         request.band = part.band
         return request
 
     def _fit(self, items: list[Prepared], start: int, end: int | None, rid: str, split: bool,
-             shape: Shape | None = None) -> list[Request]:
+             asked: tuple[Shape, dict] | None = None) -> list[Request]:
         """Build a request at the densest wanted budget, lowering it until the exact count fits."""
         units = [u for i in items for u in i.units[start:end]]
         want = max(unit_budget(u, self.options.budgets()) for u in units)
         budgets = [b for b in self.options.budgets() if b <= want]
         for budget in reversed(budgets):
-            request = self.build(items, start, end, budget, rid, split, shape)
+            request = self.build(items, start, end, budget, rid, split, asked)
             if request.n_tokens <= self.room:
                 return [request]
         if end is not None and end - start > 1:  # even the floor budget is too long: halve the window
             mid = (start + end) // 2
-            return self._fit(items, start, mid, rid + "a", True, shape) + self._fit(items, mid, end, rid + "b", True, shape)
-        request = self.build(items, start, end, budgets[0], rid, split, shape)
+            return self._fit(items, start, mid, rid + "a", True, asked) + self._fit(items, mid, end, rid + "b", True, asked)
+        request = self.build(items, start, end, budgets[0], rid, split, asked)
         return [request]  # a single unit above the context: the caller records a context error
 
     def build(self, items: list[Prepared], start: int, end: int | None, budget: int, rid: str, split: bool,
-              shape: Shape | None = None) -> Request:
-        """One request for units `start:end` of `items` at `budget`, asking for `shape` (the whole schema
-        when None)."""
-        shape = shape or self.shape
-        schema = self.schema if shape is self.shape else described_schema(shape)
+              asked: tuple[Shape, dict] | None = None) -> Request:
+        """One request for units `start:end` of `items` at `budget`, asking for `asked` (a part of the
+        schema and its described form; the whole schema when None)."""
+        shape, schema = asked or (self.shape, self.schema)
         collection = len(items) > 1
         segments = []
         labels: list[str] = []

@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from pipeline.errors import StageError
+from pipeline.ingest.layout import shared_area
 from pipeline.textnorm import storable
 from schemas.shape import Shape
 from schemas.records import Extraction, Generation
@@ -84,10 +85,7 @@ def merge_windows(windows: list[list[Extraction]]) -> list[Extraction]:
         for (w, _), rows in sorted(items[key].items()):
             if not any(v != w and same_item(rows, other, len(key)) for v, other in kept):
                 kept.append((w, rows))
-        for n, (_, rows) in enumerate(kept):
-            for r in rows:
-                rest = r.field[len(key):].split("]", 1)[1]
-                merged.append(r.model_copy(update={"field": f"{key}[{n}]{rest}"}))
+        merged.extend(_renumbered(r, key, n) for n, (_, rows) in enumerate(kept) for r in rows)
     return merged
 
 
@@ -105,9 +103,13 @@ def _numbered(rows: list[Extraction]) -> list[Extraction]:
         root, index = e.field[:m.start()], int(m.group(1))
         if (root, index) not in numbers:
             numbers[root, index] = count[root] = count.get(root, -1) + 1
-        n = numbers[root, index]
-        out.append(e if n == index else e.model_copy(update={"field": f"{root}[{n}]{e.field[m.end():]}"}))
+        out.append(e if numbers[root, index] == index else _renumbered(e, root, numbers[root, index]))
     return out
+
+
+def _renumbered(row: Extraction, root: str, n: int) -> Extraction:
+    """`row` of an item of the list at `root`, moved to item `n` of that list."""
+    return row.model_copy(update={"field": f"{root}[{n}]{row.field[len(root):].split(']', 1)[1]}"})
 
 
 def same_item(a: list[Extraction], b: list[Extraction], root: int) -> bool:
@@ -139,12 +141,9 @@ def _one_place(x, y) -> bool:
 
 def _shared(p, q) -> float:
     """The share of the smaller of two boxes that lies in both."""
-    w = min(p.x1, q.x1) - max(p.x0, q.x0)
-    h = min(p.y1, q.y1) - max(p.y0, q.y0)
-    if w <= 0 or h <= 0:
-        return 0.0
+    a, b = (p.x0, p.y0, p.x1, p.y1), (q.x0, q.y0, q.x1, q.y1)
     smaller = min((p.x1 - p.x0) * (p.y1 - p.y0), (q.x1 - q.x0) * (q.y1 - q.y0))
-    return w * h / smaller if smaller > 0 else 0.0
+    return shared_area(a, b) / smaller if smaller > 0 else 0.0
 
 
 def _dedupe_citations(cites):

@@ -9,6 +9,7 @@ import json
 import re
 from typing import Sequence
 
+from pipeline.parts import upright_size
 from pipeline.slices import slice_boxes, slice_note
 from schemas.options import PIXELS_PER_IMAGE_TOKEN
 from schemas.records import FrameUnit, ImageSegment, PageUnit, Segment, TextSegment
@@ -73,7 +74,7 @@ def band_note(unit: PageUnit | FrameUnit) -> str:
     crop = unit.image.crop
     if crop is None:
         return ""
-    wide, tall = (unit.width, unit.height) if unit.image.turn % 2 == 0 else (unit.height, unit.width)  # as shown
+    wide, tall = upright_size(unit)
     full = tall * unit.image_width / max(wide, 1e-9)  # the whole upright picture's height, in pixels
     what = "frame" if isinstance(unit, FrameUnit) else "page"
     return f" (a band across the {what}, from {100 * crop[1] / full:.0f}% to {100 * crop[3] / full:.0f}% of its height)"
