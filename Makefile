@@ -86,6 +86,7 @@ bench: bench-setup
 	$(PY) bench/blurred_print.py
 	$(PY) bench/sideways_lines.py
 	$(PY) bench/long_lists.py
+	$(PY) bench/long_values.py
 	$(PY) bench/denoise.py
 	$(PY) bench/unread_scripts.py
 	$(PY) bench/ocr_input.py

@@ -272,7 +272,7 @@ def _summary(console, record, out: Path, random_model: bool) -> None:
                         ("warnings (files skipped)", record.warnings),
                         ("values extracted", record.values), ("values verified", record.verified_values), ("pages", record.pages),
                         ("frames", record.frames),
-                        ("requests", f"{record.requests} ({record.part_requests} for long lists, in parts)" if record.part_requests
+                        ("requests", f"{record.requests} ({record.part_requests} asked again for long lists or values)" if record.part_requests
                          else record.requests), ("tokens in", record.tokens_in),
                         ("tokens out", record.tokens_out), ("seconds", f"{record.seconds:.1f}")):
         t.add_row(name, str(value))

@@ -57,7 +57,7 @@ class ChunkStats(Usage):
     context_tokens: int = 0  # sum of request lengths, for context utilisation
     oom_retries: int = 0
     generate_seconds: float = 0.0  # wall time with a generate call in flight (for the runs' idle share)
-    part_requests: int = 0  # requests asking again, in parts, for answers too long for one (pipeline/parts.py)
+    part_requests: int = 0  # requests asking again for answers too long for one: in parts, or for longer values (pipeline/longanswers.py)
 
     def add(self, other: "ChunkStats") -> None:
         """Add another chunk's figures to these (run totals)."""
@@ -102,14 +102,15 @@ class Extractor:
                                     f"{self.options.max_context}; raise --max-context or lower --image-tokens")))
                 else:
                     fitting.append(r)
-            asked = answer_in_parts(self._generate(fitting), self._roots(fitting, items), self.planner, self._generate)
+            asked = answer_in_parts(self._generate(fitting), self._roots(fitting, items), self.planner, self._generate,
+                                    values=not self.backend.is_random)
             self.stats.part_requests += asked.parts
             for r, gen, err in asked.outputs:
                 for d in r.doc_ids:
                     by_doc[d].append((r, gen, err if err is None else err.model_copy(update={"doc_id": d, "path": self._path(prepared, d)})))
-            for d, message in asked.warnings:
+            for d, kind, message in asked.warnings:
                 by_doc[d].append((None, None, ErrorRecord(doc_id=d, path=self._path(prepared, d), stage="model",
-                                                          kind="list_at_limit", message=message, severity="warning")))
+                                                          kind=kind, message=message, severity="warning")))
         units_by_doc = {p.doc.doc_id: p.units for p in prepared}
         return [self._finalize(p, by_doc[p.doc.doc_id], keys[p.doc.doc_id], units_by_doc) for p in prepared]
 

@@ -741,6 +741,7 @@ class DocumentGrounder:
         if m is not None:
             cites = [self._citation(m, "relocated" if relocated else m.kind, base)]
             words = [m.index.unit.words[w].text for w in m.words]
+            among = m
         else:
             crossing = self._across_break(quote, i)
             if crossing is None:
@@ -752,8 +753,12 @@ class DocumentGrounder:
             cites[0].reason = f"the quote runs on to page {second}; these boxes are its part on page {first}"
             cites[1].reason = f"the quote runs on from page {first}; these boxes are its part on page {second}"
             words = [self.units[j].words[w].text for j, ids in parts for w in ids]
+            among = None
         if value is not UNSET:
-            supported = value_supported(value, " ".join(words))
+            text = " ".join(words)
+            if among is not None and isinstance(value, str) and len(value.split()) > len(words):
+                text = _around(among, len(value.split()))  # a long value its quote only begins (or holds a part of)
+            supported = value_supported(value, text)
             for cit in cites:
                 cit.value_supported = supported
                 if supported is False:
@@ -900,3 +905,11 @@ def cut(word: Word, f0: float, f1: float) -> tuple[float, float]:
         return a, b
     width = word.x1 - word.x0
     return word.x0 + f0 * width, word.x0 + f1 * width
+
+
+def _around(m: Match, n: int) -> str:
+    """The unit's words a match lies among: its own, with `n` words before and after it in reading order
+    (a long value runs on past the quote that cites it, which holds at most MAX_QUOTE characters)."""
+    words = m.index.unit.words
+    lo, hi = min(m.words), max(m.words)
+    return " ".join(w.text for w in words[max(0, lo - n):hi + 1 + n])

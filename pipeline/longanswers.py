@@ -1,5 +1,6 @@
-"""Requests whose answer came back too long for one answer, asked again in parts until every list fits
-(the parts themselves: pipeline/parts.py)."""
+"""Requests whose answer came back too long for one answer, asked again until every list and value fits:
+in parts for full lists and answers cut off (pipeline/parts.py), with longer strings for values cut at
+their bound (pipeline/bounds.py)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable
 
+from pipeline.bounds import LongValues, full_lists, long_values
 from pipeline.packing import Planner
-from pipeline.parts import MAX_PARTS, Part, asking, full_lists, parts_wanted, without
+from pipeline.parts import MAX_PARTS, Part, asking, parts_wanted, without
+from pipeline.wrap import LONG_STRING, MAX_ITEMS
 from schemas.records import ErrorRecord, Generation, Request
 
 Output = tuple[Request, Generation | None, ErrorRecord | None]
@@ -17,19 +20,34 @@ Output = tuple[Request, Generation | None, ErrorRecord | None]
 
 @dataclass
 class PartsAsked:
-    """The outputs of a chunk's requests once long answers are asked in parts, each document's in reading
-    order; `warnings`: (doc_id, message) of lists still full where a part could not be cut smaller."""
+    """The outputs of a chunk's requests once long answers are asked again, each document's in reading
+    order; `warnings`: (doc_id, kind, message) of lists still full where a part could not be cut smaller
+    (`list_at_limit`), and of values as long as one value may be (`value_at_limit`)."""
 
     outputs: list[Output]
-    warnings: list[tuple[str, str]] = field(default_factory=list)
-    parts: int = 0  # requests made for parts
+    warnings: list[tuple[str, str, str]] = field(default_factory=list)
+    parts: int = 0  # requests made for parts and longer values
+
+
+@dataclass(frozen=True)
+class _Wanted:
+    """What an answer asks for: `cut_off` (it ran out of tokens), its full lists, its values to ask again
+    with longer strings, and those already as long as a value may be."""
+
+    cut_off: bool = False
+    lists: tuple[str, ...] = ()
+    values: tuple[str, ...] = ()
+    at_limit: tuple[str, ...] = ()
+    answer: dict = field(default_factory=dict)
 
 
 def answer_in_parts(outputs: list[Output], roots: dict[str, Part], planner: Planner,
-                    generate: Callable[[list[Request]], list[Output]]) -> PartsAsked:
-    """Ask again in parts every request (of `roots`: request_id -> the part it asks) whose answer holds a
-    full list or ran out of tokens, and their parts in turn; a request's answer is replaced (the full
-    lists, or all of it when cut off) once every one of its parts has answered."""
+                    generate: Callable[[list[Request]], list[Output]], values: bool = True) -> PartsAsked:
+    """Ask again every request (of `roots`: request_id -> the part it asks) whose answer holds a full list
+    or ran out of tokens (in parts), or holds a string cut at its bound (with longer strings; only where
+    `values`: a random-weight model's strings run to their bound and mean nothing), and their requests in
+    turn; a request's answer is replaced (the fields asked again, or all of it when cut off) once every
+    request asked for it has answered."""
     asked = dict(roots)
     order = {rid: (k,) for k, rid in enumerate(roots)}
     children: dict[str, list[str]] = {}
@@ -37,32 +55,23 @@ def answer_in_parts(outputs: list[Output], roots: dict[str, Part], planner: Plan
     per_root: Counter = Counter()
     done: list[Output] = []
     answers: dict[str, dict] = {}  # request -> its parsed answer, where parts replace some of it
-    still_full: dict[tuple[str, tuple[str, ...]], list[str]] = {}  # (document, fields) -> labels of the parts
+    still: dict[tuple[str, str, tuple[str, ...]], list[str]] = {}  # (document, kind, fields) -> labels of the parts
     pending = outputs
     while pending:
         more: list[Request] = []
         for r, gen, err in pending:
             done.append((r, gen, err))
             part = asked.get(r.request_id)
-            want = None if err is not None or gen is None else _wanted(gen, part, planner)
+            want = None if err is not None or gen is None else _wanted(gen, part, planner, values)
             if want is None:
                 continue
-            cut_off, fields, answer = want
             can = part is not None and per_root[order[r.request_id][0]] < MAX_PARTS
-            if not can:
-                pieces = []
-            elif cut_off:
-                pieces = part.split(None, 2)
-            else:
-                pieces = part.split(fields, parts_wanted(part, answer, fields))
+            pieces, fields = _pieces(want, part if can else None, lambda kind, f: _note(still, r, kind, f))
             if not pieces:
-                if not cut_off:
-                    for d in r.doc_ids:
-                        still_full.setdefault((d, fields), []).extend(r.unit_labels)
                 continue
             per_root[order[r.request_id][0]] += len(pieces)
-            replaced[r.request_id] = None if cut_off else fields
-            answers[r.request_id] = answer
+            replaced[r.request_id] = fields
+            answers[r.request_id] = want.answer
             for k, piece in enumerate(pieces):
                 sub = planner.part_request(piece, f"{r.request_id}.{k}")
                 asked[sub.request_id] = piece
@@ -70,23 +79,56 @@ def answer_in_parts(outputs: list[Output], roots: dict[str, Part], planner: Plan
                 children.setdefault(r.request_id, []).append(sub.request_id)
                 more.append(sub)
         pending = generate(more) if more else []
-    warnings = [(d, _still_full(fields, labels)) for (d, fields), labels in still_full.items()]
+    warnings = [(d, kind, _still(kind, fields, labels)) for (d, kind, fields), labels in still.items()]
     return PartsAsked(_superseded(done, children, replaced, answers, order), warnings, sum(map(len, children.values())))
 
 
-def _wanted(gen: Generation, part: Part | None, planner: Planner) -> tuple[bool, tuple[str, ...], dict] | None:
-    """(cut off, full fields, the answer) when `gen` (answering `part`; None: a collection's request) must
-    be asked again in parts: it ran out of tokens, or its answer holds a full list; None when it stands."""
+def _pieces(want: _Wanted, part: Part | None, note: Callable[[str, tuple[str, ...]], None]
+            ) -> tuple[list[Part], tuple[str, ...] | None]:
+    """The parts to ask `part` (None: it may not be asked again) in for what its answer `want`s, and the
+    fields their answers replace (None: all of it); `note(kind, fields)` what stays at its limit."""
+    if want.cut_off:
+        return (part.split(None, 2) if part else []), None
+    lists, longer = want.lists, any(f in want.lists for f in want.values)
+    pieces = part.split(lists, parts_wanted(part, want.answer, lists), longer) if part and lists else []
+    if lists and not pieces:
+        note("list_at_limit", lists)
+    listed = lists if pieces else ()
+    again = tuple(f for f in want.values if f not in listed)
+    if again and part:
+        pieces.append(part.again(again, len(pieces)))
+    elif again:
+        note("value_at_limit", again)
+    fields = listed + (again if part else ())
+    kept = tuple(f for f in want.at_limit if f not in fields)
+    if kept:
+        note("value_at_limit", kept)
+    return pieces, fields
+
+
+def _note(still: dict, r: Request, kind: str, fields: tuple[str, ...]) -> None:
+    for d in r.doc_ids:
+        still.setdefault((d, kind, fields), []).extend(r.unit_labels)
+
+
+def _wanted(gen: Generation, part: Part | None, planner: Planner, values: bool) -> _Wanted | None:
+    """What `gen` (answering `part`; None: a collection's request) asks for: to be asked again in parts
+    (it ran out of tokens, or its answer holds a full list), its long values asked again, or warnings
+    for values as long as they may be; None when it stands as it is."""
     if gen.finish_reason == "length":
-        return True, (), {}
+        return _Wanted(cut_off=True)
     if gen.finish_reason != "stop":
         return None
     try:
         answer = json.loads(gen.text, strict=False)
     except ValueError:
         return None
-    fields = full_lists(answer, asking(planner.shape, part.fields if part else None))
-    return (False, fields, answer) if fields else None
+    shape = asking(planner.shape, part.fields if part else None)
+    lists = full_lists(answer, shape)
+    long = long_values(answer, shape, part.longer if part else False) if values else LongValues()
+    if not (lists or long.again or long.at_limit):
+        return None
+    return _Wanted(False, lists, long.again, long.at_limit, answer)
 
 
 def _answered(rid: str, outputs: dict[str, Output], children: dict[str, list[str]]) -> bool:
@@ -114,9 +156,12 @@ def _superseded(done: list[Output], children: dict[str, list[str]], replaced: di
     return out
 
 
-def _still_full(fields: tuple[str, ...], labels: list[str]) -> str:
+def _still(kind: str, fields: tuple[str, ...], labels: list[str]) -> str:
     names = ", ".join(f"`{f}`" for f in fields)
     counts = Counter(labels)
     where = ", ".join(f"{label}{f' ({n} parts)' if n > 1 else ''}" for label, n in counts.items())
-    return (f"{names} came back as long as one answer may hold from {where}, which could not be asked in smaller "
-            "parts: items past them may be missing there")
+    if kind == "value_at_limit":
+        return (f"{names} held a value as long as one value may be (its schema's maxLength, or {LONG_STRING} characters) "
+                f"from {where}: its end may be missing there")
+    return (f"{names} came back as long as one answer may hold ({MAX_ITEMS} items) from {where}, which could not be "
+            "asked in smaller parts: items past them may be missing there")

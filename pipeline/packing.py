@@ -123,36 +123,38 @@ class Planner:
         return self._fit(list(items), 0, None, "coll-" + items[0].doc.doc_id[:8], False)
 
     def part_request(self, part: Part, rid: str) -> Request:
-        """The request for one part of an answer asked again in parts (pipeline/parts.py): its units (or
-        band), asking for its fields only, at the densest budget they want that fits."""
+        """The request for one part of an answer asked again (pipeline/longanswers.py): its units (or band),
+        asking for its fields only (with longer strings where it says so), at the densest budget they want
+        that fits."""
         if part.fields not in self._asked:
             shape = asking(self.shape, part.fields)
             self._asked[part.fields] = (shape, described_schema(shape))
         item = Prepared(doc=part.item.doc, units=part.units())
-        (request,) = self._fit([item], 0, None, rid, True, self._asked[part.fields])
+        (request,) = self._fit([item], 0, None, rid, True, self._asked[part.fields], part.longer)
         request.band = part.band
         return request
 
     def _fit(self, items: list[Prepared], start: int, end: int | None, rid: str, split: bool,
-             asked: tuple[Shape, dict] | None = None) -> list[Request]:
+             asked: tuple[Shape, dict] | None = None, longer: bool = False) -> list[Request]:
         """Build a request at the densest wanted budget, lowering it until the exact count fits."""
         units = [u for i in items for u in i.units[start:end]]
         want = max(unit_budget(u, self.options.budgets()) for u in units)
         budgets = [b for b in self.options.budgets() if b <= want]
         for budget in reversed(budgets):
-            request = self.build(items, start, end, budget, rid, split, asked)
+            request = self.build(items, start, end, budget, rid, split, asked, longer)
             if request.n_tokens <= self.room:
                 return [request]
         if end is not None and end - start > 1:  # even the floor budget is too long: halve the window
             mid = (start + end) // 2
-            return self._fit(items, start, mid, rid + "a", True, asked) + self._fit(items, mid, end, rid + "b", True, asked)
-        request = self.build(items, start, end, budgets[0], rid, split, asked)
+            return (self._fit(items, start, mid, rid + "a", True, asked, longer)
+                    + self._fit(items, mid, end, rid + "b", True, asked, longer))
+        request = self.build(items, start, end, budgets[0], rid, split, asked, longer)
         return [request]  # a single unit above the context: the caller records a context error
 
     def build(self, items: list[Prepared], start: int, end: int | None, budget: int, rid: str, split: bool,
-              asked: tuple[Shape, dict] | None = None) -> Request:
+              asked: tuple[Shape, dict] | None = None, longer: bool = False) -> Request:
         """One request for units `start:end` of `items` at `budget`, asking for `asked` (a part of the
-        schema and its described form; the whole schema when None)."""
+        schema and its described form; the whole schema when None), with `longer` strings or not."""
         shape, schema = asked or (self.shape, self.schema)
         collection = len(items) > 1
         segments = []
@@ -177,7 +179,7 @@ class Planner:
         request = Request(
             request_id=rid, doc_ids=[i.doc.doc_id for i in items], doc_labels=names,
             system=system_prompt(schema, self.schema_name, video, collection), segments=segments,
-            unit_labels=labels, response_schema=wrap_schema(shape, targets), thinking=self.options.thinking,
+            unit_labels=labels, response_schema=wrap_schema(shape, targets, longer), thinking=self.options.thinking,
             max_new_tokens=self.options.max_new_tokens,
             window=(start, (end if end is not None else len(items[0].units)) - 1) if split else None)
         request.n_tokens = self.backend.count_tokens(request)

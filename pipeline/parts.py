@@ -21,7 +21,6 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pipeline.wrap import item_limit, more_allowed
 from schemas.records import FrameUnit, PageUnit
 from schemas.shape import Shape
 
@@ -43,7 +42,8 @@ Unit = PageUnit | FrameUnit
 class Part:
     """What one request asks about: units `start:end` of one document, or a band (top, bottom of the unit
     shown upright, in its own coordinates) of its one unit; `fields`: the top-level fields asked (None: all); `key`: its
-    place in reading order among the parts of the first request (a tuple: parts sort by it)."""
+    place in reading order among the parts of the first request (a tuple: parts sort by it); `longer`: asked
+    with strings that may run to LONG_STRING characters (pipeline/wrap.py)."""
 
     item: "Prepared"
     start: int
@@ -52,16 +52,17 @@ class Part:
     fields: tuple[str, ...] | None = None
     key: tuple[int, ...] = ()
     cuts: int = 0
+    longer: bool = False
 
     def units(self) -> list[Unit]:
         """The units the part's request shows: a band is its unit cut to the band (`band_unit`)."""
         units = self.item.units[self.start:self.end]
         return [band_unit(units[0], self.band)] if self.band is not None else units
 
-    def split(self, fields: tuple[str, ...] | None, n: int = 2) -> list["Part"]:
-        """The part in `n` parts (fewer where it has not the lines), each asking for `fields`: its units in
-        runs of about even text lines, or its one unit in bands cut between text lines; [] when it cannot
-        be cut."""
+    def split(self, fields: tuple[str, ...] | None, n: int = 2, longer: bool = False) -> list["Part"]:
+        """The part in `n` parts (fewer where it has not the lines), each asking for `fields` (with longer
+        strings where `longer` or the part was): its units in runs of about even text lines, or its one unit
+        in bands cut between text lines; [] when it cannot be cut."""
         if self.end - self.start > 1:
             bounds = unit_runs([_line_count(u) for u in self.item.units[self.start:self.end]], n)
             spans = [(self.start + a, self.start + b, None) for a, b in bounds]
@@ -73,8 +74,12 @@ class Part:
             edges = [self.band[0] if self.band else 0.0, *cuts, self.band[1] if self.band else float(upright_size(unit)[1])]
             spans = [(self.start, self.end, (a, b)) for a, b in zip(edges, edges[1:])]
         cuts = self.cuts + (spans[0][2] is not None)
-        return [dataclasses.replace(self, start=s, end=e, band=b, fields=fields, key=self.key + (k,), cuts=cuts)
-                for k, (s, e, b) in enumerate(spans)]
+        return [dataclasses.replace(self, start=s, end=e, band=b, fields=fields, key=self.key + (k,), cuts=cuts,
+                                    longer=self.longer or longer) for k, (s, e, b) in enumerate(spans)]
+
+    def again(self, fields: tuple[str, ...], k: int = 0) -> "Part":
+        """The part asked again for `fields` alone, with longer strings; `k`: its place after its siblings."""
+        return dataclasses.replace(self, fields=fields, key=self.key + (k,), longer=True)
 
 
 def parts_wanted(part: Part, answer: Any, fields: tuple[str, ...]) -> int:
@@ -131,24 +136,6 @@ def unit_runs(weights: list[int], n: int) -> list[tuple[int, int]]:
             bounds.append(k + 1)
     bounds.append(len(weights))
     return list(zip(bounds, bounds[1:]))
-
-
-def full_lists(answer: Any, shape: Shape) -> tuple[str, ...]:
-    """The top-level fields of a wrapped `answer` holding a list (at any depth) with as many items as one
-    answer may hold, where the schema lets it hold more: more items may be on the pages."""
-    if shape.kind != "object" or not isinstance(answer, dict):
-        return ()
-    return tuple(name for name, sub in shape.props if _full(sub, answer.get(name)))
-
-
-def _full(shape: Shape, value: Any) -> bool:
-    if shape.kind == "array" and isinstance(value, list):
-        if len(value) >= item_limit(shape) and more_allowed(shape):
-            return True
-        return any(_full(shape.items, v) for v in value)
-    if shape.kind == "object" and isinstance(value, dict):
-        return any(_full(sub, value.get(name)) for name, sub in shape.props)
-    return False
 
 
 def asking(shape: Shape, fields: tuple[str, ...] | None) -> Shape:

@@ -2,7 +2,10 @@
 
 Each leaf X becomes `{"value": X, "citations": [{"page"|"t" (+ "doc"), "quote"}]}` or null (not found).
 Page numbers / timestamps / document names are enums of what is actually in the request. Strings and
-arrays get bounds so that constrained decoding always terminates, even with a random-weight model."""
+arrays get bounds so that constrained decoding always terminates, even with a random-weight model (and a
+real one caught repeating itself): a string holds the schema's own `maxLength` (at most LONG_STRING
+characters), or MAX_STRING where the schema sets none; a value that fills MAX_STRING is asked for again
+with LONG_STRING (pipeline/longanswers.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +16,8 @@ from typing import Any
 from schemas.shape import LEAF_TYPES, Shape
 from schemas.records import ClaimedCitation, parse_timestamp
 
-MAX_STRING = 200
+MAX_STRING = 200  # characters of a string value in a first answer, where the schema sets no maxLength
+LONG_STRING = 4000  # ... in an answer asked again for values that filled MAX_STRING; the most a schema's maxLength gets
 MAX_QUOTE = 160
 MAX_ITEMS = 12  # items of one list in one answer; a longer list is asked for again in parts (pipeline/parts.py)
 MAX_CITATIONS = 3
@@ -41,8 +45,9 @@ def citation_schema(targets: CitationTargets) -> dict:
     return {"type": "object", "properties": props, "required": list(props), "additionalProperties": False}
 
 
-def wrap_schema(shape: Shape, targets: CitationTargets) -> dict:
-    """The schema the model is constrained to: the user's schema with a citation list on every leaf."""
+def wrap_schema(shape: Shape, targets: CitationTargets, longer: bool = False) -> dict:
+    """The schema the model is constrained to: the user's schema with a citation list on every leaf;
+    `longer`: strings without a maxLength of their own may hold LONG_STRING characters (else MAX_STRING)."""
     cite = citation_schema(targets)
 
     def leaf(s: Shape) -> dict:
@@ -50,7 +55,7 @@ def wrap_schema(shape: Shape, targets: CitationTargets) -> dict:
         if s.node.get("type") in LEAF_TYPES:
             value["type"] = s.node["type"]
         if value.get("type") == "string" and "enum" not in value:
-            value["maxLength"] = min(int(s.node.get("maxLength", MAX_STRING)), MAX_STRING)
+            value["maxLength"] = string_limit(s, longer)
             value.pop("format", None)
         cited = {"type": "object",
                  "properties": {"value": value,
@@ -71,6 +76,22 @@ def wrap_schema(shape: Shape, targets: CitationTargets) -> dict:
 def item_limit(array: Shape) -> int:
     """How many items of the list `array` one answer may hold: the schema's own `maxItems`, at most MAX_ITEMS."""
     return min(int(array.node.get("maxItems", MAX_ITEMS)), MAX_ITEMS)
+
+
+def string_limit(leaf: Shape, longer: bool = False) -> int:
+    """How many characters a string value of `leaf` may hold in one answer: the schema's own maxLength (at
+    most LONG_STRING), else MAX_STRING, or LONG_STRING in an answer asked again for longer values."""
+    own = leaf.node.get("maxLength")
+    if own is not None:
+        return max(0, min(int(own), LONG_STRING))
+    return LONG_STRING if longer else MAX_STRING
+
+
+def longer_allowed(leaf: Shape, longer: bool = False) -> bool:
+    """Whether the schema lets a string value of `leaf` run past the characters one answer (asked with
+    `longer` strings or not) gives it: it sets no maxLength, or one above that bound."""
+    own = leaf.node.get("maxLength")
+    return own is None or int(own) > string_limit(leaf, longer)
 
 
 def more_allowed(array: Shape) -> bool:

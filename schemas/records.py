@@ -305,7 +305,7 @@ class RunRecord(Record):
     tokens_out: int = 0
     padding_tokens: int = 0
     oom_retries: int = 0
-    part_requests: int = 0  # of `requests`: parts of answers too long for one request, asked again (pipeline/parts.py)
+    part_requests: int = 0  # of `requests`: answers too long for one request, asked again in parts or for longer values (pipeline/longanswers.py)
     context_utilisation: float = 0.0
     images_per_budget: dict[str, int] = {}
     seconds: float = 0.0

@@ -12,7 +12,9 @@ see realistic citations (the scale benchmark uses this). Token counts are charac
     --model scripted:rate=20[,overlap=0]     (an engine serving 20 requests/s, one call at a time, as a
                                               GPU does; with overlap the flow keeps two calls queued)
     --model scripted:reader=statement        (`StatementReader`: every row of a statement's text layer as a
-                                              list item, as many as the request's schema allows)"""
+                                              list item, as many as the request's schema allows)
+    --model scripted:reader=values           (`ValueReader`: the text layers' prose as long string values, as
+                                              long as the request's schema allows)"""
 
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from typing import Literal
 
 from model.backend import timeout_message
 from model.registry import register_backend
+from pipeline.wrap import MAX_QUOTE
 from schemas.records import Generation, ImageSegment, Request, TextSegment
 
 SCHEME = "scripted"
@@ -56,7 +59,7 @@ class ScriptedBackend:
         """`scripted:` or `scripted:delay=0.01,fail=name`, or an engine: `scripted:rate=20[,overlap=0]`."""
         opts = dict(kv.split("=", 1) for kv in spec.partition(":")[2].split(",") if "=" in kv)
         if "reader" in opts:  # a reader of lists from the text layers: `reader=lines` or `reader=statement`
-            return {"lines": ListReader, "statement": StatementReader}[opts["reader"]]()
+            return {"lines": ListReader, "statement": StatementReader, "values": ValueReader}[opts["reader"]]()
         if "rate" in opts:  # one engine per process, as the flow's chunks and its idle-share count must share it
             return _ENGINES.setdefault(spec, ScriptedEngine(float(opts["rate"]), overlap=opts.get("overlap", "1") != "0"))
         return cls(delay_s=float(opts.get("delay", 0)), fail_on=opts.get("fail"))
@@ -262,6 +265,44 @@ class StatementReader(ListReader):
             return {}
         holder = next(((p, line, m.group(1)) for p, line in lines if (m := HOLDER.match(line))), None)
         return {"account_holder": None if holder is None else _cited(holder[2], holder[0], holder[1])}
+
+
+class ValueReader(ListReader):
+    """A reader of long values as a model under constrained decoding answers them: `title` the first line of
+    the request's text layers, `passage` all their lines joined by spaces (their prose), and a `pages` item
+    for each page with its own lines joined; each cited by its first line, and cut to the characters the
+    request's schema allows. `passage` is answered from `passages` where given (document name -> text,
+    cited by its first 100 characters): bench/long_values.py's longest paragraph of each page."""
+
+    field = None
+
+    def __init__(self, passages: dict[str, str] | None = None):
+        super().__init__()
+        self.passages = passages or {}
+
+    def others(self, props: dict, lines: list[tuple[tuple[int, str | None], str]]) -> dict:
+        (where, first), out = lines[0] if lines else ((1, None), ""), {}
+        if "title" in props:
+            out["title"] = _cited(first[:_max_length(props["title"])], where, first) if first else None
+        if "passage" in props:
+            name = self.requests[-1].doc_labels[0]  # the request being answered (ListReader.generate)
+            text, quote = (self.passages[name], self.passages[name][:100]) if name in self.passages else \
+                (" ".join(line for _, line in lines), first)
+            out["passage"] = _cited(text[:_max_length(props["passage"])], where, quote[:MAX_QUOTE]) if text else None
+        if "pages" in props:
+            node = props["pages"]
+            limit = _max_length(node["items"]["properties"]["text"])
+            pages: dict[tuple[int, str | None], list[str]] = {}
+            for w, line in lines:
+                pages.setdefault(w, []).append(line)
+            out["pages"] = [{"text": _cited(" ".join(ls)[:limit], w, ls[0][:MAX_QUOTE])}
+                            for w, ls in pages.items()][:node.get("maxItems", len(pages))]
+        return out
+
+
+def _max_length(node: dict) -> int | None:
+    """The maxLength the wrapped schema gives a cited string leaf's value."""
+    return node["anyOf"][0]["properties"]["value"].get("maxLength")
 
 
 def _cited(value, where: tuple[int, str | None], quote: str) -> dict:

@@ -422,6 +422,25 @@ def test_value_support_checks_numbers_dates_and_short_strings():
     assert cite("Contoso Retail GmbH", 1, True).value_supported is None  # not checkable against words
 
 
+def test_a_long_value_is_checked_against_the_text_its_quote_begins():
+    """A value longer than its quote (a clause, a paragraph: quotes hold at most 160 characters) is
+    checked against the words the quote lies among, so its numbers past the quote are found where the page
+    has them, and a number the page does not have there is still refused."""
+    g = DocumentGrounder(PAGES)
+    clause = ("The Customer pays a monthly fee of EUR 4,500.00 invoiced on the first business day of each month. "
+              "Either party may termi- nate with ninety days notice.")
+
+    def cite(quote, value):
+        return g.ground(ClaimedCitation(doc_id="d", page=2, quote=quote), value=value)
+
+    assert cite("The Customer pays a monthly fee", clause).value_supported is True
+    assert cite("on the first business day of each month.", clause).value_supported is True  # a quote inside it
+    wrong = cite("The Customer pays a monthly fee", clause.replace("4,500.00", "5,400.00"))
+    assert wrong.value_supported is False and wrong.reason.startswith("value_not_supported")
+    short = cite("The Customer pays a monthly fee", "monthly fee of EUR 4,500.00")  # no longer than its quote
+    assert short.value_supported is False
+
+
 def test_extraction_is_verified_only_when_located_and_supported():
     from schemas.records import Extraction
 

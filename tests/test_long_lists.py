@@ -81,7 +81,7 @@ def test_a_run_writes_every_row_and_counts_its_part_requests(tmp_path, schema, p
     r = CliRunner().invoke(app, ["run", str(inputs), "--out", str(out), "--model", "scripted:reader=statement", "--schema", schema,
                                  "--ocr", "off"])
     assert r.exit_code == 0, r.output
-    assert "for long lists, in parts)" in r.output
+    assert "asked again for long lists or values)" in r.output
     docs = pd.read_parquet(out / "tables" / "documents").set_index("name")
     for name, rows in pages.items():
         answer = json.loads(docs.loc[name, "answer_json"])

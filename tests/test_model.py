@@ -419,3 +419,24 @@ def test_a_long_picture_is_cut_into_no_more_slices_than_its_pixels_fill():
     wide = slice_boxes(3000, 900, 560 * px)
     assert [b[1] for b in wide] == [0, 0] and wide[0][0] == 0 and wide[-1][2] == 3000 and wide[1][0] < wide[0][2]
     assert len(slice_boxes(1000, 60000, 70 * px)) == MAX_SLICES
+
+
+def test_a_value_asked_longer_runs_past_a_first_answers_bound_in_the_real_generate(tiny_backend, sample_units, tmp_path):
+    """The grammar holds a first answer's strings to 200 characters; asked again with longer strings
+    (pipeline/longanswers.py) the real generate lets the same value run on past them (the random model's
+    string runs until its tokens end)."""
+    from pipeline.wrap import MAX_STRING
+
+    (tmp_path / "note.json").write_text(json.dumps({"type": "object", "properties": {"note": {"type": "string"}}}))
+    planner = Planner(tiny_backend, OPTS.plan, load_schema(str(tmp_path / "note.json")))
+    values = []
+    for longer in (False, True):
+        request = planner.build(sample_units[:1], 0, None, 70, f"n{longer}", False, longer=longer)
+        (gen,) = tiny_backend.generate([request])
+        if gen.finish_reason == "stop":
+            validates(gen.text, request.response_schema)
+            values.append(json.loads(gen.text, strict=False)["note"]["value"])
+        else:  # cut off inside the value: what was written of it
+            values.append(gen.text.split('"value"', 1)[1].split('"', 1)[1])
+    first, again = values
+    assert len(first) == MAX_STRING and len(again) > MAX_STRING
