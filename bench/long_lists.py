@@ -1,5 +1,6 @@
-"""Lists longer than one answer holds, asked again in parts (pipeline 0.3.23, `pipeline/parts.py` and
-`pipeline/longanswers.py`), against one answer per request (0.3.22), in the same process.
+"""Lists longer than one answer holds, asked again in parts (pipeline 0.3.23 and 0.3.24, `pipeline/parts.py`,
+`pipeline/longanswers.py`, `pipeline/onward.py`), against one answer per request (0.3.22) and against
+asking again from the top (0.3.23), in the same process.
 
 One answer holds at most 12 items of a list (the grammar's bound) and at most --max-new-tokens tokens. A
 request whose answer fills a list, or runs out of tokens, is now asked again in parts: its pages in
@@ -23,13 +24,17 @@ Workloads:
   a list `lines` (`lines_read`, counted the same way), as a table's rows or a contract's clauses would
   be, in the corpus's own layouts (columns, tables, pages turned).
 `requests_ratio` and `output_tokens_ratio`: what asking in parts costs (after / before, all workloads);
-`tokens_per_item`: answer tokens per item read.
+`tokens_per_item`: answer tokens per item read. `_from_top`: full lists asked again from the top in parts
+(0.3.23), where they are now asked on from the line their last item quotes (0.3.24, `pipeline/onward.py`);
+`requests_vs_from_top` and `output_tokens_vs_from_top`: what asking on saves.
 
     python bench/long_lists.py [--corpus DIR]
 
 Ends with `RESULT rows_read=... rows_read_before=... duplicates=... duplicates_before=... in_order=...
 in_order_before=... located=... lines_read=... lines_read_before=... requests_ratio=... output_tokens_ratio=...
-tokens_per_item=... tokens_per_item_before=... part_requests=... statements=... corpus_pages=... seconds=...`."""
+tokens_per_item=... tokens_per_item_before=... tokens_per_item_from_top=... rows_read_from_top=...
+lines_read_from_top=... requests_vs_from_top=... output_tokens_vs_from_top=... part_requests=... statements=...
+corpus_pages=... seconds=...`."""
 
 from __future__ import annotations
 
@@ -52,15 +57,16 @@ LINES_SCHEMA = {"type": "object", "properties": {"lines": {"type": "array", "ite
     "type": "object", "properties": {"text": {"type": "string"}}}}}}
 
 
-def one_answer(outputs, roots, planner, generate):
+def one_answer(outputs, roots, planner, generate, **_):
     """0.3.22: every request's first answer stands."""
     from pipeline.longanswers import PartsAsked
 
     return PartsAsked(outputs)
 
 
-def extract(paths: list[Path], schema: str, backend, options, spool: Path, before: bool):
-    """The documents at `paths` through ingest and the model stage, one way or the other."""
+def extract(paths: list[Path], schema: str, backend, options, spool: Path, before: str):
+    """The documents at `paths` through ingest and the model stage: as now ("after"), with full lists
+    asked again from the top ("top", 0.3.23), or with one answer per request ("before", 0.3.22)."""
     import pipeline.extract as extract_module
     from pipeline.discover import discover
     from pipeline.extract import Extractor
@@ -68,8 +74,11 @@ def extract(paths: list[Path], schema: str, backend, options, spool: Path, befor
     from pipeline.prepare import prepare_chunk
     from schemas.catalog import load_schema
 
-    asked = extract_module.answer_in_parts
-    extract_module.answer_in_parts = one_answer if before else asked
+    import pipeline.longanswers as longanswers
+
+    asked, ahead = extract_module.answer_in_parts, longanswers.onward
+    extract_module.answer_in_parts = one_answer if before == "before" else asked
+    longanswers.onward = (lambda *_: None) if before == "top" else ahead  # 0.3.23: parts ask from the top
     try:
         s = load_schema(schema)
         prepared = prepare_chunk(discover(paths).documents, options.ingest, spool)
@@ -77,7 +86,7 @@ def extract(paths: list[Path], schema: str, backend, options, spool: Path, befor
         ex = Extractor(backend, options.plan, s, options.grounding)
         return ex.run(prepared, keys), ex.stats, prepared
     finally:
-        extract_module.answer_in_parts = asked
+        extract_module.answer_in_parts, longanswers.onward = asked, ahead
 
 
 def counted(read: list, truth: list) -> tuple[int, int]:
@@ -101,7 +110,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="long-lists-"))
     (work / "statement.json").write_text(json.dumps(STATEMENT_SCHEMA))
     (work / "lines.json").write_text(json.dumps(LINES_SCHEMA))
-    tally = {side: collections.Counter() for side in ("after", "before")}
+    tally = {side: collections.Counter() for side in ("after", "top", "before")}
     for n, (pages, per_page, dpi, turned) in enumerate(STATEMENTS):
         rows = statement_rows(pages, per_page, seed=n)
         path = write_statement(work / f"statement-{n}.pdf", rows, scanned_dpi=dpi, turned=turned)
@@ -110,7 +119,7 @@ def main() -> None:
         for side, t in tally.items():
             backend = StatementReader()
             options = RunOptions(ocr="auto" if dpi else "off")
-            (result,), stats, _ = extract([path], str(work / "statement.json"), backend, options, work / "spool", side == "before")
+            (result,), stats, _ = extract([path], str(work / "statement.json"), backend, options, work / "spool", side)
             items = (result.answer or {}).get("transactions") or []
             read = [(i["date"], i["description"], f"{i['amount']:.2f}") for i in items]
             found, extra = counted(read, truth)
@@ -134,7 +143,7 @@ def main() -> None:
         shown = [f"{name[:40]:40s}"]
         for side, t in tally.items():
             options = RunOptions(ocr="off")
-            (result,), stats, prepared = extract([path], str(work / "lines.json"), ListReader(), options, work / "spool", side == "before")
+            (result,), stats, prepared = extract([path], str(work / "lines.json"), ListReader(), options, work / "spool", side)
             truth = [line for unit in prepared[0].units for line in layer_text(unit).splitlines()]
             read = [i["text"] for i in (result.answer or {}).get("lines") or []]
             found, extra = counted(read, truth)
@@ -143,7 +152,7 @@ def main() -> None:
             shown.append(f"{side} {found}/{len(truth)} (+{extra}) in {stats.requests} requests")
         pages_done += len(prepared[0].units)
         print(" ".join(shown), flush=True)
-    a, b = tally["after"], tally["before"]
+    a, top, b = tally["after"], tally["top"], tally["before"]
 
     def share(t, hit, of):
         return t[hit] / max(1, t[of])
@@ -155,7 +164,11 @@ def main() -> None:
           f"lines_read_before={share(b, 'lines_found', 'lines'):.3f} requests_ratio={a['requests'] / max(1, b['requests']):.2f} "
           f"output_tokens_ratio={a['tokens'] / max(1, b['tokens']):.2f} "
           f"tokens_per_item={a['tokens'] / max(1, a['found'] + a['lines_found']):.1f} "
-          f"tokens_per_item_before={b['tokens'] / max(1, b['found'] + b['lines_found']):.1f} part_requests={a['parts']} "
+          f"tokens_per_item_before={b['tokens'] / max(1, b['found'] + b['lines_found']):.1f} "
+          f"tokens_per_item_from_top={top['tokens'] / max(1, top['found'] + top['lines_found']):.1f} "
+          f"rows_read_from_top={share(top, 'found', 'rows'):.3f} lines_read_from_top={share(top, 'lines_found', 'lines'):.3f} "
+          f"requests_vs_from_top={a['requests'] / max(1, top['requests']):.2f} "
+          f"output_tokens_vs_from_top={a['tokens'] / max(1, top['tokens']):.2f} part_requests={a['parts']} "
           f"statements={a['statements']} corpus_pages={pages_done} seconds={time.perf_counter() - start:.1f}")
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from pipeline.bounds import LongValues, full_lists, long_values
+from pipeline.onward import onward
 from pipeline.packing import Planner
 from pipeline.parts import MAX_PARTS, Part, asking, parts_wanted, without
 from pipeline.wrap import LONG_STRING, MAX_ITEMS
@@ -66,12 +67,12 @@ def answer_in_parts(outputs: list[Output], roots: dict[str, Part], planner: Plan
             if want is None:
                 continue
             can = part is not None and per_root[order[r.request_id][0]] < MAX_PARTS
-            pieces, fields = _pieces(want, part if can else None, lambda kind, f: _note(still, r, kind, f))
+            pieces, fields, answer = _pieces(want, part if can else None, lambda kind, f: _note(still, r, kind, f))
             if not pieces:
                 continue
             per_root[order[r.request_id][0]] += len(pieces)
             replaced[r.request_id] = fields
-            answers[r.request_id] = want.answer
+            answers[r.request_id] = answer
             for k, piece in enumerate(pieces):
                 sub = planner.part_request(piece, f"{r.request_id}.{k}")
                 asked[sub.request_id] = piece
@@ -84,16 +85,22 @@ def answer_in_parts(outputs: list[Output], roots: dict[str, Part], planner: Plan
 
 
 def _pieces(want: _Wanted, part: Part | None, note: Callable[[str, tuple[str, ...]], None]
-            ) -> tuple[list[Part], tuple[str, ...] | None]:
-    """The parts to ask `part` (None: it may not be asked again) in for what its answer `want`s, and the
-    fields their answers replace (None: all of it); `note(kind, fields)` what stays at its limit."""
+            ) -> tuple[list[Part], tuple[str, ...] | None, dict]:
+    """The parts to ask `part` (None: it may not be asked again) in for what its answer `want`s, the
+    fields their answers replace (None: all of it), and what stands of the answer; `note(kind, fields)`
+    what stays at its limit. One full list is asked on from where the answer stopped (pipeline/onward.py)
+    where it can be; full lists are otherwise asked again from the top, in parts."""
     if want.cut_off:
-        return (part.split(None, 2) if part else []), None
-    lists, longer = want.lists, any(f in want.lists for f in want.values)
-    pieces = part.split(lists, parts_wanted(part, want.answer, lists), longer) if part and lists else []
+        return (part.split(None, 2) if part else []), None, want.answer
+    lists, longer, answer = want.lists, any(f in want.lists for f in want.values), want.answer
+    ahead = onward(part, answer, lists[0]) if part and len(lists) == 1 and not longer else None
+    if ahead is not None:
+        pieces, listed, answer = list(ahead.parts), (), {**answer, lists[0]: ahead.kept}
+    else:
+        pieces = part.split(lists, parts_wanted(part, answer, lists), longer) if part and lists else []
+        listed = lists if pieces else ()
     if lists and not pieces:
         note("list_at_limit", lists)
-    listed = lists if pieces else ()
     again = tuple(f for f in want.values if f not in listed)
     if again and part:
         pieces.append(part.again(again, len(pieces)))
@@ -103,7 +110,7 @@ def _pieces(want: _Wanted, part: Part | None, note: Callable[[str, tuple[str, ..
     kept = tuple(f for f in want.at_limit if f not in fields)
     if kept:
         note("value_at_limit", kept)
-    return pieces, fields
+    return pieces, fields, answer
 
 
 def _note(still: dict, r: Request, kind: str, fields: tuple[str, ...]) -> None:

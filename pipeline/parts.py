@@ -6,9 +6,10 @@ statement page of 30 transactions, came back with its first 12 items and nothing
 missing; an answer longer than its token allowance was lost whole. Now a request whose answer fills a
 list the schema lets run longer, or runs out of tokens, is asked again in parts: its pages in runs of
 about even text lines, or its one page in bands cut between text lines (the band's picture and the band's
-words only). A full answer is asked again in as many parts as its text lines promise items for
-(`parts_wanted`: its items reach down to the line its last item quotes; the lines below are taken to
-hold items as densely), an answer cut off in two. Parts are cut again until their lists fit, down to bands
+words only). A full answer is asked on from the line its last item quotes where it can be
+(pipeline/onward.py), else again in as many parts as its text lines promise items for (`parts_wanted`:
+its items reach down to the line its last item quotes; the lines below are taken to hold items as
+densely), an answer cut off in two. Parts are cut again until their lists fit, down to bands
 of MIN_BAND_LINES lines, MAX_BAND_CUTS levels deep. A part is asked for the full lists alone (the rest of
 the first answer stands), or for everything when the answer was cut off. The parts' items replace the
 first answer's, in reading order; a list still full in a part that cannot be cut further is kept with a
@@ -89,10 +90,10 @@ def parts_wanted(part: Part, answer: Any, fields: tuple[str, ...]) -> int:
     found among the lines (no text layer, or quotes the lines do not hold), at most MAX_SPLIT."""
     from pipeline.prompt import layer_text
 
-    lines = [_folded(line) for u in part.units() for line in layer_text(u).splitlines()]
+    lines = [folded(line) for u in part.units() for line in layer_text(u).splitlines()]
     last, at = -1, 0
-    for quote in _quotes([answer.get(f) for f in fields]):
-        key = _folded(quote)[:QUOTE_KEY]
+    for quote in quotes_in([answer.get(f) for f in fields]):
+        key = folded(quote)[:QUOTE_KEY]
         if not key:
             continue
         found = next((i for i in [*range(at, len(lines)), *range(0, at)] if key in lines[i]), None)
@@ -103,18 +104,19 @@ def parts_wanted(part: Part, answer: Any, fields: tuple[str, ...]) -> int:
     return max(2, min(MAX_SPLIT, math.ceil(len(lines) / ((last + 1) * FILL))))
 
 
-def _quotes(value: Any) -> list[str]:
+def quotes_in(value: Any) -> list[str]:
     """The quotes of every citation in a wrapped value, in order."""
     if isinstance(value, dict):
         if "citations" in value and "value" in value:
             return [c.get("quote", "") for c in value.get("citations") or [] if isinstance(c, dict)]
-        return [q for v in value.values() for q in _quotes(v)]
+        return [q for v in value.values() for q in quotes_in(v)]
     if isinstance(value, list):
-        return [q for v in value for q in _quotes(v)]
+        return [q for v in value for q in quotes_in(v)]
     return []
 
 
-def _folded(text: str) -> str:
+def folded(text: str) -> str:
+    """`text` in lower case with its runs of spaces as one, as quotes are looked for among lines."""
     return " ".join(str(text).casefold().split())
 
 

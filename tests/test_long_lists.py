@@ -145,11 +145,15 @@ def test_a_list_still_full_where_a_page_cannot_be_cut_is_kept_with_a_warning(tmp
     assert "`transactions`" in warning.message and "[page 1]" in warning.message
 
 
-def test_a_list_of_exactly_its_limit_asked_in_parts_comes_back_the_same(tmp_path, schema):
+def test_a_list_of_exactly_its_limit_is_asked_on_once_and_comes_back_the_same(tmp_path, schema):
+    """12 rows fill one answer; the list is asked on from its last row (one band: that row alone, read
+    again in place of the first answer's), and comes back the same."""
     pages = statement_rows(1, MAX_ITEMS, seed=4)
+    backend = StatementReader()
     (result,), ex = run([write_statement(tmp_path / "s.pdf", pages)], RunOptions(ocr="off"), schema=schema,
-                        backend=StatementReader())
-    assert read(result) == pages[0] and ex.stats.part_requests == 2 and not result.errors
+                        backend=backend)
+    assert read(result) == pages[0] and ex.stats.part_requests == 1 and not result.errors
+    assert backend.answers_rows == [MAX_ITEMS, 1]
 
 
 def test_a_collections_full_list_is_kept_with_a_warning_on_each_document(tmp_path, schema):
@@ -283,3 +287,76 @@ def test_a_band_request_runs_through_the_tiny_models_processor(tiny_backend, tmp
     assert load_image(image.image).size == (image.width, image.height) == (item.units[0].image_width, band.units()[0].image_height)
     (gen,) = tiny_backend.generate([request])
     assert gen.finish_reason in ("stop", "length") and gen.output_tokens > 0
+
+
+def _prepared(tmp_path, pages):
+    from pipeline.discover import discover
+    from pipeline.prepare import prepare_chunk
+
+    (item,) = prepare_chunk(discover([write_statement(tmp_path / "s.pdf", pages)]).documents, RunOptions(ocr="off").ingest,
+                            tmp_path)
+    return item
+
+
+def _answer(rows) -> dict:
+    return {"account_holder": None, "transactions": [
+        {"description": {"value": r[1], "citations": [{"page": 1, "quote": " ".join(r)}]}} for r in rows]}
+
+
+def test_a_full_list_is_asked_on_from_its_last_row(tmp_path):
+    """A page of 45 rows whose first answer read the first 12: its first 11 items stand, and the list is
+    asked on in bands from the 12th row's line down (that row read again), not from the top: 3 bands, each
+    about 11 rows, the first cut between the 11th and 12th rows."""
+    from pipeline.onward import onward
+
+    rows = statement_rows(1, 45, seed=8)[0]
+    item = _prepared(tmp_path, [rows])
+    unit = item.units[0]
+    ahead = onward(Part(item=item, start=0, end=1), _answer(rows[:MAX_ITEMS]), "transactions")
+    assert ahead.kept == _answer(rows[:MAX_ITEMS - 1])["transactions"]
+    middles = sorted({(w.y0 + w.y1) / 2 for w in unit.words})[1:]  # each row's (the holder's first)
+    bands = [p.band for p in ahead.parts]
+    assert len(middles) == 45 and len(bands) == 3 and bands[-1][1] == unit.height
+    assert middles[MAX_ITEMS - 2] < bands[0][0] < middles[MAX_ITEMS - 1]
+    assert all(a[1] == b[0] for a, b in zip(bands, bands[1:])) and all(p.fields == ("transactions",) for p in ahead.parts)
+    assert [p.key for p in ahead.parts] == [(0, 0), (0, 1), (0, 2)]
+
+
+def test_a_full_list_of_several_pages_is_asked_on_from_its_page_and_the_pages_after(tmp_path):
+    """Three pages of 30 rows, the first answer's 12 rows on page 1: the rest of page 1 (a band from its
+    12th row) and pages 2 and 3, which are asked in runs of pages."""
+    from pipeline.onward import onward
+
+    pages = statement_rows(3, 30, seed=9)
+    item = _prepared(tmp_path, pages)
+    ahead = onward(Part(item=item, start=0, end=3), _answer(pages[0][:MAX_ITEMS]), "transactions")
+    band, *runs = ahead.parts
+    assert (band.start, band.end) == (0, 1) and band.band is not None and band.band[0] > 0
+    assert runs and runs[0].start == 1 and runs[-1].end == 3 and all(r.band is None for r in runs)
+    assert len(ahead.kept) == MAX_ITEMS - 1
+
+
+def test_a_list_is_asked_again_from_the_top_where_it_cannot_be_asked_on():
+    """Items that cannot be placed among the lines, items all on the first line, and a page that reads on
+    in a second column beside the last item's line: no asking on (the list is asked again from the top)."""
+    from pipeline.onward import onward
+    from pipeline.prepare import Prepared
+    from schemas.records import ImageRef, PageUnit, SourceDocument, Word
+
+    def unit(lines):
+        words = [Word(text=t, x0=x, y0=y, x1=x + 100, y1=y + 12, line=k) for k, (t, x, y) in enumerate(lines)]
+        return PageUnit(doc_id="d", page=1, width=600, height=800, image=ImageRef(path="x.png"), image_width=600,
+                        image_height=800, words=words)
+
+    doc = SourceDocument(doc_id="d", path="d.pdf", name="d.pdf", media_type="pdf", mime="application/pdf", size_bytes=1)
+    one_column = Prepared(doc, [unit([(f"row{k}", 50, 100 + 20 * k) for k in range(20)])])
+    two_columns = Prepared(doc, [unit([(f"row{k}", 50 + 300 * (k >= 10), 100 + 20 * (k % 10)) for k in range(20)])])
+
+    def answer(names):
+        return {"rows": [{"v": {"value": n, "citations": [{"page": 1, "quote": n}]}} for n in names]}
+
+    first_twelve = answer([f"row{k}" for k in range(12)])
+    assert len(onward(Part(item=one_column, start=0, end=1), first_twelve, "rows").kept) == 11
+    assert onward(Part(item=two_columns, start=0, end=1), answer([f"row{k}" for k in range(6)]), "rows") is None
+    assert onward(Part(item=one_column, start=0, end=1), answer(["not on the page"] * 12), "rows") is None
+    assert onward(Part(item=one_column, start=0, end=1), answer(["row0"] * 12), "rows") is None
