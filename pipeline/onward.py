@@ -2,12 +2,12 @@
 
 An answer that holds as many items of a list as one answer may (pipeline/parts.py) read its pages down to
 the line its last item quotes. The items above that line stand; the list is asked for again from that
-line on (the line itself too, as it may hold more items: its items are dropped from the first answer and
-read again), as a band of its page below the lines above it, then the pages after it, in as many parts
+line on (the line's row too, as it may hold more items: the items on it are dropped from the first answer and read
+again), as a band of its page below the lines above that row, then the pages after it, in as many parts
 as the lines left promise items for. So a list of 13 to 24 items takes two requests, not three, and no
 item is read twice. Where the answer's items cannot be placed among the lines (no text layer, quotes
-the lines do not hold), or the page does not read top to bottom past that line (columns), the list is
-asked again from the top in parts, as before."""
+the lines do not hold), or the page reads on above that row (another column), the list is asked again
+from the top in parts, as before."""
 
 from __future__ import annotations
 
@@ -29,6 +29,10 @@ class Line:
     text: str
     top: float
     bottom: float
+
+    @property
+    def middle(self) -> float:
+        return (self.top + self.bottom) / 2
 
 
 @dataclass(frozen=True)
@@ -61,15 +65,17 @@ def reading_lines(part: Part) -> list[Line]:
 
 
 def item_lines(items: list, lines: list[Line]) -> list[int | None]:
-    """The line each item's first quote found among `lines` lies on (None: not found), looked for from
-    the previous item's line on, then from the top."""
-    at, out = 0, []
+    """The line each item's first quote found among `lines` lies on (None: not found), looked for after
+    the previous item's line, then on it (items that share a line), then from the top: items read in order
+    down lines that repeat a text (a quantity of 1 on every row) each get their own line."""
+    at, out = -1, []
     for item in items:
         found = None
         for quote in quotes_in(item):
             key = folded(quote)[:QUOTE_KEY]
             if key:
-                found = next((i for i in [*range(at, len(lines)), *range(0, at)] if key in lines[i].text), None)
+                order = [*range(at + 1, len(lines)), *([at] if at >= 0 else []), *range(0, max(at, 0))]
+                found = next((i for i in order if key in lines[i].text), None)
             if found is not None:
                 break
         out.append(found)
@@ -78,9 +84,9 @@ def item_lines(items: list, lines: list[Line]) -> list[int | None]:
 
 
 def onward(part: Part, answer: Any, field: str) -> Onward | None:
-    """How to ask the full list `field` of `part`'s answer on from the line its last item quotes: the
-    parts, and the items that stand; None where it cannot be (no item placed, none above that line, a
-    page that does not read top to bottom past it)."""
+    """How to ask the full list `field` of `part`'s answer on from the row of the line its last item
+    quotes: the parts, and the items that stand; None where it cannot be (no item placed, none standing,
+    a page that reads on above that row)."""
     items = answer.get(field) if isinstance(answer, dict) else None
     if not isinstance(items, list) or not items:
         return None
@@ -89,22 +95,20 @@ def onward(part: Part, answer: Any, field: str) -> Onward | None:
     if not any(i is not None for i in placed):
         return None
     last = max(i for i in placed if i is not None)
-    keep = next(k for k, i in enumerate(placed) if i is not None and i >= last)
-    if keep == 0:
+    u, row = lines[last].unit, lines[last]
+    above = [line for line in lines if line.unit == u and line.bottom <= row.top]  # the lines above its row
+    cut = (max(line.bottom for line in above) + row.top) / 2 if above else None
+    if cut is not None and any(line.unit == u and line.middle < cut for line in lines[last + 1:]):
+        return None  # the page reads on above that row (another column): ask from the top
+    if cut is not None and (part.cuts >= parts.MAX_BAND_CUTS or not can_band(part.item.units[part.start + u])):
+        cut = None  # its page may not be cut again: ask on from the page's top
+    kept = [item for item, i in zip(items, placed) if i is None or not _asked_again(lines[i], u, cut)]
+    if not kept or len(kept) == len(items):
         return None
-    u, top = lines[last].unit, lines[last].top
-    above = [line for line in lines[:last] if line.unit == u]
-    below = [line for line in lines[last + 1:] if line.unit == u]
-    if any(line.bottom > top for line in above) or any(line.top < top for line in below):
-        return None  # the page reads on elsewhere (another column): ask from the top
-    units = part.units()
-    n = max(1, min(MAX_SPLIT, math.ceil((len(lines) - last) / ((last + 1) * FILL))))
     fields = (field,)
-    if above and (part.cuts >= parts.MAX_BAND_CUTS or not can_band(part.item.units[part.start + u])):
-        return None  # its page may not be cut again
-    if above:
-        cut = (max(line.bottom for line in above) + top) / 2
-        bottom = part.band[1] if part.band else float(upright_size(units[u])[1])
+    n = max(1, min(MAX_SPLIT, math.ceil((len(lines) - last) / ((last + 1) * FILL))))
+    if cut is not None:
+        bottom = part.band[1] if part.band else float(upright_size(part.units()[u])[1])
         band = dataclasses.replace(part, start=part.start + u, end=part.start + u + 1, band=(cut, bottom),
                                    fields=fields, key=part.key + (0,), cuts=part.cuts + 1)
         rest = [band] if part.start + u + 1 == part.end else \
@@ -112,7 +116,12 @@ def onward(part: Part, answer: Any, field: str) -> Onward | None:
     else:
         rest = [dataclasses.replace(part, start=part.start + u, band=None, fields=fields, key=part.key + (0,))]
     asked = [p for piece in rest for p in (piece.split(fields, _share(piece, n, len(rest))) or [piece])]
-    return Onward(asked, items[:keep])
+    return Onward(asked, kept)
+
+
+def _asked_again(line: Line, u: int, cut: float | None) -> bool:
+    """Whether `line` is shown again when a list is asked on from unit `u` below `cut` (None: from its top)."""
+    return line.unit > u or (line.unit == u and (cut is None or line.middle >= cut))
 
 
 def _share(piece: Part, n: int, pieces: int) -> int:

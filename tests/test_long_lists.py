@@ -360,3 +360,29 @@ def test_a_list_is_asked_again_from_the_top_where_it_cannot_be_asked_on():
     assert onward(Part(item=two_columns, start=0, end=1), answer([f"row{k}" for k in range(6)]), "rows") is None
     assert onward(Part(item=one_column, start=0, end=1), answer(["not on the page"] * 12), "rows") is None
     assert onward(Part(item=one_column, start=0, end=1), answer(["row0"] * 12), "rows") is None
+
+
+def test_items_stand_by_where_they_lie_not_by_their_place_in_the_answer():
+    """A footer the text layer gives first (it is read first) lies below the cut, so it is asked again
+    with the rows below, while the rows above the cut, read after it, stand; items down lines that
+    repeat one text (a quantity of 1 on every row) each get their own line."""
+    from pipeline.onward import item_lines, onward, reading_lines
+    from pipeline.prepare import Prepared
+    from schemas.records import ImageRef, PageUnit, SourceDocument, Word
+
+    texts = [("page 1 of 3", 780)] + [(f"row{k}", 100 + 20 * k) for k in range(20)]
+    words = [Word(text=t, x0=50, y0=y, x1=150, y1=y + 12, line=k) for k, (t, y) in enumerate(texts)]
+    unit = PageUnit(doc_id="d", page=1, width=600, height=800, image=ImageRef(path="x.png"), image_width=600,
+                    image_height=800, words=words)
+    doc = SourceDocument(doc_id="d", path="d.pdf", name="d.pdf", media_type="pdf", mime="application/pdf", size_bytes=1)
+    part = Part(item=Prepared(doc, [unit]), start=0, end=1)
+
+    def answer(names):
+        return {"rows": [{"v": {"value": n, "citations": [{"page": 1, "quote": n}]}} for n in names]}
+
+    ahead = onward(part, answer(["page 1 of 3"] + [f"row{k}" for k in range(11)]), "rows")
+    assert ahead.kept == answer([f"row{k}" for k in range(10)])["rows"]
+    assert ahead.parts[0].band[0] < 300 < ahead.parts[-1].band[1]  # from row 10 down, the footer's line too
+    ones = [Word(text="1", x0=50, y0=100 + 20 * k, x1=60, y1=112 + 20 * k, line=k) for k in range(4)]
+    lines = reading_lines(Part(item=Prepared(doc, [unit.model_copy(update={"words": ones})]), start=0, end=1))
+    assert item_lines(answer(["1"] * 4)["rows"], lines) == [0, 1, 2, 3]
