@@ -26,14 +26,19 @@ Workloads:
 `requests_ratio` and `output_tokens_ratio`: what asking in parts costs (after / before, all workloads);
 `tokens_per_item`: answer tokens per item read. `_from_top`: full lists asked again from the top in parts
 (0.3.23), where they are now asked on from the line their last item quotes (0.3.24, `pipeline/onward.py`);
-`requests_vs_from_top` and `output_tokens_vs_from_top`: what asking on saves.
+`requests_vs_from_top` and `output_tokens_vs_from_top`: what asking on saves. `tight_`: the born-digital
+statements again with --max-new-tokens 400 (about 5 rows an answer), so answers are cut off inside the
+list: now the rows an answer completed stand and the list is asked on from them (`pipeline/salvage.py`);
+in 0.3.23 the answer was asked again with twice the tokens, then in two parts from the top.
 
     python bench/long_lists.py [--corpus DIR]
 
 Ends with `RESULT rows_read=... rows_read_before=... duplicates=... duplicates_before=... in_order=...
 in_order_before=... located=... lines_read=... lines_read_before=... requests_ratio=... output_tokens_ratio=...
 tokens_per_item=... tokens_per_item_before=... tokens_per_item_from_top=... rows_read_from_top=...
-lines_read_from_top=... requests_vs_from_top=... output_tokens_vs_from_top=... part_requests=... statements=...
+lines_read_from_top=... requests_vs_from_top=... output_tokens_vs_from_top=... tight_rows_read=...
+tight_rows_read_from_top=... tight_duplicates=... tight_requests_vs_from_top=... tight_output_tokens_vs_from_top=...
+part_requests=... statements=...
 corpus_pages=... seconds=...`."""
 
 from __future__ import annotations
@@ -53,6 +58,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 STATEMENTS = [(1, 8, None, 0), (1, 20, None, 0), (1, 45, None, 0), (3, 30, None, 0), (8, 40, None, 0), (3, 30, 200, 0),
               (2, 30, 200, 1)]  # pages, rows a page, scanned at dpi, turned quarters (put in the scanner sideways)
 CORPUS_PAGES = 3
+TIGHT = 400  # answer tokens a request may take in the tight workload: about 5 rows, so answers are cut off
 LINES_SCHEMA = {"type": "object", "properties": {"lines": {"type": "array", "items": {
     "type": "object", "properties": {"text": {"type": "string"}}}}}}
 
@@ -76,9 +82,10 @@ def extract(paths: list[Path], schema: str, backend, options, spool: Path, befor
 
     import pipeline.longanswers as longanswers
 
-    asked, ahead = extract_module.answer_in_parts, longanswers.onward
+    asked, ahead, kept = extract_module.answer_in_parts, longanswers.onward, longanswers.salvaged
     extract_module.answer_in_parts = one_answer if before == "before" else asked
-    longanswers.onward = (lambda *_: None) if before == "top" else ahead  # 0.3.23: parts ask from the top
+    if before in ("top", "before"):  # 0.3.23: parts ask from the top, an answer cut off is asked again whole
+        longanswers.onward, longanswers.salvaged, extract_module.salvaged = (lambda *_: None), (lambda _: None), (lambda _: None)
     try:
         s = load_schema(schema)
         prepared = prepare_chunk(discover(paths).documents, options.ingest, spool)
@@ -87,6 +94,7 @@ def extract(paths: list[Path], schema: str, backend, options, spool: Path, befor
         return ex.run(prepared, keys), ex.stats, prepared
     finally:
         extract_module.answer_in_parts, longanswers.onward = asked, ahead
+        longanswers.salvaged = extract_module.salvaged = kept
 
 
 def counted(read: list, truth: list) -> tuple[int, int]:
@@ -129,6 +137,20 @@ def main() -> None:
                      located=sum(1 for e in rows_cited if e.verified and e.citations[0].boxes))
             shown.append(f"{side} {found}/{len(truth)} (+{extra}) in {stats.requests} requests")
         print(" ".join(shown), flush=True)
+    for n, (pages, per_page, dpi, turned) in enumerate(STATEMENTS[:5]):  # born-digital, in a tight allowance
+        rows = statement_rows(pages, per_page, seed=n)
+        path = work / f"statement-{n}.pdf"
+        truth = [row for page in rows for row in page]
+        shown = [f"{pages}x{per_page} in {TIGHT} tokens:"]
+        for side, t in tally.items():
+            options = RunOptions(ocr="off", max_new_tokens=TIGHT)
+            (result,), stats, _ = extract([path], str(work / "statement.json"), StatementReader(), options, work / "spool", side)
+            items = (result.answer or {}).get("transactions") or []
+            found, extra = counted([(i["date"], i["description"], f"{i['amount']:.2f}") for i in items], truth)
+            t.update(tight_rows=len(truth), tight_found=found, tight_extra=extra, tight_requests=stats.requests,
+                     tight_tokens=stats.tokens_out)
+            shown.append(f"{side} {found}/{len(truth)} (+{extra}) in {stats.requests} requests, {stats.tokens_out} tokens")
+        print(" ".join(shown), flush=True)
     pages_done = 0
     for name in BORN_DIGITAL:
         source = args.corpus / "docs" / name
@@ -168,7 +190,10 @@ def main() -> None:
           f"tokens_per_item_from_top={top['tokens'] / max(1, top['found'] + top['lines_found']):.1f} "
           f"rows_read_from_top={share(top, 'found', 'rows'):.3f} lines_read_from_top={share(top, 'lines_found', 'lines'):.3f} "
           f"requests_vs_from_top={a['requests'] / max(1, top['requests']):.2f} "
-          f"output_tokens_vs_from_top={a['tokens'] / max(1, top['tokens']):.2f} part_requests={a['parts']} "
+          f"output_tokens_vs_from_top={a['tokens'] / max(1, top['tokens']):.2f} "
+          f"tight_rows_read={share(a, 'tight_found', 'tight_rows'):.3f} tight_rows_read_from_top={share(top, 'tight_found', 'tight_rows'):.3f} "
+          f"tight_duplicates={a['tight_extra']} tight_requests_vs_from_top={a['tight_requests'] / max(1, top['tight_requests']):.2f} "
+          f"tight_output_tokens_vs_from_top={a['tight_tokens'] / max(1, top['tight_tokens']):.2f} part_requests={a['parts']} "
           f"statements={a['statements']} corpus_pages={pages_done} seconds={time.perf_counter() - start:.1f}")
 
 

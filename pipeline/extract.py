@@ -7,6 +7,7 @@ import logging
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Callable
 
 from model.backend import Backend
 from pipeline.errors import StageError
@@ -16,6 +17,7 @@ from pipeline.packing import Planner, make_batches, prompt_room
 from pipeline.parts import Part, band_unit
 from pipeline.parse import merge_windows, parse_generation, values_from_extractions
 from pipeline.prepare import Prepared
+from pipeline.salvage import salvaged
 from pipeline.validate import answer_problem, answer_validator
 from pipeline.wrap import unwrap
 from schemas.catalog import ExtractionSchema
@@ -102,8 +104,12 @@ class Extractor:
                                     f"{self.options.max_context}; raise --max-context or lower --image-tokens")))
                 else:
                     fitting.append(r)
-            asked = answer_in_parts(self._generate(fitting), self._roots(fitting, items), self.planner, self._generate,
-                                    values=not self.backend.is_random)
+            real = not self.backend.is_random
+
+            def generate(batch: list[Request]):  # a single document's answer cut off in a list is asked on, not again
+                return self._generate(batch, keep_cut=lambda r, g: real and len(r.doc_ids) == 1 and salvaged(g.text) is not None)
+
+            asked = answer_in_parts(generate(fitting), self._roots(fitting, items), self.planner, generate, real=real)
             self.stats.part_requests += asked.parts
             for r, gen, err in asked.outputs:
                 for d in r.doc_ids:
@@ -138,10 +144,10 @@ class Extractor:
         finally:
             self.stats.generate_seconds += time.perf_counter() - t0
 
-    def _generate(self, requests: list[Request]):
+    def _generate(self, requests: list[Request], keep_cut: Callable[[Request, Generation], bool] | None = None):
         """Generate in length-sorted, token-bounded batches, each within --generate-timeout; a truncated
-        answer is retried once with a doubled token allowance, a failed batch becomes error records for
-        its documents."""
+        answer is retried once with a doubled token allowance (unless `keep_cut` says it is asked on from
+        what it holds), a failed batch becomes error records for its documents."""
         out = []
         limit = self.options.generate_timeout_s
         engine_batches = getattr(self.backend, "continuous_batching", False)  # vLLM, servers: schedule themselves
@@ -155,7 +161,7 @@ class Extractor:
                                                      message=f"{type(e).__name__}: {e}", permanent=False)))
                 continue
             retry = [r.model_copy(update={"max_new_tokens": min(r.max_new_tokens * 2, self.options.max_context - r.n_tokens)})
-                     for r, g in zip(batch, gens) if g.finish_reason == "length"]
+                     for r, g in zip(batch, gens) if g.finish_reason == "length" and not (keep_cut and keep_cut(r, g))]
             try:
                 retried = {g.request_id: g for g in (self._timed_generate(retry, limit) if retry else [])}
             except Exception:  # noqa: BLE001 - the truncated first answers stand and become error records

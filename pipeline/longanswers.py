@@ -1,6 +1,7 @@
 """Requests whose answer came back too long for one answer, asked again until every list and value fits:
-in parts for full lists and answers cut off (pipeline/parts.py), with longer strings for values cut at
-their bound (pipeline/bounds.py)."""
+in parts for full lists and answers cut off (pipeline/parts.py; a list asked on from its last item,
+pipeline/onward.py, an answer cut off inside a list from what it holds, pipeline/salvage.py), with longer
+strings for values cut at their bound (pipeline/bounds.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pipeline.bounds import LongValues, full_lists, long_values
 from pipeline.onward import onward
 from pipeline.packing import Planner
 from pipeline.parts import MAX_PARTS, Part, asking, parts_wanted, without
+from pipeline.salvage import salvaged
 from pipeline.wrap import LONG_STRING, MAX_ITEMS
 from schemas.records import ErrorRecord, Generation, Request
 
@@ -32,23 +34,25 @@ class PartsAsked:
 
 @dataclass(frozen=True)
 class _Wanted:
-    """What an answer asks for: `cut_off` (it ran out of tokens), its full lists, its values to ask again
-    with longer strings, and those already as long as a value may be."""
+    """What an answer asks for: `cut_off` (it ran out of tokens, and holds nothing to go on from), its
+    full lists (or the list it was cut off in), its values to ask again with longer strings, and those
+    already as long as a value may be."""
 
     cut_off: bool = False
     lists: tuple[str, ...] = ()
     values: tuple[str, ...] = ()
     at_limit: tuple[str, ...] = ()
     answer: dict = field(default_factory=dict)
+    unwritten: tuple[str, ...] = ()  # fields a cut-off answer did not reach (after the list it was writing)
 
 
 def answer_in_parts(outputs: list[Output], roots: dict[str, Part], planner: Planner,
-                    generate: Callable[[list[Request]], list[Output]], values: bool = True) -> PartsAsked:
+                    generate: Callable[[list[Request]], list[Output]], real: bool = True) -> PartsAsked:
     """Ask again every request (of `roots`: request_id -> the part it asks) whose answer holds a full list
-    or ran out of tokens (in parts), or holds a string cut at its bound (with longer strings; only where
-    `values`: a random-weight model's strings run to their bound and mean nothing), and their requests in
-    turn; a request's answer is replaced (the fields asked again, or all of it when cut off) once every
-    request asked for it has answered."""
+    or ran out of tokens (in parts), or holds a string cut at its bound (with longer strings), and their
+    requests in turn; a request's answer is replaced (the fields asked again, or all of it when cut off)
+    once every request asked for it has answered. Where not `real` (a random-weight model, whose strings
+    run to their bound and mean nothing) values are not asked again, nor cut-off answers asked on."""
     asked = dict(roots)
     order = {rid: (k,) for k, rid in enumerate(roots)}
     children: dict[str, list[str]] = {}
@@ -63,11 +67,14 @@ def answer_in_parts(outputs: list[Output], roots: dict[str, Part], planner: Plan
         for r, gen, err in pending:
             done.append((r, gen, err))
             part = asked.get(r.request_id)
-            want = None if err is not None or gen is None else _wanted(gen, part, planner, values)
+            want = None if err is not None or gen is None else _wanted(gen, part, planner, real)
             if want is None:
                 continue
             can = part is not None and per_root[order[r.request_id][0]] < MAX_PARTS
             pieces, fields, answer = _pieces(want, part if can else None, lambda kind, f: _note(still, r, kind, f))
+            if not pieces and gen.finish_reason == "length" and not want.cut_off:
+                replaced[r.request_id], answers[r.request_id], children[r.request_id] = (), answer, []
+                continue  # cut off in a list that cannot be asked on: what it holds stands, with a warning
             if not pieces:
                 continue
             per_root[order[r.request_id][0]] += len(pieces)
@@ -106,7 +113,9 @@ def _pieces(want: _Wanted, part: Part | None, note: Callable[[str, tuple[str, ..
         pieces.append(part.again(again, len(pieces)))
     elif again:
         note("value_at_limit", again)
-    fields = listed + (again if part else ())
+    if want.unwritten and part:  # the fields after the list an answer was cut off in
+        pieces.append(part.again(want.unwritten, len(pieces), longer=part.longer))
+    fields = listed + (again if part else ()) + want.unwritten
     kept = tuple(f for f in want.at_limit if f not in fields)
     if kept:
         note("value_at_limit", kept)
@@ -118,24 +127,30 @@ def _note(still: dict, r: Request, kind: str, fields: tuple[str, ...]) -> None:
         still.setdefault((d, kind, fields), []).extend(r.unit_labels)
 
 
-def _wanted(gen: Generation, part: Part | None, planner: Planner, values: bool) -> _Wanted | None:
+def _wanted(gen: Generation, part: Part | None, planner: Planner, real: bool) -> _Wanted | None:
     """What `gen` (answering `part`; None: a collection's request) asks for: to be asked again in parts
-    (it ran out of tokens, or its answer holds a full list), its long values asked again, or warnings
-    for values as long as they may be; None when it stands as it is."""
-    if gen.finish_reason == "length":
-        return _Wanted(cut_off=True)
-    if gen.finish_reason != "stop":
-        return None
-    try:
-        answer = json.loads(gen.text, strict=False)
-    except ValueError:
-        return None
+    (it ran out of tokens, or its answer holds a full list), asked on from the list it was cut off in, its
+    long values asked again, or warnings for values as long as they may be; None when it stands."""
     shape = asking(planner.shape, part.fields if part else None)
-    lists = full_lists(answer, shape)
-    long = long_values(answer, shape, part.longer if part else False) if values else LongValues()
+    cut = None
+    if gen.finish_reason == "length":
+        cut = salvaged(gen.text) if real and part is not None else None
+        if cut is None:
+            return _Wanted(cut_off=True)
+        answer = cut.answer
+    elif gen.finish_reason != "stop":
+        return None
+    else:
+        try:
+            answer = json.loads(gen.text, strict=False)
+        except ValueError:
+            return None
+    lists = (cut.field,) if cut else full_lists(answer, shape)
+    long = long_values(answer, shape, part.longer if part else False) if real else LongValues()
+    unwritten = tuple(name for name, _ in shape.props if name not in answer) if cut else ()
     if not (lists or long.again or long.at_limit):
         return None
-    return _Wanted(False, lists, long.again, long.at_limit, answer)
+    return _Wanted(False, lists, long.again, long.at_limit, answer, unwritten)
 
 
 def _answered(rid: str, outputs: dict[str, Output], children: dict[str, list[str]]) -> bool:
@@ -158,7 +173,8 @@ def _superseded(done: list[Output], children: dict[str, list[str]], replaced: di
             fields = replaced[rid]
             if fields is None:
                 continue
-            gen = gen.model_copy(update={"text": json.dumps(without(answers[rid], fields), ensure_ascii=False)})
+            gen = gen.model_copy(update={"text": json.dumps(without(answers[rid], fields), ensure_ascii=False),
+                                         "finish_reason": "stop"})  # a cut-off answer's complete part stands
         out.append((r, gen, err))
     return out
 

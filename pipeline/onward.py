@@ -1,7 +1,8 @@
 """A full list asked on from where its answer stopped, not again from the top.
 
-An answer that holds as many items of a list as one answer may (pipeline/parts.py) read its pages down to
-the line its last item quotes. The items above that line stand; the list is asked for again from that
+An answer that holds as many items of a list as one answer may (pipeline/parts.py), or that was cut off
+by its token allowance inside the list (pipeline/salvage.py), read its pages down to the line its last
+item quotes. The items above that line stand; the list is asked for again from that
 line on (the line's row too, as it may hold more items: the items on it are dropped from the first answer and read
 again), as a band of its page below the lines above that row, then the pages after it, in as many parts
 as the lines left promise items for. So a list of 13 to 24 items takes two requests, not three, and no

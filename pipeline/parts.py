@@ -78,9 +78,10 @@ class Part:
         return [dataclasses.replace(self, start=s, end=e, band=b, fields=fields, key=self.key + (k,), cuts=cuts,
                                     longer=self.longer or longer) for k, (s, e, b) in enumerate(spans)]
 
-    def again(self, fields: tuple[str, ...], k: int = 0) -> "Part":
-        """The part asked again for `fields` alone, with longer strings; `k`: its place after its siblings."""
-        return dataclasses.replace(self, fields=fields, key=self.key + (k,), longer=True)
+    def again(self, fields: tuple[str, ...], k: int = 0, longer: bool = True) -> "Part":
+        """The part asked again for `fields` alone (with longer strings, or not); `k`: its place after its
+        siblings."""
+        return dataclasses.replace(self, fields=fields, key=self.key + (k,), longer=longer)
 
 
 def parts_wanted(part: Part, answer: Any, fields: tuple[str, ...]) -> int:

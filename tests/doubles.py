@@ -239,7 +239,7 @@ class ListReader(ScriptedBackend):
                 items = [i for i in (self.item(p, line) for p, line in lines) if i is not None]
                 answer[self.field] = items[:props[self.field].get("maxItems", len(items))]
                 self.answers_rows.append(len(answer[self.field]))
-            text = json.dumps(answer)
+            text = json.dumps({name: answer[name] for name in props if name in answer})  # in the schema's order, as a grammar writes it
             cut = len(text) // 4 > r.max_new_tokens
             out.append(Generation(request_id=r.request_id, text=text[:r.max_new_tokens * 4] if cut else text,
                                   prompt_tokens=self.count_tokens(r), output_tokens=min(len(text) // 4, r.max_new_tokens),

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RECORD = Path(__file__).with_suffix(".json")
 OUTPUT_AFFECTING = [  # what turns files into rows: ingest, prompt and packing, parsing, grounding, schemas
     "pipeline/ingest/*.py", "pipeline/grounding.py", "pipeline/textnorm.py", "pipeline/support.py", "pipeline/wrap.py",
-    "pipeline/parse.py", "pipeline/packing.py", "pipeline/prompt.py", "pipeline/slices.py", "pipeline/legibility.py", "pipeline/extract.py", "pipeline/keys.py", "pipeline/prepare.py", "pipeline/validate.py", "pipeline/batching.py", "pipeline/parts.py", "pipeline/longanswers.py", "pipeline/bounds.py", "pipeline/onward.py",
+    "pipeline/parse.py", "pipeline/packing.py", "pipeline/prompt.py", "pipeline/slices.py", "pipeline/legibility.py", "pipeline/extract.py", "pipeline/keys.py", "pipeline/prepare.py", "pipeline/validate.py", "pipeline/batching.py", "pipeline/parts.py", "pipeline/longanswers.py", "pipeline/bounds.py", "pipeline/onward.py", "pipeline/salvage.py",
     "model/grammar.py", "model/processor.py", "schemas/catalog.py", "schemas/builtin/*.json",
 ]
 

@@ -92,14 +92,45 @@ def test_a_run_writes_every_row_and_counts_its_part_requests(tmp_path, schema, p
     assert len(extractions) == 2 * (1 + 50 * 3) and extractions["verified"].all()
 
 
-def test_answers_cut_off_at_their_token_allowance_are_asked_in_smaller_parts(tmp_path, schema):
-    """An allowance of 300 tokens holds about 5 rows: the answers run out (twice, with the retry), and the
-    parts asked again hold every row."""
+def test_answers_cut_off_in_a_list_are_asked_on_from_what_they_hold(tmp_path, schema):
+    """An allowance of 300 tokens holds about 5 rows: each answer runs out inside the list, keeps the rows
+    it completed, and the list is asked on from its last one (not again with twice the tokens): every
+    row, once, in order, and no request asked twice."""
     pages = statement_rows(2, 24, seed=1)
+    backend = StatementReader()
     (result,), ex = run([write_statement(tmp_path / "s.pdf", pages)], RunOptions(ocr="off", max_new_tokens=300),
-                        schema=schema, backend=StatementReader())
+                        schema=schema, backend=backend)
     assert read(result) == [row for page in pages for row in page]
-    assert result.status == "ok" and not result.errors and ex.stats.part_requests > 8
+    assert result.status == "ok" and not result.errors and result.answer["account_holder"] == "Jane Doe"
+    ids = [r.request_id for r in backend.requests]
+    assert len(ids) == len(set(ids)) == ex.stats.requests and ex.stats.part_requests > 8
+
+
+def test_fields_after_the_list_an_answer_was_cut_off_in_are_asked_for_too(tmp_path):
+    """The holder asked after the transactions: an answer cut off in the list never wrote it, so it is
+    asked for on its own, beside the list asked on."""
+    after = {"type": "object", "properties": {"transactions": STATEMENT_SCHEMA["properties"]["transactions"],
+                                              "account_holder": {"type": "string"}}}
+    (tmp_path / "after.json").write_text(json.dumps(after))
+    pages = statement_rows(1, 20, seed=11)
+    backend = StatementReader()
+    (result,), _ = run([write_statement(tmp_path / "s.pdf", pages)], RunOptions(ocr="off", max_new_tokens=300),
+                       schema=str(tmp_path / "after.json"), backend=backend)
+    assert read(result) == pages[0] and result.answer["account_holder"] == "Jane Doe" and not result.errors
+    assert backend.requests[0].response_schema["properties"].keys() == {"transactions", "account_holder"}
+    assert any(list(r.response_schema["properties"]) == ["account_holder"] for r in backend.requests[1:])
+
+
+def test_an_answer_cut_off_where_it_cannot_be_asked_on_keeps_what_it_holds(tmp_path, schema, monkeypatch):
+    """A page that may not be cut: the rows the cut-off answer completed stand, with a list_at_limit
+    warning, not a truncated_output error."""
+    monkeypatch.setattr(parts, "MAX_BAND_CUTS", 0)
+    pages = statement_rows(1, 20, seed=12)
+    (result,), _ = run([write_statement(tmp_path / "s.pdf", pages)], RunOptions(ocr="off", max_new_tokens=300),
+                       schema=schema, backend=StatementReader())
+    rows = read(result)
+    assert 0 < len(rows) < 20 and rows == pages[0][:len(rows)] and result.status == "ok"
+    assert [e.kind for e in result.errors] == ["list_at_limit"]
 
 
 def test_a_scanned_statement_is_cut_into_bands_by_its_ocr_lines(tmp_path, schema):
@@ -386,3 +417,21 @@ def test_items_stand_by_where_they_lie_not_by_their_place_in_the_answer():
     ones = [Word(text="1", x0=50, y0=100 + 20 * k, x1=60, y1=112 + 20 * k, line=k) for k in range(4)]
     lines = reading_lines(Part(item=Prepared(doc, [unit.model_copy(update={"words": ones})]), start=0, end=1))
     assert item_lines(answer(["1"] * 4)["rows"], lines) == [0, 1, 2, 3]
+
+
+def test_a_cut_off_answer_keeps_the_fields_and_items_it_completed():
+    """The complete part of an answer cut off inside a top-level list: the fields before it and its
+    complete items (strings holding brackets, commas and escaped quotes read as strings); none where the
+    cut fell outside a list, before its first item, or the answer is whole."""
+    from pipeline.salvage import salvaged
+
+    whole = json.dumps({"holder": {"value": "J. [Doe], \"Jr\"", "citations": []},
+                        "rows": [{"d": {"value": "one ]}", "citations": []}}, {"d": {"value": "two", "citations": []}}],
+                        "closing": None})
+    cut = salvaged(whole[:whole.index('"two"') + 2])
+    assert cut.field == "rows" and cut.items == 1 and cut.answer["holder"]["value"] == 'J. [Doe], "Jr"'
+    assert list(cut.answer) == ["holder", "rows"] and cut.answer["rows"][0]["d"]["value"] == "one ]}"
+    assert salvaged(whole) is None and salvaged(whole[:20]) is None
+    assert salvaged(whole[:whole.index('"rows"') + 10]) is None  # no item complete yet
+    assert salvaged('{"n": [1, 2, 3').answer == {"n": [1, 2]} and salvaged('{"n": ["a", "b').answer == {"n": ["a"]}
+
