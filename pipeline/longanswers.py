@@ -186,5 +186,5 @@ def _still(kind: str, fields: tuple[str, ...], labels: list[str]) -> str:
     if kind == "value_at_limit":
         return (f"{names} held a value as long as one value may be (its schema's maxLength, or {LONG_STRING} characters) "
                 f"from {where}: its end may be missing there")
-    return (f"{names} came back as long as one answer may hold ({MAX_ITEMS} items) from {where}, which could not be "
+    return (f"{names} came back as long as one answer may hold ({MAX_ITEMS} items, or its --max-new-tokens) from {where}, which could not be "
             "asked in smaller parts: items past them may be missing there")

@@ -102,7 +102,7 @@ KINDS: dict[ErrorKind, KindInfo] = {
     ErrorKind.TRUNCATED_OUTPUT: KindInfo("model", "The answer hit --max-new-tokens twice where it could not be asked in smaller parts (a band of a few lines, a frame, a collection): raise it."),
     ErrorKind.INVALID_JSON: KindInfo("model", "The answer did not parse (rare under constrained decoding): rerun with --retry-failed."),
     ErrorKind.SCHEMA_VIOLATION: KindInfo("model", "The answer breaks the schema (a warning; the message names the field and the rule): check the values. A long document's windows each fit the schema, but their merged lists may pass its `maxItems`: every value is kept, and the warning says so."),
-    ErrorKind.LIST_AT_LIMIT: KindInfo("model", "A list came back as long as one answer may hold (12 items) where it could not be asked in smaller parts (a band of a few lines, a frame, a collection; a warning, the items read are kept): items there may be missing, so check those pages."),
+    ErrorKind.LIST_AT_LIMIT: KindInfo("model", "A list came back as long as one answer may hold (12 items, or --max-new-tokens) where it could not be asked in smaller parts (a band of a few lines, a frame, a collection; a warning, the items read are kept): items there may be missing, so check those pages."),
     ErrorKind.VALUE_AT_LIMIT: KindInfo("model", "A string value came back as long as one value may be (its schema's maxLength, or 4000 characters where none is set or one above that; a warning, the value is kept): its end may be missing. Check it, or raise the field's maxLength where the schema sets it lower than the value needs."),
 }
 
