@@ -57,36 +57,26 @@ def longest_paragraph(page) -> str:
     return max(blocks, key=len, default="")
 
 
-def extract(path: Path, schema: Path, backend, options, spool: Path, before: bool):
-    """The document at `path` through ingest and the model stage, asking long values again or not."""
-    import pipeline.extract as extract_module
-    from pipeline.discover import discover
-    from pipeline.extract import Extractor
-    from pipeline.keys import work_key
-    from pipeline.prepare import prepare_chunk
-    from schemas.catalog import load_schema
-
+def extract(path: Path, schema: Path, backend, options, before: bool):
+    """The document at `path` through ingest and the model stage (tests/test_extract.py's `run`), its
+    long values asked again or not (0.3.23)."""
     import pipeline.grounding as grounding
+    import pipeline.longanswers as longanswers
+    from pipeline.bounds import LongValues
+    from tests.test_extract import run
 
-    asked, around = extract_module.answer_in_parts, grounding._around
-
-    def without_values(*args, **kwargs):
-        return asked(*args, **{**kwargs, "values": False})
+    found, around = longanswers.long_values, grounding._around
 
     def matched_words(m, n):  # 0.3.23: a value is checked against its quote's words alone
         return " ".join(m.index.unit.words[w].text for w in m.words)
 
-    extract_module.answer_in_parts = without_values if before else asked
+    longanswers.long_values = (lambda *_: LongValues()) if before else found
     grounding._around = matched_words if before else around
     try:
-        s = load_schema(str(schema))
-        prepared = prepare_chunk(discover([path]).documents, options.ingest, spool)
-        keys = {p.doc.doc_id: work_key(p.doc.doc_id, s, backend.model_id, options) for p in prepared}
-        ex = Extractor(backend, options.plan, s, options.grounding)
-        (result,) = ex.run(prepared, keys)
+        (result,), ex = run([path], options, schema=str(schema), backend=backend)
         return result, ex.stats
     finally:
-        extract_module.answer_in_parts, grounding._around = asked, around
+        longanswers.long_values, grounding._around = found, around
 
 
 def main() -> None:
@@ -124,7 +114,7 @@ def main() -> None:
         shown = [f"{target[:44]:44s} {len(truth):5d} chars:"]
         for side, t in tally.items():
             backend = ValueReader(passages)
-            result, stats = extract(work / target, schema, backend, RunOptions(ocr="off"), work / "spool", side == "before")
+            result, stats = extract(work / target, schema, backend, RunOptions(ocr="off"), side == "before")
             read = ((result.answer or {}).get("passage") or "")
             cited = [e for e in result.extractions if e.field == "passage"]
             verified = bool(cited and cited[0].verified)

@@ -29,6 +29,15 @@ def test_damaged_files_never_escape_ingest_as_unexpected_errors():
     assert int(r["kept"]) + int(r["failed"]) + int(r["not_a_document"]) == 60 and int(r["kept_with_loss"]) > 0
 
 
+@needs_corpus()
+def test_long_values_benchmark_reads_every_paragraph_whole():
+    """bench/long_values.py (about 10 s): the corpus paragraphs longer than a first answer's 200 characters
+    come back whole now, and cut before (0.3.23, patched in the same run)."""
+    r = run_bench("bench/long_values.py", timeout=300)
+    assert int(r["documents"]) >= 30 and float(r["long_share"]) > 0.3 and r["whole"] == "1.000", r
+    assert float(r["whole_before"]) < 0.7 and float(r["verified"]) > float(r["verified_before"]), r
+
+
 @pytest.mark.bench
 def test_gpu_throughput_tiny_smoke():
     """The GPU benchmark's whole path on CPU with the tiny model, its weights quantized to nf4 as on the card:
