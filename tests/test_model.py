@@ -440,3 +440,28 @@ def test_a_value_asked_longer_runs_past_a_first_answers_bound_in_the_real_genera
             values.append(gen.text.split('"value"', 1)[1].split('"', 1)[1])
     first, again = values
     assert len(first) == MAX_STRING and len(again) > MAX_STRING
+
+
+def test_the_complete_part_of_a_real_cut_off_answer_is_read_at_every_cut(tiny_backend, sample_units):
+    """The real generate's constrained answers (random strings with stray bytes, escapes, brackets), cut at
+    every 5th character: wherever a cut falls inside a top-level list after an item, the part kept is the
+    answer's start, valid against its schema (less the fields not reached), its items the answer's own."""
+    from pipeline.salvage import salvaged
+
+    planner = Planner(tiny_backend, OPTS.plan, load_schema("key_facts"))
+    requests = [planner.build([item], 0, None, 70, f"c{k}", False).model_copy(update={"max_new_tokens": 400})
+                for k, item in enumerate(sample_units)]
+    kept = 0
+    for r, gen in zip(requests, tiny_backend.generate(requests)):
+        text, seen = gen.text, {}
+        for cut in range(1, len(text), 5):
+            part = salvaged(text[:cut])
+            if part is None:
+                continue
+            kept += 1
+            schema = {**r.response_schema, "required": list(part.answer)}
+            validates(json.dumps(part.answer), schema)
+            items = seen.setdefault(part.field, [])
+            assert part.answer[part.field][:len(items)] == items  # a later cut keeps the earlier one's items
+            seen[part.field] = part.answer[part.field]
+    assert kept > 0
